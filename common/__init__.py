@@ -1,0 +1,1 @@
+"""Runtime pieces every service shares: ids, rich gRPC errors, the gRPC server factory, databases, ffmpeg."""
