@@ -70,8 +70,9 @@ def unpack(error: grpc.RpcError) -> ServiceError:
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
                 info = error_details_pb2.ErrorInfo()
                 detail.Unpack(info)
-                return ServiceError(_CODES_BY_VALUE.get(status.code, code), info.reason, status.message,
-                                    dict(info.metadata))
+                return ServiceError(
+                    _CODES_BY_VALUE.get(status.code, code), info.reason, status.message, dict(info.metadata)
+                )
     details = error.details() if hasattr(error, "details") else str(error)  # type: ignore[attr-defined]
     return ServiceError(code, code.name, details or code.name)
 

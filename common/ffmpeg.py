@@ -73,13 +73,22 @@ def probe(path: str | Path, timeout: float = 60.0) -> ProbeResult:
     except subprocess.TimeoutExpired as exc:
         raise ProbeError("ffprobe timed out") from exc
     if done.returncode != 0:
-        raise ProbeError(done.stderr.decode(errors="replace").strip().splitlines()[-1:] and
-                         done.stderr.decode(errors="replace").strip().splitlines()[-1] or "unreadable file")
+        raise ProbeError(
+            done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+            and done.stderr.decode(errors="replace").strip().splitlines()[-1]
+            or "unreadable file"
+        )
     data = json.loads(done.stdout or b"{}")
     streams = data.get("streams", [])
     fmt = data.get("format", {})
-    video = next((s for s in streams if s.get("codec_type") == "video"
-                  and not s.get("disposition", {}).get("attached_pic")), None)
+    video = next(
+        (
+            s
+            for s in streams
+            if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
+        ),
+        None,
+    )
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     duration = float(fmt.get("duration") or (video or audio or {}).get("duration") or 0.0)
     rate = 0.0
@@ -105,8 +114,21 @@ def probe(path: str | Path, timeout: float = 60.0) -> ProbeResult:
 
 def decodes(path: str | Path, timeout: float = 60.0) -> bool:
     """True when ffmpeg can decode the first video frame (a header alone is not enough)."""
-    cmd = [ffmpeg_path(), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0", "-frames:v", "1",
-           "-f", "null", "-"]
+    cmd = [
+        ffmpeg_path(),
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        str(path),
+        "-map",
+        "0:v:0",
+        "-frames:v",
+        "1",
+        "-f",
+        "null",
+        "-",
+    ]
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:

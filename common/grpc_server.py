@@ -75,7 +75,9 @@ def wait_for_stop_signal(on_stop: Callable[[], Any] | None = None) -> None:
         on_stop()
 
 
-def serve_forever(server: grpc.Server, grace_seconds: float = 10.0, on_stop: Callable[[], Any] | None = None) -> None:
+def serve_forever(
+    server: grpc.Server, grace_seconds: float = 10.0, on_stop: Callable[[], Any] | None = None
+) -> None:
     """Serve until a stop signal; stop accepting, let running calls finish for grace_seconds."""
 
     def stop() -> None:
@@ -84,3 +86,25 @@ def serve_forever(server: grpc.Server, grace_seconds: float = 10.0, on_stop: Cal
         server.stop(grace_seconds).wait()
 
     wait_for_stop_signal(stop)
+
+
+class RunningService:
+    """A started service: its gRPC server, bound port, and the things to close when it stops."""
+
+    def __init__(self, name: str, server: grpc.Server, port: int, closers: Iterable[Callable[[], Any]] = ()):
+        self.name = name
+        self.server = server
+        self.port = port
+        self._closers = list(closers)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self, grace_seconds: float = 5.0) -> None:
+        self.server.stop(grace_seconds).wait()
+        for close in reversed(self._closers):
+            try:
+                close()
+            except Exception:  # a failing closer must not keep the others from running
+                log.exception("error while stopping %s", self.name)

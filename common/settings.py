@@ -1,0 +1,75 @@
+"""The one settings class every process reads (environment variables prefixed LAYERS_).
+
+Unset database URLs and folders fall back to files under LAYERS_DATA_DIR: the embedded default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAYERS_", extra="ignore")
+
+    # Where the embedded default keeps SQLite files and blobs.
+    data_dir: Path = Path(".layers-data")
+
+    # gRPC addresses: what each server binds and what its clients dial.
+    content_addr: str = "127.0.0.1:50051"
+    media_addr: str = "127.0.0.1:50052"
+    billing_addr: str = "127.0.0.1:50053"
+    # The REST gateway's port and bind host.
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    # Public base URL of the gateway, used to build signed download links; empty means relative links.
+    public_base_url: str = ""
+
+    # Each service's own database; unset means a SQLite file under data_dir.
+    content_db_url: str | None = None
+    media_db_url: str | None = None
+    billing_db_url: str | None = None
+
+    # Blob store folder; unset means data_dir/blobs.
+    blob_dir: Path | None = None
+
+    # RabbitMQ; unset means the in-process queue (embedded default only).
+    amqp_url: str | None = None
+    render_queue: str = "layers.render.v1"
+
+    # Billing.
+    ugc_remix_credits: int = 120
+    reservation_ttl_seconds: int = 2 * 60 * 60
+    expiry_sweep_seconds: float = 30.0
+
+    # Secret that signs download URLs; unset means one generated and kept under data_dir.
+    signing_secret: str | None = None
+    download_url_ttl_seconds: int = 3600
+
+    # Limits.
+    max_json_body_bytes: int = 64 * 1024
+    max_upload_bytes: int = 200 * 1000 * 1000
+    demo_cap_seconds: float = 20.0
+
+    # Deadline for gateway -> service calls.
+    rpc_timeout_seconds: float = 30.0
+
+    def sqlite_url(self, name: str) -> str:
+        return f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"
+
+    @property
+    def content_database(self) -> str:
+        return self.content_db_url or self.sqlite_url("content")
+
+    @property
+    def media_database(self) -> str:
+        return self.media_db_url or self.sqlite_url("media")
+
+    @property
+    def billing_database(self) -> str:
+        return self.billing_db_url or self.sqlite_url("billing")
+
+    @property
+    def blobs(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
