@@ -1,4 +1,4 @@
-"""The body of every service's migrations/env.py: run online against the connection `common.db.migrate` passes."""
+"""The body of every service's migrations/env.py: run against the connection `common.db.migrate` passes."""
 
 from __future__ import annotations
 

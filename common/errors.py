@@ -6,10 +6,9 @@ A handler raises ServiceError; the server interceptor turns it into a rich statu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
-
-import logging
 
 import grpc
 from google.protobuf import any_pb2
@@ -142,4 +141,4 @@ def _is_abort(exc: Exception) -> bool:
     return type(exc) is Exception and not exc.args
 
 
-__all__ = ["ServiceError", "ErrorInterceptor", "unpack", "not_found", "invalid", "precondition"]
+__all__ = ["ErrorInterceptor", "ServiceError", "invalid", "not_found", "precondition", "unpack"]

@@ -74,8 +74,10 @@ def probe(path: str | Path, timeout: float = 60.0) -> ProbeResult:
         raise ProbeError("ffprobe timed out") from exc
     if done.returncode != 0:
         raise ProbeError(
-            done.stderr.decode(errors="replace").strip().splitlines()[-1:]
-            and done.stderr.decode(errors="replace").strip().splitlines()[-1]
+            (
+                done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+                and done.stderr.decode(errors="replace").strip().splitlines()[-1]
+            )
             or "unreadable file"
         )
     data = json.loads(done.stdout or b"{}")
