@@ -75,3 +75,24 @@ def migrate(engine: Engine, migrations_dir: Path, version_table: str) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+class Database:
+    """An engine and its sessions: `write()` for a transaction (serialized on SQLite), `read()` for queries."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = session_factory(engine)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        with write_lock(self.engine), self.sessions.begin() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -84,11 +84,7 @@ def probe(path: str | Path, timeout: float = 60.0) -> ProbeResult:
     streams = data.get("streams", [])
     fmt = data.get("format", {})
     video = next(
-        (
-            s
-            for s in streams
-            if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
-        ),
+        (s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")),
         None,
     )
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)

@@ -75,9 +75,7 @@ def wait_for_stop_signal(on_stop: Callable[[], Any] | None = None) -> None:
         on_stop()
 
 
-def serve_forever(
-    server: grpc.Server, grace_seconds: float = 10.0, on_stop: Callable[[], Any] | None = None
-) -> None:
+def serve_forever(server: grpc.Server, grace_seconds: float = 10.0, on_stop: Callable[[], Any] | None = None) -> None:
     """Serve until a stop signal; stop accepting, let running calls finish for grace_seconds."""
 
     def stop() -> None:

@@ -1,0 +1,3 @@
+from services.content.server import main
+
+main()

@@ -1,0 +1,209 @@
+"""The job state machine: running → completed | failed | canceled, and nothing after a terminal state.
+
+Credits follow the job: captured on completion, released on failure or cancel. The billing call happens
+after the state change commits; `billing_settled` records that it went through, and `settle_pending()`
+retries the ones that did not (billing down), so every reservation ends captured or released.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import grpc
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from common.db import Database
+from common.errors import ServiceError, not_found
+from common.ids import new_id
+from common.timeutil import utcnow
+from layers.content.v1 import content_pb2 as pb
+from services.content import views
+from services.content.models import Asset, Container, Job
+from services.content.ports import BillingPort
+
+log = logging.getLogger("layers.content.jobs")
+
+STAGES = ("queued", "fetching_inputs", "compositing", "uploading")
+# Share of overall progress each stage covers; compositing dominates the wall time.
+STAGE_SPAN = {"queued": (0.0, 0.0), "fetching_inputs": (0.0, 0.1), "compositing": (0.1, 0.9), "uploading": (0.9, 1.0)}
+
+
+def overall_progress(stage: str, stage_progress: float) -> float:
+    low, high = STAGE_SPAN[stage]
+    return low + (high - low) * min(max(stage_progress, 0.0), 1.0)
+
+
+class Jobs:
+    def __init__(self, db: Database, billing: BillingPort) -> None:
+        self.db = db
+        self.billing = billing
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    def get_job(self, organization_id: str, job_id: str) -> pb.Job:
+        with self.db.read() as session:
+            job = session.get(Job, job_id)
+            if job is None or job.organization_id != organization_id:
+                raise not_found("job", "Job not found.")
+            return self._job_view(session, job)
+
+    def get_container(self, organization_id: str, container_id: str) -> tuple[pb.Container, pb.Job]:
+        with self.db.read() as session:
+            container = session.get(Container, container_id)
+            if container is None or container.organization_id != organization_id:
+                raise not_found("container", "Container not found.")
+            job = session.get(Job, container.job_id)
+            assert job is not None
+            return views.container_pb(container, _assets(session, container_id)), self._job_view(session, job)
+
+    def _job_view(self, session: Session, job: Job) -> pb.Job:
+        containers = list(session.scalars(select(Container).where(Container.job_id == job.job_id)))
+        assets = _assets(session, containers[0].container_id) if job.status == "completed" and containers else []
+        return views.job_pb(job, [c.container_id for c in containers], assets)
+
+    # --- the renderer's calls ----------------------------------------------------------------------
+
+    def start_render(self, job_id: str) -> tuple[bool, pb.Job]:
+        with self.db.write() as session:
+            job, container = _locked(session, job_id)
+            if job.status != "running":
+                return False, self._job_view(session, job)
+            job.render_attempts += 1
+            if job.stage == "queued":
+                job.stage, job.stage_progress = "fetching_inputs", 0.0
+            job.updated_at = utcnow()
+            container.status = "processing"
+            return True, self._job_view(session, job)
+
+    def report_progress(self, job_id: str, stage: str, stage_progress: float, eta_seconds: int | None) -> bool:
+        """Record progress; returns True when the renderer should stop (the job is no longer running)."""
+        with self.db.write() as session:
+            job, _ = _locked(session, job_id)
+            if job.status != "running":
+                return True
+            if STAGES.index(stage) < STAGES.index(job.stage):
+                return False  # a late report from an earlier stage: progress never goes back
+            progress = overall_progress(stage, stage_progress)
+            job.stage = stage
+            job.stage_progress = min(max(stage_progress, 0.0), 1.0)
+            job.progress = max(job.progress, progress)
+            job.eta_seconds = eta_seconds
+            job.updated_at = utcnow()
+            return False
+
+    def complete(self, job_id: str, assets: Sequence[pb.Asset]) -> tuple[bool, pb.Job]:
+        """Record the output once; False when the job was already terminal (output not recorded)."""
+        with self.db.write() as session:
+            job, container = _locked(session, job_id)
+            if job.status != "running":
+                return False, self._job_view(session, job)
+            now = utcnow()
+            for asset in assets:
+                session.add(
+                    Asset(
+                        asset_id=new_id("ast"),
+                        container_id=container.container_id,
+                        kind=asset.kind or "video",
+                        blob_id=asset.blob_id,
+                        thumbnail_blob_id=asset.thumbnail_blob_id,
+                        duration_ms=asset.duration_ms,
+                        width=asset.width,
+                        height=asset.height,
+                        mime_type=asset.mime_type,
+                        size_bytes=asset.size_bytes,
+                        checksum_sha256=asset.checksum_sha256,
+                        created_at=now,
+                    )
+                )
+            job.status, job.progress, job.stage_progress, job.eta_seconds = "completed", 1.0, 1.0, 0
+            job.finished_at = job.updated_at = now
+            container.status, container.completed_at = "completed", now
+            session.flush()
+            view = self._job_view(session, job)
+        self._settle(job_id)
+        return True, view
+
+    def fail(self, job_id: str, code: str, message: str) -> pb.Job:
+        with self.db.write() as session:
+            job, container = _locked(session, job_id)
+            if job.status == "running":
+                now = utcnow()
+                job.status, job.error_code, job.error_message = "failed", code, message
+                job.finished_at = job.updated_at = now
+                job.eta_seconds = None
+                container.status, container.failed_at = "failed", now
+                container.last_error_code, container.last_error_message = code, message
+            view = self._job_view(session, job)
+        self._settle(job_id)
+        return view
+
+    def cancel(self, organization_id: str, job_id: str) -> tuple[bool, str, pb.Job]:
+        with self.db.write() as session:
+            job = session.get(Job, job_id)
+            if job is None or job.organization_id != organization_id:
+                raise not_found("job", "Job not found.")
+            job, container = _locked(session, job_id)
+            if job.status != "running":
+                return False, "ALREADY_COMPLETED", self._job_view(session, job)
+            now = utcnow()
+            job.status, job.finished_at, job.updated_at, job.eta_seconds = "canceled", now, now, None
+            container.status = "canceled"
+            view = self._job_view(session, job)
+        self._settle(job_id)
+        return True, "", view
+
+    # --- billing settlement ------------------------------------------------------------------------
+
+    def _settle(self, job_id: str) -> None:
+        with self.db.read() as session:
+            job = session.get(Job, job_id)
+            if job is None or job.status == "running" or job.billing_settled:
+                return
+            status, reservation_id = job.status, job.reservation_id
+        try:
+            if status == "completed":
+                self.billing.capture(reservation_id)
+            else:
+                self.billing.release(reservation_id)
+        except ServiceError as exc:
+            if exc.code == grpc.StatusCode.FAILED_PRECONDITION:
+                # Already expired (credits back) or in the other final state: nothing left to do.
+                log.warning("reservation %s could not be settled: %s", reservation_id, exc.message)
+            else:
+                log.warning("billing unavailable for %s, will retry: %s", reservation_id, exc.message)
+                return
+        with self.db.write() as session:
+            row = session.get(Job, job_id)
+            if row is not None:
+                row.billing_settled = True
+
+    def settle_pending(self, limit: int = 100) -> int:
+        """Retry settlement of terminal jobs whose billing call did not go through; returns how many tried."""
+        with self.db.read() as session:
+            job_ids = list(
+                session.scalars(
+                    select(Job.job_id)
+                    .where(Job.status != "running", Job.billing_settled.is_(False))
+                    .order_by(Job.finished_at)
+                    .limit(limit)
+                )
+            )
+        for job_id in job_ids:
+            self._settle(job_id)
+        return len(job_ids)
+
+
+def _locked(session: Session, job_id: str) -> tuple[Job, Container]:
+    job = session.scalar(select(Job).where(Job.job_id == job_id).with_for_update())
+    if job is None:
+        raise not_found("job", "Job not found.")
+    container = session.scalar(select(Container).where(Container.job_id == job_id).with_for_update())
+    if container is None:
+        raise ServiceError(grpc.StatusCode.INTERNAL, "INTERNAL", "Job has no container.")
+    return job, container
+
+
+def _assets(session: Session, container_id: str) -> list[Asset]:
+    return list(session.scalars(select(Asset).where(Asset.container_id == container_id).order_by(Asset.created_at)))

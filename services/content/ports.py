@@ -1,0 +1,99 @@
+"""What the content service needs from media and billing, and their gRPC implementations.
+
+Handlers depend on these small protocols so their logic can be unit-tested with fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import grpc
+
+from common.errors import ServiceError, unpack
+from layers.billing.v1 import billing_pb2, billing_pb2_grpc
+from layers.media.v1 import media_pb2, media_pb2_grpc
+
+
+@dataclass(frozen=True)
+class AppDemo:
+    media_id: str
+    media_role: str
+
+
+class MediaPort(Protocol):
+    def get_media(self, organization_id: str, project_id: str, media_id: str) -> AppDemo: ...
+    def first_app_demo(self, organization_id: str, project_id: str) -> AppDemo | None: ...
+    def pick_reaction_template(self) -> str: ...
+    def pick_music_track(self) -> str: ...
+
+
+class BillingPort(Protocol):
+    def reserve(self, reservation_id: str, organization_id: str, amount: int, ttl_seconds: int) -> None: ...
+    def capture(self, reservation_id: str) -> None: ...
+    def release(self, reservation_id: str) -> None: ...
+
+
+def _call(fn, request, timeout: float):  # type: ignore[no-untyped-def]
+    """Call a stub method and turn its failure into the ServiceError it carries."""
+    try:
+        return fn(request, timeout=timeout)
+    except grpc.RpcError as exc:
+        raise unpack(exc) from None
+
+
+class GrpcMedia:
+    def __init__(self, stub: media_pb2_grpc.MediaServiceStub, timeout: float = 10.0) -> None:
+        self._stub = stub
+        self._timeout = timeout
+
+    def get_media(self, organization_id: str, project_id: str, media_id: str) -> AppDemo:
+        request = media_pb2.GetMediaRequest(organization_id=organization_id, project_id=project_id, media_id=media_id)
+        media = _call(self._stub.GetMedia, request, self._timeout).media
+        return AppDemo(media.media_id, media.media_role)
+
+    def first_app_demo(self, organization_id: str, project_id: str) -> AppDemo | None:
+        request = media_pb2.ListMediaRequest(
+            organization_id=organization_id, project_id=project_id, media_role="app-demo", page_size=1
+        )
+        rows = _call(self._stub.ListMedia, request, self._timeout).media
+        return AppDemo(rows[0].media_id, rows[0].media_role) if rows else None
+
+    def pick_reaction_template(self) -> str:
+        response = _pick(self._stub.PickReactionTemplate, media_pb2.PickReactionTemplateRequest(), self._timeout)
+        return str(response.reaction_template.reaction_template_id)
+
+    def pick_music_track(self) -> str:
+        response = _pick(self._stub.PickMusicTrack, media_pb2.PickMusicTrackRequest(), self._timeout)
+        return str(response.music_track.music_track_id)
+
+
+def _pick(fn, request, timeout: float):  # type: ignore[no-untyped-def]
+    try:
+        return _call(fn, request, timeout)
+    except ServiceError as exc:
+        # An empty pool or catalog is the operator's problem, not the partner's: answer "unavailable".
+        if exc.code == grpc.StatusCode.FAILED_PRECONDITION:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, exc.reason, exc.message) from None
+        raise
+
+
+class GrpcBilling:
+    def __init__(self, stub: billing_pb2_grpc.BillingServiceStub, timeout: float = 10.0) -> None:
+        self._stub = stub
+        self._timeout = timeout
+
+    def reserve(self, reservation_id: str, organization_id: str, amount: int, ttl_seconds: int) -> None:
+        request = billing_pb2.ReserveRequest(
+            reservation_id=reservation_id,
+            organization_id=organization_id,
+            amount=amount,
+            ttl_seconds=ttl_seconds,
+        )
+        _call(self._stub.Reserve, request, self._timeout)
+
+    def capture(self, reservation_id: str) -> None:
+        _call(self._stub.Capture, billing_pb2.CaptureRequest(reservation_id=reservation_id), self._timeout)
+
+    def release(self, reservation_id: str) -> None:
+        _call(self._stub.Release, billing_pb2.ReleaseRequest(reservation_id=reservation_id), self._timeout)

@@ -1,0 +1,66 @@
+"""In-memory stand-ins for the media and billing ports, for unit tests of the content handlers' logic."""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+
+from common.errors import ServiceError
+from services.content.ports import AppDemo
+
+
+class FakeMedia:
+    def __init__(self) -> None:
+        self.media: dict[tuple[str, str], list[AppDemo]] = {}
+
+    def add(self, organization_id: str, project_id: str, media_id: str, role: str = "app-demo") -> None:
+        self.media.setdefault((organization_id, project_id), []).append(AppDemo(media_id, role))
+
+    def get_media(self, organization_id: str, project_id: str, media_id: str) -> AppDemo:
+        for item in self.media.get((organization_id, project_id), []):
+            if item.media_id == media_id:
+                return item
+        raise ServiceError(grpc.StatusCode.NOT_FOUND, "NOT_FOUND", "mediaId is not on this project.")
+
+    def first_app_demo(self, organization_id: str, project_id: str) -> AppDemo | None:
+        demos = [m for m in self.media.get((organization_id, project_id), []) if m.media_role == "app-demo"]
+        return demos[0] if demos else None
+
+    def pick_reaction_template(self) -> str:
+        return "rtp_fake"
+
+    def pick_music_track(self) -> str:
+        return "trk_fake"
+
+
+class FakeBilling:
+    def __init__(self, available: int) -> None:
+        self.available = available
+        self.held: dict[str, int] = {}
+        self.captured: list[str] = []
+        self.released: list[str] = []
+        self.lock = threading.Lock()
+
+    def reserve(self, reservation_id: str, organization_id: str, amount: int, ttl_seconds: int) -> None:
+        with self.lock:
+            if reservation_id in self.held:
+                return
+            if self.available < amount:
+                raise ServiceError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    "BILLING_EXHAUSTED",
+                    "Not enough credits.",
+                    {"required": str(amount), "available": str(self.available)},
+                )
+            self.available -= amount
+            self.held[reservation_id] = amount
+
+    def capture(self, reservation_id: str) -> None:
+        with self.lock:
+            self.captured.append(reservation_id)
+
+    def release(self, reservation_id: str) -> None:
+        with self.lock:
+            self.available += self.held.pop(reservation_id, 0)
+            self.released.append(reservation_id)

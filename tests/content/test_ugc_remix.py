@@ -1,0 +1,241 @@
+"""CreateUgcRemix on a real database (SQLite and PostgreSQL) with fake media and billing ports."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from common.db import Database, make_engine, migrate
+from common.errors import ServiceError
+from layers.content.v1 import content_pb2 as pb
+from layers.render.v1 import render_pb2
+from services.content.idempotency import IdempotencyStore
+from services.content.jobs import Jobs
+from services.content.models import Container, IdempotencyRecord, Job, OutboxMessage
+from services.content.server import MIGRATIONS
+from services.content.tenancy import Tenancy
+from services.content.ugc_remix import MISSING_APP_DEMO_MESSAGE, UgcRemixHandler, reservation_id_for
+from tests.content.fakes import FakeBilling, FakeMedia
+
+
+@dataclass
+class World:
+    db: Database
+    tenancy: Tenancy
+    media: FakeMedia
+    billing: FakeBilling
+    handler: UgcRemixHandler
+    jobs: Jobs
+    org: str
+    project: str
+    influencer: str
+    layer: str
+    account: str
+
+
+@pytest.fixture
+def world(db_url: str):
+    db = Database(make_engine(db_url))
+    migrate(db.engine, MIGRATIONS, "alembic_version_content")
+    tenancy = Tenancy(db)
+    media, billing = FakeMedia(), FakeBilling(available=10_000)
+    handler = UgcRemixHandler(db, IdempotencyStore(db), media, billing, credits=120, reservation_ttl_seconds=600)
+    org = tenancy.create_organization("Acme").organization_id
+    project = tenancy.create_project(org, "App").project_id
+    influencer = tenancy.create_influencer(project, "Mia", "warm", "en").influencer_id
+    layer = tenancy.create_layer(project, "content", "Main", influencer).layer_id
+    account = tenancy.create_social_account(project, "tiktok", "@mia").social_account_id
+    tenancy.wire(account, layer)
+    media.add(org, project, "med_demo1")
+    media.add(org, project, "med_demo2")
+    yield World(db, tenancy, media, billing, handler, Jobs(db, billing), org, project, influencer, layer, account)
+    db.dispose()
+
+
+def request(w: World, **fields) -> pb.CreateUgcRemixRequest:
+    return pb.CreateUgcRemixRequest(organization_id=w.org, project_id=w.project, **fields)
+
+
+def reason_of(w: World, req: pb.CreateUgcRemixRequest) -> str:
+    with pytest.raises(ServiceError) as caught:
+        w.handler.handle(req)
+    return caught.value.reason
+
+
+def count(w: World, model) -> int:
+    with w.db.read() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_accepts_via_social_account_and_records_choices(world: World) -> None:
+    response = world.handler.handle(request(world, social_account_id=world.account, hook="Wait…\n😂"))
+    job = response.job
+    assert job.status == pb.JOB_STATUS_RUNNING and job.stage == pb.JOB_STAGE_QUEUED
+    assert len(job.container_ids) == 1 and job.job_id.startswith("job_")
+    assert not response.replayed
+    with world.db.read() as session:
+        container = session.get(Container, job.container_ids[0])
+        assert container is not None
+        assert container.influencer_id == world.influencer and container.layer_id == world.layer
+        assert container.media_id == "med_demo1"  # the project's first app-demo
+        assert container.reaction_template_id == "rtp_fake" and container.music_track_id == "trk_fake"
+        assert container.hook == "Wait…\n😂" and container.language == "en" and container.voice == "warm"
+        outbox = session.scalars(select(OutboxMessage)).one()
+    render = render_pb2.RenderJob.FromString(outbox.payload)
+    assert render.job_id == job.job_id and render.hook == "Wait…\n😂" and render.media_id == "med_demo1"
+    assert world.billing.held == {reservation_id_for(job.job_id): 120}
+
+
+def test_explicit_influencer_wins_but_layer_comes_from_account(world: World) -> None:
+    other = world.tenancy.create_influencer(world.project, "Noor", "calm", "ar").influencer_id
+    job = world.handler.handle(request(world, social_account_id=world.account, influencer_id=other)).job
+    with world.db.read() as session:
+        container = session.get(Container, job.container_ids[0])
+    assert container.influencer_id == other and container.layer_id == world.layer and container.language == "ar"
+
+
+def test_pinned_media_is_used(world: World) -> None:
+    job = world.handler.handle(request(world, influencer_id=world.influencer, media_id="med_demo2")).job
+    with world.db.read() as session:
+        assert session.get(Container, job.container_ids[0]).media_id == "med_demo2"
+
+
+def test_error_rows(world: World) -> None:
+    t = world.tenancy
+    assert reason_of(world, request(world)) == "INFLUENCER_REQUIRED"
+    assert reason_of(world, request(world, social_account_id="sac_nope")) == "NOT_FOUND"
+    assert reason_of(world, request(world, influencer_id="inf_nope")) == "NOT_FOUND"
+    assert reason_of(world, request(world, influencer_id=world.influencer, media_id="med_nope")) == "NOT_FOUND"
+
+    lonely = t.create_social_account(world.project, "instagram", "@lonely").social_account_id
+    assert reason_of(world, request(world, social_account_id=lonely)) == "ACCOUNT_NOT_WIRED"
+
+    distribution = t.create_layer(world.project, "distribution", "Dist", "").layer_id
+    dist_only = t.create_social_account(world.project, "tiktok", "@dist").social_account_id
+    t.wire(dist_only, distribution)
+    assert reason_of(world, request(world, social_account_id=dist_only)) == "NO_CONTENT_LAYER_WIRED"
+
+    unlayered = t.create_influencer(world.project, "Solo", "v", "en").influencer_id
+    assert reason_of(world, request(world, influencer_id=unlayered)) == "NO_CONTENT_LAYER_WIRED"
+
+    empty_layer = t.create_layer(world.project, "content", "Empty", "").layer_id
+    no_inf = t.create_social_account(world.project, "tiktok", "@noinf").social_account_id
+    t.wire(no_inf, empty_layer)
+    assert reason_of(world, request(world, social_account_id=no_inf)) == "INFLUENCER_NOT_WIRED"
+
+    bare_project = t.create_project(world.org, "Bare").project_id
+    inf = t.create_influencer(bare_project, "B", "v", "en").influencer_id
+    t.create_layer(bare_project, "content", "L", inf)
+    with pytest.raises(ServiceError) as caught:
+        world.handler.handle(
+            pb.CreateUgcRemixRequest(organization_id=world.org, project_id=bare_project, influencer_id=inf)
+        )
+    assert caught.value.reason == "MISSING_APP_DEMO"
+    assert caught.value.message == MISSING_APP_DEMO_MESSAGE
+    assert caught.value.metadata == {"format": "ugc-remix"}
+    assert count(world, Job) == 0 and world.billing.held == {}
+
+
+def test_other_orgs_project_is_not_found(world: World) -> None:
+    stranger = world.tenancy.create_organization("Other").organization_id
+    req = pb.CreateUgcRemixRequest(organization_id=stranger, project_id=world.project, influencer_id=world.influencer)
+    assert reason_of(world, req) == "NOT_FOUND"
+
+
+def test_billing_exhausted_creates_nothing_and_key_can_be_retried(world: World) -> None:
+    world.billing.available = 100
+    req = request(world, influencer_id=world.influencer, idempotency_key="k1", request_fingerprint="f1")
+    with pytest.raises(ServiceError) as caught:
+        world.handler.handle(req)
+    assert caught.value.reason == "BILLING_EXHAUSTED"
+    assert caught.value.metadata == {"required": "120", "available": "100"}
+    assert count(world, Job) == 0 and count(world, IdempotencyRecord) == 0
+    world.billing.available = 1000
+    assert world.handler.handle(req).job.status == pb.JOB_STATUS_RUNNING
+
+
+def test_replay_returns_identical_job_and_charges_once(world: World) -> None:
+    req = request(world, influencer_id=world.influencer, idempotency_key="key-1", request_fingerprint="fp")
+    first = world.handler.handle(req)
+    second = world.handler.handle(req)
+    assert second.replayed and second.job == first.job
+    assert count(world, Job) == 1 and len(world.billing.held) == 1
+    changed = request(world, influencer_id=world.influencer, idempotency_key="key-1", request_fingerprint="other")
+    with pytest.raises(ServiceError) as caught:
+        world.handler.handle(changed)
+    assert caught.value.reason == "IDEMPOTENCY_CONFLICT" and caught.value.metadata == {"reason": "BODY_MISMATCH"}
+
+
+def test_twenty_concurrent_requests_with_one_key_make_one_job(world: World) -> None:
+    req = request(world, influencer_id=world.influencer, idempotency_key="same", request_fingerprint="fp")
+    barrier = threading.Barrier(20)
+
+    def call():
+        barrier.wait()
+        try:
+            return world.handler.handle(req)
+        except ServiceError as exc:
+            return exc
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(lambda _: call(), range(20)))
+    accepted = [o for o in outcomes if isinstance(o, pb.CreateUgcRemixResponse)]
+    refused = [o for o in outcomes if isinstance(o, ServiceError)]
+    assert accepted, outcomes
+    assert {r.metadata.get("reason") for r in refused} <= {"IN_PROGRESS"}
+    assert len({a.job.job_id for a in accepted}) == 1
+    assert count(world, Job) == 1 and count(world, OutboxMessage) == 1 and len(world.billing.held) == 1
+
+
+def test_failed_commit_releases_the_reservation(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(world.handler.idempotency, "complete", boom)
+    req = request(world, influencer_id=world.influencer, idempotency_key="k", request_fingerprint="f")
+    with pytest.raises(RuntimeError):
+        world.handler.handle(req)
+    assert count(world, Job) == 0 and count(world, IdempotencyRecord) == 0
+    assert world.billing.held == {} and len(world.billing.released) == 1
+
+
+def test_job_state_machine_settles_credits_once(world: World) -> None:
+    job = world.handler.handle(request(world, influencer_id=world.influencer)).job
+    proceed, _ = world.jobs.start_render(job.job_id)
+    assert proceed
+    assert world.jobs.report_progress(job.job_id, "compositing", 0.5, 10) is False
+    assert world.jobs.report_progress(job.job_id, "fetching_inputs", 1.0, 10) is False  # late, ignored
+    assert world.jobs.get_job(world.org, job.job_id).progress == pytest.approx(0.5)
+    asset = pb.Asset(
+        kind="video",
+        blob_id="blb_1",
+        thumbnail_blob_id="blb_2",
+        duration_ms=9000,
+        width=1080,
+        height=1920,
+        mime_type="video/mp4",
+        size_bytes=10,
+        checksum_sha256="ab" * 32,
+    )
+    recorded, done = world.jobs.complete(job.job_id, [asset])
+    assert recorded and done.status == pb.JOB_STATUS_COMPLETED and len(done.assets) == 1
+    again, _ = world.jobs.complete(job.job_id, [asset])
+    assert not again
+    assert world.billing.captured == [reservation_id_for(job.job_id)]
+    accepted, reason, _ = world.jobs.cancel(world.org, job.job_id)
+    assert (accepted, reason) == (False, "ALREADY_COMPLETED")
+    assert world.jobs.start_render(job.job_id)[0] is False
+
+
+def test_cancel_releases_and_stops_renderer(world: World) -> None:
+    job = world.handler.handle(request(world, influencer_id=world.influencer)).job
+    accepted, _, view = world.jobs.cancel(world.org, job.job_id)
+    assert accepted and view.status == pb.JOB_STATUS_CANCELED
+    assert world.jobs.report_progress(job.job_id, "compositing", 0.1, None) is True
+    assert world.billing.released == [reservation_id_for(job.job_id)]
+    with pytest.raises(ServiceError):
+        world.jobs.cancel("org_other", job.job_id)
