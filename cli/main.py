@@ -1,0 +1,102 @@
+"""Entry point of the `layers` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import grpc
+
+from common.errors import unpack
+from common.settings import Settings
+
+SERVICES = ("content", "media", "billing", "gateway", "renderer")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cli import admin
+
+    parser = argparse.ArgumentParser(
+        prog="layers",
+        description="Partner content API: UGC-style influencer reaction videos.",
+        epilog="Services read LAYERS_* environment variables (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = sub.add_parser("dev", help="run every part in one process on embedded defaults (SQLite, local blobs)")
+    dev.add_argument("--data-dir", type=Path, help="where SQLite files and blobs live (default .layers-data)")
+    dev.add_argument("--port", type=int, help="REST gateway port (default 8080, or LAYERS_HTTP_PORT)")
+
+    serve = sub.add_parser("serve", help="run one service on its own, configured by environment variables")
+    serve.add_argument("service", choices=SERVICES)
+
+    health = sub.add_parser("health", help="exit 0 when the gRPC service at ADDR reports SERVING")
+    health.add_argument("addr", help="host:port")
+
+    admin.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "dev":
+        from cli import dev
+
+        dev.run(args.data_dir, args.port)
+        return 0
+    if args.command == "serve":
+        return serve(args.service)
+    if args.command == "health":
+        return health_check(args.addr)
+    return run_admin(args)
+
+
+def serve(service: str) -> int:
+    import importlib
+
+    module = {"gateway": "gateway.main", "renderer": "services.renderer.worker"}.get(
+        service, f"services.{service}.server"
+    )
+    importlib.import_module(module).main()
+    return 0
+
+
+def health_check(addr: str) -> int:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from common.grpc_server import channel
+
+    with channel(addr) as ch:
+        try:
+            response = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=3)
+        except grpc.RpcError as exc:
+            print(f"{addr}: {exc.code().name}", file=sys.stderr)  # type: ignore[attr-defined]
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    print(f"{addr}: {status}")
+    return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def run_admin(args: argparse.Namespace) -> int:
+    from cli.clients import Stubs
+
+    stubs = Stubs.connect(Settings())
+    try:
+        result = args.run(stubs, args)
+    except grpc.RpcError as exc:
+        error = unpack(exc)
+        if error.code == grpc.StatusCode.UNAVAILABLE:
+            print(f"error: a service is not reachable ({error.message}); is `layers dev` running?", file=sys.stderr)
+        else:
+            print(f"error: {error.reason}: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        stubs.close()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

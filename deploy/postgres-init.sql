@@ -1,0 +1,4 @@
+-- Each service owns its own database.
+CREATE DATABASE content;
+CREATE DATABASE media;
+CREATE DATABASE billing;
