@@ -32,8 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run one service on its own, configured by environment variables")
     serve.add_argument("service", choices=SERVICES)
 
-    health = sub.add_parser("health", help="exit 0 when the gRPC service at ADDR reports SERVING")
-    health.add_argument("addr", help="host:port")
+    health = sub.add_parser("health", help="exit 0 when a service is healthy")
+    target = health.add_mutually_exclusive_group(required=True)
+    target.add_argument("addr", nargs="?", help="host:port of a gRPC service that must report SERVING")
+    target.add_argument("--heartbeat", type=Path, help="a file the renderer touches while it is connected")
+    health.add_argument("--max-age", type=float, default=60.0, help="seconds a heartbeat may be old (default 60)")
 
     admin.add_parsers(sub)
     return parser
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return serve(args.service)
     if args.command == "health":
-        return health_check(args.addr)
+        return heartbeat_check(args.heartbeat, args.max_age) if args.heartbeat else health_check(args.addr)
     return run_admin(args)
 
 
@@ -77,6 +80,18 @@ def health_check(addr: str) -> int:
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
     print(f"{addr}: {status}")
     return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def heartbeat_check(path: Path, max_age: float) -> int:
+    import time
+
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        print(f"{path}: missing", file=sys.stderr)
+        return 1
+    print(f"{path}: {age:.0f}s old")
+    return 0 if age <= max_age else 1
 
 
 def run_admin(args: argparse.Namespace) -> int:
