@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import PG_ADMIN_URL, require_server
+from tests.e2e.stack import Stack, running_stack
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[dict[str, str]]:
+    """Three fresh PostgreSQL databases (content, media, billing) for the whole session."""
+    require_server("PostgreSQL", "127.0.0.1", 5432)
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    tag = uuid.uuid4().hex[:8]
+    names = {svc: f"layers_e2e_{tag}_{svc}" for svc in ("content", "media", "billing")}
+    with admin.connect() as conn:
+        for name in names.values():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield {svc: f"{base}/{name}" for svc, name in names.items()}
+    finally:
+        with admin.connect() as conn:
+            for name in names.values():
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole system on its embedded defaults (SQLite, local blobs, in-process queue)."""
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pg_stack(tmp_path_factory: pytest.TempPathFactory, pg_databases: dict[str, str]) -> Iterator[Stack]:
+    """The whole system on PostgreSQL."""
+    with running_stack(tmp_path_factory.mktemp("pgstack"), db_urls=pg_databases) as running:
+        yield running
