@@ -80,6 +80,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--file", required=True, type=Path)
     p.set_defaults(run=media_add)
 
+    reaction = nouns.add_parser("reaction", help="the reaction-template pool").add_subparsers(
+        dest="verb", required=True
+    )
+    p = reaction.add_parser("add", help="add a reaction clip to the pool (probed: must be a decodable video)")
+    p.add_argument("--file", required=True, type=Path)
+    p.add_argument("--name", help="defaults to the file name")
+    p.set_defaults(run=reaction_add)
+
+    music = nouns.add_parser("music", help="the music catalog").add_subparsers(dest="verb", required=True)
+    p = music.add_parser("add", help="add a track to the catalog (probed: must have an audio stream)")
+    p.add_argument("--file", required=True, type=Path)
+    p.add_argument("--title", required=True)
+    p.set_defaults(run=music_add)
+
     credits = nouns.add_parser("credits", help="wallets").add_subparsers(dest="verb", required=True)
     p = credits.add_parser("grant", help="grant credits to an organization")
     p.add_argument("--org", required=True)
@@ -150,18 +164,35 @@ def wire(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
     return {"socialAccountId": account.social_account_id, "layerIds": list(account.layer_ids)}
 
 
+def _upload(stubs: Stubs, path: Path) -> str:
+    if not path.is_file():
+        raise SystemExit(f"error: {path} is not a file")
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return str(media_client.upload_file(stubs.media, path, mime).blob_id)
+
+
+def reaction_add(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
+    request = media_pb2.CreateReactionTemplateRequest(
+        name=args.name or args.file.stem, blob_id=_upload(stubs, args.file)
+    )
+    template = stubs.media.CreateReactionTemplate(request, timeout=stubs.timeout).reaction_template
+    return {"reactionTemplateId": template.reaction_template_id, "durationMs": template.probe.duration_ms}
+
+
+def music_add(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
+    request = media_pb2.CreateMusicTrackRequest(title=args.title, blob_id=_upload(stubs, args.file))
+    track = stubs.media.CreateMusicTrack(request, timeout=stubs.timeout).music_track
+    return {"musicTrackId": track.music_track_id, "durationMs": track.probe.duration_ms}
+
+
 def media_add(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
-    if not args.file.is_file():
-        raise SystemExit(f"error: {args.file} is not a file")
     project = stubs.content.GetProject(content_pb2.GetProjectRequest(project_id=args.project), timeout=stubs.timeout)
     return {"mediaId": add_media(stubs, project.project.organization_id, args.project, args.role, args.file)}
 
 
 def add_media(stubs: Stubs, organization_id: str, project_id: str, role: str, path: Path) -> str:
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    blob = media_client.upload_file(stubs.media, path, mime)
     request = media_pb2.CreateMediaRequest(
-        organization_id=organization_id, project_id=project_id, kind=ROLE_TO_KIND[role], blob_id=blob.blob_id
+        organization_id=organization_id, project_id=project_id, kind=ROLE_TO_KIND[role], blob_id=_upload(stubs, path)
     )
     return str(stubs.media.CreateMedia(request, timeout=stubs.timeout).media.media_id)
 

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from gateway.main import build as build_gateway
 
 from cli.admin import create_demo_tenant
 from cli.clients import Stubs
 from common.grpc_server import RunningService
 from common.render_queue import InProcessQueue
 from common.settings import Settings
+from gateway.main import build as build_gateway
 from services.billing import server as billing_server
 from services.content import server as content_server
 from services.media import seed_clips
@@ -71,7 +71,7 @@ def start_renderer(settings: Settings, in_process: InProcessQueue | None) -> lis
     except ImportError:
         log.warning("renderer not available: jobs stay queued")
         return []
-    return [worker.start_embedded(settings, in_process)]
+    return [worker.start(settings, in_process)]
 
 
 def seed(settings: Settings, stubs: Stubs) -> dict[str, Any]:

@@ -1,0 +1,122 @@
+"""`layers admin …` as an operator runs it: a subprocess talking gRPC to running services."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from services.media import seed_clips
+from tests.e2e.stack import Stack
+
+LAYERS = str(Path(sys.executable).parent / "layers")
+
+
+def layers(stack: Stack | None, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if stack is not None:
+        env.update(
+            LAYERS_CONTENT_ADDR=stack.settings.content_addr,
+            LAYERS_MEDIA_ADDR=stack.settings.media_addr,
+            LAYERS_BILLING_ADDR=stack.settings.billing_addr,
+        )
+    else:
+        env.update(
+            LAYERS_CONTENT_ADDR="127.0.0.1:9", LAYERS_MEDIA_ADDR="127.0.0.1:9", LAYERS_BILLING_ADDR="127.0.0.1:9"
+        )
+    return subprocess.run([LAYERS, *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def ok(stack: Stack, *args: str) -> dict[str, Any]:
+    done = layers(stack, *args)
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def test_building_a_tenant_step_by_step(stack: Stack, tmp_path: Path) -> None:
+    org = ok(stack, "admin", "org", "create", "--name", "Acme", "--credits", "240")
+    assert org["organizationId"].startswith("org_") and org["balance"] == 240
+    project = ok(stack, "admin", "project", "create", "--org", org["organizationId"], "--name", "App")["projectId"]
+    key = ok(stack, "admin", "key", "create", "--org", org["organizationId"], "--scopes", "content:write,jobs:read")
+    assert key["apiKey"].startswith(f"lp_live_{key['keyId']}_")
+    inf = ok(
+        stack,
+        "admin",
+        "influencer",
+        "create",
+        "--project",
+        project,
+        "--name",
+        "Mia",
+        "--voice",
+        "warm",
+        "--language",
+        "en",
+    )["influencerId"]
+    layer = ok(
+        stack,
+        "admin",
+        "layer",
+        "create",
+        "--project",
+        project,
+        "--kind",
+        "content",
+        "--name",
+        "Main",
+        "--influencer",
+        inf,
+    )["layerId"]
+    account = ok(
+        stack, "admin", "account", "create", "--project", project, "--platform", "tiktok", "--handle", "@acme"
+    )["socialAccountId"]
+    assert ok(stack, "admin", "wire", "--account", account, "--layer", layer)["layerIds"] == [layer]
+    clip = seed_clips.make_app_demo(tmp_path / "demo.mp4")
+    media = ok(stack, "admin", "media", "add", "--project", project, "--role", "app-demo", "--file", str(clip))
+    assert media["mediaId"].startswith("med_")
+    assert ok(stack, "admin", "credits", "grant", "--org", org["organizationId"], "--credits", "120") == {
+        "balance": 360,
+        "available": 360,
+    }
+
+    with stack.http(key["apiKey"]) as client:
+        response = client.post(f"/v1/projects/{project}/content/ugc-remix", json={"socialAccountId": account})
+    assert response.status_code == 202, response.text
+
+    ok(stack, "admin", "key", "revoke", "--key-id", key["keyId"])
+    with stack.http(key["apiKey"]) as client:
+        assert client.get("/v1/whoami").status_code == 401
+
+
+def test_refusals_are_clear(stack: Stack, tmp_path: Path) -> None:
+    org = ok(stack, "admin", "org", "create", "--name", "Acme")["organizationId"]
+    project = ok(stack, "admin", "project", "create", "--org", org, "--name", "App")["projectId"]
+    text_file = tmp_path / "notes.mp4"
+    text_file.write_text("this is not a video")
+    done = layers(stack, "admin", "media", "add", "--project", project, "--role", "app-demo", "--file", str(text_file))
+    assert done.returncode != 0 and done.stdout == ""
+    assert "VALIDATION" in done.stderr
+    done = layers(stack, "admin", "project", "create", "--org", "org_missing", "--name", "X")
+    assert done.returncode != 0 and "NOT_FOUND" in done.stderr
+    done = layers(None, "admin", "org", "create", "--name", "X")
+    assert done.returncode != 0 and "not reachable" in done.stderr
+
+
+def test_demo_prints_a_complete_tenant(stack: Stack) -> None:
+    demo = ok(stack, "admin", "demo")
+    assert set(demo) >= {
+        "organizationId",
+        "projectId",
+        "keyId",
+        "apiKey",
+        "influencerId",
+        "layerId",
+        "socialAccountId",
+        "mediaId",
+    }
+    with stack.http(demo["apiKey"]) as client:
+        whoami = client.get("/v1/whoami").json()
+    assert whoami["organizationId"] == demo["organizationId"] and whoami["scopes"] == ["*"]
