@@ -137,3 +137,32 @@ def test_capture_racing_release_has_one_winner(
     entries = stub.ListLedgerEntries(pb.ListLedgerEntriesRequest(organization_id=org)).entries
     assert len([e for e in entries if e.kind == "capture"]) == captured
     assert_invariants(stub, db_url)
+
+
+def test_one_reservation_id_raced_by_many_orgs_goes_to_one(
+    billing: RunningService, stub: BillingServiceStub, db_url: str
+) -> None:
+    orgs = [new_id("org") for _ in range(8)]
+    for org in orgs:
+        stub.GrantCredits(pb.GrantCreditsRequest(organization_id=org, credits=PRICE))
+    reservation_id = new_id("res")
+    barrier = threading.Barrier(len(orgs))
+
+    def attempt(org: str) -> str:
+        with channel(billing.address) as ch:
+            caller = BillingServiceStub(ch)
+            barrier.wait(timeout=10)
+            try:
+                caller.Reserve(pb.ReserveRequest(reservation_id=reservation_id, organization_id=org, amount=PRICE))
+            except grpc.RpcError as exc:
+                return unpack(exc).reason
+            return "OK"
+
+    with ThreadPoolExecutor(max_workers=len(orgs)) as pool:
+        outcomes = list(pool.map(attempt, orgs))
+
+    # Each org locks only its own wallet, so the losers meet at the primary key: still a clean conflict.
+    assert sorted(outcomes) == ["OK"] + ["RESERVATION_CONFLICT"] * (len(orgs) - 1)
+    owner = stub.GetReservation(pb.GetReservationRequest(reservation_id=reservation_id)).reservation
+    assert owner.organization_id == orgs[outcomes.index("OK")]
+    assert_invariants(stub, db_url)

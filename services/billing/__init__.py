@@ -1,0 +1,1 @@
+"""Billing service: wallets, an append-only ledger and credit reservations (reserve, capture, release)."""

@@ -1,0 +1,3 @@
+from services.billing.server import main
+
+main()

@@ -1,0 +1,1 @@
+"""Billing migration revisions, written by hand."""

@@ -1,0 +1,54 @@
+"""Composition root of the billing service: engine, migrations, ledger, sweeper and gRPC server."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import grpc
+
+from common.db import Database, make_engine, migrate
+from common.grpc_server import RunningService, create_server, wait_for_stop_signal
+from common.settings import Settings
+from layers.billing.v1 import billing_pb2, billing_pb2_grpc
+from services.billing.ledger import Ledger
+from services.billing.servicer import BillingServicer
+from services.billing.sweeper import ExpirySweeper
+
+SERVICE_NAME = billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version_billing"
+
+log = logging.getLogger("layers.billing")
+
+
+def start(settings: Settings, address: str | None = None) -> RunningService:
+    """Migrate the database and start serving; the caller stops it with `running.stop()`."""
+    db = Database(make_engine(settings.billing_database))
+    sweeper: ExpirySweeper | None = None
+    try:
+        migrate(db.engine, MIGRATIONS_DIR, VERSION_TABLE)
+        ledger = Ledger(db, settings.reservation_ttl_seconds)
+        sweeper = ExpirySweeper(ledger, settings.expiry_sweep_seconds)
+        sweeper.start()
+        servicer = BillingServicer(ledger)
+
+        def register(server: grpc.Server) -> None:
+            billing_pb2_grpc.add_BillingServiceServicer_to_server(servicer, server)
+
+        server, port = create_server(register, [SERVICE_NAME], address or settings.billing_addr)
+    except BaseException:
+        if sweeper is not None:
+            sweeper.stop()
+        db.dispose()
+        raise
+    # Closers run in reverse: the sweeper stops before the engine it uses is disposed.
+    return RunningService("billing", server, port, closers=[db.dispose, sweeper.stop])
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    running = start(Settings())
+    log.info("billing listening on port %d", running.port)
+    wait_for_stop_signal(running.stop)
+    log.info("billing stopped")
