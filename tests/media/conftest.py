@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,16 +153,15 @@ def seed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> SeedClips:
     """The default-size seed clips, made once per run, with how long each took."""
-    import time
-
     d = tmp_path_factory.mktemp("clips")
     seconds: dict[str, float] = {}
     made: dict[str, Path] = {}
-    for name, make, file in [
+    makers: list[tuple[str, Callable[[Path], Path], str]] = [
         ("reaction", seed_clips.make_reaction_clip, "reaction.mp4"),
         ("music", seed_clips.make_music_track, "music.m4a"),
         ("app_demo", seed_clips.make_app_demo, "demo.mp4"),
-    ]:
+    ]
+    for name, make, file in makers:
         began = time.monotonic()
         made[name] = make(d / file)
         seconds[name] = time.monotonic() - began

@@ -1,0 +1,349 @@
+"""The media service's domain logic: blobs, the media library, the reaction pool and the music catalog.
+
+Create* calls probe a written blob before filing it. A refused file takes its blob (file and row) with
+it, so nothing half-stored remains; probing runs outside any transaction so SQLite is never held busy.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+from sqlalchemy import ColumnElement, Engine, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from common.db import session_factory, write_lock
+from common.errors import ServiceError, invalid, not_found, precondition
+from common.ids import new_id
+from services.media.blob_store import LocalBlobStore, cancelled, too_large
+from services.media.models import BlobRow, MediaItemRow, MusicTrackRow, ReactionTemplateRow
+from services.media.probing import Measured, check_audio, check_image, check_video
+
+DEMO_VIDEO = "demo-video"
+IMAGE_KINDS = ("logo", "screenshot", "end-card")
+KINDS = (DEMO_VIDEO, *IMAGE_KINDS)
+APP_DEMO_ROLE = "app-demo"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+DEFAULT_MIME_TYPE = "application/octet-stream"
+
+log = logging.getLogger("layers.media")
+
+
+@dataclass(frozen=True)
+class MediaPage:
+    items: list[MediaItemRow]
+    next_page_token: str
+
+
+class MediaLibrary:
+    def __init__(self, engine: Engine, store: LocalBlobStore, max_upload_bytes: int) -> None:
+        self._engine = engine
+        self._sessions = session_factory(engine)
+        self._store = store
+        self._max_upload_bytes = max_upload_bytes
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        with write_lock(self._engine), self._sessions.begin() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            yield session
+
+    # Blobs
+
+    def write_blob(
+        self,
+        mime_type: str,
+        max_size_bytes: int,
+        chunks: Iterable[bytes],
+        still_wanted: Callable[[], bool] = lambda: True,
+    ) -> BlobRow:
+        """Store a stream of bytes; the row appears only once the whole file is in place.
+
+        `still_wanted` tells whether the writer is still there (false once its stream was cancelled).
+        """
+        if max_size_bytes < 0:
+            raise invalid("max_size_bytes must not be negative.", field="max_size_bytes", problem="negative")
+        if len(mime_type) > 255:
+            raise invalid("mime_type is too long.", field="mime_type", problem="too long")
+        limit = min(max_size_bytes or self._max_upload_bytes, self._max_upload_bytes)
+        blob_id = new_id("blb")
+        written = self._store.write(blob_id, chunks, limit, still_wanted)
+        row = BlobRow(
+            blob_id=blob_id,
+            size_bytes=written.size_bytes,
+            checksum_sha256=written.checksum_sha256,
+            mime_type=mime_type or DEFAULT_MIME_TYPE,
+            created_at=_now(),
+        )
+        try:
+            with self._write() as session:
+                session.add(row)
+        except BaseException:
+            self._store.delete(blob_id)
+            raise
+        # Asked again: a cancellation can be reported a moment after the stream ended.
+        if not still_wanted():
+            self._discard_blob(blob_id)
+            raise cancelled()
+        return row
+
+    def stat_blob(self, blob_id: str) -> BlobRow:
+        with self._read() as session:
+            row = session.get(BlobRow, blob_id)
+        if row is None:
+            raise not_found("blob", "blobId was not found.")
+        return row
+
+    def read_blob(self, blob_id: str, offset: int, length: int) -> Iterator[bytes]:
+        """Check the range now (so errors come before any byte), then stream it; length 0 = to the end."""
+        if offset < 0 or length < 0:
+            raise invalid("offset and length must not be negative.", field="offset", problem="negative")
+        blob = self.stat_blob(blob_id)
+        # Like HTTP 416: a range must start inside the file (an empty file can only be read whole).
+        if offset > 0 and offset >= blob.size_bytes:
+            raise ServiceError(
+                grpc.StatusCode.OUT_OF_RANGE,
+                "RANGE_NOT_SATISFIABLE",
+                f"offset {offset} is past the end of a {blob.size_bytes}-byte blob.",
+                {"sizeBytes": str(blob.size_bytes)},
+            )
+        return self._store.open_range(blob_id, offset, length or None)
+
+    def delete_blob(self, blob_id: str) -> None:
+        """Remove a blob; a missing one is a no-op, one still filed in a catalog is refused."""
+        if not self._discard_blob(blob_id):
+            raise precondition("BLOB_IN_USE", "The blob is still used by a media row, template or track.")
+
+    def _discard_blob(self, blob_id: str) -> bool:
+        """Delete the row, then the file; False (and nothing deleted) when a catalog row uses it."""
+        with self._write() as session:
+            if session.scalar(select(_blob_in_use(blob_id))):
+                return False
+            row = session.get(BlobRow, blob_id)
+            if row is not None:
+                session.delete(row)
+        with contextlib.suppress(ValueError):  # not a blob id at all: there is no file either
+            self._store.delete(blob_id)
+        return True
+
+    @contextlib.contextmanager
+    def _discard_on_refusal(self, blob_id: str) -> Iterator[None]:
+        try:
+            yield
+        except ServiceError:
+            try:
+                self._discard_blob(blob_id)
+            except Exception:  # the refusal is what the caller needs to hear about
+                log.exception("could not discard refused blob %s", blob_id)
+            raise
+
+    def _check_blob(self, blob_id: str, check: Callable[[Path, int], Measured]) -> Measured:
+        blob = self.stat_blob(blob_id)
+        if blob.size_bytes > self._max_upload_bytes:
+            raise too_large(self._max_upload_bytes)
+        return check(self._store.path(blob_id), blob.size_bytes)
+
+    # The media library
+
+    def create_media(self, organization_id: str, project_id: str, kind: str, blob_id: str) -> MediaItemRow:
+        with self._discard_on_refusal(blob_id):
+            _require(organization_id, "organization_id")
+            _require(project_id, "project_id")
+            if kind not in KINDS:
+                raise invalid(
+                    f"kind must be one of {', '.join(KINDS)}.",
+                    field="kind",
+                    problem="must be one of " + ", ".join(KINDS),
+                )
+            measured = self._check_blob(blob_id, check_video if kind == DEMO_VIDEO else check_image)
+            return self.record_media(organization_id, project_id, kind, blob_id, measured)
+
+    def record_media(
+        self, organization_id: str, project_id: str, kind: str, blob_id: str, measured: Measured
+    ) -> MediaItemRow:
+        """File an already checked blob in a project's library."""
+        with self._write() as session:
+            blob = _blob_for_insert(session, blob_id)
+            row = MediaItemRow(
+                media_id=new_id("med"),
+                organization_id=organization_id,
+                project_id=project_id,
+                kind=kind,
+                media_role=APP_DEMO_ROLE if kind == DEMO_VIDEO else kind,
+                blob=blob,
+                created_at=_now(),
+                **_probe_values(measured),
+            )
+            session.add(row)
+        return row
+
+    def get_media(self, organization_id: str, project_id: str, media_id: str) -> MediaItemRow:
+        with self._read() as session:
+            row = session.scalar(
+                select(MediaItemRow).where(
+                    MediaItemRow.media_id == media_id,
+                    MediaItemRow.organization_id == organization_id,
+                    MediaItemRow.project_id == project_id,
+                )
+            )
+        # Another org's or project's row answers exactly like a missing one: no existence leaks.
+        if row is None:
+            raise not_found("media", "mediaId is not on this project.")
+        return row
+
+    def list_media(
+        self, organization_id: str, project_id: str, media_role: str, page_size: int, page_token: str
+    ) -> MediaPage:
+        """Oldest first; the token is the last seq seen, so rows added meanwhile never shift a page."""
+        if page_size < 0 or page_size > MAX_PAGE_SIZE:
+            raise invalid(
+                f"page_size must be between 1 and {MAX_PAGE_SIZE}.",
+                field="page_size",
+                problem=f"must be between 1 and {MAX_PAGE_SIZE}",
+            )
+        size = page_size or DEFAULT_PAGE_SIZE
+        after = _decode_token(page_token) if page_token else 0
+        query = (
+            select(MediaItemRow)
+            .where(
+                MediaItemRow.organization_id == organization_id,
+                MediaItemRow.project_id == project_id,
+                MediaItemRow.seq > after,
+            )
+            .order_by(MediaItemRow.seq)
+            .limit(size + 1)
+        )
+        if media_role:
+            query = query.where(MediaItemRow.media_role == media_role)
+        with self._read() as session:
+            rows = list(session.scalars(query))
+        if len(rows) <= size:
+            return MediaPage(rows, "")
+        page = rows[:size]
+        return MediaPage(page, _encode_token(page[-1].seq))
+
+    # The reaction-template pool
+
+    def create_reaction_template(self, name: str, blob_id: str) -> ReactionTemplateRow:
+        with self._discard_on_refusal(blob_id):
+            _require(name, "name")
+            measured = self._check_blob(blob_id, check_video)
+            with self._write() as session:
+                row = ReactionTemplateRow(
+                    reaction_template_id=new_id("rtp"),
+                    name=name,
+                    blob=_blob_for_insert(session, blob_id),
+                    created_at=_now(),
+                    **_probe_values(measured),
+                )
+                session.add(row)
+        return row
+
+    def get_reaction_template(self, reaction_template_id: str) -> ReactionTemplateRow:
+        with self._read() as session:
+            row = session.get(ReactionTemplateRow, reaction_template_id)
+        if row is None:
+            raise not_found("reaction template", "reactionTemplateId was not found.")
+        return row
+
+    def pick_reaction_template(self) -> ReactionTemplateRow:
+        with self._read() as session:
+            row = session.scalar(select(ReactionTemplateRow).order_by(func.random()).limit(1))
+        if row is None:
+            raise precondition("REACTION_POOL_EMPTY", "The reaction-template pool is empty.")
+        return row
+
+    # The music catalog
+
+    def create_music_track(self, title: str, blob_id: str) -> MusicTrackRow:
+        with self._discard_on_refusal(blob_id):
+            _require(title, "title")
+            measured = self._check_blob(blob_id, check_audio)
+            with self._write() as session:
+                row = MusicTrackRow(
+                    music_track_id=new_id("trk"),
+                    title=title,
+                    blob=_blob_for_insert(session, blob_id),
+                    created_at=_now(),
+                    **_probe_values(measured),
+                )
+                session.add(row)
+        return row
+
+    def get_music_track(self, music_track_id: str) -> MusicTrackRow:
+        with self._read() as session:
+            row = session.get(MusicTrackRow, music_track_id)
+        if row is None:
+            raise not_found("music track", "musicTrackId was not found.")
+        return row
+
+    def pick_music_track(self) -> MusicTrackRow:
+        with self._read() as session:
+            row = session.scalar(select(MusicTrackRow).order_by(func.random()).limit(1))
+        if row is None:
+            raise precondition("MUSIC_CATALOG_EMPTY", "The music catalog is empty.")
+        return row
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _require(value: str, field: str) -> None:
+    if not value:
+        raise invalid(f"{field} is required.", field=field, problem="required")
+    if len(value) > 255:
+        raise invalid(f"{field} is too long.", field=field, problem="too long")
+
+
+def _probe_values(measured: Measured) -> dict[str, object]:
+    return {
+        "duration_ms": measured.duration_ms,
+        "width": measured.width,
+        "height": measured.height,
+        "has_audio": measured.has_audio,
+        "has_video": measured.has_video,
+        "format_name": measured.format_name[:255],
+    }
+
+
+def _blob_for_insert(session: Session, blob_id: str) -> BlobRow:
+    blob = session.get(BlobRow, blob_id)
+    if blob is None:  # deleted while it was being probed
+        raise not_found("blob", "blobId was not found.")
+    return blob
+
+
+def _blob_in_use(blob_id: str) -> ColumnElement[bool]:
+    return or_(
+        exists().where(MediaItemRow.blob_id == blob_id),
+        exists().where(ReactionTemplateRow.blob_id == blob_id),
+        exists().where(MusicTrackRow.blob_id == blob_id),
+    )
+
+
+def _encode_token(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "seq" or not value.isdigit():
+            raise ValueError(raw)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise invalid("page_token is not one this service issued.", field="page_token", problem="invalid") from exc

@@ -1,0 +1,49 @@
+"""Composition root of the media service: engine, migrations, blob store, library, gRPC server."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import grpc
+
+from common.db import make_engine, migrate
+from common.grpc_server import RunningService, create_server, wait_for_stop_signal
+from common.settings import Settings
+from layers.media.v1 import media_pb2_grpc
+from services.media.blob_store import LocalBlobStore
+from services.media.library import MediaLibrary
+from services.media.servicer import SERVICE_NAME, MediaServicer
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "alembic_version_media"
+
+log = logging.getLogger("layers.media")
+
+
+def start(settings: Settings, address: str | None = None) -> RunningService:
+    """Build everything once and start serving; the caller stops it with `running.stop()`."""
+    engine = make_engine(settings.media_database)
+    try:
+        migrate(engine, MIGRATIONS_DIR, VERSION_TABLE)
+        library = MediaLibrary(engine, LocalBlobStore(settings.blobs), settings.max_upload_bytes)
+        servicer = MediaServicer(library)
+
+        def register(server: grpc.Server) -> None:
+            media_pb2_grpc.add_MediaServiceServicer_to_server(servicer, server)
+
+        server, port = create_server(register, [SERVICE_NAME], address or settings.media_addr)
+    except BaseException:
+        engine.dispose()
+        raise
+    return RunningService("media", server, port, [engine.dispose])
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    running = start(settings)
+    host = settings.media_addr.rpartition(":")[0]
+    log.info("media service listening on %s:%d", host, running.port)
+    wait_for_stop_signal(running.stop)
+    log.info("media service stopped")
