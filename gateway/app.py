@@ -1,0 +1,35 @@
+"""The composition root of the HTTP side: create_app wires settings, clients and routes together."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from common.settings import Settings
+from gateway.clients import ServiceClients
+from gateway.errors import install_error_handlers
+from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from gateway.routes import account, content, jobs
+from gateway.signing import UrlSigner
+
+API_PREFIX = "/v1"
+
+
+def create_app(settings: Settings, clients: ServiceClients) -> FastAPI:
+    """Build the gateway app around clients someone else owns (and closes)."""
+    app = FastAPI(
+        title="Layers partner content API",
+        version="1.0.0",
+        description="Generate UGC-style influencer reaction videos.",
+    )
+    app.state.settings = settings
+    app.state.clients = clients
+    app.state.signer = UrlSigner.from_settings(settings)
+
+    install_error_handlers(app)
+    # Added last runs first: request ids wrap everything, so even a 413 or a 500 carries one.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_json_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+
+    for router in (content.router, jobs.router, account.router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

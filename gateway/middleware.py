@@ -1,0 +1,136 @@
+"""Pure ASGI middleware: request ids (and the last-resort 500), and the streaming body-size limit.
+
+Pure ASGI rather than BaseHTTPMiddleware so that `receive` can be wrapped (the body limit must count
+bytes as they arrive) and exceptions are not wrapped in task groups.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from common.ids import new_id
+from gateway.errors import ApiError, error_response, internal_error_response, request_id_of
+
+log = logging.getLogger("layers.gateway")
+
+_REQUEST_ID = b"x-request-id"
+
+
+class RequestIdMiddleware:
+    """Gives every request our own `req_<ULID>`, stamps it on every response, and answers the 500
+    envelope for anything nothing else handled. A caller's X-Request-Id is not ours and is dropped."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_id("req")
+        # Request.state reads scope["state"], so routes and exception handlers see the same id.
+        scope.setdefault("state", {})["request_id"] = request_id
+        stamp = (_REQUEST_ID, request_id.encode("ascii"))
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _REQUEST_ID]
+                message = {**message, "headers": [*headers, stamp]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error in request %s", request_id)
+            if started:
+                raise  # too late for an envelope; let the server drop the connection
+            await internal_error_response(request_id)(scope, receive, send_with_id)
+
+
+class _BodyTooLarge(Exception):
+    """Raised from `receive` once a body passes its limit, to stop the app reading it."""
+
+
+class BodySizeLimitMiddleware:
+    """Refuses request bodies over a limit with 413 PAYLOAD_TOO_LARGE, counting the bytes actually
+    received, so a missing or lying Content-Length does not get past it; a Content-Length already over
+    the limit is refused before the app runs at all.
+
+    `path_limits` lets a route take a different limit (the upload route will take the upload size).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: Sequence[tuple[re.Pattern[str], int]] = ()) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.path_limits = list(path_limits)
+
+    def limit_for(self, scope: Scope) -> int:
+        path = scope.get("path", "")
+        return next((limit for pattern, limit in self.path_limits if pattern.match(path)), self.max_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope)
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _too_large(scope, receive, send, limit)
+            return
+
+        received = 0
+        app_started = False
+        refused = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Answer now: the app may turn the exception below into some other error,
+                    # and whatever it sends after this is dropped.
+                    if not app_started and not refused:
+                        refused = True
+                        await _too_large(scope, receive, send, limit)
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal app_started
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                app_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _BodyTooLarge:
+            if not refused:
+                raise
+
+
+def _content_length(scope: Scope) -> int | None:
+    value = Headers(scope=scope).get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    err = ApiError(
+        413,
+        "PAYLOAD_TOO_LARGE",
+        f"Request body is larger than {limit} bytes.",
+        {"limitBytes": limit},
+        # The rest of the body is never read, so this connection cannot carry another request.
+        headers={"Connection": "close"},
+    )
+    await error_response(err, request_id_of(scope))(scope, receive, send)

@@ -1,0 +1,114 @@
+"""POST /v1/projects/:projectId/content/ugc-remix and GET /v1/content/:containerId."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
+
+from gateway.auth import ApiKey, require_scope
+from gateway.deps import ClientsDep, RequestIdDep, SettingsDep, SignerDep
+from gateway.errors import not_found, validation_error
+from gateway.routes._responses import json_response
+from gateway.schemas import (
+    IDEMPOTENCY_HEADER,
+    UgcRemixBody,
+    canonical_project_id,
+    idempotency_key_problems,
+    parse_ugc_remix_body,
+)
+from gateway.serializers import accepted_job_json, container_json
+from layers.content.v1 import content_pb2
+
+router = APIRouter(tags=["content"])
+
+UNKNOWN_PROJECT = "projectId is not a project of this organization."
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body, read here so the sync route can parse it after the project check.
+    Declared after the auth dependency, so an unauthenticated caller's body is never read."""
+    return await request.body()
+
+
+def request_fingerprint(method: str, path: str, body: dict[str, str]) -> str:
+    """What tells a replay from a conflicting reuse of an Idempotency-Key: the same method, path and
+    body, the body compared as canonical JSON (so key order and whitespace do not matter)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
+
+
+@router.post(
+    "/projects/{projectId}/content/ugc-remix",
+    name="create_ugc_remix",
+    status_code=202,
+    # The body is parsed in the route (after the project check), so document it by hand.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": UgcRemixBody.model_json_schema(by_alias=True)}},
+        }
+    },
+)
+def create_ugc_remix(
+    request: Request,
+    project_id: Annotated[str, Path(alias="projectId")],
+    key: Annotated[ApiKey, Depends(require_scope("content:write"))],
+    body: Annotated[bytes, Depends(raw_body)],
+    clients: ClientsDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
+) -> Response:
+    # Contract order: auth -> scope (dependencies) -> project visible -> body shape -> the rest (content).
+    project = canonical_project_id(project_id)
+    if project is None:
+        raise not_found(UNKNOWN_PROJECT)
+    # A cheap look-up so an unknown project answers 404 even when the body is also bad.
+    clients.content.GetProject(
+        content_pb2.GetProjectRequest(organization_id=key.organization_id, project_id=project),
+        timeout=settings.rpc_timeout_seconds,
+    )
+
+    parsed, problems = parse_ugc_remix_body(body)
+    problems += idempotency_key_problems(idempotency_key)
+    if parsed is None or problems:
+        raise validation_error(problems)
+
+    path = request.app.url_path_for("create_ugc_remix", projectId=project)
+    response = clients.content.CreateUgcRemix(
+        content_pb2.CreateUgcRemixRequest(
+            organization_id=key.organization_id,
+            project_id=project,
+            social_account_id=parsed.social_account_id or "",
+            influencer_id=parsed.influencer_id or "",
+            hook=parsed.hook,
+            media_id=parsed.media_id or "",
+            idempotency_key=idempotency_key or "",
+            request_fingerprint=request_fingerprint("POST", str(path), parsed.canonical()),
+            request_id=request_id,
+        ),
+        timeout=settings.rpc_timeout_seconds,
+    )
+    accepted = accepted_job_json(response.job)
+    headers = {"Location": accepted["locationUrl"]}
+    if response.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(accepted, status_code=202, headers=headers)
+
+
+@router.get("/content/{containerId}", name="get_container")
+def get_container(
+    container_id: Annotated[str, Path(alias="containerId")],
+    key: Annotated[ApiKey, Depends(require_scope("content:read"))],
+    clients: ClientsDep,
+    settings: SettingsDep,
+    signer: SignerDep,
+) -> Response:
+    response = clients.content.GetContainer(
+        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id),
+        timeout=settings.rpc_timeout_seconds,
+    )
+    return json_response(container_json(response.container, signer))

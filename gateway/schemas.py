@@ -1,0 +1,85 @@
+"""Request shapes the gateway checks before anything reaches a service."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from gateway.errors import FieldProblem, problems_from_errors
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+Id = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class UgcRemixBody(BaseModel):
+    """POST /v1/projects/:projectId/content/ugc-remix. Strict: a number is not a string, and an
+    unknown field is an error rather than silently ignored (no mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=False)
+
+    social_account_id: Id | None = None
+    influencer_id: Id | None = None
+    # Counted in code points (Python len) and kept byte-exact: no stripping, no normalisation.
+    hook: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    media_id: Id | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _encodable(cls, value: Any) -> Any:
+        # JSON allows lone surrogates ("\ud800") that UTF-8, and so protobuf, cannot carry.
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError("must be valid Unicode text (no lone surrogates)") from exc
+        return value
+
+    def canonical(self) -> dict[str, str]:
+        """The body as sent, minus nulls: what the idempotency fingerprint is taken over."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+def parse_json_object(raw: bytes) -> tuple[dict[str, Any] | None, list[FieldProblem]]:
+    """Decode a JSON object body, or say why it is not one."""
+    if not raw.strip():
+        return None, [FieldProblem("body", "A JSON object body is required.")]
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, [FieldProblem("body", "Malformed JSON.")]
+    if not isinstance(data, dict):
+        return None, [FieldProblem("body", "The body must be a JSON object.")]
+    return data, []
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_ugc_remix_body(raw: bytes) -> tuple[UgcRemixBody | None, list[FieldProblem]]:
+    data, problems = parse_json_object(raw)
+    if data is None:
+        return None, problems
+    try:
+        return UgcRemixBody.model_validate(data), []
+    except ValidationError as exc:
+        return None, problems_from_errors(exc.errors(include_url=False))
+
+
+def idempotency_key_problems(value: str | None) -> list[FieldProblem]:
+    if value is None or _IDEMPOTENCY_KEY.fullmatch(value):
+        return []
+    return [FieldProblem(IDEMPOTENCY_HEADER, "Must be 1-255 printable ASCII characters.")]
+
+
+def canonical_project_id(value: str) -> str | None:
+    """The bare lower-case UUID, or None when `value` is not one (which answers like an unknown project)."""
+    return str(uuid.UUID(value)) if _UUID.fullmatch(value) else None

@@ -1,0 +1,124 @@
+"""Signed, expiring download URLs for rendered assets.
+
+A URL is `<public_base_url><path>?expires=<unix>&signature=<hex>` where the signature is
+HMAC-SHA256(secret, "<path>\\n<expires>"). Whoever holds the URL may fetch the bytes until it expires;
+changing the path, the expiry or the signature breaks it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from common.settings import Settings
+
+SECRET_FILE = "signing.key"
+
+
+class UrlSigner:
+    def __init__(
+        self,
+        secret: bytes,
+        *,
+        base_url: str = "",
+        ttl_seconds: int = 3600,
+        granularity_seconds: int = 300,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if len(secret) < 16:
+            raise ValueError("signing secret is too short (at least 16 bytes)")
+        self._secret = secret
+        self._base_url = base_url.rstrip("/")
+        self._ttl = ttl_seconds
+        # Expiries are rounded up to this step so one asset keeps one URL for a while: that keeps a
+        # job's ETag stable between polls and lets players cache. A URL lives between ttl and
+        # ttl + granularity seconds.
+        self._step = max(1, min(granularity_seconds, ttl_seconds))
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UrlSigner:
+        if settings.signing_secret:
+            secret = settings.signing_secret.encode("utf-8")
+        else:
+            secret = load_or_create_secret(settings.data_dir / SECRET_FILE)
+        return cls(secret, base_url=settings.public_base_url, ttl_seconds=settings.download_url_ttl_seconds)
+
+    # -- the URLs the API hands out ----------------------------------------------------------------
+
+    @staticmethod
+    def asset_file_path(container_id: str, asset_id: str) -> str:
+        return f"/v1/content/{container_id}/assets/{asset_id}/file"
+
+    @staticmethod
+    def asset_thumbnail_path(container_id: str, asset_id: str) -> str:
+        return f"/v1/content/{container_id}/assets/{asset_id}/thumbnail"
+
+    def asset_file_url(self, container_id: str, asset_id: str) -> str:
+        return self.sign(self.asset_file_path(container_id, asset_id))
+
+    def asset_thumbnail_url(self, container_id: str, asset_id: str) -> str:
+        return self.sign(self.asset_thumbnail_path(container_id, asset_id))
+
+    # -- signing and checking ---------------------------------------------------------------------------
+
+    def sign(self, path: str) -> str:
+        """Sign a path (as the router will see it, i.e. decoded) and return the full URL."""
+        expires = math.ceil((self._clock() + self._ttl) / self._step) * self._step
+        signature = self._signature(path, expires)
+        return f"{self._base_url}{quote(path)}?expires={expires}&signature={signature}"
+
+    def verify(self, path: str, expires: str | int, signature: str) -> bool:
+        """True when the signature matches this path and expiry and the expiry has not passed."""
+        text = str(expires)
+        if not text.isdigit() or len(text) > 12:
+            return False
+        expiry = int(text)
+        if self._clock() > expiry:
+            return False
+        return hmac.compare_digest(self._signature(path, expiry), signature.lower())
+
+    def _signature(self, path: str, expires: int) -> str:
+        message = f"{path}\n{expires}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """Read the signing secret kept at `path`, creating a random one (mode 0600) the first time.
+
+    The new secret is written to a private temp file and hard-linked into place, so two processes
+    starting at once agree on one secret and nobody ever reads a half-written file.
+    """
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        # If another process won the race, its secret is the one everybody uses.
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> bytes:
+    secret = path.read_text(encoding="ascii").strip()
+    if len(secret) < 32:
+        raise RuntimeError(f"signing secret in {path} is too short; delete it to make a new one")
+    return secret.encode("ascii")

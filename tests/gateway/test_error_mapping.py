@@ -1,0 +1,160 @@
+"""Each row of the gRPC -> HTTP error table, driven through a real gRPC failure and real HTTP."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+
+from common.errors import ServiceError
+from gateway.errors import RULES, from_service_error
+from tests.gateway.conftest import LiveGateway
+from tests.gateway.fakes import ALL, FakeContent
+from tests.gateway.helpers import UGC_REMIX, bearer, error_of
+
+C = grpc.StatusCode
+BODY = {"influencerId": "inf_1"}
+
+ROWS: list[tuple[ServiceError, int, str, dict[str, Any] | None]] = [
+    (
+        ServiceError(
+            C.INVALID_ARGUMENT, "VALIDATION", "mediaId is not a video.", {"reason": "NOT_A_VIDEO", "field": "mediaId"}
+        ),
+        422,
+        "VALIDATION",
+        {"reason": "NOT_A_VIDEO", "field": "mediaId"},
+    ),
+    *[
+        (
+            ServiceError(C.FAILED_PRECONDITION, reason, f"{reason}: explained.", {"format": "ugc-remix"}),
+            422,
+            "VALIDATION",
+            {"code": reason, "format": "ugc-remix"},
+        )
+        for reason in (
+            "INFLUENCER_REQUIRED",
+            "MISSING_APP_DEMO",
+            "ACCOUNT_NOT_WIRED",
+            "NO_CONTENT_LAYER_WIRED",
+            "INFLUENCER_NOT_WIRED",
+        )
+    ],
+    (
+        ServiceError(
+            C.FAILED_PRECONDITION, "BILLING_EXHAUSTED", "Not enough credits.", {"required": "120", "available": "40"}
+        ),
+        402,
+        "BILLING_EXHAUSTED",
+        {"required": 120, "available": 40},
+    ),
+    (
+        ServiceError(C.FAILED_PRECONDITION, "IDEMPOTENCY_CONFLICT", "Key reused.", {"reason": "BODY_MISMATCH"}),
+        409,
+        "IDEMPOTENCY_CONFLICT",
+        {"reason": "BODY_MISMATCH"},
+    ),
+    (
+        ServiceError(C.ABORTED, "IDEMPOTENCY_CONFLICT", "Still running.", {"reason": "IN_PROGRESS"}),
+        409,
+        "IDEMPOTENCY_CONFLICT",
+        {"reason": "IN_PROGRESS"},
+    ),
+    (ServiceError(C.NOT_FOUND, "NOT_FOUND", "mediaId is not on this project."), 404, "NOT_FOUND", None),
+    (
+        ServiceError(C.ALREADY_EXISTS, "DUPLICATE_NAME", "Already there."),
+        409,
+        "CONFLICT",
+        {"subcode": "DUPLICATE_NAME"},
+    ),
+    (
+        ServiceError(C.ABORTED, "NOT_CANCELLABLE", "Past its cancellable stage."),
+        409,
+        "CONFLICT",
+        {"subcode": "NOT_CANCELLABLE"},
+    ),
+    (
+        ServiceError(C.OUT_OF_RANGE, "PAYLOAD_TOO_LARGE", "Too big.", {"limitBytes": "200000000"}),
+        413,
+        "PAYLOAD_TOO_LARGE",
+        {"limitBytes": 200000000},
+    ),
+    (
+        ServiceError(C.RESOURCE_EXHAUSTED, "TOO_MANY_JOBS", "Slow down.", {"retryAfterSeconds": "30"}),
+        429,
+        "RATE_LIMITED",
+        {"retryAfterSeconds": 30},
+    ),
+    (ServiceError(C.UNAUTHENTICATED, "UNAUTHENTICATED", "Key revoked."), 401, "UNAUTHENTICATED", None),
+    (
+        ServiceError(C.PERMISSION_DENIED, "PERMISSION_DENIED", "No.", {"requiredScope": "content:write"}),
+        403,
+        "FORBIDDEN_SCOPE",
+        {"requiredScope": "content:write"},
+    ),
+    (ServiceError(C.UNAVAILABLE, "UNAVAILABLE", "media down at 10.0.0.7"), 503, "UNAVAILABLE", None),
+    (ServiceError(C.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "slow db"), 503, "UNAVAILABLE", None),
+    (ServiceError(C.INTERNAL, "INTERNAL", "psycopg: relation jobs missing"), 500, "INTERNAL", None),
+    (ServiceError(C.UNKNOWN, "WHATEVER", "boom at line 3"), 500, "INTERNAL", None),
+    (ServiceError(C.DATA_LOSS, "DATA_LOSS", "disk"), 500, "INTERNAL", None),
+    (ServiceError(C.UNIMPLEMENTED, "UNIMPLEMENTED", "Method not found!"), 500, "INTERNAL", None),
+]
+
+
+@pytest.mark.parametrize(("service_error", "status", "code", "details"), ROWS, ids=lambda v: getattr(v, "reason", None))
+def test_service_error_maps_to_http(
+    http: httpx.Client,
+    fake_content: FakeContent,
+    service_error: ServiceError,
+    status: int,
+    code: str,
+    details: dict[str, Any] | None,
+) -> None:
+    fake_content.fail("CreateUgcRemix", service_error)
+    response = http.post(UGC_REMIX, json=BODY, headers=bearer(ALL))
+    error = error_of(response, status, code)
+    assert error.get("details") == details
+    if status < 500:
+        assert error["message"] == service_error.message
+    else:
+        # Internals (addresses, SQL, stack text) stay in the log.
+        assert service_error.message not in response.text
+    if status == 503:
+        assert "safe to retry with the same Idempotency-Key" in error["message"]
+    if status == 500:
+        assert error["message"] == "Internal error."
+    if status == 429:
+        assert response.headers["retry-after"] == "30"
+
+
+def test_every_table_rule_is_exercised() -> None:
+    covered = set()
+    for service_error, *_ in ROWS:
+        covered.add(service_error.reason if service_error.reason in RULES else service_error.code)
+    assert set(RULES) <= covered
+
+
+def test_non_digit_numbers_are_left_as_sent() -> None:
+    err = from_service_error(
+        ServiceError(C.FAILED_PRECONDITION, "BILLING_EXHAUSTED", "x", {"required": "lots", "available": "0"})
+    )
+    assert err.details == {"required": "lots", "available": 0}
+
+
+def test_real_deadline_is_503(start_gateway: Callable[..., LiveGateway], fake_content: FakeContent) -> None:
+    live = start_gateway(rpc_timeout_seconds=0.3)
+    fake_content.delays["CreateUgcRemix"] = 1.0
+    response = httpx.post(live.base_url + UGC_REMIX, json=BODY, headers=bearer(ALL), timeout=10)
+    error_of(response, 503, "UNAVAILABLE")
+
+
+def test_unreachable_service_is_503(start_gateway: Callable[..., LiveGateway]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{s.getsockname()[1]}"  # nothing listens once this closes
+    live = start_gateway(content_addr=dead, rpc_timeout_seconds=2)
+    response = httpx.get(live.base_url + "/v1/whoami", headers=bearer(ALL), timeout=10)
+    error_of(response, 503, "UNAVAILABLE")
