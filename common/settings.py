@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 200 * 1000 * 1000
     demo_cap_seconds: float = 20.0
 
+    # Rate limits per API key and endpoint class, per minute; and running jobs one key may have at once.
+    rate_limit_reads_per_minute: int = 600
+    rate_limit_writes_per_minute: int = 120
+    rate_limit_generations_per_minute: int = 60
+    max_concurrent_jobs_per_key: int = 20
+
+    # Hosts the URL importer may fetch from even though they resolve to loopback/private addresses.
+    # Comma-separated; empty (the default) allows none. For tests only.
+    fetch_allowed_hosts: str = ""
+    fetch_timeout_seconds: float = 30.0
+
     # Deadline for gateway -> service calls.
     rpc_timeout_seconds: float = 30.0
 

@@ -162,7 +162,7 @@ class Container(_message.Message):
     def __init__(self, container_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., project_id: _Optional[str] = ..., status: _Optional[_Union[ContainerStatus, str]] = ..., format: _Optional[str] = ..., hook: _Optional[str] = ..., influencer_id: _Optional[str] = ..., social_account_id: _Optional[str] = ..., layer_id: _Optional[str] = ..., media_id: _Optional[str] = ..., reaction_template_id: _Optional[str] = ..., music_track_id: _Optional[str] = ..., language: _Optional[str] = ..., voice: _Optional[str] = ..., assets: _Optional[_Iterable[_Union[Asset, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[_Union[JobError, _Mapping]] = ..., job_id: _Optional[str] = ...) -> None: ...
 
 class CreateUgcRemixRequest(_message.Message):
-    __slots__ = ("organization_id", "project_id", "social_account_id", "influencer_id", "hook", "media_id", "idempotency_key", "request_fingerprint", "request_id")
+    __slots__ = ("organization_id", "project_id", "social_account_id", "influencer_id", "hook", "media_id", "idempotency_key", "request_fingerprint", "request_id", "api_key_id")
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     SOCIAL_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -172,6 +172,7 @@ class CreateUgcRemixRequest(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     organization_id: str
     project_id: str
     social_account_id: str
@@ -181,7 +182,8 @@ class CreateUgcRemixRequest(_message.Message):
     idempotency_key: str
     request_fingerprint: str
     request_id: str
-    def __init__(self, organization_id: _Optional[str] = ..., project_id: _Optional[str] = ..., social_account_id: _Optional[str] = ..., influencer_id: _Optional[str] = ..., hook: _Optional[str] = ..., media_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., request_fingerprint: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    api_key_id: str
+    def __init__(self, organization_id: _Optional[str] = ..., project_id: _Optional[str] = ..., social_account_id: _Optional[str] = ..., influencer_id: _Optional[str] = ..., hook: _Optional[str] = ..., media_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., request_fingerprint: _Optional[str] = ..., request_id: _Optional[str] = ..., api_key_id: _Optional[str] = ...) -> None: ...
 
 class CreateUgcRemixResponse(_message.Message):
     __slots__ = ("job", "replayed")
@@ -556,3 +558,83 @@ class WireSocialAccountResponse(_message.Message):
     SOCIAL_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     social_account: SocialAccount
     def __init__(self, social_account: _Optional[_Union[SocialAccount, _Mapping]] = ...) -> None: ...
+
+class ConsumeRateLimitRequest(_message.Message):
+    __slots__ = ("key_id", "endpoint_class", "limit", "window_seconds")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_CLASS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    endpoint_class: str
+    limit: int
+    window_seconds: int
+    def __init__(self, key_id: _Optional[str] = ..., endpoint_class: _Optional[str] = ..., limit: _Optional[int] = ..., window_seconds: _Optional[int] = ...) -> None: ...
+
+class ConsumeRateLimitResponse(_message.Message):
+    __slots__ = ("allowed", "limit", "remaining", "reset_at", "retry_after_seconds")
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    RESET_AT_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: int
+    retry_after_seconds: int
+    def __init__(self, allowed: _Optional[bool] = ..., limit: _Optional[int] = ..., remaining: _Optional[int] = ..., reset_at: _Optional[int] = ..., retry_after_seconds: _Optional[int] = ...) -> None: ...
+
+class BeginIdempotentRequestRequest(_message.Message):
+    __slots__ = ("organization_id", "scope", "idempotency_key", "request_fingerprint")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    scope: str
+    idempotency_key: str
+    request_fingerprint: str
+    def __init__(self, organization_id: _Optional[str] = ..., scope: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., request_fingerprint: _Optional[str] = ...) -> None: ...
+
+class BeginIdempotentRequestResponse(_message.Message):
+    __slots__ = ("replay", "status_code", "body")
+    REPLAY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    replay: bool
+    status_code: int
+    body: bytes
+    def __init__(self, replay: _Optional[bool] = ..., status_code: _Optional[int] = ..., body: _Optional[bytes] = ...) -> None: ...
+
+class CompleteIdempotentRequestRequest(_message.Message):
+    __slots__ = ("organization_id", "scope", "idempotency_key", "status_code", "body")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    scope: str
+    idempotency_key: str
+    status_code: int
+    body: bytes
+    def __init__(self, organization_id: _Optional[str] = ..., scope: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., status_code: _Optional[int] = ..., body: _Optional[bytes] = ...) -> None: ...
+
+class CompleteIdempotentRequestResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AbandonIdempotentRequestRequest(_message.Message):
+    __slots__ = ("organization_id", "scope", "idempotency_key")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    scope: str
+    idempotency_key: str
+    def __init__(self, organization_id: _Optional[str] = ..., scope: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class AbandonIdempotentRequestResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

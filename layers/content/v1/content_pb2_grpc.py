@@ -137,6 +137,26 @@ class ContentServiceStub:
                 request_serializer=layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountRequest.SerializeToString,
                 response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountResponse.FromString,
                 _registered_method=True)
+        self.ConsumeRateLimit = channel.unary_unary(
+                '/layers.content.v1.ContentService/ConsumeRateLimit',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.ConsumeRateLimitRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ConsumeRateLimitResponse.FromString,
+                _registered_method=True)
+        self.BeginIdempotentRequest = channel.unary_unary(
+                '/layers.content.v1.ContentService/BeginIdempotentRequest',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.BeginIdempotentRequestRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.BeginIdempotentRequestResponse.FromString,
+                _registered_method=True)
+        self.CompleteIdempotentRequest = channel.unary_unary(
+                '/layers.content.v1.ContentService/CompleteIdempotentRequest',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteIdempotentRequestRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteIdempotentRequestResponse.FromString,
+                _registered_method=True)
+        self.AbandonIdempotentRequest = channel.unary_unary(
+                '/layers.content.v1.ContentService/AbandonIdempotentRequest',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.AbandonIdempotentRequestRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.AbandonIdempotentRequestResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServiceServicer:
@@ -287,6 +307,36 @@ class ContentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConsumeRateLimit(self, request, context):
+        """ConsumeRateLimit takes one request from a key's budget for an endpoint class in the current
+        window. Counters live in the content database, so every gateway replica shares them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BeginIdempotentRequest(self, request, context):
+        """BeginIdempotentRequest claims an Idempotency-Key for a generic POST, or returns the stored answer.
+        Fails with ABORTED / IDEMPOTENCY_CONFLICT (reason BODY_MISMATCH or IN_PROGRESS).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteIdempotentRequest(self, request, context):
+        """CompleteIdempotentRequest stores the answer of a claimed key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AbandonIdempotentRequest(self, request, context):
+        """AbandonIdempotentRequest forgets a claim whose request failed without side effects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -389,6 +439,26 @@ def add_ContentServiceServicer_to_server(servicer, server):
                     servicer.WireSocialAccount,
                     request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountRequest.FromString,
                     response_serializer=layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountResponse.SerializeToString,
+            ),
+            'ConsumeRateLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConsumeRateLimit,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ConsumeRateLimitRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.ConsumeRateLimitResponse.SerializeToString,
+            ),
+            'BeginIdempotentRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.BeginIdempotentRequest,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.BeginIdempotentRequestRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.BeginIdempotentRequestResponse.SerializeToString,
+            ),
+            'CompleteIdempotentRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteIdempotentRequest,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteIdempotentRequestRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteIdempotentRequestResponse.SerializeToString,
+            ),
+            'AbandonIdempotentRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.AbandonIdempotentRequest,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.AbandonIdempotentRequestRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.AbandonIdempotentRequestResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -934,6 +1004,114 @@ class ContentService:
             '/layers.content.v1.ContentService/WireSocialAccount',
             layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountRequest.SerializeToString,
             layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConsumeRateLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.ContentService/ConsumeRateLimit',
+            layers_dot_content_dot_v1_dot_content__pb2.ConsumeRateLimitRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.ConsumeRateLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BeginIdempotentRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.ContentService/BeginIdempotentRequest',
+            layers_dot_content_dot_v1_dot_content__pb2.BeginIdempotentRequestRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.BeginIdempotentRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteIdempotentRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.ContentService/CompleteIdempotentRequest',
+            layers_dot_content_dot_v1_dot_content__pb2.CompleteIdempotentRequestRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.CompleteIdempotentRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AbandonIdempotentRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.ContentService/AbandonIdempotentRequest',
+            layers_dot_content_dot_v1_dot_content__pb2.AbandonIdempotentRequestRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.AbandonIdempotentRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,

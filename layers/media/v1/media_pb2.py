@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1blayers/media/v1/media.proto\x12\x0flayers.media.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n\x04\x42lob\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x17\n\x0f\x63hecksum_sha256\x18\x03 \x01(\t\x12\x11\n\tmime_type\x18\x04 \x01(\t\"v\n\x05Probe\x12\x13\n\x0b\x64uration_ms\x18\x01 \x01(\x03\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x11\n\thas_audio\x18\x04 \x01(\x08\x12\x11\n\thas_video\x18\x05 \x01(\x08\x12\x13\n\x0b\x66ormat_name\x18\x06 \x01(\t\"\xe8\x01\n\tMediaItem\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x12\n\nmedia_role\x18\x05 \x01(\t\x12#\n\x04\x62lob\x18\x06 \x01(\x0b\x32\x15.layers.media.v1.Blob\x12%\n\x05probe\x18\x07 \x01(\x0b\x32\x16.layers.media.v1.Probe\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x01\n\x10ReactionTemplate\x12\x1c\n\x14reaction_template_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12#\n\x04\x62lob\x18\x03 \x01(\x0b\x32\x15.layers.media.v1.Blob\x12%\n\x05probe\x18\x04 \x01(\x0b\x32\x16.layers.media.v1.Probe\"\x7f\n\nMusicTrack\x12\x16\n\x0emusic_track_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12#\n\x04\x62lob\x18\x03 \x01(\x0b\x32\x15.layers.media.v1.Blob\x12%\n\x05probe\x18\x04 \x01(\x0b\x32\x16.layers.media.v1.Probe\">\n\x11WriteBlobMetadata\x12\x11\n\tmime_type\x18\x01 \x01(\t\x12\x16\n\x0emax_size_bytes\x18\x02 \x01(\x03\"f\n\x10WriteBlobRequest\x12\x36\n\x08metadata\x18\x01 \x01(\x0b\x32\".layers.media.v1.WriteBlobMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"8\n\x11WriteBlobResponse\x12#\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x15.layers.media.v1.Blob\"B\n\x0fReadBlobRequest\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"!\n\x10ReadBlobResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"\"\n\x0fStatBlobRequest\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\"7\n\x10StatBlobResponse\x12#\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x15.layers.media.v1.Blob\"$\n\x11\x44\x65leteBlobRequest\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteBlobResponse\"`\n\x12\x43reateMediaRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0f\n\x07\x62lob_id\x18\x04 \x01(\t\"@\n\x13\x43reateMediaResponse\x12)\n\x05media\x18\x01 \x01(\x0b\x32\x1a.layers.media.v1.MediaItem\"P\n\x0fGetMediaRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x10\n\x08media_id\x18\x03 \x01(\t\"=\n\x10GetMediaResponse\x12)\n\x05media\x18\x01 \x01(\x0b\x32\x1a.layers.media.v1.MediaItem\"z\n\x10ListMediaRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x12\n\nmedia_role\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"W\n\x11ListMediaResponse\x12)\n\x05media\x18\x01 \x03(\x0b\x32\x1a.layers.media.v1.MediaItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x1d\x43reateReactionTemplateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x62lob_id\x18\x02 \x01(\t\"^\n\x1e\x43reateReactionTemplateResponse\x12<\n\x11reaction_template\x18\x01 \x01(\x0b\x32!.layers.media.v1.ReactionTemplate\":\n\x1aGetReactionTemplateRequest\x12\x1c\n\x14reaction_template_id\x18\x01 \x01(\t\"[\n\x1bGetReactionTemplateResponse\x12<\n\x11reaction_template\x18\x01 \x01(\x0b\x32!.layers.media.v1.ReactionTemplate\"\x1d\n\x1bPickReactionTemplateRequest\"\\\n\x1cPickReactionTemplateResponse\x12<\n\x11reaction_template\x18\x01 \x01(\x0b\x32!.layers.media.v1.ReactionTemplate\"9\n\x17\x43reateMusicTrackRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0f\n\x07\x62lob_id\x18\x02 \x01(\t\"L\n\x18\x43reateMusicTrackResponse\x12\x30\n\x0bmusic_track\x18\x01 \x01(\x0b\x32\x1b.layers.media.v1.MusicTrack\".\n\x14GetMusicTrackRequest\x12\x16\n\x0emusic_track_id\x18\x01 \x01(\t\"I\n\x15GetMusicTrackResponse\x12\x30\n\x0bmusic_track\x18\x01 \x01(\x0b\x32\x1b.layers.media.v1.MusicTrack\"\x17\n\x15PickMusicTrackRequest\"J\n\x16PickMusicTrackResponse\x12\x30\n\x0bmusic_track\x18\x01 \x01(\x0b\x32\x1b.layers.media.v1.MusicTrack2\xec\t\n\x0cMediaService\x12T\n\tWriteBlob\x12!.layers.media.v1.WriteBlobRequest\x1a\".layers.media.v1.WriteBlobResponse(\x01\x12Q\n\x08ReadBlob\x12 .layers.media.v1.ReadBlobRequest\x1a!.layers.media.v1.ReadBlobResponse0\x01\x12O\n\x08StatBlob\x12 .layers.media.v1.StatBlobRequest\x1a!.layers.media.v1.StatBlobResponse\x12U\n\nDeleteBlob\x12\".layers.media.v1.DeleteBlobRequest\x1a#.layers.media.v1.DeleteBlobResponse\x12X\n\x0b\x43reateMedia\x12#.layers.media.v1.CreateMediaRequest\x1a$.layers.media.v1.CreateMediaResponse\x12O\n\x08GetMedia\x12 .layers.media.v1.GetMediaRequest\x1a!.layers.media.v1.GetMediaResponse\x12R\n\tListMedia\x12!.layers.media.v1.ListMediaRequest\x1a\".layers.media.v1.ListMediaResponse\x12y\n\x16\x43reateReactionTemplate\x12..layers.media.v1.CreateReactionTemplateRequest\x1a/.layers.media.v1.CreateReactionTemplateResponse\x12p\n\x13GetReactionTemplate\x12+.layers.media.v1.GetReactionTemplateRequest\x1a,.layers.media.v1.GetReactionTemplateResponse\x12s\n\x14PickReactionTemplate\x12,.layers.media.v1.PickReactionTemplateRequest\x1a-.layers.media.v1.PickReactionTemplateResponse\x12g\n\x10\x43reateMusicTrack\x12(.layers.media.v1.CreateMusicTrackRequest\x1a).layers.media.v1.CreateMusicTrackResponse\x12^\n\rGetMusicTrack\x12%.layers.media.v1.GetMusicTrackRequest\x1a&.layers.media.v1.GetMusicTrackResponse\x12\x61\n\x0ePickMusicTrack\x12&.layers.media.v1.PickMusicTrackRequest\x1a\'.layers.media.v1.PickMusicTrackResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1blayers/media/v1/media.proto\x12\x0flayers.media.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n\x04\x42lob\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x17\n\x0f\x63hecksum_sha256\x18\x03 \x01(\t\x12\x11\n\tmime_type\x18\x04 \x01(\t\"v\n\x05Probe\x12\x13\n\x0b\x64uration_ms\x18\x01 \x01(\x03\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x11\n\thas_audio\x18\x04 \x01(\x08\x12\x11\n\thas_video\x18\x05 \x01(\x08\x12\x13\n\x0b\x66ormat_name\x18\x06 \x01(\t\"\xe8\x01\n\tMediaItem\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x12\n\nmedia_role\x18\x05 \x01(\t\x12#\n\x04\x62lob\x18\x06 \x01(\x0b\x32\x15.layers.media.v1.Blob\x12%\n\x05probe\x18\x07 \x01(\x0b\x32\x16.layers.media.v1.Probe\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x01\n\x10ReactionTemplate\x12\x1c\n\x14reaction_template_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12#\n\x04\x62lob\x18\x03 \x01(\x0b\x32\x15.layers.media.v1.Blob\x12%\n\x05probe\x18\x04 \x01(\x0b\x32\x16.layers.media.v1.Probe\"\x7f\n\nMusicTrack\x12\x16\n\x0emusic_track_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12#\n\x04\x62lob\x18\x03 \x01(\x0b\x32\x15.layers.media.v1.Blob\x12%\n\x05probe\x18\x04 \x01(\x0b\x32\x16.layers.media.v1.Probe\">\n\x11WriteBlobMetadata\x12\x11\n\tmime_type\x18\x01 \x01(\t\x12\x16\n\x0emax_size_bytes\x18\x02 \x01(\x03\"f\n\x10WriteBlobRequest\x12\x36\n\x08metadata\x18\x01 \x01(\x0b\x32\".layers.media.v1.WriteBlobMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"8\n\x11WriteBlobResponse\x12#\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x15.layers.media.v1.Blob\"B\n\x0fReadBlobRequest\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"!\n\x10ReadBlobResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"\"\n\x0fStatBlobRequest\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\"7\n\x10StatBlobResponse\x12#\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x15.layers.media.v1.Blob\"$\n\x11\x44\x65leteBlobRequest\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteBlobResponse\"`\n\x12\x43reateMediaRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0f\n\x07\x62lob_id\x18\x04 \x01(\t\"@\n\x13\x43reateMediaResponse\x12)\n\x05media\x18\x01 \x01(\x0b\x32\x1a.layers.media.v1.MediaItem\"\\\n\x12ImportMediaRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\"@\n\x13ImportMediaResponse\x12)\n\x05media\x18\x01 \x01(\x0b\x32\x1a.layers.media.v1.MediaItem\"P\n\x0fGetMediaRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x10\n\x08media_id\x18\x03 \x01(\t\"=\n\x10GetMediaResponse\x12)\n\x05media\x18\x01 \x01(\x0b\x32\x1a.layers.media.v1.MediaItem\"z\n\x10ListMediaRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x12\n\nmedia_role\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"W\n\x11ListMediaResponse\x12)\n\x05media\x18\x01 \x03(\x0b\x32\x1a.layers.media.v1.MediaItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x1d\x43reateReactionTemplateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x62lob_id\x18\x02 \x01(\t\"^\n\x1e\x43reateReactionTemplateResponse\x12<\n\x11reaction_template\x18\x01 \x01(\x0b\x32!.layers.media.v1.ReactionTemplate\":\n\x1aGetReactionTemplateRequest\x12\x1c\n\x14reaction_template_id\x18\x01 \x01(\t\"[\n\x1bGetReactionTemplateResponse\x12<\n\x11reaction_template\x18\x01 \x01(\x0b\x32!.layers.media.v1.ReactionTemplate\"\x1d\n\x1bPickReactionTemplateRequest\"\\\n\x1cPickReactionTemplateResponse\x12<\n\x11reaction_template\x18\x01 \x01(\x0b\x32!.layers.media.v1.ReactionTemplate\"9\n\x17\x43reateMusicTrackRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0f\n\x07\x62lob_id\x18\x02 \x01(\t\"L\n\x18\x43reateMusicTrackResponse\x12\x30\n\x0bmusic_track\x18\x01 \x01(\x0b\x32\x1b.layers.media.v1.MusicTrack\".\n\x14GetMusicTrackRequest\x12\x16\n\x0emusic_track_id\x18\x01 \x01(\t\"I\n\x15GetMusicTrackResponse\x12\x30\n\x0bmusic_track\x18\x01 \x01(\x0b\x32\x1b.layers.media.v1.MusicTrack\"\x17\n\x15PickMusicTrackRequest\"J\n\x16PickMusicTrackResponse\x12\x30\n\x0bmusic_track\x18\x01 \x01(\x0b\x32\x1b.layers.media.v1.MusicTrack2\xc6\n\n\x0cMediaService\x12T\n\tWriteBlob\x12!.layers.media.v1.WriteBlobRequest\x1a\".layers.media.v1.WriteBlobResponse(\x01\x12Q\n\x08ReadBlob\x12 .layers.media.v1.ReadBlobRequest\x1a!.layers.media.v1.ReadBlobResponse0\x01\x12O\n\x08StatBlob\x12 .layers.media.v1.StatBlobRequest\x1a!.layers.media.v1.StatBlobResponse\x12U\n\nDeleteBlob\x12\".layers.media.v1.DeleteBlobRequest\x1a#.layers.media.v1.DeleteBlobResponse\x12X\n\x0b\x43reateMedia\x12#.layers.media.v1.CreateMediaRequest\x1a$.layers.media.v1.CreateMediaResponse\x12X\n\x0bImportMedia\x12#.layers.media.v1.ImportMediaRequest\x1a$.layers.media.v1.ImportMediaResponse\x12O\n\x08GetMedia\x12 .layers.media.v1.GetMediaRequest\x1a!.layers.media.v1.GetMediaResponse\x12R\n\tListMedia\x12!.layers.media.v1.ListMediaRequest\x1a\".layers.media.v1.ListMediaResponse\x12y\n\x16\x43reateReactionTemplate\x12..layers.media.v1.CreateReactionTemplateRequest\x1a/.layers.media.v1.CreateReactionTemplateResponse\x12p\n\x13GetReactionTemplate\x12+.layers.media.v1.GetReactionTemplateRequest\x1a,.layers.media.v1.GetReactionTemplateResponse\x12s\n\x14PickReactionTemplate\x12,.layers.media.v1.PickReactionTemplateRequest\x1a-.layers.media.v1.PickReactionTemplateResponse\x12g\n\x10\x43reateMusicTrack\x12(.layers.media.v1.CreateMusicTrackRequest\x1a).layers.media.v1.CreateMusicTrackResponse\x12^\n\rGetMusicTrack\x12%.layers.media.v1.GetMusicTrackRequest\x1a&.layers.media.v1.GetMusicTrackResponse\x12\x61\n\x0ePickMusicTrack\x12&.layers.media.v1.PickMusicTrackRequest\x1a\'.layers.media.v1.PickMusicTrackResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -64,38 +64,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEMEDIAREQUEST']._serialized_end=1373
   _globals['_CREATEMEDIARESPONSE']._serialized_start=1375
   _globals['_CREATEMEDIARESPONSE']._serialized_end=1439
-  _globals['_GETMEDIAREQUEST']._serialized_start=1441
-  _globals['_GETMEDIAREQUEST']._serialized_end=1521
-  _globals['_GETMEDIARESPONSE']._serialized_start=1523
-  _globals['_GETMEDIARESPONSE']._serialized_end=1584
-  _globals['_LISTMEDIAREQUEST']._serialized_start=1586
-  _globals['_LISTMEDIAREQUEST']._serialized_end=1708
-  _globals['_LISTMEDIARESPONSE']._serialized_start=1710
-  _globals['_LISTMEDIARESPONSE']._serialized_end=1797
-  _globals['_CREATEREACTIONTEMPLATEREQUEST']._serialized_start=1799
-  _globals['_CREATEREACTIONTEMPLATEREQUEST']._serialized_end=1861
-  _globals['_CREATEREACTIONTEMPLATERESPONSE']._serialized_start=1863
-  _globals['_CREATEREACTIONTEMPLATERESPONSE']._serialized_end=1957
-  _globals['_GETREACTIONTEMPLATEREQUEST']._serialized_start=1959
-  _globals['_GETREACTIONTEMPLATEREQUEST']._serialized_end=2017
-  _globals['_GETREACTIONTEMPLATERESPONSE']._serialized_start=2019
-  _globals['_GETREACTIONTEMPLATERESPONSE']._serialized_end=2110
-  _globals['_PICKREACTIONTEMPLATEREQUEST']._serialized_start=2112
-  _globals['_PICKREACTIONTEMPLATEREQUEST']._serialized_end=2141
-  _globals['_PICKREACTIONTEMPLATERESPONSE']._serialized_start=2143
-  _globals['_PICKREACTIONTEMPLATERESPONSE']._serialized_end=2235
-  _globals['_CREATEMUSICTRACKREQUEST']._serialized_start=2237
-  _globals['_CREATEMUSICTRACKREQUEST']._serialized_end=2294
-  _globals['_CREATEMUSICTRACKRESPONSE']._serialized_start=2296
-  _globals['_CREATEMUSICTRACKRESPONSE']._serialized_end=2372
-  _globals['_GETMUSICTRACKREQUEST']._serialized_start=2374
-  _globals['_GETMUSICTRACKREQUEST']._serialized_end=2420
-  _globals['_GETMUSICTRACKRESPONSE']._serialized_start=2422
-  _globals['_GETMUSICTRACKRESPONSE']._serialized_end=2495
-  _globals['_PICKMUSICTRACKREQUEST']._serialized_start=2497
-  _globals['_PICKMUSICTRACKREQUEST']._serialized_end=2520
-  _globals['_PICKMUSICTRACKRESPONSE']._serialized_start=2522
-  _globals['_PICKMUSICTRACKRESPONSE']._serialized_end=2596
-  _globals['_MEDIASERVICE']._serialized_start=2599
-  _globals['_MEDIASERVICE']._serialized_end=3859
+  _globals['_IMPORTMEDIAREQUEST']._serialized_start=1441
+  _globals['_IMPORTMEDIAREQUEST']._serialized_end=1533
+  _globals['_IMPORTMEDIARESPONSE']._serialized_start=1535
+  _globals['_IMPORTMEDIARESPONSE']._serialized_end=1599
+  _globals['_GETMEDIAREQUEST']._serialized_start=1601
+  _globals['_GETMEDIAREQUEST']._serialized_end=1681
+  _globals['_GETMEDIARESPONSE']._serialized_start=1683
+  _globals['_GETMEDIARESPONSE']._serialized_end=1744
+  _globals['_LISTMEDIAREQUEST']._serialized_start=1746
+  _globals['_LISTMEDIAREQUEST']._serialized_end=1868
+  _globals['_LISTMEDIARESPONSE']._serialized_start=1870
+  _globals['_LISTMEDIARESPONSE']._serialized_end=1957
+  _globals['_CREATEREACTIONTEMPLATEREQUEST']._serialized_start=1959
+  _globals['_CREATEREACTIONTEMPLATEREQUEST']._serialized_end=2021
+  _globals['_CREATEREACTIONTEMPLATERESPONSE']._serialized_start=2023
+  _globals['_CREATEREACTIONTEMPLATERESPONSE']._serialized_end=2117
+  _globals['_GETREACTIONTEMPLATEREQUEST']._serialized_start=2119
+  _globals['_GETREACTIONTEMPLATEREQUEST']._serialized_end=2177
+  _globals['_GETREACTIONTEMPLATERESPONSE']._serialized_start=2179
+  _globals['_GETREACTIONTEMPLATERESPONSE']._serialized_end=2270
+  _globals['_PICKREACTIONTEMPLATEREQUEST']._serialized_start=2272
+  _globals['_PICKREACTIONTEMPLATEREQUEST']._serialized_end=2301
+  _globals['_PICKREACTIONTEMPLATERESPONSE']._serialized_start=2303
+  _globals['_PICKREACTIONTEMPLATERESPONSE']._serialized_end=2395
+  _globals['_CREATEMUSICTRACKREQUEST']._serialized_start=2397
+  _globals['_CREATEMUSICTRACKREQUEST']._serialized_end=2454
+  _globals['_CREATEMUSICTRACKRESPONSE']._serialized_start=2456
+  _globals['_CREATEMUSICTRACKRESPONSE']._serialized_end=2532
+  _globals['_GETMUSICTRACKREQUEST']._serialized_start=2534
+  _globals['_GETMUSICTRACKREQUEST']._serialized_end=2580
+  _globals['_GETMUSICTRACKRESPONSE']._serialized_start=2582
+  _globals['_GETMUSICTRACKRESPONSE']._serialized_end=2655
+  _globals['_PICKMUSICTRACKREQUEST']._serialized_start=2657
+  _globals['_PICKMUSICTRACKREQUEST']._serialized_end=2680
+  _globals['_PICKMUSICTRACKRESPONSE']._serialized_start=2682
+  _globals['_PICKMUSICTRACKRESPONSE']._serialized_end=2756
+  _globals['_MEDIASERVICE']._serialized_start=2759
+  _globals['_MEDIASERVICE']._serialized_end=4109
 # @@protoc_insertion_point(module_scope)

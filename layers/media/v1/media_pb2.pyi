@@ -159,6 +159,24 @@ class CreateMediaResponse(_message.Message):
     media: MediaItem
     def __init__(self, media: _Optional[_Union[MediaItem, _Mapping]] = ...) -> None: ...
 
+class ImportMediaRequest(_message.Message):
+    __slots__ = ("organization_id", "project_id", "kind", "url")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    project_id: str
+    kind: str
+    url: str
+    def __init__(self, organization_id: _Optional[str] = ..., project_id: _Optional[str] = ..., kind: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
+
+class ImportMediaResponse(_message.Message):
+    __slots__ = ("media",)
+    MEDIA_FIELD_NUMBER: _ClassVar[int]
+    media: MediaItem
+    def __init__(self, media: _Optional[_Union[MediaItem, _Mapping]] = ...) -> None: ...
+
 class GetMediaRequest(_message.Message):
     __slots__ = ("organization_id", "project_id", "media_id")
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]

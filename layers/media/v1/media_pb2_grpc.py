@@ -63,6 +63,11 @@ class MediaServiceStub:
                 request_serializer=layers_dot_media_dot_v1_dot_media__pb2.CreateMediaRequest.SerializeToString,
                 response_deserializer=layers_dot_media_dot_v1_dot_media__pb2.CreateMediaResponse.FromString,
                 _registered_method=True)
+        self.ImportMedia = channel.unary_unary(
+                '/layers.media.v1.MediaService/ImportMedia',
+                request_serializer=layers_dot_media_dot_v1_dot_media__pb2.ImportMediaRequest.SerializeToString,
+                response_deserializer=layers_dot_media_dot_v1_dot_media__pb2.ImportMediaResponse.FromString,
+                _registered_method=True)
         self.GetMedia = channel.unary_unary(
                 '/layers.media.v1.MediaService/GetMedia',
                 request_serializer=layers_dot_media_dot_v1_dot_media__pb2.GetMediaRequest.SerializeToString,
@@ -142,6 +147,14 @@ class MediaServiceServicer:
 
     def CreateMedia(self, request, context):
         """CreateMedia turns a written blob into a project's media-library row.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportMedia(self, request, context):
+        """ImportMedia fetches an https URL (SSRF-guarded, size-capped, at most 3 redirects) into the blob
+        store and files it like CreateMedia.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -230,6 +243,11 @@ def add_MediaServiceServicer_to_server(servicer, server):
                     servicer.CreateMedia,
                     request_deserializer=layers_dot_media_dot_v1_dot_media__pb2.CreateMediaRequest.FromString,
                     response_serializer=layers_dot_media_dot_v1_dot_media__pb2.CreateMediaResponse.SerializeToString,
+            ),
+            'ImportMedia': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportMedia,
+                    request_deserializer=layers_dot_media_dot_v1_dot_media__pb2.ImportMediaRequest.FromString,
+                    response_serializer=layers_dot_media_dot_v1_dot_media__pb2.ImportMediaResponse.SerializeToString,
             ),
             'GetMedia': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMedia,
@@ -411,6 +429,33 @@ class MediaService:
             '/layers.media.v1.MediaService/CreateMedia',
             layers_dot_media_dot_v1_dot_media__pb2.CreateMediaRequest.SerializeToString,
             layers_dot_media_dot_v1_dot_media__pb2.CreateMediaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportMedia(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.media.v1.MediaService/ImportMedia',
+            layers_dot_media_dot_v1_dot_media__pb2.ImportMediaRequest.SerializeToString,
+            layers_dot_media_dot_v1_dot_media__pb2.ImportMediaResponse.FromString,
             options,
             channel_credentials,
             insecure,
