@@ -22,6 +22,7 @@ from common.grpc_server import RunningService
 from common.render_queue import InProcessQueue
 from common.settings import Settings
 from gateway.main import build as build_gateway
+from gateway.main import run_server
 from services.billing import server as billing_server
 from services.content import server as content_server
 from services.media import seed_clips
@@ -54,7 +55,7 @@ def run(data_dir: Path | None, http_port: int | None) -> None:
         started.append(clients)
         print_banner(settings, demo)
         config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_level="warning")
-        uvicorn.Server(config).run()  # returns on Ctrl-C / SIGTERM
+        run_server(config)  # returns on Ctrl-C / SIGTERM
     finally:
         for part in reversed(started):
             if isinstance(part, RunningService):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 from types import FrameType
@@ -41,14 +42,22 @@ def main() -> None:
         port=settings.http_port,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
-    # uvicorn handles SIGTERM/SIGINT itself (stop accepting, let running requests finish), then
-    # re-raises the signal; this handler turns that into a normal exit, so the finally below runs.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _exit)
     try:
-        uvicorn.Server(config).run()
+        run_server(config)
     finally:
         clients.close()
+
+
+def run_server(config: uvicorn.Config) -> None:
+    """Serve until SIGTERM/SIGINT, then return normally so the caller's cleanup runs.
+
+    uvicorn handles the signal itself (stop accepting, let running requests finish), then re-raises it;
+    the handler installed here turns that into a normal exit.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit)
+    with contextlib.suppress(SystemExit):
+        uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
 A claim is a row inserted in its own short transaction; the unique (organization, scope, key) index makes
 concurrent requests with one key race on that insert, so exactly one of them does the work.
+
+ugc-remix stores its answer inside the transaction that creates the job (`complete`). Other POSTs, whose
+work happens in the gateway and other services, store their HTTP status and body afterwards
+(`complete_request`) or forget a claim whose request failed without side effects (`abandon_request`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import grpc
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +40,8 @@ class Claim:
 @dataclass(frozen=True)
 class Replay:
     response: bytes
+    # The stored HTTP status of a generic POST; None for ugc-remix, whose response is a proto.
+    status_code: int | None = None
 
 
 def conflict(reason: str, message: str) -> ServiceError:
@@ -46,7 +52,10 @@ class IdempotencyStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def claim(self, organization_id: str, scope: str, key: str, fingerprint: str) -> Claim | Replay:
+    def claim(
+        self, organization_id: str, scope: str, key: str, fingerprint: str, *, with_job: bool = True
+    ) -> Claim | Replay:
+        """Claim the key, or return the stored answer. `with_job=False` for a POST that starts no job."""
         if not key:
             return Claim(None, new_id("job"))
         for _ in range(3):
@@ -59,7 +68,7 @@ class IdempotencyStore:
                         idempotency_key=key,
                         fingerprint=fingerprint,
                         state="in_progress",
-                        job_id=new_id("job"),
+                        job_id=new_id("job") if with_job else "",
                         created_at=now,
                         locked_until=now + CLAIM_LEASE,
                         expires_at=now + RETENTION,
@@ -76,15 +85,7 @@ class IdempotencyStore:
 
     def _existing(self, organization_id: str, scope: str, key: str, fingerprint: str) -> Claim | Replay | None:
         with self.db.write() as session:
-            record = session.scalar(
-                select(IdempotencyRecord)
-                .where(
-                    IdempotencyRecord.organization_id == organization_id,
-                    IdempotencyRecord.scope == scope,
-                    IdempotencyRecord.idempotency_key == key,
-                )
-                .with_for_update()
-            )
+            record = session.scalar(_record(organization_id, scope, key).with_for_update())
             if record is None:
                 return None
             now = utcnow()
@@ -94,7 +95,7 @@ class IdempotencyStore:
             if record.fingerprint != fingerprint:
                 raise conflict("BODY_MISMATCH", "This Idempotency-Key was already used with a different request.")
             if record.state == "completed" and record.response is not None:
-                return Replay(record.response)
+                return Replay(record.response, record.response_status)
             if as_utc(record.locked_until) > now:
                 raise conflict("IN_PROGRESS", "A request with this Idempotency-Key is still in progress.")
             # The first owner's lease ran out: take the claim over, keeping its job id.
@@ -120,3 +121,32 @@ class IdempotencyStore:
                     IdempotencyRecord.id == claim.record_id, IdempotencyRecord.state == "in_progress"
                 )
             )
+
+    def complete_request(self, organization_id: str, scope: str, key: str, status_code: int, body: bytes) -> None:
+        """Store a generic POST's answer; a claim that is gone (expired) or already answered is left alone."""
+        with self.db.write() as session:
+            record = session.scalar(_record(organization_id, scope, key).with_for_update())
+            if record is not None and record.state == "in_progress":
+                record.state = "completed"
+                record.response = body
+                record.response_status = status_code
+
+    def abandon_request(self, organization_id: str, scope: str, key: str) -> None:
+        """Forget an unanswered claim of a generic POST, so the key can be used again."""
+        with self.db.write() as session:
+            session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.organization_id == organization_id,
+                    IdempotencyRecord.scope == scope,
+                    IdempotencyRecord.idempotency_key == key,
+                    IdempotencyRecord.state == "in_progress",
+                )
+            )
+
+
+def _record(organization_id: str, scope: str, key: str) -> Select[tuple[IdempotencyRecord]]:
+    return select(IdempotencyRecord).where(
+        IdempotencyRecord.organization_id == organization_id,
+        IdempotencyRecord.scope == scope,
+        IdempotencyRecord.idempotency_key == key,
+    )

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -108,6 +109,8 @@ class Job(Base):
     stage_progress: Mapped[float] = mapped_column(Float, default=0.0)
     eta_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reservation_id: Mapped[str] = mapped_column(String(60))
+    # The API key that started the job, for its concurrent-job cap; None for callers without a key.
+    api_key_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     # True once billing has captured (completed) or released (failed, canceled) the reservation.
     billing_settled: Mapped[bool] = mapped_column(Boolean, default=False)
     render_attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -116,6 +119,7 @@ class Job(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_jobs_api_key_id_status", "api_key_id", "status"),)
 
 
 class Container(Base):
@@ -173,11 +177,23 @@ class IdempotencyRecord(Base):
     # Assigned at claim time so a retry after a crash reuses the same job and reservation ids.
     job_id: Mapped[str] = mapped_column(String(40))
     response: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The HTTP status of a generic POST's stored answer; None for ugc-remix, whose answer is a proto.
+    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # An in_progress claim older than this was abandoned (its process died) and may be taken over.
     locked_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     __table_args__ = (UniqueConstraint("organization_id", "scope", "idempotency_key"),)
+
+
+class RateLimitCounter(Base):
+    """Requests one API key made in one endpoint class during one fixed window (unix seconds)."""
+
+    __tablename__ = "rate_limit_counters"
+    key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    endpoint_class: Mapped[str] = mapped_column(String(20), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class OutboxMessage(Base):

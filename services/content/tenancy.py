@@ -84,7 +84,10 @@ class Tenancy:
         return project
 
     def get_project(self, organization_id: str, project_id: str) -> Project:
+        """A partner's project; an empty organization id is an operator lookup of any project."""
         with self.db.read() as session:
+            if not organization_id:
+                return _project(session, project_id)
             return project_of(session, organization_id, project_id)
 
     def create_api_key(self, organization_id: str, scopes: list[str], test_mode: bool) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from common.db import Database
@@ -23,13 +23,15 @@ from layers.content.v1 import content_pb2 as pb
 from layers.render.v1 import render_pb2
 from services.content import views
 from services.content.idempotency import Claim, IdempotencyStore, Replay
-from services.content.models import Container, Influencer, Job, Layer, OutboxMessage, SocialAccount, Wiring
+from services.content.models import ApiKey, Container, Influencer, Job, Layer, OutboxMessage, SocialAccount, Wiring
 from services.content.ports import AppDemo, BillingPort, MediaPort
 from services.content.tenancy import project_of
 
 log = logging.getLogger("layers.content")
 
 FORMAT = "ugc-remix"
+# What a key at its concurrent-job cap is told to wait: a render takes tens of seconds.
+RUNNING_JOBS_RETRY_AFTER_SECONDS = 30
 MISSING_APP_DEMO_MESSAGE = (
     "MISSING_APP_DEMO: ugc-remix requires an app-demo asset on the project. Upload one via "
     "POST /v1/projects/:id/app-media with kind='demo-video' before retrying."
@@ -62,6 +64,7 @@ class UgcRemixHandler:
         billing: BillingPort,
         credits: int,
         reservation_ttl_seconds: int,
+        max_running_jobs_per_key: int,
         on_committed: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
@@ -70,6 +73,7 @@ class UgcRemixHandler:
         self.billing = billing
         self.credits = credits
         self.reservation_ttl_seconds = reservation_ttl_seconds
+        self.max_running_jobs_per_key = max_running_jobs_per_key
         self.on_committed = on_committed
 
     def handle(self, request: pb.CreateUgcRemixRequest) -> pb.CreateUgcRemixResponse:
@@ -170,7 +174,7 @@ class UgcRemixHandler:
             return OnCamera(wired, layer, account.social_account_id)
 
         assert explicit is not None
-        layer = session.scalar(
+        driven = session.scalar(
             select(Layer)
             .where(
                 Layer.project_id == request.project_id,
@@ -180,9 +184,9 @@ class UgcRemixHandler:
             .order_by(Layer.seq)
             .limit(1)
         )
-        if layer is None:
+        if driven is None:
             raise wiring_error("NO_CONTENT_LAYER_WIRED", "the influencer drives no content layer.")
-        return OnCamera(explicit, layer, None)
+        return OnCamera(explicit, driven, None)
 
     def _app_demo(self, request: pb.CreateUgcRemixRequest, pinned: AppDemo | None) -> str:
         if pinned is not None:
@@ -221,6 +225,7 @@ class UgcRemixHandler:
             progress=0.0,
             stage_progress=0.0,
             reservation_id=reservation_id,
+            api_key_id=request.api_key_id or None,
             billing_settled=False,
             render_attempts=0,
             started_at=now,
@@ -259,6 +264,8 @@ class UgcRemixHandler:
             render.hook = hook
         response = pb.CreateUgcRemixResponse(job=views.job_pb(job, [container.container_id]))
         with self.db.write() as session:
+            if request.api_key_id:
+                self._check_running_jobs(session, request.api_key_id)
             session.add(job)
             session.flush()
             session.add(container)
@@ -274,3 +281,19 @@ class UgcRemixHandler:
             self.idempotency.complete(session, claim, response.SerializeToString(deterministic=True))
         self.on_committed()
         return response
+
+    def _check_running_jobs(self, session: Session, api_key_id: str) -> None:
+        """Refuse when the key already runs its cap of jobs. Counted in the transaction that adds the job,
+        after locking the key's row, so concurrent starts with one key are counted one after another."""
+        session.execute(select(ApiKey.key_id).where(ApiKey.key_id == api_key_id).with_for_update())
+        running = session.scalar(
+            select(func.count()).select_from(Job).where(Job.api_key_id == api_key_id, Job.status == "running")
+        )
+        if (running or 0) >= self.max_running_jobs_per_key:
+            raise ServiceError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "RATE_LIMITED",
+                f"This API key already has {running} running jobs, the most it may run at once; "
+                "retry when one finishes.",
+                {"retryAfterSeconds": str(RUNNING_JOBS_RETRY_AFTER_SECONDS), "reason": "CONCURRENT_JOBS"},
+            )

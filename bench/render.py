@@ -1,0 +1,153 @@
+"""Benchmark: one default compose() against a plain ffmpeg of the same output shape and length.
+
+The plain command is the floor: the same inputs scaled (fit, padded) to 1080×1920, concatenated,
+music trimmed under it, encoded with the same x264 preset and AAC, `+faststart`; no hook, no blur, no
+mix. The ratio says what the hook, the blurred backdrop and the audio mix cost on top.
+
+    .venv/bin/python bench/render.py                  # 3 s template + 20 s demo, 1 run each
+    .venv/bin/python bench/render.py --demo-seconds 10 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# Run as a script from anywhere: the repository root holds `services`, `common` and `tests`.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common.ffmpeg import ffmpeg_path, probe
+from services.renderer.compose import (
+    FPS,
+    HEIGHT,
+    SAMPLE_RATE,
+    WIDTH,
+    ComposeInputs,
+    EncodeSettings,
+    compose,
+)
+from tests.renderer import clips
+
+DEFAULT_HOOK = "Wait for it…\nthis app 😂🔥 مرحبا"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    template: Path
+    demo: Path
+    music: Path
+    template_seconds: float
+    demo_seconds: float
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Time compose() for a default render against a plain ffmpeg scale+concat of the same "
+        "size (1080x1920, 30 fps, H.264+AAC) and length, and print both wall times and their ratio."
+    )
+    parser.add_argument("--template-seconds", type=float, default=3.0, help="template length (default 3)")
+    parser.add_argument("--demo-seconds", type=float, default=20.0, help="demo length, capped at 20 (default 20)")
+    parser.add_argument("--music-seconds", type=float, default=8.0, help="music length; loops (default 8)")
+    parser.add_argument("--runs", type=int, default=1, help="timed runs of each; the median is reported")
+    parser.add_argument("--preset", default=EncodeSettings().preset, help="x264 preset for both (default: ours)")
+    parser.add_argument("--hook", default=DEFAULT_HOOK, help="hook text of the compose() render")
+    parser.add_argument("--keep", type=Path, help="folder to keep inputs and outputs in (default: a temp dir)")
+    return parser.parse_args(argv)
+
+
+def make_inputs(folder: Path, args: argparse.Namespace) -> Inputs:
+    demo_seconds = min(args.demo_seconds, 20.0)
+    return Inputs(
+        template=clips.make_video(folder / "template.mp4", 720, 1280, args.template_seconds),
+        demo=clips.make_video(folder / "demo.mp4", 1280, 720, args.demo_seconds),
+        music=clips.make_music(folder / "music.m4a", args.music_seconds),
+        template_seconds=args.template_seconds,
+        demo_seconds=demo_seconds,
+    )
+
+
+def plain_command(inputs: Inputs, output: Path, preset: str) -> list[str]:
+    """Scale (fit + pad) both clips, concatenate, put the trimmed music under it: nothing more."""
+    total = inputs.template_seconds + inputs.demo_seconds
+    fit = (
+        f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
+        f"pad={WIDTH}:{HEIGHT}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={FPS},format=yuv420p"
+    )
+    graph = (
+        f"[0:v]{fit}[a];[1:v]{fit}[b];[a][b]concat=n=2:v=1:a=0[v];"
+        f"[2:a]atrim=duration={total:.3f},aresample={SAMPLE_RATE}[m]"
+    )
+    return [
+        ffmpeg_path(),
+        *("-hide_banner", "-nostdin", "-y", "-v", "error"),
+        *("-i", str(inputs.template), "-t", f"{inputs.demo_seconds:.3f}", "-i", str(inputs.demo)),
+        *("-stream_loop", "-1", "-i", str(inputs.music)),
+        *("-filter_complex", graph, "-map", "[v]", "-map", "[m]"),
+        *("-c:v", "libx264", "-preset", preset, "-crf", str(EncodeSettings().crf), "-pix_fmt", "yuv420p"),
+        *("-threads", "2", "-c:a", "aac", "-b:a", "160k", "-ac", "2"),
+        *("-t", f"{total:.3f}", "-movflags", "+faststart", str(output)),
+    ]
+
+
+def time_compose(inputs: Inputs, workdir: Path, args: argparse.Namespace) -> tuple[float, Path]:
+    spec = ComposeInputs(
+        inputs.template,
+        inputs.demo,
+        inputs.music,
+        hook=args.hook,
+        language="ar",
+        encode=EncodeSettings(preset=args.preset),
+    )
+    started = time.perf_counter()
+    result = compose(spec, workdir)
+    return time.perf_counter() - started, result.video_path
+
+
+def time_plain(inputs: Inputs, output: Path, preset: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(plain_command(inputs, output, preset), check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def describe(path: Path) -> str:
+    info = probe(path)
+    return f"{info.width}x{info.height} {info.frame_rate:g} fps {info.duration_ms / 1000:.2f} s {path.stat().st_size} B"
+
+
+def run(args: argparse.Namespace, folder: Path) -> None:
+    print(f"making inputs in {folder} ...", flush=True)
+    inputs = make_inputs(folder, args)
+    compose_times, plain_times = [], []
+    composed = plain = folder / "none"
+    for i in range(args.runs):
+        seconds, composed = time_compose(inputs, folder / f"compose-{i}", args)
+        compose_times.append(seconds)
+        plain = folder / f"plain-{i}.mp4"
+        plain_times.append(time_plain(inputs, plain, args.preset))
+    compose_s, plain_s = statistics.median(compose_times), statistics.median(plain_times)
+    total = inputs.template_seconds + inputs.demo_seconds
+    parts = f"template {inputs.template_seconds:g} s + demo {inputs.demo_seconds:g} s"
+    print(f"video length      : {total:.1f} s ({parts})")
+    print(f"compose()         : {compose_s:.2f} s wall  ({describe(composed)})")
+    print(f"plain ffmpeg      : {plain_s:.2f} s wall  ({describe(plain)})")
+    print(f"ratio             : {compose_s / plain_s:.2f}x  (x264 preset {args.preset}, {args.runs} run(s), median)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        run(args, args.keep)
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
+        run(args, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from services.renderer.worker import main
+
+main()

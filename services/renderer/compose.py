@@ -1,0 +1,541 @@
+"""The composition core: template + hook, then the app demo, under music, in one ffmpeg pass.
+
+Pure function on local files: `compose(inputs, workdir)` probes the inputs, draws the hook to a PNG,
+runs ONE ffmpeg (filter_complex) that writes the MP4, grabs a thumbnail from the hook segment, and
+measures the result with ffprobe and sha256. No queue, no gRPC: the worker around it does that.
+
+Output: 1080×1920, 30 fps CFR, H.264 yuv420p, AAC 48 kHz stereo, MP4 with the index first.
+Segment one is the template filling the frame (scaled and cropped, never stretched) with the hook on
+it; segment two is the demo fitted into 9:16 over a blurred, darkened copy of itself, capped at
+demo_cap_seconds. Music loops or is trimmed to the whole length, fades out over the last second and
+sits under the template's own audio (lower while the template speaks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common.ffmpeg import ProbeError, ProbeResult, decodes, ffmpeg_path, probe
+from services.renderer.fonts import FontNotFoundError
+from services.renderer.hook_overlay import HookPng, write_hook_png
+
+WIDTH, HEIGHT, FPS = 1080, 1920, 30
+SAMPLE_RATE = 48000
+THUMB_WIDTH, THUMB_HEIGHT = 540, 960
+THUMB_AT_SECONDS = 0.5
+FADE_OUT_SECONDS = 1.0
+MUSIC_UNDER_VOICE = 0.3  # music volume while the template's own audio plays
+MUSIC_ALONE = 0.85  # music volume where nothing else plays
+MUSIC_RAMP_SECONDS = 0.5
+BLUR_WIDTH, BLUR_HEIGHT = 270, 480  # the demo's backdrop is blurred small: same look, 16× cheaper
+POLL_SECONDS = 0.1  # how often should_stop is asked (the contract says at least every 0.25 s)
+TERMINATE_GRACE_SECONDS = 0.8
+STDERR_TAIL_LINES = 30
+FFMPEG_PROGRESS_SHARE = 0.97  # the rest is thumbnail and measuring; 1.0 means done
+MIME_TYPE = "video/mp4"
+
+VIDEO_NAME = "video.mp4"
+PARTIAL_NAME = ".video.partial.mp4"
+THUMB_NAME = "thumbnail.jpg"
+HOOK_NAME = ".hook.png"
+
+
+class ComposeFailure(Exception):
+    """A render that did not produce a video. `permanent`: retrying the same inputs cannot help."""
+
+    permanent = False
+
+
+class ComposeError(ComposeFailure):
+    """ffmpeg (or the machine) failed; the message carries the last stderr lines."""
+
+
+class ComposeInputError(ComposeFailure):
+    """An input ffmpeg cannot read or decode; the message names which one."""
+
+    permanent = True
+
+    def __init__(self, input_name: str, message: str) -> None:
+        super().__init__(f"{input_name}: {message}")
+        self.input_name = input_name
+
+
+class ComposeCanceled(Exception):
+    """should_stop said stop; ffmpeg was killed and no output was left behind."""
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    preset: str = "veryfast"
+    crf: int = 21
+    audio_bitrate: str = "160k"
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class ComposeInputs:
+    template_path: Path
+    demo_path: Path
+    music_path: Path | None
+    hook: str | None = None
+    language: str = "en"
+    demo_cap_seconds: float = 20.0
+    # Probes the caller already has (media probes on upload); probed here when missing.
+    template_probe: ProbeResult | None = None
+    demo_probe: ProbeResult | None = None
+    music_probe: ProbeResult | None = None
+    encode: EncodeSettings = field(default_factory=EncodeSettings)
+
+
+@dataclass(frozen=True)
+class ComposeResult:
+    video_path: Path
+    thumbnail_path: Path
+    duration_ms: int
+    width: int
+    height: int
+    size_bytes: int
+    checksum_sha256: str
+    thumbnail_size_bytes: int
+    thumbnail_checksum_sha256: str
+    mime_type: str = MIME_TYPE
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the filter graph needs to know of the inputs, in seconds."""
+
+    template_seconds: float
+    demo_seconds: float
+    template_has_audio: bool
+    has_music: bool
+    template_sar: float | None  # non-square pixels to undo, None when square
+    demo_sar: float | None
+
+    @property
+    def total_seconds(self) -> float:
+        return self.template_seconds + self.demo_seconds
+
+
+# --- probing and planning ---------------------------------------------------------------------------
+
+
+def probe_input(name: str, path: Path, known: ProbeResult | None, need_video: bool) -> ProbeResult:
+    """Probe (unless the caller did) and check the input has what we need; ComposeInputError if not."""
+    if not path.is_file():
+        raise ComposeInputError(name, f"file not found: {path}")
+    try:
+        result = known or probe(path)
+    except ProbeError as exc:
+        raise ComposeInputError(name, f"not a media file ffmpeg can read ({exc})") from exc
+    if need_video and not result.has_video:
+        raise ComposeInputError(name, "has no video stream")
+    if not need_video and not result.has_audio:
+        raise ComposeInputError(name, "has no audio stream")
+    if result.duration_ms <= 0:
+        raise ComposeInputError(name, "has no duration")
+    if need_video and not decodes(path):
+        raise ComposeInputError(name, "ffmpeg cannot decode its video")
+    return result
+
+
+def sample_aspect(result: ProbeResult) -> float | None:
+    """The video's pixel aspect when it is not square (anamorphic sources), else None."""
+    streams: list[dict[str, Any]] = result.raw.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video"), {})
+    num, _, den = str(video.get("sample_aspect_ratio", "1:1")).partition(":")
+    try:
+        ratio = float(num) / float(den)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return None if ratio <= 0 or abs(ratio - 1.0) < 1e-3 else ratio
+
+
+def make_plan(template: ProbeResult, demo: ProbeResult, music: ProbeResult | None, cap: float) -> Plan:
+    return Plan(
+        template_seconds=template.duration_ms / 1000,
+        demo_seconds=min(demo.duration_ms / 1000, cap),
+        template_has_audio=template.has_audio,
+        has_music=music is not None,
+        template_sar=sample_aspect(template),
+        demo_sar=sample_aspect(demo),
+    )
+
+
+# --- the ffmpeg command -----------------------------------------------------------------------------
+
+
+def _sar_fix(sar: float | None) -> str:
+    return "" if sar is None else f"scale=trunc(iw*{sar:.6f}/2)*2:ih,setsar=1,"
+
+
+def _timed(seconds: float) -> str:
+    """Exactly `seconds` of CFR frames from t=0: pad short streams with the last frame, cut long ones."""
+    return f"tpad=stop_mode=clone:stop_duration={seconds:.3f},trim=duration={seconds:.3f},setpts=PTS-STARTPTS"
+
+
+def video_graph(plan: Plan, hook: HookPng | None, hook_input: int) -> list[str]:
+    t1, d = plan.template_seconds, plan.demo_seconds
+    fill = f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT},setsar=1"
+    chains = [f"[0:v]setpts=PTS-STARTPTS,fps={FPS},{_sar_fix(plan.template_sar)}{fill},{_timed(t1)}[tpl]"]
+    if hook is not None:
+        chains.append(f"[tpl][{hook_input}:v]overlay=x={hook.x}:y={hook.y}:eof_action=repeat,format=yuv420p[seg1]")
+    else:
+        chains.append("[tpl]format=yuv420p[seg1]")
+    chains += [
+        f"[1:v]setpts=PTS-STARTPTS,fps={FPS},{_sar_fix(plan.demo_sar)}{_timed(d)},split=2[dfg][dbg]",
+        (
+            f"[dbg]scale={BLUR_WIDTH}:{BLUR_HEIGHT}:force_original_aspect_ratio=increase,"
+            f"crop={BLUR_WIDTH}:{BLUR_HEIGHT},gblur=sigma=10,eq=brightness=-0.18:saturation=0.8,"
+            f"scale={WIDTH}:{HEIGHT},setsar=1[bg]"
+        ),
+        (f"[dfg]scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[fg]"),
+        "[bg][fg]overlay=x=(W-w)/2:y=(H-h)/2,format=yuv420p,setsar=1[seg2]",
+        "[seg1][seg2]concat=n=2:v=1:a=0[vout]",
+    ]
+    return chains
+
+
+def audio_graph(plan: Plan, music_input: int) -> list[str]:
+    t1, total = plan.template_seconds, plan.total_seconds
+    to_stereo = f"aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo"
+    chains: list[str] = []
+    labels: list[str] = []
+    if plan.template_has_audio:
+        chains.append(
+            f"[0:a]asetpts=PTS-STARTPTS,{to_stereo},apad=whole_dur={t1:.3f},atrim=duration={t1:.3f},"
+            f"apad=whole_dur={total:.3f},atrim=duration={total:.3f}[voice]"
+        )
+        labels.append("[voice]")
+    if plan.has_music:
+        fade = min(FADE_OUT_SECONDS, total)
+        chains.append(
+            f"[{music_input}:a]asetpts=PTS-STARTPTS,{to_stereo},atrim=duration={total:.3f},"
+            f"volume='{music_volume(plan)}':eval=frame,"
+            f"afade=t=out:st={total - fade:.3f}:d={fade:.3f}[music]"
+        )
+        labels.append("[music]")
+    if not labels:
+        chains.append(f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=duration={total:.3f}[aout]")
+    elif len(labels) == 1:
+        chains.append(f"{labels[0]}anull[aout]")
+    else:
+        # Summed, not averaged (the voice keeps its level); the limiter catches the peaks that makes.
+        chains.append(
+            f"{''.join(labels)}amix=inputs=2:duration=first:dropout_transition=0:normalize=0,"
+            "alimiter=limit=0.97:level=disabled:latency=1[aout]"
+        )
+    return chains
+
+
+def music_volume(plan: Plan) -> str:
+    """Low under the template's voice, then up over half a second for the demo."""
+    if not plan.template_has_audio:
+        return f"{MUSIC_ALONE}"
+    rise = MUSIC_ALONE - MUSIC_UNDER_VOICE
+    return f"{MUSIC_UNDER_VOICE}+{rise:.3f}*clip((t-{plan.template_seconds:.3f})/{MUSIC_RAMP_SECONDS},0,1)"
+
+
+def build_command(
+    inputs: ComposeInputs, plan: Plan, hook: HookPng | None, output: Path, encode: EncodeSettings
+) -> list[str]:
+    args = [ffmpeg_path(), "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats"]
+    args += ["-i", str(inputs.template_path)]
+    args += ["-t", f"{plan.demo_seconds:.3f}", "-i", str(inputs.demo_path)]  # decode no more than the cap
+    next_input = 2
+    music_input = hook_input = -1
+    if plan.has_music and inputs.music_path is not None:
+        args += ["-stream_loop", "-1", "-i", str(inputs.music_path)]  # loops short tracks; trimmed below
+        music_input, next_input = next_input, next_input + 1
+    if hook is not None:
+        args += ["-i", str(hook.path)]
+        hook_input = next_input
+    graph = video_graph(plan, hook, hook_input) + audio_graph(plan, music_input)
+    args += ["-filter_complex", ";".join(graph), "-map", "[vout]", "-map", "[aout]"]
+    args += ["-filter_complex_threads", str(encode.threads), "-threads", str(encode.threads)]
+    args += ["-c:v", "libx264", "-preset", encode.preset, "-crf", str(encode.crf), "-profile:v", "high"]
+    args += ["-pix_fmt", "yuv420p", "-r", str(FPS), "-fps_mode", "cfr", "-g", str(FPS * 2)]
+    args += ["-c:a", "aac", "-b:a", encode.audio_bitrate, "-ar", str(SAMPLE_RATE), "-ac", "2"]
+    args += ["-t", f"{plan.total_seconds:.3f}", "-movflags", "+faststart", "-f", "mp4", str(output)]
+    return args
+
+
+def thumbnail_command(video: Path, at_seconds: float, output: Path) -> list[str]:
+    return [
+        ffmpeg_path(),
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-v",
+        "error",
+        "-ss",
+        f"{at_seconds:.3f}",
+        "-i",
+        str(video),
+        "-frames:v",
+        "1",
+        "-vf",
+        f"scale={THUMB_WIDTH}:{THUMB_HEIGHT}:flags=lanczos",
+        "-q:v",
+        "3",
+        "-f",
+        "image2",
+        str(output),
+    ]
+
+
+# --- running ffmpeg ---------------------------------------------------------------------------------
+
+
+def parse_progress_line(line: str) -> int | None:
+    """Microseconds of output written, from `-progress` lines (out_time_ms is microseconds too)."""
+    key, _, value = line.strip().partition("=")
+    if key not in ("out_time_us", "out_time_ms"):
+        return None
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return None  # "N/A" before the first frame
+
+
+class ProgressTracker:
+    """Turns ffmpeg's out_time into a fraction that only ever goes up."""
+
+    def __init__(self, total_seconds: float, share: float, callback: Callable[[float], None] | None) -> None:
+        self._total_us = max(1.0, total_seconds * 1_000_000)
+        self._share = share
+        self._callback = callback
+        self.reported = 0.0
+
+    def update(self, out_time_us: int) -> None:
+        self.report(min(1.0, out_time_us / self._total_us) * self._share)
+
+    def report(self, fraction: float) -> None:
+        fraction = min(1.0, max(0.0, fraction))
+        if fraction > self.reported:
+            self.reported = fraction
+            if self._callback is not None:
+                self._callback(fraction)
+
+
+def _pump(stream: Iterable[bytes], sink: Callable[[str], None]) -> None:
+    for raw in stream:
+        sink(raw.decode("utf-8", errors="replace").rstrip("\n"))
+
+
+def _die_with_parent() -> None:
+    """In the ffmpeg child: ask Linux to kill it when the renderer dies, even by SIGKILL, so a crashed
+    renderer leaves no orphan encoder behind (the message is redelivered and rendered again)."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate, then kill: the caller wants it gone now, not a tidy trailer."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=TERMINATE_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_ffmpeg(
+    cmd: list[str],
+    tracker: ProgressTracker | None,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[int, list[str]]:
+    """Run ffmpeg, reporting progress and polling should_stop; (exit code, last stderr lines)."""
+    latest_us = [0]
+    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+
+    def on_stdout(line: str) -> None:
+        value = parse_progress_line(line)
+        if value is not None:
+            latest_us[0] = max(latest_us[0], value)
+
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_die_with_parent,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [
+        threading.Thread(target=_pump, args=(proc.stdout, on_stdout), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, tail.append), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        while True:
+            try:
+                proc.wait(timeout=POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if should_stop is not None and should_stop():
+                _stop(proc)
+                raise ComposeCanceled("render canceled")
+            if tracker is not None:
+                tracker.update(latest_us[0])
+    finally:
+        _stop(proc)  # also on KeyboardInterrupt or a callback that raised: never orphan ffmpeg
+        for reader in readers:
+            reader.join(timeout=2)
+    if tracker is not None and proc.returncode == 0:
+        tracker.update(latest_us[0])
+    return proc.returncode, list(tail)
+
+
+# ffmpeg tags what it says of an input with the input's index: "[in#1/mov,mp4,...", "[vist#1:0/h264 ...".
+_INPUT_TAG = re.compile(r"\[(?:in|vist|aist)#(\d+)")
+# Said of an input that ffmpeg read to the end without failing: a truncated or damaged file.
+_DAMAGE_MARKERS = ("partial file", "Decoding error", "Invalid data found", "corrupt")
+
+
+def blamed_input(line: str, named_inputs: dict[str, Path]) -> str | None:
+    """Which of our inputs an ffmpeg stderr line is about, if any."""
+    names = list(named_inputs)
+    match = _INPUT_TAG.search(line)
+    if match and int(match.group(1)) < len(names):
+        return names[int(match.group(1))]
+    return next((name for name, path in named_inputs.items() if str(path) in line), None)
+
+
+def classify_failure(code: int, stderr: list[str], named_inputs: dict[str, Path]) -> ComposeFailure:
+    """An error naming one of our inputs is that input's fault (permanent); anything else is ours."""
+    for line in stderr:
+        name = blamed_input(line, named_inputs)
+        if name is not None:
+            return ComposeInputError(name, f"ffmpeg could not decode it: {line.strip()}")
+    last = "\n".join(stderr[-10:]) or "(no output)"
+    return ComposeError(f"ffmpeg exited with {code}:\n{last}")
+
+
+def damaged_input(stderr: list[str], named_inputs: dict[str, Path]) -> ComposeInputError | None:
+    """ffmpeg pads over a truncated or broken input and exits 0; we would rather say so."""
+    for line in stderr:
+        name = blamed_input(line, named_inputs)
+        if name is not None and any(marker in line for marker in _DAMAGE_MARKERS):
+            return ComposeInputError(name, f"damaged or truncated: {line.strip()}")
+    return None
+
+
+# --- measuring --------------------------------------------------------------------------------------
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+# --- the entry point --------------------------------------------------------------------------------
+
+
+def compose(
+    inputs: ComposeInputs,
+    workdir: Path,
+    on_progress: Callable[[float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ComposeResult:
+    """Render one video into workdir (video.mp4 + thumbnail.jpg); see the module doc for the shape."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    video, partial, thumb, hook_png = (workdir / n for n in (VIDEO_NAME, PARTIAL_NAME, THUMB_NAME, HOOK_NAME))
+    tracker = ProgressTracker(0.0, FFMPEG_PROGRESS_SHARE, on_progress)
+    finished = False
+    try:
+        template = probe_input("template", inputs.template_path, inputs.template_probe, need_video=True)
+        demo = probe_input("demo", inputs.demo_path, inputs.demo_probe, need_video=True)
+        music = None
+        if inputs.music_path is not None:
+            music = probe_input("music", inputs.music_path, inputs.music_probe, need_video=False)
+        plan = make_plan(template, demo, music, inputs.demo_cap_seconds)
+        hook = _hook_png(inputs, hook_png)
+        tracker = ProgressTracker(plan.total_seconds, FFMPEG_PROGRESS_SHARE, on_progress)
+        cmd = build_command(inputs, plan, hook, partial, inputs.encode)
+        code, stderr = run_ffmpeg(cmd, tracker, should_stop)
+        if code != 0 or not partial.is_file():
+            raise classify_failure(code, stderr, _named_inputs(inputs))
+        damaged = damaged_input(stderr, _named_inputs(inputs))
+        if damaged is not None:
+            raise damaged
+        os.replace(partial, video)
+        _make_thumbnail(video, plan, thumb, should_stop)
+        result = _measure(video, thumb)
+        finished = True
+    finally:
+        _remove(partial, hook_png)
+        if not finished:
+            _remove(video, thumb)
+    tracker.report(1.0)
+    return result
+
+
+def _named_inputs(inputs: ComposeInputs) -> dict[str, Path]:
+    """Input names in ffmpeg's input order (the hook PNG is ours, never the partner's fault)."""
+    named = {"template": inputs.template_path, "demo": inputs.demo_path}
+    if inputs.music_path is not None:
+        named["music"] = inputs.music_path
+    return named
+
+
+def _hook_png(inputs: ComposeInputs, path: Path) -> HookPng | None:
+    if not inputs.hook or not inputs.hook.strip():
+        return None
+    try:
+        return write_hook_png(inputs.hook, inputs.language, path, WIDTH, HEIGHT)
+    except FontNotFoundError as exc:
+        raise ComposeError(str(exc)) from exc
+
+
+def _make_thumbnail(video: Path, plan: Plan, thumb: Path, should_stop: Callable[[], bool] | None) -> None:
+    at = min(THUMB_AT_SECONDS, plan.template_seconds / 2)  # inside the hook segment
+    code, stderr = run_ffmpeg(thumbnail_command(video, at, thumb), None, should_stop)
+    if code != 0 or not thumb.is_file():
+        raise ComposeError("thumbnail failed:\n" + "\n".join(stderr[-10:]))
+
+
+def _measure(video: Path, thumb: Path) -> ComposeResult:
+    """What the file is, measured, not what we asked ffmpeg for."""
+    try:
+        measured = probe(video)
+    except ProbeError as exc:
+        raise ComposeError(f"output is not readable: {exc}") from exc
+    return ComposeResult(
+        video_path=video,
+        thumbnail_path=thumb,
+        duration_ms=measured.duration_ms,
+        width=measured.width,
+        height=measured.height,
+        size_bytes=video.stat().st_size,
+        checksum_sha256=sha256_of(video),
+        thumbnail_size_bytes=thumb.stat().st_size,
+        thumbnail_checksum_sha256=sha256_of(thumb),
+    )

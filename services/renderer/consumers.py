@@ -1,0 +1,240 @@
+"""Where render messages come from: RabbitMQ (production) or the in-process queue (embedded default).
+
+Both run the same pipeline and share the retry rule: a transient failure waits with exponential backoff
+and is tried again, up to max_attempts; then the job is failed (credits released) and, on RabbitMQ, the
+message is rejected into the dead-letter queue. Permanent failures are recorded by the pipeline itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pika
+from google.protobuf.message import DecodeError
+from pika.adapters.blocking_connection import BlockingChannel
+
+from common.render_queue import Delivery, InProcessQueue, connection_parameters, declare_topology, retry_queue
+from layers.render.v1 import render_pb2
+from services.renderer.pipeline import RenderPipeline, TransientError
+
+log = logging.getLogger("layers.renderer")
+
+ATTEMPT_HEADER = "x-render-attempt"
+MAX_RECONNECT_SECONDS = 30.0
+
+
+def backoff_seconds(attempt: int, base: float) -> float:
+    """Wait before attempt + 1: base, 2·base, 4·base … capped at five minutes."""
+    return float(min(300.0, base * 2 ** (attempt - 1)))
+
+
+def run_once(pipeline: RenderPipeline, body: bytes, attempt: int, max_attempts: int) -> bool:
+    """Render one message; True when it is finished with (ack), False when it should be retried later."""
+    try:
+        job = render_pb2.RenderJob.FromString(body)
+    except DecodeError:
+        log.error("dropping a render message that is not a RenderJob")
+        return True
+    try:
+        outcome = pipeline.run(job)
+        log.info("job %s: %s", job.job_id, outcome.value)
+        return True
+    except TransientError as exc:
+        if attempt < max_attempts:
+            log.warning("job %s attempt %d/%d failed transiently: %s", job.job_id, attempt, max_attempts, exc)
+            return False
+        log.error("job %s failed after %d attempts: %s", job.job_id, attempt, exc)
+        try:
+            pipeline.fail(job.job_id, "RENDER_UNAVAILABLE", "Rendering failed repeatedly; credits were released.")
+        except Exception:
+            log.exception("could not record the failure of %s", job.job_id)
+        raise
+
+
+class Heartbeat:
+    """Touches a file while the consumer is connected, for container health checks."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def beat(self) -> None:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.touch()
+
+
+class RabbitConsumer:
+    """Durable queue, manual ack, prefetch 1; the render runs in a worker thread while this thread keeps
+    the connection (and its heartbeats) alive; acks go back through add_callback_threadsafe."""
+
+    def __init__(
+        self,
+        amqp_url: str,
+        queue_name: str,
+        pipeline: RenderPipeline,
+        max_attempts: int = 5,
+        retry_base_seconds: float = 2.0,
+        heartbeat: Heartbeat | None = None,
+    ) -> None:
+        self.amqp_url = amqp_url
+        self.queue_name = queue_name
+        self.pipeline = pipeline
+        self.max_attempts = max_attempts
+        self.retry_base_seconds = retry_base_seconds
+        self.heartbeat = heartbeat or Heartbeat(None)
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run_forever(self) -> None:
+        """Consume until stop(); reconnect with capped exponential backoff when the broker goes away."""
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                self._consume()
+                delay = 0.5
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                log.warning("RabbitMQ connection lost (%s); reconnecting in %.1fs", exc.__class__.__name__, delay)
+                self._stop.wait(delay)
+                delay = min(MAX_RECONNECT_SECONDS, delay * 2)
+
+    def _consume(self) -> None:
+        connection = pika.BlockingConnection(connection_parameters(self.amqp_url))
+        try:
+            channel = connection.channel()
+            declare_topology(channel, self.queue_name)
+            channel.basic_qos(prefetch_count=1)
+            on_message = functools.partial(self._on_message, connection)
+            channel.basic_consume(self.queue_name, on_message_callback=on_message, auto_ack=False)
+            log.info("renderer consuming %s", self.queue_name)
+            while not self._stop.is_set():
+                connection.process_data_events(time_limit=1.0)
+                self.heartbeat.beat()
+        finally:
+            if connection.is_open:
+                connection.close()
+
+    def _on_message(
+        self,
+        connection: pika.BlockingConnection,
+        channel: BlockingChannel,
+        method: pika.spec.Basic.Deliver,
+        properties: pika.BasicProperties,
+        body: bytes,
+    ) -> None:
+        attempt = int((properties.headers or {}).get(ATTEMPT_HEADER, 1))
+        worker = threading.Thread(
+            target=self._work,
+            args=(connection, channel, method.delivery_tag, properties, body, attempt),
+            name=f"render-{properties.message_id}",
+            daemon=True,
+        )
+        worker.start()
+
+    def _work(
+        self,
+        connection: pika.BlockingConnection,
+        channel: BlockingChannel,
+        tag: int,
+        properties: pika.BasicProperties,
+        body: bytes,
+        attempt: int,
+    ) -> None:
+        try:
+            finished = run_once(self.pipeline, body, attempt, self.max_attempts)
+        except Exception:
+            # Retries exhausted (the job was failed) or a bug: park the message in the dead-letter queue.
+            log.exception("render message %s dead-lettered", properties.message_id)
+            callback: Callable[[], None] = functools.partial(_reject, channel, tag)
+        else:
+            if finished:
+                callback = functools.partial(_ack, channel, tag)
+            else:
+                delay = backoff_seconds(attempt, self.retry_base_seconds)
+                callback = functools.partial(self._retry_later, channel, tag, properties, body, attempt + 1, delay)
+        try:
+            connection.add_callback_threadsafe(callback)
+        except Exception:
+            # The connection is gone; the broker will redeliver the unacked message.
+            log.warning("could not settle message %s: connection closed", properties.message_id)
+
+    def _retry_later(
+        self,
+        channel: BlockingChannel,
+        tag: int,
+        properties: pika.BasicProperties,
+        body: bytes,
+        attempt: int,
+        delay: float,
+    ) -> None:
+        """Park a copy in the retry queue (it expires back into the work queue), then ack the original."""
+        channel.basic_publish(
+            exchange="",
+            routing_key=retry_queue(self.queue_name),
+            body=body,
+            properties=pika.BasicProperties(
+                delivery_mode=pika.DeliveryMode.Persistent,
+                message_id=properties.message_id,
+                type=properties.type,
+                content_type=properties.content_type,
+                headers={**(properties.headers or {}), ATTEMPT_HEADER: attempt},
+                expiration=str(int(delay * 1000)),
+            ),
+        )
+        _ack(channel, tag)
+
+
+def _ack(channel: BlockingChannel, tag: int) -> None:
+    if channel.is_open:
+        channel.basic_ack(tag)
+
+
+def _reject(channel: BlockingChannel, tag: int) -> None:
+    if channel.is_open:
+        channel.basic_reject(tag, requeue=False)
+
+
+class InProcessConsumer:
+    """The embedded default's consumer: one thread taking messages off the in-process queue."""
+
+    def __init__(
+        self,
+        queue: InProcessQueue,
+        pipeline: RenderPipeline,
+        max_attempts: int = 5,
+        retry_base_seconds: float = 2.0,
+        heartbeat: Heartbeat | None = None,
+    ) -> None:
+        self.queue = queue
+        self.pipeline = pipeline
+        self.max_attempts = max_attempts
+        self.retry_base_seconds = retry_base_seconds
+        self.heartbeat = heartbeat or Heartbeat(None)
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            self.heartbeat.beat()
+            delivery = self.queue.get(timeout=0.5)
+            if delivery is None:
+                continue
+            try:
+                finished = run_once(self.pipeline, delivery.body, delivery.attempt, self.max_attempts)
+            except Exception:
+                log.exception("render message %s dropped", delivery.message_id)
+                continue
+            if not finished:
+                retry = Delivery(delivery.message_id, delivery.body, delivery.attempt + 1)
+                timer = threading.Timer(
+                    backoff_seconds(delivery.attempt, self.retry_base_seconds), self.queue.requeue, args=(retry,)
+                )
+                timer.daemon = True
+                timer.start()

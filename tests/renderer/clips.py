@@ -1,0 +1,99 @@
+"""Input clips made on the spot with ffmpeg's lavfi sources: no media is ever committed.
+
+Shared by the renderer tests and bench/render.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from common.ffmpeg import ffmpeg_path
+
+
+def _run(args: list[str]) -> None:
+    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-y", "-v", "error", *args]
+    done = subprocess.run(cmd, capture_output=True, check=False, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed making a test clip: {done.stderr.decode(errors='replace')}")
+
+
+def make_video(
+    path: Path,
+    width: int,
+    height: int,
+    seconds: float,
+    *,
+    audio: bool = True,
+    color: str | None = None,
+    rate: int = 30,
+    faststart: bool = False,
+) -> Path:
+    """A clip of testsrc2 (or a flat colour), H.264, with a 440 Hz tone when audio is asked for.
+
+    Odd sizes cannot be 4:2:0, so those are encoded 4:4:4 (still H.264, still decodable).
+    """
+    source = f"color=c={color}:" if color else "testsrc2="
+    args = ["-f", "lavfi", "-i", f"{source}size={width}x{height}:rate={rate}:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}"]
+    pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", pix_fmt, "-threads", "2"]
+    if audio:
+        args += ["-c:a", "aac", "-b:a", "96k", "-ac", "1"]
+    if faststart:
+        args += ["-movflags", "+faststart"]
+    _run([*args, str(path)])
+    return path
+
+
+def make_marker_video(path: Path, width: int, height: int, seconds: float, side: int) -> Path:
+    """A flat blue clip with a white side×side square in the middle: shows any stretching."""
+    x, y = (width - side) // 2, (height - side) // 2
+    source = f"color=c=0x2040a0:size={width}x{height}:rate=30:duration={seconds}"
+    args = ["-f", "lavfi", "-i", f"{source},drawbox=x={x}:y={y}:w={side}:h={side}:color=white:t=fill"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-an"]
+    _run([*args, str(path)])
+    return path
+
+
+def make_checker_video(path: Path, width: int, height: int, seconds: float, cell: int = 8) -> Path:
+    """A fine black-and-white checkerboard: any blur shows as lost edges."""
+    pattern = f"geq=lum='if(mod(floor(X/{cell})+floor(Y/{cell})\\,2)\\,235\\,16)':cb=128:cr=128"
+    source = f"color=c=gray:size={width}x{height}:rate=30:duration={seconds},format=yuv420p,{pattern}"
+    args = ["-f", "lavfi", "-i", source, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-an"]
+    _run([*args, str(path)])
+    return path
+
+
+def make_vfr_video(path: Path, width: int, height: int, seconds: float) -> Path:
+    """Variable frame rate: frames of a 30 fps source kept at irregular gaps, timestamps untouched."""
+    args = ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30:duration={seconds}"]
+    args += ["-vf", "select='lt(mod(n\\,7)\\,3)+between(n\\,20\\,35)'", "-fps_mode", "passthrough"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-an"]
+    _run([*args, str(path)])
+    return path
+
+
+def make_music(path: Path, seconds: float) -> Path:
+    """Two low tones (200 Hz left, 300 Hz right) in AAC: a stand-in for a trending track.
+
+    Kept far from the templates' 440 Hz so a band-pass tells the two apart in the mix.
+    """
+    source = f"sine=frequency=200:sample_rate=44100:duration={seconds}"
+    args = ["-f", "lavfi", "-i", source, "-f", "lavfi", "-i", source.replace("200", "300")]
+    args += ["-filter_complex", "[0:a][1:a]amerge=inputs=2[a]", "-map", "[a]", "-c:a", "aac", "-b:a", "96k"]
+    _run([*args, str(path)])
+    return path
+
+
+def make_random_bytes(path: Path, size: int = 200_000) -> Path:
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def make_truncated(source: Path, path: Path, keep: float = 0.5) -> Path:
+    data = source.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path

@@ -1,0 +1,103 @@
+"""The pure parts of compose: progress parsing, planning, blaming an input, the filter graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from common.ffmpeg import ProbeResult
+from services.renderer.compose import (
+    ComposeError,
+    ComposeInputError,
+    ComposeInputs,
+    Plan,
+    ProgressTracker,
+    audio_graph,
+    classify_failure,
+    damaged_input,
+    make_plan,
+    parse_progress_line,
+    sample_aspect,
+)
+
+
+def probe_result(duration_ms: int, *, audio: bool = True, sar: str = "1:1") -> ProbeResult:
+    return ProbeResult(
+        format_name="mov,mp4",
+        duration_ms=duration_ms,
+        width=720,
+        height=1280,
+        has_video=True,
+        has_audio=audio,
+        video_codec="h264",
+        audio_codec="aac" if audio else "",
+        pix_fmt="yuv420p",
+        frame_rate=30.0,
+        sample_rate=44100 if audio else 0,
+        channels=1 if audio else 0,
+        raw={"streams": [{"codec_type": "video", "sample_aspect_ratio": sar}]},
+    )
+
+
+def test_progress_lines_give_microseconds() -> None:
+    assert parse_progress_line("out_time_us=1500000\n") == 1_500_000
+    assert parse_progress_line("out_time_ms=1500000") == 1_500_000  # ffmpeg's ms are µs too
+    assert parse_progress_line("out_time_us=N/A") is None
+    assert parse_progress_line("frame=12") is None
+    assert parse_progress_line("out_time=00:00:01.500000") is None
+
+
+def test_progress_never_goes_back_and_stays_in_range() -> None:
+    seen: list[float] = []
+    tracker = ProgressTracker(10.0, 0.9, seen.append)
+    for us in (1_000_000, 500_000, 5_000_000, 5_000_000, 20_000_000):
+        tracker.update(us)
+    tracker.report(0.5)
+    tracker.report(1.0)
+    assert seen == pytest.approx([0.09, 0.45, 0.9, 1.0])
+
+
+def test_demo_is_capped() -> None:
+    plan = make_plan(probe_result(3000), probe_result(30_000), None, 20.0)
+    assert plan.total_seconds == 23.0 and not plan.has_music
+    plan = make_plan(probe_result(3000), probe_result(4_500), probe_result(1000), 20.0)
+    assert plan.demo_seconds == 4.5 and plan.has_music
+
+
+def test_non_square_pixels_are_noticed() -> None:
+    assert sample_aspect(probe_result(1000, sar="1:1")) is None
+    assert sample_aspect(probe_result(1000, sar="0:1")) is None
+    assert sample_aspect(probe_result(1000, sar="4:3")) == 4 / 3
+
+
+def test_audio_graph_keeps_audio_even_with_nothing_to_play() -> None:
+    silent = Plan(1.0, 2.0, template_has_audio=False, has_music=False, template_sar=None, demo_sar=None)
+    assert any("anullsrc" in chain and "[aout]" in chain for chain in audio_graph(silent, -1))
+    both = Plan(1.0, 2.0, template_has_audio=True, has_music=True, template_sar=None, demo_sar=None)
+    graph = ";".join(audio_graph(both, 2))
+    assert "amix=inputs=2" in graph and "afade=t=out:st=2.000:d=1.000" in graph
+
+
+def test_errors_naming_an_input_blame_that_input() -> None:
+    named = {"template": Path("/in/t.mp4"), "demo": Path("/in/d.mp4"), "music": Path("/in/m.m4a")}
+    lines = ["[vist#1:0/h264 @ 0x1] [dec:h264 @ 0x2] Decoding error: Invalid data found when processing input"]
+    failure = classify_failure(1, lines, named)
+    assert isinstance(failure, ComposeInputError) and failure.input_name == "demo" and failure.permanent
+    failure = classify_failure(1, ["Error opening input file /in/m.m4a."], named)
+    assert isinstance(failure, ComposeInputError) and failure.input_name == "music"
+    failure = classify_failure(1, ["[libx264 @ 0x3] Error setting preset"], named)
+    assert isinstance(failure, ComposeError) and not failure.permanent and "libx264" in str(failure)
+    # The hook PNG (input 3) is ours: never the partner's fault.
+    assert isinstance(classify_failure(1, ["[in#3/png_pipe @ 0x4] broken"], named), ComposeError)
+
+
+def test_a_truncated_input_is_noticed_even_when_ffmpeg_exits_zero() -> None:
+    named = {"template": Path("/t.mp4"), "demo": Path("/d.mp4")}
+    damaged = damaged_input(["[in#1/mov,mp4,m4a,3gp,3g2,mj2 @ 0x5] stream 0, offset 0x1ad7c: partial file"], named)
+    assert damaged is not None and damaged.input_name == "demo"
+    assert damaged_input(["[aac @ 0x6] Too many bits, clipping"], named) is None
+
+
+def test_inputs_default_to_a_20_second_cap() -> None:
+    assert ComposeInputs(Path("t"), Path("d"), None).demo_cap_seconds == 20.0
