@@ -14,13 +14,11 @@ sits under the template's own audio (lower while the template speaks).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import os
 import re
-import signal
+import shutil
 import subprocess
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -336,12 +334,12 @@ def _pump(stream: Iterable[bytes], sink: Callable[[str], None]) -> None:
         sink(raw.decode("utf-8", errors="replace").rstrip("\n"))
 
 
-def _die_with_parent() -> None:
-    """In the ffmpeg child: ask Linux to kill it when the renderer dies, even by SIGKILL, so a crashed
-    renderer leaves no orphan encoder behind (the message is redelivered and rendered again)."""
-    if sys.platform.startswith("linux"):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+def _dies_with_parent(cmd: list[str]) -> list[str]:
+    """Have Linux kill ffmpeg when the renderer dies, even by SIGKILL, so a crash leaves no orphan encoder
+    (the message is redelivered and rendered again). util-linux's setpriv sets the parent-death signal
+    and execs ffmpeg; a preexec_fn would do the same but forces a fork() under gRPC's threads."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *cmd] if setpriv else cmd
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -371,11 +369,10 @@ def run_ffmpeg(
             latest_us[0] = max(latest_us[0], value)
 
     proc = subprocess.Popen(
-        cmd,
+        _dies_with_parent(cmd),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        preexec_fn=_die_with_parent,
     )
     assert proc.stdout is not None and proc.stderr is not None
     readers = [

@@ -26,6 +26,7 @@ from services.billing import server as billing_server
 from services.content import server as content_server
 from services.media import seed_clips
 from services.media import server as media_server
+from services.renderer import worker as render_worker
 
 
 @dataclass
@@ -54,9 +55,16 @@ def _free_socket() -> socket.socket:
 
 @contextlib.contextmanager
 def running_stack(
-    data_dir: Path, db_urls: dict[str, str] | None = None, publisher: Publisher | None = None, **overrides: Any
+    data_dir: Path,
+    db_urls: dict[str, str] | None = None,
+    publisher: Publisher | None = None,
+    renderer: bool = False,
+    catalog: tuple[int, int] = (3, 2),
+    **overrides: Any,
 ) -> Iterator[Stack]:
-    """Start everything; without a publisher, render messages go to an in-process queue the test can read."""
+    """Start everything. Without a publisher, render messages go to an in-process queue the test can read
+    (or that the in-process renderer consumes, with renderer=True; with a publisher, renderer=True consumes
+    from RabbitMQ at settings.amqp_url). catalog = (reaction templates, music tracks) to seed."""
     urls = db_urls or {}
     settings = Settings(
         data_dir=data_dir,
@@ -80,7 +88,9 @@ def running_stack(
         stubs = Stubs.connect(settings)
         stack_parts.append(stubs)
         with tempfile.TemporaryDirectory() as tmp:
-            seed_clips.seed_catalog(stubs.media, Path(tmp))
+            seed_clips.seed_catalog(stubs.media, Path(tmp), reaction_count=catalog[0], track_count=catalog[1])
+        if renderer:
+            stack_parts.append(render_worker.start(settings, queue))
 
         app, clients = build_gateway(settings)
         stack_parts.append(clients)
