@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     # RabbitMQ; unset means the in-process queue (embedded default only).
     amqp_url: str | None = None
     render_queue: str = "layers.render.v1"
+    # A render that fails transiently (a dependency unreachable) is retried after retry_base, 2×, 4×…
+    # seconds, up to max_attempts in all; then the job fails and the message is dead-lettered.
+    render_max_attempts: int = 5
+    render_retry_base_seconds: float = 2.0
 
     # Billing.
     ugc_remix_credits: int = 120
@@ -62,6 +66,8 @@ class Settings(BaseSettings):
     # Comma-separated; empty (the default) allows none. For tests only.
     fetch_allowed_hosts: str = ""
     fetch_timeout_seconds: float = 30.0
+    # Extra CA certificates (PEM) the URL importer trusts besides the system's; for tests' own https servers.
+    fetch_ca_file: Path | None = None
 
     # Deadline for gateway -> service calls.
     rpc_timeout_seconds: float = 30.0

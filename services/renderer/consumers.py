@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pika
 from google.protobuf.message import DecodeError
@@ -67,21 +68,16 @@ class Heartbeat:
             self.path.touch()
 
 
-class RabbitConsumer:
-    """Durable queue, manual ack, prefetch 1; the render runs in a worker thread while this thread keeps
-    the connection (and its heartbeats) alive; acks go back through add_callback_threadsafe."""
+class Consumer:
+    """What both consumers share: the pipeline, the retry rule, the heartbeat and a stop flag."""
 
     def __init__(
         self,
-        amqp_url: str,
-        queue_name: str,
         pipeline: RenderPipeline,
         max_attempts: int = 5,
         retry_base_seconds: float = 2.0,
         heartbeat: Heartbeat | None = None,
     ) -> None:
-        self.amqp_url = amqp_url
-        self.queue_name = queue_name
         self.pipeline = pipeline
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
@@ -90,6 +86,19 @@ class RabbitConsumer:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def run_forever(self) -> None:
+        raise NotImplementedError
+
+
+class RabbitConsumer(Consumer):
+    """Durable queue, manual ack, prefetch 1; the render runs in a worker thread while this thread keeps
+    the connection (and its heartbeats) alive; acks go back through add_callback_threadsafe."""
+
+    def __init__(self, amqp_url: str, queue_name: str, pipeline: RenderPipeline, **options: Any) -> None:
+        super().__init__(pipeline, **options)
+        self.amqp_url = amqp_url
+        self.queue_name = queue_name
 
     def run_forever(self) -> None:
         """Consume until stop(); reconnect with capped exponential backoff when the broker goes away."""
@@ -199,26 +208,12 @@ def _reject(channel: BlockingChannel, tag: int) -> None:
         channel.basic_reject(tag, requeue=False)
 
 
-class InProcessConsumer:
+class InProcessConsumer(Consumer):
     """The embedded default's consumer: one thread taking messages off the in-process queue."""
 
-    def __init__(
-        self,
-        queue: InProcessQueue,
-        pipeline: RenderPipeline,
-        max_attempts: int = 5,
-        retry_base_seconds: float = 2.0,
-        heartbeat: Heartbeat | None = None,
-    ) -> None:
+    def __init__(self, queue: InProcessQueue, pipeline: RenderPipeline, **options: Any) -> None:
+        super().__init__(pipeline, **options)
         self.queue = queue
-        self.pipeline = pipeline
-        self.max_attempts = max_attempts
-        self.retry_base_seconds = retry_base_seconds
-        self.heartbeat = heartbeat or Heartbeat(None)
-        self._stop = threading.Event()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def run_forever(self) -> None:
         while not self._stop.is_set():

@@ -13,7 +13,7 @@ from common.render_queue import InProcessQueue
 from common.settings import Settings
 from layers.content.v1 import content_pb2_grpc
 from layers.media.v1 import media_pb2_grpc
-from services.renderer.consumers import Heartbeat, InProcessConsumer, RabbitConsumer
+from services.renderer.consumers import Consumer, Heartbeat, InProcessConsumer, RabbitConsumer
 from services.renderer.pipeline import RenderPipeline
 
 log = logging.getLogger("layers.renderer")
@@ -21,7 +21,7 @@ log = logging.getLogger("layers.renderer")
 
 @dataclass
 class RunningRenderer:
-    consumer: RabbitConsumer | InProcessConsumer
+    consumer: Consumer
     thread: threading.Thread
     channels: tuple[grpc.Channel, ...]
 
@@ -41,12 +41,16 @@ def start(settings: Settings, in_process: InProcessQueue | None = None) -> Runni
         demo_cap_seconds=settings.demo_cap_seconds,
         timeout=settings.rpc_timeout_seconds,
     )
-    heartbeat = Heartbeat(settings.data_dir / "renderer-heartbeat")
-    consumer: RabbitConsumer | InProcessConsumer
+    options = {
+        "heartbeat": Heartbeat(settings.data_dir / "renderer-heartbeat"),
+        "max_attempts": settings.render_max_attempts,
+        "retry_base_seconds": settings.render_retry_base_seconds,
+    }
+    consumer: Consumer
     if in_process is not None:
-        consumer = InProcessConsumer(in_process, pipeline, heartbeat=heartbeat)
+        consumer = InProcessConsumer(in_process, pipeline, **options)
     elif settings.amqp_url:
-        consumer = RabbitConsumer(settings.amqp_url, settings.render_queue, pipeline, heartbeat=heartbeat)
+        consumer = RabbitConsumer(settings.amqp_url, settings.render_queue, pipeline, **options)
     else:
         raise SystemExit("LAYERS_AMQP_URL is required to run the renderer on its own")
     thread = threading.Thread(target=consumer.run_forever, name="renderer", daemon=True)
