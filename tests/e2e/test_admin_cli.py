@@ -120,3 +120,20 @@ def test_demo_prints_a_complete_tenant(stack: Stack) -> None:
     with stack.http(demo["apiKey"]) as client:
         whoami = client.get("/v1/whoami").json()
     assert whoami["organizationId"] == demo["organizationId"] and whoami["scopes"] == ["*"]
+
+
+def test_catalog_takes_real_files_and_refuses_impostors(stack: Stack, tmp_path: Path) -> None:
+    clip = seed_clips.make_reaction_clip(tmp_path / "reaction.mp4", seconds=2.0)
+    added = ok(stack, "admin", "reaction", "add", "--file", str(clip), "--name", "Shocked")
+    assert added["reactionTemplateId"].startswith("rtp_") and abs(added["durationMs"] - 2000) <= 100
+    track = seed_clips.make_music_track(tmp_path / "track.m4a", seconds=5.0)
+    added = ok(stack, "admin", "music", "add", "--file", str(track), "--title", "Trending #1")
+    assert added["musicTrackId"].startswith("trk_") and abs(added["durationMs"] - 5000) <= 100
+
+    silent_video = seed_clips.make_app_demo(tmp_path / "silent.mp4", seconds=1.0)
+    done = layers(stack, "admin", "music", "add", "--file", str(silent_video), "--title", "Not music")
+    assert done.returncode != 0 and "VALIDATION" in done.stderr
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)
+    done = layers(stack, "admin", "reaction", "add", "--file", str(fake))
+    assert done.returncode != 0 and "VALIDATION" in done.stderr

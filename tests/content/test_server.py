@@ -1,0 +1,64 @@
+"""`layers serve content` on its own, configured by environment variables, as docker-compose runs it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+
+from common.grpc_server import channel
+from layers.content.v1 import content_pb2 as pb
+from layers.content.v1.content_pb2_grpc import ContentServiceStub
+
+LAYERS = str(Path(sys.executable).parent / "layers")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_content_on_postgres_and_rabbitmq(tmp_path: Path, pg_url: str, amqp_url: str) -> None:
+    address = f"127.0.0.1:{_free_port()}"
+    env = {
+        **os.environ,
+        "LAYERS_CONTENT_ADDR": address,
+        "LAYERS_CONTENT_DB_URL": pg_url,
+        "LAYERS_AMQP_URL": amqp_url,
+        "LAYERS_DATA_DIR": str(tmp_path),
+    }
+    proc = subprocess.Popen([LAYERS, "serve", "content"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        with channel(address) as ch:
+            grpc.channel_ready_future(ch).result(timeout=20)
+            health = subprocess.run([LAYERS, "health", address], capture_output=True, text=True, timeout=10)
+            assert health.returncode == 0 and "SERVING" in health.stdout
+            org = ContentServiceStub(ch).CreateOrganization(pb.CreateOrganizationRequest(name="Solo"), timeout=5)
+            assert org.organization.organization_id.startswith("org_")
+        assert not (tmp_path / "content.db").exists()  # it used PostgreSQL, not the embedded default
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        returncode = proc.wait(timeout=15)
+        output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+        assert returncode == 0, output
+        assert time.monotonic() - began < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    unreachable = subprocess.run([LAYERS, "health", address], capture_output=True, text=True, timeout=10)
+    assert unreachable.returncode == 1
+
+
+def test_serve_content_without_a_broker_says_what_is_missing(tmp_path: Path) -> None:
+    env = {**os.environ, "LAYERS_DATA_DIR": str(tmp_path), "LAYERS_CONTENT_ADDR": f"127.0.0.1:{_free_port()}"}
+    env.pop("LAYERS_AMQP_URL", None)
+    done = subprocess.run([LAYERS, "serve", "content"], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0 and "LAYERS_AMQP_URL" in done.stderr
