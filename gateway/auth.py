@@ -7,13 +7,13 @@ decides whether it is a real, unrevoked key and which organization and scopes it
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from gateway import rate_limit
 from gateway.deps import ClientsDep, SettingsDep
 from gateway.errors import ApiError
 from layers.content.v1 import content_pb2
@@ -43,6 +43,7 @@ def _unauthenticated(message: str) -> ApiError:
 
 
 def authenticate(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     clients: ClientsDep,
     settings: SettingsDep,
@@ -56,18 +57,28 @@ def authenticate(
     response = clients.content.AuthenticateApiKey(
         content_pb2.AuthenticateApiKeyRequest(api_key=key), timeout=settings.rpc_timeout_seconds
     )
+    # Every authenticated request counts against its key's rate limit, whatever it then answers.
+    rate_limit.consume(request, response.key_id, clients, settings)
     return ApiKey(response.organization_id, response.key_id, tuple(response.scopes))
 
 
 CurrentKey = Annotated[ApiKey, Depends(authenticate)]
 
 
-def require_scope(scope: str) -> Callable[[ApiKey], ApiKey]:
-    """A dependency that answers 403 FORBIDDEN_SCOPE unless the caller's key grants `scope`."""
+@dataclass(frozen=True)
+class RequireScope:
+    """A dependency that answers 403 FORBIDDEN_SCOPE unless the caller's key grants `scope`. A class
+    rather than a closure so the OpenAPI document can read each operation's scope off its dependencies."""
 
-    def dependency(key: CurrentKey) -> ApiKey:
-        if not key.allows(scope):
-            raise ApiError(403, "FORBIDDEN_SCOPE", f"This API key lacks the {scope} scope.", {"requiredScope": scope})
+    scope: str
+
+    def __call__(self, key: CurrentKey) -> ApiKey:
+        if not key.allows(self.scope):
+            raise ApiError(
+                403, "FORBIDDEN_SCOPE", f"This API key lacks the {self.scope} scope.", {"requiredScope": self.scope}
+            )
         return key
 
-    return dependency
+
+def require_scope(scope: str) -> RequireScope:
+    return RequireScope(scope)

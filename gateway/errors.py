@@ -29,7 +29,7 @@ INTERNAL_MESSAGE = "Internal error."
 UNAVAILABLE_MESSAGE = "A backing service is unavailable; safe to retry with the same Idempotency-Key."
 
 # Metadata values arrive as strings; these keys are numbers in the public contract.
-_INTEGER_KEYS = frozenset({"required", "available", "limitBytes", "retryAfterSeconds"})
+_INTEGER_KEYS = frozenset({"required", "available", "limitBytes", "retryAfterSeconds", "sizeBytes"})
 
 
 class ApiError(Exception):
@@ -64,6 +64,21 @@ def validation_error(problems: Sequence[FieldProblem], message: str = "Request i
 
 def not_found(message: str = "Not found.") -> ApiError:
     return ApiError(404, "NOT_FOUND", message)
+
+
+def forbidden_signature(message: str = "The download link is invalid or has expired.") -> ApiError:
+    return ApiError(403, "FORBIDDEN_SIGNATURE", message)
+
+
+def range_not_satisfiable(size_bytes: int) -> ApiError:
+    # RFC 9110: a 416 names the current length so the client can ask again.
+    return ApiError(
+        416,
+        "RANGE_NOT_SATISFIABLE",
+        f"The requested range is not within the {size_bytes}-byte file.",
+        {"sizeBytes": size_bytes},
+        headers={"Content-Range": f"bytes */{size_bytes}"},
+    )
 
 
 # --- gRPC status -> HTTP ---------------------------------------------------------------------------
@@ -103,6 +118,7 @@ RULES: dict[str | grpc.StatusCode, Rule] = {
     "BILLING_EXHAUSTED": Rule(402, "BILLING_EXHAUSTED", _metadata),
     "IDEMPOTENCY_CONFLICT": Rule(409, "IDEMPOTENCY_CONFLICT", _metadata),
     "PAYLOAD_TOO_LARGE": Rule(413, "PAYLOAD_TOO_LARGE", _metadata),
+    "RANGE_NOT_SATISFIABLE": Rule(416, "RANGE_NOT_SATISFIABLE", _metadata),
     grpc.StatusCode.INVALID_ARGUMENT: Rule(422, "VALIDATION", _metadata),
     grpc.StatusCode.FAILED_PRECONDITION: Rule(422, "VALIDATION", _reason_as_code),
     grpc.StatusCode.NOT_FOUND: Rule(404, "NOT_FOUND"),
@@ -132,6 +148,9 @@ def from_service_error(err: ServiceError) -> ApiError:
     details = _typed(rule.details(err))
     retry_after = details.get("retryAfterSeconds")
     headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else {}
+    size = details.get("sizeBytes")
+    if rule.status == 416 and isinstance(size, int):
+        headers["Content-Range"] = f"bytes */{size}"
     return ApiError(rule.status, rule.code, rule.message or err.message, details, headers=headers)
 
 

@@ -64,7 +64,8 @@ class BodySizeLimitMiddleware:
     received, so a missing or lying Content-Length does not get past it; a Content-Length already over
     the limit is refused before the app runs at all.
 
-    `path_limits` lets a route take a different limit (the upload route will take the upload size).
+    `path_limits` lets a route take a different limit for multipart/form-data bodies (the upload route
+    takes the upload size); a JSON body keeps the JSON limit on every path.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, path_limits: Sequence[tuple[re.Pattern[str], int]] = ()) -> None:
@@ -73,6 +74,8 @@ class BodySizeLimitMiddleware:
         self.path_limits = list(path_limits)
 
     def limit_for(self, scope: Scope) -> int:
+        if not Headers(scope=scope).get("content-type", "").lower().startswith("multipart/form-data"):
+            return self.max_bytes
         path = scope.get("path", "")
         return next((limit for pattern, limit in self.path_limits if pattern.match(path)), self.max_bytes)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
@@ -47,6 +47,32 @@ class UgcRemixBody(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
+MediaKind = Literal["demo-video", "logo", "screenshot", "end-card"]
+MediaRole = Literal["app-demo", "logo", "screenshot", "end-card"]
+Platform = Literal["tiktok", "instagram"]
+MEDIA_KINDS: tuple[str, ...] = get_args(MediaKind)
+
+
+class AppMediaUrlBody(BaseModel):
+    """POST /v1/projects/:projectId/app-media as JSON: a file for the media service to fetch over https."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    kind: MediaKind
+    url: Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^https://")]
+
+    def canonical(self) -> dict[str, str]:
+        return self.model_dump()
+
+
+# Documents the multipart form only: the route parses the stream itself, so the file never sits whole in memory.
+class AppMediaUpload(BaseModel):
+    """POST /v1/projects/:projectId/app-media as multipart/form-data: the file and what it is."""
+
+    kind: MediaKind
+    file: Annotated[bytes, Field(json_schema_extra={"format": "binary"})]
+
+
 def parse_json_object(raw: bytes) -> tuple[dict[str, Any] | None, list[FieldProblem]]:
     """Decode a JSON object body, or say why it is not one."""
     if not raw.strip():
@@ -70,6 +96,16 @@ def parse_ugc_remix_body(raw: bytes) -> tuple[UgcRemixBody | None, list[FieldPro
         return None, problems
     try:
         return UgcRemixBody.model_validate(data), []
+    except ValidationError as exc:
+        return None, problems_from_errors(exc.errors(include_url=False))
+
+
+def parse_app_media_url_body(raw: bytes) -> tuple[AppMediaUrlBody | None, list[FieldProblem]]:
+    data, problems = parse_json_object(raw)
+    if data is None:
+        return None, problems
+    try:
+        return AppMediaUrlBody.model_validate(data), []
     except ValidationError as exc:
         return None, problems_from_errors(exc.errors(include_url=False))
 

@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from gateway.signing import UrlSigner
 from layers.billing.v1 import billing_pb2
 from layers.content.v1 import content_pb2
+from layers.media.v1 import media_pb2
 
 JOB_KIND = "content_generate"
 UGC_REMIX_FORMAT = "ugc-remix"
@@ -78,12 +79,14 @@ def accepted_job_json(job: content_pb2.Job) -> dict[str, Any]:
     }
 
 
-def asset_json(container_id: str, asset: content_pb2.Asset, signer: UrlSigner) -> dict[str, Any]:
+def asset_json(organization_id: str, container_id: str, asset: content_pb2.Asset, signer: UrlSigner) -> dict[str, Any]:
+    # The URLs carry the owning org (signed), so the download route needs no API key.
+    thumbnail_url = signer.asset_thumbnail_url(organization_id, container_id, asset.asset_id)
     return {
         "assetId": asset.asset_id,
         "kind": _or_none(asset.kind),
-        "url": signer.asset_file_url(container_id, asset.asset_id),
-        "thumbnailUrl": (signer.asset_thumbnail_url(container_id, asset.asset_id) if asset.thumbnail_blob_id else None),
+        "url": signer.asset_file_url(organization_id, container_id, asset.asset_id),
+        "thumbnailUrl": thumbnail_url if asset.thumbnail_blob_id else None,
         "durationMs": asset.duration_ms,
         "width": asset.width,
         "height": asset.height,
@@ -107,7 +110,7 @@ def job_json(job: content_pb2.Job, signer: UrlSigner) -> dict[str, Any]:
     if status == "completed":
         result = {
             "containerId": _or_none(container_id),
-            "assets": [asset_json(container_id, a, signer) for a in job.assets],
+            "assets": [asset_json(job.organization_id, container_id, a, signer) for a in job.assets],
         }
     error = None
     if status == "failed":
@@ -141,7 +144,7 @@ def _preview(assets: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def container_json(container: content_pb2.Container, signer: UrlSigner) -> dict[str, Any]:
-    assets = [asset_json(container.container_id, a, signer) for a in container.assets]
+    assets = [asset_json(container.organization_id, container.container_id, a, signer) for a in container.assets]
     return {
         "id": container.container_id,
         "projectId": container.project_id,
@@ -167,6 +170,23 @@ def container_json(container: content_pb2.Container, signer: UrlSigner) -> dict[
     }
 
 
+def progress_json(container: content_pb2.Container, job: content_pb2.Job | None) -> dict[str, Any]:
+    """GET /v1/content/:id/progress: the container's status and its job's live stage."""
+    return {
+        "status": container_status(container.status),
+        "stage": job_stage(job.stage) if job else None,
+        "stageProgress": job.stage_progress if job else None,
+        "etaSeconds": job.eta_seconds if job and job.HasField("eta_seconds") else None,
+        "updatedAt": optional_time(job, "updated_at") if job else None,
+    }
+
+
+def cancel_json(accepted: bool, reason: str) -> dict[str, Any]:
+    if accepted:
+        return {"accepted": True}
+    return {"accepted": False, "reason": reason or "ALREADY_COMPLETED"}
+
+
 def credits_json(organization_id: str, wallet: billing_pb2.Wallet, ugc_remix_credits: int) -> dict[str, Any]:
     return {
         "organizationId": organization_id,
@@ -184,3 +204,45 @@ def whoami_json(organization_id: str, key_id: str, scopes: list[str], wallet: bi
         "scopes": scopes,
         "creditBalance": wallet.balance,
     }
+
+
+def media_json(item: media_pb2.MediaItem) -> dict[str, Any]:
+    """A media-library row. Images have no duration: null rather than 0."""
+    return {
+        "mediaId": item.media_id,
+        "projectId": item.project_id,
+        "kind": item.kind,
+        "mediaRole": item.media_role,
+        "mimeType": _or_none(item.blob.mime_type),
+        "sizeBytes": item.blob.size_bytes,
+        "durationMs": item.probe.duration_ms or None,
+        "width": item.probe.width,
+        "height": item.probe.height,
+        "createdAt": optional_time(item, "created_at"),
+    }
+
+
+def influencer_json(influencer: content_pb2.Influencer) -> dict[str, Any]:
+    return {
+        "influencerId": influencer.influencer_id,
+        "projectId": influencer.project_id,
+        "name": influencer.name,
+        "voice": influencer.voice,
+        "language": influencer.language,
+        "createdAt": optional_time(influencer, "created_at"),
+    }
+
+
+def social_account_json(account: content_pb2.SocialAccount) -> dict[str, Any]:
+    return {
+        "socialAccountId": account.social_account_id,
+        "projectId": account.project_id,
+        "platform": account.platform,
+        "handle": account.handle,
+        "layerIds": list(account.layer_ids),
+        "createdAt": optional_time(account, "created_at"),
+    }
+
+
+def page_json(items: list[dict[str, Any]], next_page_token: str) -> dict[str, Any]:
+    return {"items": items, "nextCursor": next_page_token or None}

@@ -1,8 +1,9 @@
 """Signed, expiring download URLs for rendered assets.
 
-A URL is `<public_base_url><path>?expires=<unix>&signature=<hex>` where the signature is
-HMAC-SHA256(secret, "<path>\\n<expires>"). Whoever holds the URL may fetch the bytes until it expires;
-changing the path, the expiry or the signature breaks it.
+A URL is `<public_base_url><path>?org=<organizationId>&expires=<unix>&signature=<hex>` where the
+signature is HMAC-SHA256(secret, "<path>\\n<org>\\n<expires>"). The signed org lets the download route
+look the asset up as its owner without an API key. Whoever holds the URL may fetch the bytes until it
+expires; changing the path, the org, the expiry or the signature breaks it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import hmac
 import math
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -21,6 +23,10 @@ from urllib.parse import quote
 from common.settings import Settings
 
 SECRET_FILE = "signing.key"
+
+# Ids never hold a newline, so "<path>\\n<org>\\n<expires>" reads back one way only.
+_ORG = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_HEX_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class UrlSigner:
@@ -62,32 +68,37 @@ class UrlSigner:
     def asset_thumbnail_path(container_id: str, asset_id: str) -> str:
         return f"/v1/content/{container_id}/assets/{asset_id}/thumbnail"
 
-    def asset_file_url(self, container_id: str, asset_id: str) -> str:
-        return self.sign(self.asset_file_path(container_id, asset_id))
+    def asset_file_url(self, organization_id: str, container_id: str, asset_id: str) -> str:
+        return self.sign(self.asset_file_path(container_id, asset_id), organization_id)
 
-    def asset_thumbnail_url(self, container_id: str, asset_id: str) -> str:
-        return self.sign(self.asset_thumbnail_path(container_id, asset_id))
+    def asset_thumbnail_url(self, organization_id: str, container_id: str, asset_id: str) -> str:
+        return self.sign(self.asset_thumbnail_path(container_id, asset_id), organization_id)
 
     # -- signing and checking ---------------------------------------------------------------------------
 
-    def sign(self, path: str) -> str:
-        """Sign a path (as the router will see it, i.e. decoded) and return the full URL."""
+    def sign(self, path: str, organization_id: str) -> str:
+        """Sign a path (as the router will see it, i.e. decoded) for an org; return the full URL."""
+        if not _ORG.fullmatch(organization_id):
+            raise ValueError(f"not an organization id: {organization_id!r}")
         expires = math.ceil((self._clock() + self._ttl) / self._step) * self._step
-        signature = self._signature(path, expires)
-        return f"{self._base_url}{quote(path)}?expires={expires}&signature={signature}"
+        signature = self._signature(path, organization_id, expires)
+        return f"{self._base_url}{quote(path)}?org={organization_id}&expires={expires}&signature={signature}"
 
-    def verify(self, path: str, expires: str | int, signature: str) -> bool:
-        """True when the signature matches this path and expiry and the expiry has not passed."""
+    def verify(self, path: str, organization_id: str, expires: str | int, signature: str) -> bool:
+        """True when the signature matches this path, org and expiry and the expiry has not passed."""
         text = str(expires)
-        if not text.isdigit() or len(text) > 12:
+        if not text.isdigit() or len(text) > 12 or not _ORG.fullmatch(organization_id):
             return False
         expiry = int(text)
         if self._clock() > expiry:
             return False
-        return hmac.compare_digest(self._signature(path, expiry), signature.lower())
+        # compare_digest refuses non-ASCII text, so anything but hex is refused before it.
+        if not _HEX_SIGNATURE.fullmatch(signature):
+            return False
+        return hmac.compare_digest(self._signature(path, organization_id, expiry), signature.lower())
 
-    def _signature(self, path: str, expires: int) -> str:
-        message = f"{path}\n{expires}".encode()
+    def _signature(self, path: str, organization_id: str, expires: int) -> str:
+        message = f"{path}\n{organization_id}\n{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
 

@@ -1,4 +1,5 @@
-"""POST /v1/projects/:projectId/content/ugc-remix and GET /v1/content/:containerId."""
+"""POST /v1/projects/:projectId/content/ugc-remix, GET /v1/content/:containerId (and its progress and
+assets), and the signed asset downloads."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
 from gateway.auth import ApiKey, require_scope
 from gateway.deps import ClientsDep, RequestIdDep, SettingsDep, SignerDep
+from gateway.downloads import Conditions, SignedLink, asset_of, conditions, serve_asset, signed_link
 from gateway.errors import not_found, validation_error
-from gateway.routes._responses import json_response
+from gateway.routes._responses import conditional_json, json_response
 from gateway.schemas import (
     IDEMPOTENCY_HEADER,
     UgcRemixBody,
@@ -19,7 +21,7 @@ from gateway.schemas import (
     idempotency_key_problems,
     parse_ugc_remix_body,
 )
-from gateway.serializers import accepted_job_json, container_json
+from gateway.serializers import accepted_job_json, asset_json, container_json, progress_json
 from layers.content.v1 import content_pb2
 
 router = APIRouter(tags=["content"])
@@ -89,6 +91,7 @@ def create_ugc_remix(
             idempotency_key=idempotency_key or "",
             request_fingerprint=request_fingerprint("POST", str(path), parsed.canonical()),
             request_id=request_id,
+            api_key_id=key.key_id,
         ),
         timeout=settings.rpc_timeout_seconds,
     )
@@ -112,3 +115,87 @@ def get_container(
         timeout=settings.rpc_timeout_seconds,
     )
     return json_response(container_json(response.container, signer))
+
+
+@router.get("/content/{containerId}/progress", name="get_container_progress")
+def get_container_progress(
+    container_id: Annotated[str, Path(alias="containerId")],
+    key: Annotated[ApiKey, Depends(require_scope("content:read"))],
+    clients: ClientsDep,
+    settings: SettingsDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    response = clients.content.GetContainer(
+        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id),
+        timeout=settings.rpc_timeout_seconds,
+    )
+    job = response.job if response.HasField("job") else None
+    return conditional_json(progress_json(response.container, job), if_none_match)
+
+
+@router.get("/content/{containerId}/assets/{assetId}", name="get_asset")
+def get_asset(
+    container_id: Annotated[str, Path(alias="containerId")],
+    asset_id: Annotated[str, Path(alias="assetId")],
+    key: Annotated[ApiKey, Depends(require_scope("content:read"))],
+    clients: ClientsDep,
+    settings: SettingsDep,
+    signer: SignerDep,
+) -> Response:
+    response = clients.content.GetContainer(
+        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id),
+        timeout=settings.rpc_timeout_seconds,
+    )
+    container = response.container
+    asset = asset_of(container, asset_id)
+    return json_response(asset_json(container.organization_id, container.container_id, asset, signer))
+
+
+# The signed download links: no API key, the signature is the authority. GET and HEAD, any Range.
+ConditionsDep = Annotated[Conditions, Depends(conditions)]
+
+
+@router.get("/content/{containerId}/assets/{assetId}/file", name="download_asset_file")
+@router.head("/content/{containerId}/assets/{assetId}/file", name="head_asset_file")
+def download_asset_file(
+    request: Request,
+    container_id: Annotated[str, Path(alias="containerId")],
+    asset_id: Annotated[str, Path(alias="assetId")],
+    link: Annotated[SignedLink, Depends(signed_link("file"))],
+    wanted: ConditionsDep,
+    clients: ClientsDep,
+    settings: SettingsDep,
+) -> Response:
+    return serve_asset(
+        clients,
+        settings,
+        method=request.method,
+        link=link,
+        container_id=container_id,
+        asset_id=asset_id,
+        variant="file",
+        conditions=wanted,
+    )
+
+
+@router.get("/content/{containerId}/assets/{assetId}/thumbnail", name="download_asset_thumbnail")
+@router.head("/content/{containerId}/assets/{assetId}/thumbnail", name="head_asset_thumbnail")
+def download_asset_thumbnail(
+    request: Request,
+    container_id: Annotated[str, Path(alias="containerId")],
+    asset_id: Annotated[str, Path(alias="assetId")],
+    link: Annotated[SignedLink, Depends(signed_link("thumbnail"))],
+    wanted: ConditionsDep,
+    clients: ClientsDep,
+    settings: SettingsDep,
+) -> Response:
+    return serve_asset(
+        clients,
+        settings,
+        method=request.method,
+        link=link,
+        container_id=container_id,
+        asset_id=asset_id,
+        variant="thumbnail",
+        conditions=wanted,
+    )

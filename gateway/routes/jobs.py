@@ -1,15 +1,17 @@
-"""GET /v1/jobs/:jobId."""
+"""GET /v1/jobs/:jobId and POST /v1/jobs/:jobId/cancel."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
 from gateway.auth import ApiKey, require_scope
 from gateway.deps import ClientsDep, SettingsDep, SignerDep
-from gateway.routes._responses import conditional_json
-from gateway.serializers import job_json
+from gateway.errors import FieldProblem, validation_error
+from gateway.routes._responses import conditional_json, json_response
+from gateway.schemas import IDEMPOTENCY_HEADER, idempotency_key_problems, parse_json_object
+from gateway.serializers import cancel_json, job_json
 from layers.content.v1 import content_pb2
 
 router = APIRouter(tags=["jobs"])
@@ -29,3 +31,37 @@ def get_job(
         timeout=settings.rpc_timeout_seconds,
     )
     return conditional_json(job_json(response.job, signer), if_none_match)
+
+
+async def optional_body(request: Request) -> bytes:
+    """The request body, read after the auth dependency so an unauthenticated caller's is never read."""
+    return await request.body()
+
+
+def cancel_body_problems(raw: bytes) -> list[FieldProblem]:
+    """Cancel takes no fields: no body or `{}`; anything else is refused rather than ignored."""
+    if not raw.strip():
+        return []
+    data, problems = parse_json_object(raw)
+    return problems or [FieldProblem(name, "Unknown field.") for name in data or {}]
+
+
+@router.post("/jobs/{jobId}/cancel", name="cancel_job", status_code=202)
+def cancel_job(
+    job_id: Annotated[str, Path(alias="jobId")],
+    key: Annotated[ApiKey, Depends(require_scope("jobs:cancel"))],
+    body: Annotated[bytes, Depends(optional_body)],
+    clients: ClientsDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
+) -> Response:
+    # Cancel is idempotent by nature (a second one answers ALREADY_COMPLETED), so the key is only
+    # shape-checked, not stored.
+    problems = cancel_body_problems(body) + idempotency_key_problems(idempotency_key)
+    if problems:
+        raise validation_error(problems)
+    response = clients.content.CancelJob(
+        content_pb2.CancelJobRequest(organization_id=key.organization_id, job_id=job_id),
+        timeout=settings.rpc_timeout_seconds,
+    )
+    return json_response(cancel_json(response.accepted, response.reason), status_code=202 if response.accepted else 200)

@@ -144,7 +144,7 @@ class IdempotencyStore:
             )
 
 
-def _record(organization_id: str, scope: str, key: str) -> Select[tuple[IdempotencyRecord]]:
+def _record(organization_id: str, scope: str, key: str) -> Select[IdempotencyRecord]:
     return select(IdempotencyRecord).where(
         IdempotencyRecord.organization_id == organization_id,
         IdempotencyRecord.scope == scope,

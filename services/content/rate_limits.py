@@ -40,19 +40,23 @@ class RateLimiter:
         if not key_id:
             raise invalid("key_id is required.", field="key_id")
         if endpoint_class not in ENDPOINT_CLASSES:
-            raise invalid(f"endpoint_class must be one of {', '.join(sorted(ENDPOINT_CLASSES))}.", field="class")
+            raise invalid(
+                f"endpoint_class must be one of {', '.join(sorted(ENDPOINT_CLASSES))}.", field="endpoint_class"
+            )
         if limit < 1 or window_seconds < 1:
             raise invalid("limit and window_seconds must be positive.", field="limit")
         now = self.clock()
         window_start = int(now) - int(now) % window_seconds
         insert = sqlite.insert if is_sqlite(self.db.engine) else postgresql.insert
-        statement = insert(RateLimitCounter).values(
-            key_id=key_id, endpoint_class=endpoint_class, window_start=window_start, count=1
+        statement = (
+            insert(RateLimitCounter)
+            .values(key_id=key_id, endpoint_class=endpoint_class, window_start=window_start, count=1)
+            .on_conflict_do_update(
+                index_elements=["key_id", "endpoint_class", "window_start"],
+                set_={"count": RateLimitCounter.count + 1},
+            )
+            .returning(RateLimitCounter.count)
         )
-        statement = statement.on_conflict_do_update(
-            index_elements=["key_id", "endpoint_class", "window_start"],
-            set_={"count": RateLimitCounter.count + 1},
-        ).returning(RateLimitCounter.count)
         with self.db.write() as session:
             count = int(session.execute(statement).scalar_one())
             # Earlier windows of this key and class are never read again: keep the table small.

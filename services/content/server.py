@@ -15,6 +15,7 @@ from layers.media.v1 import media_pb2_grpc
 from services.content.idempotency import IdempotencyStore
 from services.content.jobs import Jobs
 from services.content.ports import GrpcBilling, GrpcMedia
+from services.content.rate_limits import RateLimiter
 from services.content.relay import OutboxRelay
 from services.content.servicer import ContentServicer
 from services.content.tenancy import Tenancy
@@ -38,16 +39,18 @@ def start(settings: Settings, address: str | None = None, publisher: Publisher |
     media = GrpcMedia(media_pb2_grpc.MediaServiceStub(media_channel), settings.rpc_timeout_seconds)
     jobs = Jobs(db, billing)
     relay = OutboxRelay(db, publisher, jobs)
+    idempotency = IdempotencyStore(db)
     ugc_remix = UgcRemixHandler(
         db,
-        IdempotencyStore(db),
+        idempotency,
         media,
         billing,
         credits=settings.ugc_remix_credits,
         reservation_ttl_seconds=settings.reservation_ttl_seconds,
+        max_running_jobs_per_key=settings.max_concurrent_jobs_per_key,
         on_committed=relay.wake,
     )
-    servicer = ContentServicer(Tenancy(db), ugc_remix, jobs)
+    servicer = ContentServicer(Tenancy(db), ugc_remix, jobs, idempotency, RateLimiter(db))
     server, port = create_server(
         lambda s: content_pb2_grpc.add_ContentServiceServicer_to_server(servicer, s),
         [SERVICE_NAME],

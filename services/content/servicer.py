@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import grpc
 
+from common.errors import invalid
 from layers.content.v1 import content_pb2 as pb
 from layers.content.v1 import content_pb2_grpc
 from services.content import views
+from services.content.idempotency import IdempotencyStore, Replay
 from services.content.jobs import Jobs
+from services.content.rate_limits import RateLimiter
 from services.content.tenancy import Tenancy
 from services.content.ugc_remix import UgcRemixHandler
 
 
 class ContentServicer(content_pb2_grpc.ContentServiceServicer):
-    def __init__(self, tenancy: Tenancy, ugc_remix: UgcRemixHandler, jobs: Jobs) -> None:
+    def __init__(
+        self,
+        tenancy: Tenancy,
+        ugc_remix: UgcRemixHandler,
+        jobs: Jobs,
+        idempotency: IdempotencyStore,
+        rate_limiter: RateLimiter,
+    ) -> None:
         self.tenancy = tenancy
         self.ugc_remix = ugc_remix
         self.jobs = jobs
+        self.idempotency = idempotency
+        self.rate_limiter = rate_limiter
 
     # --- partner calls -----------------------------------------------------------------------------
 
@@ -122,6 +134,59 @@ class ContentServicer(content_pb2_grpc.ContentServiceServicer):
     def WireSocialAccount(self, request: pb.WireSocialAccountRequest, context: grpc.ServicerContext):
         account, layers = self.tenancy.wire(request.social_account_id, request.layer_id)
         return pb.WireSocialAccountResponse(social_account=views.social_account_pb(account, layers))
+
+    # --- gateway support: rate limits and generic idempotency --------------------------------------
+
+    def ConsumeRateLimit(self, request: pb.ConsumeRateLimitRequest, context: grpc.ServicerContext):
+        decision = self.rate_limiter.consume(
+            request.key_id, request.endpoint_class, request.limit, request.window_seconds
+        )
+        return pb.ConsumeRateLimitResponse(
+            allowed=decision.allowed,
+            limit=decision.limit,
+            remaining=decision.remaining,
+            reset_at=decision.reset_at,
+            retry_after_seconds=decision.retry_after_seconds,
+        )
+
+    def BeginIdempotentRequest(self, request: pb.BeginIdempotentRequestRequest, context: grpc.ServicerContext):
+        _require_claim_fields(request.organization_id, request.scope, request.idempotency_key)
+        if not request.request_fingerprint:
+            raise invalid("request_fingerprint is required.", field="request_fingerprint")
+        outcome = self.idempotency.claim(
+            request.organization_id,
+            request.scope,
+            request.idempotency_key,
+            request.request_fingerprint,
+            with_job=False,
+        )
+        if isinstance(outcome, Replay):
+            return pb.BeginIdempotentRequestResponse(
+                replay=True, status_code=outcome.status_code or 0, body=outcome.response
+            )
+        return pb.BeginIdempotentRequestResponse(replay=False)
+
+    def CompleteIdempotentRequest(self, request: pb.CompleteIdempotentRequestRequest, context: grpc.ServicerContext):
+        _require_claim_fields(request.organization_id, request.scope, request.idempotency_key)
+        if not 100 <= request.status_code <= 599:
+            raise invalid("status_code must be an HTTP status.", field="status_code")
+        self.idempotency.complete_request(
+            request.organization_id, request.scope, request.idempotency_key, request.status_code, request.body
+        )
+        return pb.CompleteIdempotentRequestResponse()
+
+    def AbandonIdempotentRequest(self, request: pb.AbandonIdempotentRequestRequest, context: grpc.ServicerContext):
+        _require_claim_fields(request.organization_id, request.scope, request.idempotency_key)
+        self.idempotency.abandon_request(request.organization_id, request.scope, request.idempotency_key)
+        return pb.AbandonIdempotentRequestResponse()
+
+
+def _require_claim_fields(organization_id: str, scope: str, key: str) -> None:
+    for field, value in (("organization_id", organization_id), ("scope", scope), ("idempotency_key", key)):
+        if not value:
+            raise invalid(f"{field} is required.", field=field)
+    if len(scope) > 300 or len(key) > 255:
+        raise invalid("scope or idempotency_key is too long.", field="idempotency_key")
 
 
 def _project(project) -> pb.Project:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from layers.media.v1 import media_pb2_grpc
 from services.media.blob_store import LocalBlobStore
 from services.media.library import MediaLibrary
 from services.media.servicer import SERVICE_NAME, MediaServicer
+from services.media.url_import import UrlFetcher, UrlImporter
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version_media"
@@ -27,7 +28,13 @@ def start(settings: Settings, address: str | None = None) -> RunningService:
     try:
         migrate(engine, MIGRATIONS_DIR, VERSION_TABLE)
         library = MediaLibrary(engine, LocalBlobStore(settings.blobs), settings.max_upload_bytes)
-        servicer = MediaServicer(library)
+        fetcher = UrlFetcher(
+            settings.fetch_allowed_hosts,
+            settings.fetch_timeout_seconds,
+            settings.max_upload_bytes,
+            settings.fetch_ca_file,
+        )
+        servicer = MediaServicer(library, UrlImporter(library, fetcher))
 
         def register(server: grpc.Server) -> None:
             media_pb2_grpc.add_MediaServiceServicer_to_server(servicer, server)

@@ -16,13 +16,15 @@ from layers.media.v1 import media_pb2, media_pb2_grpc
 from services.media.blob_store import cancelled
 from services.media.library import MediaLibrary
 from services.media.models import BlobRow, MediaItemRow, MusicTrackRow, ProbeColumns, ReactionTemplateRow
+from services.media.url_import import UrlImporter
 
 SERVICE_NAME = media_pb2.DESCRIPTOR.services_by_name["MediaService"].full_name
 
 
 class MediaServicer(media_pb2_grpc.MediaServiceServicer):
-    def __init__(self, library: MediaLibrary) -> None:
+    def __init__(self, library: MediaLibrary, importer: UrlImporter) -> None:
         self._library = library
+        self._importer = importer
 
     def WriteBlob(
         self, request_iterator: Iterator[media_pb2.WriteBlobRequest], context: grpc.ServicerContext
@@ -56,6 +58,12 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     ) -> media_pb2.CreateMediaResponse:
         row = self._library.create_media(request.organization_id, request.project_id, request.kind, request.blob_id)
         return media_pb2.CreateMediaResponse(media=media_item_pb(row))
+
+    def ImportMedia(
+        self, request: media_pb2.ImportMediaRequest, context: grpc.ServicerContext
+    ) -> media_pb2.ImportMediaResponse:
+        row = self._importer.import_media(request.organization_id, request.project_id, request.kind, request.url)
+        return media_pb2.ImportMediaResponse(media=media_item_pb(row))
 
     def GetMedia(self, request: media_pb2.GetMediaRequest, context: grpc.ServicerContext) -> media_pb2.GetMediaResponse:
         row = self._library.get_media(request.organization_id, request.project_id, request.media_id)

@@ -43,7 +43,9 @@ def world(db_url: str):
     migrate(db.engine, MIGRATIONS, "alembic_version_content")
     tenancy = Tenancy(db)
     media, billing = FakeMedia(), FakeBilling(available=10_000)
-    handler = UgcRemixHandler(db, IdempotencyStore(db), media, billing, credits=120, reservation_ttl_seconds=600)
+    handler = UgcRemixHandler(
+        db, IdempotencyStore(db), media, billing, credits=120, reservation_ttl_seconds=600, max_running_jobs_per_key=3
+    )
     org = tenancy.create_organization("Acme").organization_id
     project = tenancy.create_project(org, "App").project_id
     influencer = tenancy.create_influencer(project, "Mia", "warm", "en").influencer_id

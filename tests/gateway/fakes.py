@@ -111,6 +111,7 @@ class FakeContent(content_pb2_grpc.ContentServiceServicer, _Recorder):
         self.create_response = content_pb2.CreateUgcRemixResponse(job=accepted_job(), replayed=False)
         self.jobs: dict[str, content_pb2.Job] = {JOB_ID: accepted_job()}
         self.containers: dict[str, content_pb2.Container] = {}
+        self.rate_limit_requests: list[content_pb2.ConsumeRateLimitRequest] = []
 
     def AuthenticateApiKey(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._enter("AuthenticateApiKey", request)
@@ -119,6 +120,14 @@ class FakeContent(content_pb2_grpc.ContentServiceServicer, _Recorder):
             raise ServiceError(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", "Unknown or revoked API key.")
         key_id = request.api_key.split("_")[2]
         return content_pb2.AuthenticateApiKeyResponse(organization_id=ORG, key_id=key_id, scopes=scopes)
+
+    def ConsumeRateLimit(self, request: Any, context: grpc.ServicerContext) -> Any:
+        # Kept apart from `calls`, which tests read as the story of one request's resource look-ups.
+        with self._lock:
+            self.rate_limit_requests.append(request)
+        return content_pb2.ConsumeRateLimitResponse(
+            allowed=True, limit=request.limit, remaining=request.limit - 1, reset_at=1_776_513_900
+        )
 
     def GetProject(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._enter("GetProject", request)
@@ -147,6 +156,17 @@ class FakeContent(content_pb2_grpc.ContentServiceServicer, _Recorder):
         if container is None or container.organization_id != request.organization_id:
             raise ServiceError(grpc.StatusCode.NOT_FOUND, "NOT_FOUND", "Container not found.")
         return content_pb2.GetContainerResponse(container=container, job=self.jobs.get(container.job_id))
+
+    def CancelJob(self, request: Any, context: grpc.ServicerContext) -> Any:
+        # The content service's rule: a running job becomes canceled; a terminal one is left alone.
+        self._enter("CancelJob", request)
+        job = self.jobs.get(request.job_id)
+        if job is None or job.organization_id != request.organization_id:
+            raise ServiceError(grpc.StatusCode.NOT_FOUND, "NOT_FOUND", "Job not found.")
+        if job.status != content_pb2.JOB_STATUS_RUNNING:
+            return content_pb2.CancelJobResponse(accepted=False, reason="ALREADY_COMPLETED", job=job)
+        job.status = content_pb2.JOB_STATUS_CANCELED
+        return content_pb2.CancelJobResponse(accepted=True, job=job)
 
 
 class FakeBilling(billing_pb2_grpc.BillingServiceServicer, _Recorder):

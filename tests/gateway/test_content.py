@@ -102,8 +102,9 @@ def test_completed_container_has_preview_and_signed_assets(
         assert item[key].startswith(PUBLIC_BASE_URL + "/")
         assert url.path == f"/v1/content/{CONTAINER_ID}/assets/{ASSET_ID}/{suffix}"
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        assert set(query) == {"expires", "signature"}
-        assert gateway.signer.verify(url.path, query["expires"], query["signature"])
+        assert set(query) == {"org", "expires", "signature"}
+        assert query["org"] == ORG
+        assert gateway.signer.verify(url.path, query["org"], query["expires"], query["signature"])
 
 
 def test_failed_container_has_last_error(http: httpx.Client, fake_content: FakeContent) -> None:

@@ -83,6 +83,12 @@ ROWS: list[tuple[ServiceError, int, str, dict[str, Any] | None]] = [
         {"limitBytes": 200000000},
     ),
     (
+        ServiceError(C.OUT_OF_RANGE, "RANGE_NOT_SATISFIABLE", "offset past the end.", {"sizeBytes": "1234"}),
+        416,
+        "RANGE_NOT_SATISFIABLE",
+        {"sizeBytes": 1234},
+    ),
+    (
         ServiceError(C.RESOURCE_EXHAUSTED, "TOO_MANY_JOBS", "Slow down.", {"retryAfterSeconds": "30"}),
         429,
         "RATE_LIMITED",
@@ -128,6 +134,10 @@ def test_service_error_maps_to_http(
         assert error["message"] == "Internal error."
     if status == 429:
         assert response.headers["retry-after"] == "30"
+    if status == 416:
+        assert response.headers["content-range"] == "bytes */1234"
+    else:
+        assert "content-range" not in response.headers
 
 
 def test_every_table_rule_is_exercised() -> None:

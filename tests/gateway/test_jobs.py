@@ -74,7 +74,8 @@ def test_completed_job_has_result_with_signed_urls(
     assert f"{url.scheme}://{url.netloc}" == PUBLIC_BASE_URL
     assert url.path == f"/v1/content/{CONTAINER_ID}/assets/{ASSET_ID}/file"
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
-    assert gateway.signer.verify(url.path, query["expires"], query["signature"])
+    assert query["org"] == job.organization_id
+    assert gateway.signer.verify(url.path, query["org"], query["expires"], query["signature"])
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,89 @@
+"""Idempotency-Key for POSTs whose work is not one content call (ugc-remix does it inside content).
+
+Content keeps the records (BeginIdempotentRequest / Complete / Abandon), so every gateway replica sees
+them. The first 2xx answer is stored and replayed byte for byte with `Idempotent-Replayed: true`; a request
+that fails is forgotten, so the same key can be retried once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import grpc
+from fastapi import Response
+from starlette.concurrency import run_in_threadpool
+
+from common.settings import Settings
+from gateway.clients import ServiceClients
+from layers.content.v1 import content_pb2
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+@dataclass(frozen=True)
+class IdempotentPost:
+    clients: ServiceClients
+    settings: Settings
+    organization_id: str
+    path: str
+    key: str | None
+
+    @property
+    def scope(self) -> str:
+        return f"POST {self.path}"
+
+    async def run(self, fingerprint: str, work: Callable[[], Awaitable[Response]]) -> Response:
+        """Answer from the stored response, or do the work and store its answer when it succeeded."""
+        if not self.key:
+            return await work()
+        begun = await self._call(
+            self.clients.content.BeginIdempotentRequest,
+            content_pb2.BeginIdempotentRequestRequest(
+                organization_id=self.organization_id,
+                scope=self.scope,
+                idempotency_key=self.key,
+                request_fingerprint=fingerprint,
+            ),
+        )
+        if begun.replay:
+            return Response(
+                begun.body,
+                status_code=begun.status_code,
+                media_type="application/json",
+                headers={REPLAYED_HEADER: "true"},
+            )
+        try:
+            response = await work()
+        except BaseException:
+            # If content cannot hear it either, the claim's lease runs out on its own.
+            with contextlib.suppress(grpc.RpcError):
+                await self._abandon()
+            raise
+        if 200 <= response.status_code < 300:
+            await self._call(
+                self.clients.content.CompleteIdempotentRequest,
+                content_pb2.CompleteIdempotentRequestRequest(
+                    organization_id=self.organization_id,
+                    scope=self.scope,
+                    idempotency_key=self.key,
+                    status_code=response.status_code,
+                    body=bytes(response.body),
+                ),
+            )
+        else:
+            await self._abandon()
+        return response
+
+    async def _abandon(self) -> None:
+        await self._call(
+            self.clients.content.AbandonIdempotentRequest,
+            content_pb2.AbandonIdempotentRequestRequest(
+                organization_id=self.organization_id, scope=self.scope, idempotency_key=self.key
+            ),
+        )
+
+    async def _call(self, method, request):  # type: ignore[no-untyped-def]
+        # The stubs are synchronous: keep the event loop free while they wait.
+        return await run_in_threadpool(method, request, timeout=self.settings.rpc_timeout_seconds)

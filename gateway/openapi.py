@@ -1,0 +1,567 @@
+"""The OpenAPI document: response models, the error envelope on every error status, scopes, seed examples.
+
+Routes render their own JSON (so ETags and idempotent replays cover the exact bytes), which leaves FastAPI
+nothing to infer schemas from; the models here describe those bodies. `install(app)` post-processes the
+generated document once, uniformly for every route: the error statuses an operation can answer (derived
+from its security, parameters and body), its required scope (read off its RequireScope dependency), the
+rate-limit and request-id headers, and the seed's examples.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from pydantic.json_schema import models_json_schema
+
+from gateway.auth import RequireScope
+from gateway.schemas import AppMediaUpload, AppMediaUrlBody, MediaKind, MediaRole, Platform
+
+REF = "#/components/schemas/{model}"
+SECURITY_SCHEME = "HTTPBearer"
+
+ErrorCode = Literal[
+    "UNAUTHENTICATED",
+    "FORBIDDEN_SCOPE",
+    "NOT_FOUND",
+    "VALIDATION",
+    "BILLING_EXHAUSTED",
+    "IDEMPOTENCY_CONFLICT",
+    "CONFLICT",
+    "PAYLOAD_TOO_LARGE",
+    "RATE_LIMITED",
+    "FORBIDDEN_SIGNATURE",
+    "RANGE_NOT_SATISFIABLE",
+    "METHOD_NOT_ALLOWED",
+    "BAD_REQUEST",
+    "INTERNAL",
+    "UNAVAILABLE",
+]
+DetailCode = Literal[
+    "INFLUENCER_REQUIRED", "ACCOUNT_NOT_WIRED", "NO_CONTENT_LAYER_WIRED", "INFLUENCER_NOT_WIRED", "MISSING_APP_DEMO"
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+# --- success bodies ------------------------------------------------------------------------------------
+
+
+class AcceptedJob(_Model):
+    """The 202 answer to a generation start."""
+
+    job_id: str = Field(examples=["job_01HZX3..."])
+    kind: Literal["content_generate"]
+    status: Literal["running"]
+    container_ids: list[str] = Field(min_length=1, max_length=1)
+    location_url: str
+    project_id: str
+    stage: Literal["queued"]
+    started_at: str | None
+
+
+class Asset(_Model):
+    asset_id: str
+    kind: str | None
+    url: str = Field(description="Signed, expiring download URL; supports Range.")
+    thumbnail_url: str | None
+    duration_ms: int
+    width: int
+    height: int
+    mime_type: str | None
+    size_bytes: int
+    checksum_sha256: str | None
+
+
+class JobResult(_Model):
+    container_id: str | None
+    assets: list[Asset]
+
+
+class JobError(_Model):
+    code: str
+    message: str
+
+
+class Job(_Model):
+    job_id: str
+    kind: str
+    status: Literal["running", "completed", "failed", "canceled"] | None
+    stage: Literal["queued", "fetching_inputs", "compositing", "uploading"] | None
+    progress: float = Field(ge=0, le=1)
+    project_id: str
+    container_ids: list[str]
+    started_at: str | None
+    finished_at: str | None
+    result: JobResult | None
+    error: JobError | None
+
+
+class Preview(_Model):
+    kind: str
+    video_url: str
+    thumbnail_url: str | None
+    duration_ms: int
+    aspect_ratio: str
+
+
+class Container(_Model):
+    id: str
+    project_id: str
+    status: Literal["queued", "processing", "completed", "failed", "canceled"] | None
+    format: str
+    creative_type: str
+    hook: str | None
+    influencer_id: str | None
+    social_account_id: str | None
+    layer_id: str | None
+    media_id: str | None
+    reaction_template_id: str | None
+    music_track_id: str | None
+    language: str | None
+    voice: str | None
+    preview: Preview | None
+    assets: list[Asset]
+    approval_status: str
+    created_at: str | None
+    completed_at: str | None
+    failed_at: str | None
+    last_error: JobError | None
+
+
+class Progress(_Model):
+    status: Literal["queued", "processing", "completed", "failed", "canceled"] | None
+    stage: Literal["queued", "fetching_inputs", "compositing", "uploading"] | None
+    stage_progress: float | None
+    eta_seconds: int | None
+    updated_at: str | None
+
+
+class CancelResult(_Model):
+    accepted: bool
+    reason: str | None = Field(default=None, examples=["ALREADY_COMPLETED"])
+
+
+class Credits(_Model):
+    organization_id: str
+    balance: int
+    available: int = Field(ge=0)
+    reserved_credits: int
+    estimated_credits_per_format: dict[str, int] = Field(examples=[{"ugc_remix": 120}])
+
+
+class WhoAmI(_Model):
+    organization_id: str
+    key_id: str
+    scopes: list[str]
+    credit_balance: int
+
+
+class MediaItem(_Model):
+    """A row of the project's media library."""
+
+    media_id: str = Field(examples=["med_01HZX3..."])
+    project_id: str
+    kind: MediaKind
+    media_role: MediaRole
+    mime_type: str | None
+    size_bytes: int
+    duration_ms: int | None = Field(description="Null for still images.")
+    width: int
+    height: int
+    created_at: str | None
+
+
+class Influencer(_Model):
+    influencer_id: str
+    project_id: str
+    name: str
+    voice: str
+    language: str
+    created_at: str | None
+
+
+class SocialAccount(_Model):
+    social_account_id: str
+    project_id: str
+    platform: Platform
+    handle: str
+    layer_ids: list[str]
+    created_at: str | None
+
+
+class MediaPage(_Model):
+    items: list[MediaItem]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
+
+
+class InfluencerPage(_Model):
+    items: list[Influencer]
+    next_cursor: str | None
+
+
+class SocialAccountPage(_Model):
+    items: list[SocialAccount]
+    next_cursor: str | None
+
+
+class Health(_Model):
+    status: Literal["ok"]
+
+
+# --- the error envelope --------------------------------------------------------------------------------
+
+
+class FieldProblem(_Model):
+    field: str
+    problem: str
+
+
+class ErrorDetails(_Model):
+    """Structure for the codes that carry it; other keys may appear (e.g. `reason` of a refused file)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: DetailCode | None = Field(default=None, description="The specific VALIDATION failure of ugc-remix.")
+    format: str | None = None
+    fields: list[FieldProblem] | None = None
+    required_scope: str | None = None
+    reason: str | None = Field(
+        default=None,
+        description="IDEMPOTENCY_CONFLICT: BODY_MISMATCH or IN_PROGRESS; a refused file or URL: why "
+        "(EMPTY_FILE, NOT_A_VIDEO, UNDECODABLE, URL_FORBIDDEN, ...); RATE_LIMITED: CONCURRENT_JOBS.",
+    )
+    subcode: str | None = None
+    required: int | None = None
+    available: int | None = None
+    limit_bytes: int | None = None
+    retry_after_seconds: int | None = None
+    size_bytes: int | None = None
+
+
+class ErrorBody(_Model):
+    code: ErrorCode
+    message: str
+    request_id: str
+    details: ErrorDetails | None = None
+
+
+class ErrorEnvelope(_Model):
+    """Every 4xx and 5xx body."""
+
+    error: ErrorBody
+
+
+DOC_MODELS: list[type[BaseModel]] = [
+    AcceptedJob,
+    Job,
+    Container,
+    Progress,
+    Asset,
+    CancelResult,
+    Credits,
+    WhoAmI,
+    MediaItem,
+    MediaPage,
+    InfluencerPage,
+    SocialAccountPage,
+    Health,
+    ErrorEnvelope,
+    AppMediaUpload,
+    AppMediaUrlBody,
+]
+
+# Success bodies of routes whose modules declare no response model, by route name and status.
+SUCCESS_MODELS: dict[str, dict[int, type[BaseModel]]] = {
+    "create_ugc_remix": {202: AcceptedJob},
+    "get_job": {200: Job},
+    "get_container": {200: Container},
+    "get_container_progress": {200: Progress},
+    "get_asset": {200: Asset},
+    "cancel_job": {202: CancelResult, 200: CancelResult},
+    "get_credits": {200: Credits},
+    "whoami": {200: WhoAmI},
+}
+# The signed download links answer bytes (HEAD: headers only), by route name.
+BINARY_ROUTES: dict[str, str | None] = {
+    "download_asset_file": "video/mp4",
+    "download_asset_thumbnail": "image/jpeg",
+    "head_asset_file": None,
+    "head_asset_thumbnail": None,
+}
+# Error statuses some operations answer beyond what their shape implies.
+EXTRA_ERRORS: dict[str, set[int]] = {"create_ugc_remix": {402}, "cancel_job": {409}}
+
+# --- examples (the seed page's, where it has them) ------------------------------------------------------
+
+_SEED_REQUEST = {"influencerId": "inf_4a8e1bc2..."}
+_SEED_202 = {
+    "jobId": "job_01HZX3...",
+    "kind": "content_generate",
+    "status": "running",
+    "containerIds": ["cnt_7d18b9a1..."],
+    "locationUrl": "/v1/jobs/job_01HZX3...",
+}
+_MISSING_APP_DEMO = (
+    "MISSING_APP_DEMO: ugc-remix requires an app-demo asset on the project. Upload one via "
+    "POST /v1/projects/:id/app-media with kind='demo-video' before retrying."
+)
+
+
+def _error_example(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message, "requestId": "req_..."}
+    if details:
+        body["details"] = details
+    return {"value": {"error": body}}
+
+
+_ERRORS: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
+    401: (
+        "UNAUTHENTICATED: missing, malformed, unknown or revoked API key.",
+        {"unauthenticated": _error_example("UNAUTHENTICATED", "Invalid or revoked API key.")},
+    ),
+    402: (
+        "BILLING_EXHAUSTED: the organization's available credits cannot cover the reservation.",
+        {
+            "billingExhausted": _error_example(
+                "BILLING_EXHAUSTED", "Not enough credits.", {"required": 120, "available": 100}
+            )
+        },
+    ),
+    403: (
+        "FORBIDDEN_SCOPE: the key is valid but lacks the scope (`details.requiredScope` names it); "
+        "FORBIDDEN_SIGNATURE: a download link's signature is wrong or expired.",
+        {
+            "forbiddenScope": _error_example(
+                "FORBIDDEN_SCOPE", "This API key lacks the content:write scope.", {"requiredScope": "content:write"}
+            )
+        },
+    ),
+    404: (
+        "NOT_FOUND: the path resource, or an id named in the body, is not visible to this key's organization.",
+        {"notFound": _error_example("NOT_FOUND", "mediaId is not on this project.")},
+    ),
+    409: (
+        "IDEMPOTENCY_CONFLICT: the Idempotency-Key was used with another body (`details.reason` BODY_MISMATCH) "
+        "or its first request is still running (IN_PROGRESS); CONFLICT: a state conflict (`details.subcode`).",
+        {
+            "bodyMismatch": _error_example(
+                "IDEMPOTENCY_CONFLICT",
+                "This Idempotency-Key was already used with a different request.",
+                {"reason": "BODY_MISMATCH"},
+            )
+        },
+    ),
+    413: (
+        "PAYLOAD_TOO_LARGE: JSON bodies over 64 KiB, uploads over the upload limit; `details.limitBytes`.",
+        {
+            "payloadTooLarge": _error_example(
+                "PAYLOAD_TOO_LARGE", "Request body is larger than 65536 bytes.", {"limitBytes": 65536}
+            )
+        },
+    ),
+    416: (
+        "RANGE_NOT_SATISFIABLE: the Range is not within the file; `details.sizeBytes` and Content-Range say "
+        "its length.",
+        {},
+    ),
+    422: (
+        "VALIDATION: the body, a parameter or a header is malformed (`details.fields` lists each problem), a "
+        "file is not what its kind says (`details.reason`), or, for ugc-remix, `details.code` is one of "
+        "INFLUENCER_REQUIRED, ACCOUNT_NOT_WIRED, NO_CONTENT_LAYER_WIRED, INFLUENCER_NOT_WIRED, MISSING_APP_DEMO.",
+        {
+            "fields": _error_example(
+                "VALIDATION",
+                "Request is invalid.",
+                {"fields": [{"field": "hook", "problem": "String should have at most 2000 characters"}]},
+            )
+        },
+    ),
+    429: (
+        "RATE_LIMITED: the key's per-minute budget for this endpoint class is spent, or (on a generation start) "
+        "it already runs its cap of concurrent jobs; wait `Retry-After` seconds.",
+        {
+            "rateLimited": _error_example(
+                "RATE_LIMITED", "Too many requests this minute; retry in 12 s.", {"retryAfterSeconds": 12}
+            )
+        },
+    ),
+    500: ("INTERNAL: a bug on our side; no details are given.", {}),
+    503: ("UNAVAILABLE: a backing service is down; safe to retry with the same Idempotency-Key.", {}),
+}
+
+_UGC_REMIX_422 = {
+    "missingAppDemo": _error_example(
+        "VALIDATION", _MISSING_APP_DEMO, {"code": "MISSING_APP_DEMO", "format": "ugc-remix"}
+    ),
+    "influencerRequired": _error_example(
+        "VALIDATION",
+        "INFLUENCER_REQUIRED: one of socialAccountId (with a wired influencer) or influencerId is required.",
+        {"code": "INFLUENCER_REQUIRED", "format": "ugc-remix"},
+    ),
+}
+
+_HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-Id": {"description": "Our id for this request (`req_…`).", "schema": {"type": "string"}},
+    "X-RateLimit-Limit": {"description": "Requests per minute for this endpoint class.", "schema": {"type": "integer"}},
+    "X-RateLimit-Remaining": {"description": "Requests left in this minute.", "schema": {"type": "integer"}},
+    "X-RateLimit-Reset": {"description": "Unix time when the minute resets.", "schema": {"type": "integer"}},
+    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}},
+}
+
+
+def app_media_request_body() -> dict[str, Any]:
+    """The two bodies of POST /v1/projects/:projectId/app-media, for the route's openapi_extra."""
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"$ref": REF.format(model="AppMediaUpload")},
+                "encoding": {"file": {"contentType": "video/mp4, video/quicktime, video/webm, image/*"}},
+            },
+            "application/json": {
+                "schema": {"$ref": REF.format(model="AppMediaUrlBody")},
+                "example": {"kind": "demo-video", "url": "https://cdn.example.com/app-demo.mp4"},
+            },
+        },
+    }
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def build(app: FastAPI) -> dict[str, Any]:
+    document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    _, definitions = models_json_schema([(m, "serialization") for m in DOC_MODELS], ref_template=REF)
+    schemas.update(definitions["$defs"])
+    # Errors use the envelope, not FastAPI's own validation-error shape.
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    scheme = components.setdefault("securitySchemes", {}).setdefault(
+        SECURITY_SCHEME, {"type": "http", "scheme": "bearer"}
+    )
+    scheme["description"] = (
+        "`Authorization: Bearer lp_live_<keyId>_<secret>` (test keys `lp_test_…`). Each operation lists the "
+        "scope it needs (`x-required-scope`): content:write, content:read, jobs:read, jobs:cancel, "
+        "projects:read, projects:write, credits:read; `*` grants all."
+    )
+    # Included routers keep their routes nested; their contexts carry the full path.
+    routes = {
+        (context.path_format, method.lower()): context.original_route
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+        for method in context.methods or ()
+    }
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            route = routes.get((path, method))
+            if route is not None:
+                _document(operation, route, method)
+    return document
+
+
+def _required_scope(dependant: Dependant) -> str | None:
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, RequireScope):
+            return dependency.call.scope
+        found = _required_scope(dependency)
+        if found:
+            return found
+    return None
+
+
+def _json(schema: dict[str, Any], examples: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": schema}
+    if examples:
+        content["examples"] = examples
+    return {"application/json": content}
+
+
+def _document(operation: dict[str, Any], route: APIRoute, method: str) -> None:
+    secured = "security" in operation
+    scope = _required_scope(route.dependant)
+    if scope:
+        operation["security"] = [{SECURITY_SCHEME: [scope]}]
+        operation["x-required-scope"] = scope
+        operation["description"] = f"{operation.get('description', '')}\n\nScope: `{scope}`.".strip()
+    headers = {"X-Request-Id": {**_HEADERS["X-Request-Id"], "required": True}}
+    if secured:  # every authenticated answer carries its rate-limit state
+        headers.update(
+            {name: _HEADERS[name] for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")}
+        )
+
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status, model in SUCCESS_MODELS.get(route.name, {}).items():
+        response = responses.setdefault(str(status), {"description": "Successful Response"})
+        content = response.setdefault("content", {}).setdefault("application/json", {})
+        if not content.get("schema"):
+            content["schema"] = {"$ref": REF.format(model=model.__name__)}
+    parameters = operation.get("parameters", [])
+    header_names = {p["name"].lower() for p in parameters if p.get("in") == "header"}
+    if route.name in BINARY_ROUTES:
+        mime = BINARY_ROUTES[route.name]
+        body = {mime: {"schema": {"type": "string", "format": "binary"}}} if mime else None
+        for code, description in (("200", "The bytes."), ("206", "The requested byte range (Range).")):
+            responses[code] = {"description": description, **({"content": body} if body else {})}
+    for code, response in responses.items():
+        if code.startswith("2"):
+            response["headers"] = dict(headers)
+
+    query_names = {p["name"] for p in parameters if p.get("in") == "query"}
+    statuses = {500, 503, *EXTRA_ERRORS.get(route.name, set())}
+    if secured:
+        statuses |= {401, 429}
+    if scope:
+        statuses.add(403)
+    if any(p.get("in") == "path" for p in parameters):
+        statuses.add(404)
+    if "requestBody" in operation:
+        statuses |= {413, 422}
+    if "422" in responses:
+        statuses.add(422)
+    if "idempotency-key" in header_names:
+        statuses.add(409)
+    if "signature" in query_names:
+        statuses.add(403)
+    if "range" in header_names:
+        statuses.add(416)
+    if "if-none-match" in header_names:
+        responses["304"] = {"description": "Not modified: the ETag sent in If-None-Match is still current."}
+    for status in sorted(statuses):
+        description, examples = _ERRORS[status]
+        if status == 422 and route.name == "create_ugc_remix":
+            examples = {**_UGC_REMIX_422, **examples}
+        error_headers = dict(headers)
+        if status == 401:
+            error_headers = {"X-Request-Id": headers["X-Request-Id"]}
+        if status == 429:
+            error_headers["Retry-After"] = {**_HEADERS["Retry-After"], "required": True}
+        responses[str(status)] = {"description": description, "headers": error_headers}
+        if method != "head":  # a HEAD answer has no body to describe
+            responses[str(status)]["content"] = _json({"$ref": REF.format(model="ErrorEnvelope")}, examples)
+
+    if route.name == "create_ugc_remix":
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None:
+            body["example"] = _SEED_REQUEST
+        accepted = responses.get("202", {})
+        accepted.setdefault("content", {}).setdefault("application/json", {})["example"] = _SEED_202
+        accepted.setdefault("headers", {})["Location"] = {
+            "description": "The job's URL, the same as locationUrl.",
+            "schema": {"type": "string"},
+        }

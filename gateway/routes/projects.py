@@ -1,0 +1,135 @@
+"""A project's partner-visible collections: GET /v1/projects/:projectId/media, /influencers, /social-accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import grpc
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from common.errors import unpack
+from common.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from common.settings import Settings
+from gateway.auth import ApiKey, require_scope
+from gateway.clients import ServiceClients
+from gateway.deps import ClientsDep, SettingsDep
+from gateway.errors import FieldProblem, not_found, validation_error
+from gateway.openapi import InfluencerPage, MediaPage, SocialAccountPage
+from gateway.routes._responses import json_response
+from gateway.schemas import MediaRole, Platform, canonical_project_id
+from gateway.serializers import influencer_json, media_json, page_json, social_account_json
+from layers.content.v1 import content_pb2
+from layers.media.v1 import media_pb2
+
+router = APIRouter(tags=["projects"])
+
+UNKNOWN_PROJECT = "projectId is not a project of this organization."
+
+ProjectId = Annotated[str, Path(alias="projectId", description="The project (a bare UUID).")]
+Reader = Annotated[ApiKey, Depends(require_scope("projects:read"))]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]
+Cursor = Annotated[str | None, Query(max_length=512, description="nextCursor of the previous page.")]
+
+
+def _page(call: Callable[..., Any], request: Any, settings: Settings) -> Any:
+    """Call a List RPC; a page token the service refuses is a bad ?cursor= to the partner."""
+    try:
+        return call(request, timeout=settings.rpc_timeout_seconds)
+    except grpc.RpcError as exc:
+        error = unpack(exc)
+        if error.code == grpc.StatusCode.INVALID_ARGUMENT and error.metadata.get("field") in ("cursor", "page_token"):
+            raise validation_error([FieldProblem("cursor", "Not a cursor this API issued.")]) from None
+        raise
+
+
+def visible_project(clients: ServiceClients, settings: Settings, key: ApiKey, project_id: str) -> str:
+    """The canonical project id when the key's organization owns it; 404 otherwise (no existence leaks)."""
+    project = canonical_project_id(project_id)
+    if project is None:
+        raise not_found(UNKNOWN_PROJECT)
+    clients.content.GetProject(
+        content_pb2.GetProjectRequest(organization_id=key.organization_id, project_id=project),
+        timeout=settings.rpc_timeout_seconds,
+    )
+    return project
+
+
+@router.get("/projects/{projectId}/media", name="list_project_media", response_model=MediaPage)
+def list_media(
+    project_id: ProjectId,
+    key: Reader,
+    clients: ClientsDep,
+    settings: SettingsDep,
+    role: Annotated[MediaRole | None, Query(description="Only media with this role.")] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Response:
+    # The media service files rows by project without knowing projects: ask content whether it is visible.
+    project = visible_project(clients, settings, key, project_id)
+    response = _page(
+        clients.media.ListMedia,
+        media_pb2.ListMediaRequest(
+            organization_id=key.organization_id,
+            project_id=project,
+            media_role=role or "",
+            page_size=limit,
+            page_token=cursor or "",
+        ),
+        settings,
+    )
+    return json_response(page_json([media_json(m) for m in response.media], response.next_page_token))
+
+
+@router.get("/projects/{projectId}/influencers", name="list_project_influencers", response_model=InfluencerPage)
+def list_influencers(
+    project_id: ProjectId,
+    key: Reader,
+    clients: ClientsDep,
+    settings: SettingsDep,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Response:
+    project = canonical_project_id(project_id)
+    if project is None:
+        raise not_found(UNKNOWN_PROJECT)
+    # Content checks the project belongs to the organization (NOT_FOUND otherwise).
+    response = _page(
+        clients.content.ListInfluencers,
+        content_pb2.ListInfluencersRequest(
+            organization_id=key.organization_id, project_id=project, page_size=limit, page_token=cursor or ""
+        ),
+        settings,
+    )
+    items = [influencer_json(i) for i in response.influencers]
+    return json_response(page_json(items, response.next_page_token))
+
+
+@router.get(
+    "/projects/{projectId}/social-accounts", name="list_project_social_accounts", response_model=SocialAccountPage
+)
+def list_social_accounts(
+    project_id: ProjectId,
+    key: Reader,
+    clients: ClientsDep,
+    settings: SettingsDep,
+    platform: Annotated[Platform | None, Query(description="Only accounts on this platform.")] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Response:
+    project = canonical_project_id(project_id)
+    if project is None:
+        raise not_found(UNKNOWN_PROJECT)
+    response = _page(
+        clients.content.ListSocialAccounts,
+        content_pb2.ListSocialAccountsRequest(
+            organization_id=key.organization_id,
+            project_id=project,
+            platform=platform or "",
+            page_size=limit,
+            page_token=cursor or "",
+        ),
+        settings,
+    )
+    items = [social_account_json(a) for a in response.social_accounts]
+    return json_response(page_json(items, response.next_page_token))
