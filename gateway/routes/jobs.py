@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import ApiKey, require_scope
 from gateway.deps import ClientsDep, SettingsDep, SignerDep
 from gateway.errors import FieldProblem, validation_error
+from gateway.idempotency import IdempotentPost
 from gateway.routes._responses import conditional_json, json_response
 from gateway.schemas import IDEMPOTENCY_HEADER, idempotency_key_problems, parse_json_object
 from gateway.serializers import cancel_json, job_json
@@ -47,7 +50,8 @@ def cancel_body_problems(raw: bytes) -> list[FieldProblem]:
 
 
 @router.post("/jobs/{jobId}/cancel", name="cancel_job", status_code=202)
-def cancel_job(
+async def cancel_job(
+    request: Request,
     job_id: Annotated[str, Path(alias="jobId")],
     key: Annotated[ApiKey, Depends(require_scope("jobs:cancel"))],
     body: Annotated[bytes, Depends(optional_body)],
@@ -55,13 +59,20 @@ def cancel_job(
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
 ) -> Response:
-    # Cancel is idempotent by nature (a second one answers ALREADY_COMPLETED), so the key is only
-    # shape-checked, not stored.
     problems = cancel_body_problems(body) + idempotency_key_problems(idempotency_key)
     if problems:
         raise validation_error(problems)
-    response = clients.content.CancelJob(
-        content_pb2.CancelJobRequest(organization_id=key.organization_id, job_id=job_id),
-        timeout=settings.rpc_timeout_seconds,
-    )
-    return json_response(cancel_json(response.accepted, response.reason), status_code=202 if response.accepted else 200)
+
+    async def cancel() -> Response:
+        response = await run_in_threadpool(
+            clients.content.CancelJob,
+            content_pb2.CancelJobRequest(organization_id=key.organization_id, job_id=job_id),
+            timeout=settings.rpc_timeout_seconds,
+        )
+        status = 202 if response.accepted else 200
+        return json_response(cancel_json(response.accepted, response.reason), status_code=status)
+
+    # A retry with the same key replays the first answer (202) rather than answering ALREADY_COMPLETED.
+    path = request.url.path
+    post = IdempotentPost(clients, settings, key.organization_id, path, idempotency_key)
+    return await post.run(hashlib.sha256(f"POST\n{path}\n".encode()).hexdigest(), cancel)

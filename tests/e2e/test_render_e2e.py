@@ -201,9 +201,10 @@ def test_cancel_during_compositing_stops_ffmpeg_and_releases_credits(
         job = start_job(stack, tenant, mediaId=media_id, hook="cancel me")
         wait_for(stack, tenant, job["jobId"], lambda j: j["stage"] == "compositing" and j["progress"] > 0.15)
         assert encoders_running()
+        cancel_key = {"Idempotency-Key": str(uuid.uuid4())}
         with stack.http(tenant["apiKey"]) as client:
             canceled_at = time.monotonic()
-            response = client.post(f"/v1/jobs/{job['jobId']}/cancel")
+            response = client.post(f"/v1/jobs/{job['jobId']}/cancel", headers=cancel_key)
             assert response.status_code == 202 and response.json() == {"accepted": True}
             while encoders_running():
                 assert time.monotonic() - canceled_at < 2.0, "ffmpeg still running 2 s after the cancel"
@@ -211,11 +212,14 @@ def test_cancel_during_compositing_stops_ffmpeg_and_releases_credits(
             stopped_after = time.monotonic() - canceled_at
             time.sleep(1.0)
             final = client.get(f"/v1/jobs/{job['jobId']}").json()
+            retried = client.post(f"/v1/jobs/{job['jobId']}/cancel", headers=cancel_key)
             again = client.post(f"/v1/jobs/{job['jobId']}/cancel")
             container = client.get(f"/v1/content/{job['containerIds'][0]}").json()
         wallet = credits(stack, tenant)
     assert stopped_after < 2.0
     assert final["status"] == "canceled" and final["result"] is None
+    assert retried.status_code == 202 and retried.content == response.content  # same key: the first answer
+    assert retried.headers["Idempotent-Replayed"] == "true"
     assert again.status_code == 200 and again.json() == {"accepted": False, "reason": "ALREADY_COMPLETED"}
     assert container["status"] == "canceled" and container["assets"] == []
     assert wallet == {**wallet, "balance": 120, "available": 120, "reservedCredits": 0}

@@ -168,6 +168,18 @@ class FakeContent(content_pb2_grpc.ContentServiceServicer, _Recorder):
         job.status = content_pb2.JOB_STATUS_CANCELED
         return content_pb2.CancelJobResponse(accepted=True, job=job)
 
+    def BeginIdempotentRequest(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("BeginIdempotentRequest", request)
+        return content_pb2.BeginIdempotentRequestResponse(replay=False)
+
+    def CompleteIdempotentRequest(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("CompleteIdempotentRequest", request)
+        return content_pb2.CompleteIdempotentRequestResponse()
+
+    def AbandonIdempotentRequest(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("AbandonIdempotentRequest", request)
+        return content_pb2.AbandonIdempotentRequestResponse()
+
 
 class FakeBilling(billing_pb2_grpc.BillingServiceServicer, _Recorder):
     def reset(self) -> None:

@@ -69,9 +69,15 @@ def test_malformed_idempotency_key_is_422(http: httpx.Client, fake_content: Fake
     assert fake_content.requests("CancelJob") == []
 
 
-def test_well_formed_idempotency_key_is_accepted(http: httpx.Client) -> None:
+def test_well_formed_idempotency_key_is_claimed_and_its_answer_stored(
+    http: httpx.Client, fake_content: FakeContent
+) -> None:
     response = http.post(PATH, headers={**AUTH, "Idempotency-Key": "cancel-7f3a 1"})
     assert response.status_code == 202
+    (begun,) = fake_content.requests("BeginIdempotentRequest")
+    assert begun.idempotency_key == "cancel-7f3a 1" and begun.scope == f"POST {PATH}"
+    (stored,) = fake_content.requests("CompleteIdempotentRequest")
+    assert stored.status_code == 202 and stored.body == response.content
 
 
 def test_empty_object_body_is_fine(http: httpx.Client) -> None:
