@@ -7,7 +7,7 @@ import re
 from fastapi import FastAPI
 
 from common.settings import Settings
-from gateway import openapi
+from gateway import docs, openapi
 from gateway.clients import ServiceClients
 from gateway.errors import install_error_handlers
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
@@ -25,6 +25,8 @@ def create_app(settings: Settings, clients: ServiceClients) -> FastAPI:
         title="Layers partner content API",
         version="1.0.0",
         description="Generate UGC-style influencer reaction videos.",
+        docs_url=None,  # served by gateway.docs from packaged assets, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clients = clients
@@ -44,4 +46,5 @@ def create_app(settings: Settings, clients: ServiceClients) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     openapi.install(app)
+    docs.install(app)
     return app

@@ -3,6 +3,7 @@ stack (real HTTP, gRPC and SQLite) that finds no 5xx and no response breaking th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -110,6 +111,11 @@ def test_scopes_error_codes_and_seed_examples_are_documented(document: dict[str,
 def test_interactive_docs_and_health_are_served(stack: Stack) -> None:
     docs = httpx.get(f"{stack.base_url}/docs")
     assert docs.status_code == 200 and "swagger-ui" in docs.text and "/openapi.json" in docs.text
+    # Everything the page loads is served here (works offline), not from a CDN.
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert assets and all(a.startswith("/docs/assets/") for a in assets), assets
+    for asset in assets:
+        assert httpx.get(f"{stack.base_url}{asset}").status_code == 200, asset
     health = httpx.get(f"{stack.base_url}/healthz")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
 
