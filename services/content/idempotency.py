@@ -11,7 +11,7 @@ work happens in the gateway and other services, store their HTTP status and body
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import grpc
 from sqlalchemy import Select, delete, select
@@ -25,16 +25,34 @@ from common.timeutil import as_utc, utcnow
 from services.content.models import IdempotencyRecord
 
 RETENTION = timedelta(hours=24)
-# How long a claim may stay in progress before another request may take it over (its owner died).
-CLAIM_LEASE = timedelta(seconds=60)
+# How long a claim may stay in progress before another request may take it over (its owner died). Well
+# beyond the longest a live request can take (a few downstream calls of rpc_timeout each), so a slow but
+# live owner is never overtaken: its retries answer 409 IN_PROGRESS until it finishes.
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
 class Claim:
-    """The caller owns the key and must do the work under job_id, then complete or abandon the claim."""
+    """The caller owns the key and must do the work under job_id, then complete or abandon the claim.
+
+    `lease` is the record's locked_until as this caller set it: the token that proves the claim is still
+    its own (a takeover after the lease ran out sets a new one)."""
 
     record_id: int | None
     job_id: str
+    lease: datetime | None = None
+
+
+class ClaimLost(ServiceError):
+    """The claim's lease ran out and another request took the key over: this one must not finish."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            grpc.StatusCode.ABORTED,
+            "IDEMPOTENCY_CONFLICT",
+            "A request with this Idempotency-Key is still in progress.",
+            {"reason": "IN_PROGRESS"},
+        )
 
 
 @dataclass(frozen=True)
@@ -74,7 +92,7 @@ class IdempotencyStore:
                         expires_at=now + RETENTION,
                     )
                     session.add(record)
-                return Claim(record.id, record.job_id)
+                return Claim(record.id, record.job_id, as_utc(record.locked_until))
             except IntegrityError:
                 pass
             outcome = self._existing(organization_id, scope, key, fingerprint)
@@ -98,29 +116,47 @@ class IdempotencyStore:
                 return Replay(record.response, record.response_status)
             if as_utc(record.locked_until) > now:
                 raise conflict("IN_PROGRESS", "A request with this Idempotency-Key is still in progress.")
-            # The first owner's lease ran out: take the claim over, keeping its job id.
+            # The first owner's lease ran out (it died): take the claim over, keeping its job id, so a hold it
+            # reserved is found again rather than doubled.
             record.locked_until = now + CLAIM_LEASE
-            return Claim(record.id, record.job_id)
+            return Claim(record.id, record.job_id, record.locked_until)
 
     def complete(self, session: Session, claim: Claim, response: bytes) -> None:
-        """Store the answer inside the caller's transaction, the one that creates the job."""
+        """Store the answer inside the caller's transaction, the one that creates the job. Raises ClaimLost,
+        rolling that transaction back, when another request took the claim over meanwhile."""
         if claim.record_id is None:
             return
-        record = session.get(IdempotencyRecord, claim.record_id)
-        if record is not None:
-            record.state = "completed"
-            record.response = response
+        record = self._owned(session, claim)
+        if record is None:
+            raise ClaimLost()
+        record.state = "completed"
+        record.response = response
 
     def abandon(self, claim: Claim) -> None:
-        """Forget the claim: a request that failed without side effects is not stored."""
+        """Forget the claim: a request that failed without side effects is not stored. A claim another
+        request has taken over is theirs and is left alone."""
         if claim.record_id is None:
             return
         with self.db.write() as session:
-            session.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.id == claim.record_id, IdempotencyRecord.state == "in_progress"
-                )
-            )
+            record = self._owned(session, claim)
+            if record is not None:
+                session.delete(record)
+
+    def owns(self, claim: Claim) -> bool:
+        """True while the claim is still this caller's (no key, or not taken over)."""
+        if claim.record_id is None:
+            return True
+        with self.db.read() as session:
+            return self._owned(session, claim) is not None
+
+    @staticmethod
+    def _owned(session: Session, claim: Claim) -> IdempotencyRecord | None:
+        record = session.scalar(
+            select(IdempotencyRecord).where(IdempotencyRecord.id == claim.record_id).with_for_update()
+        )
+        if record is None or record.state != "in_progress" or as_utc(record.locked_until) != claim.lease:
+            return None
+        return record
 
     def complete_request(self, organization_id: str, scope: str, key: str, status_code: int, body: bytes) -> None:
         """Store a generic POST's answer; a claim that is gone (expired) or already answered is left alone."""

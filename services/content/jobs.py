@@ -86,8 +86,10 @@ class Jobs:
             if STAGES.index(stage) < STAGES.index(job.stage):
                 return False  # a late report from an earlier stage: progress never goes back
             progress = overall_progress(stage, stage_progress)
+            fraction = min(max(stage_progress, 0.0), 1.0)
+            # A redelivered render restarts its stage at 0: keep what the partner already saw.
+            job.stage_progress = max(job.stage_progress, fraction) if stage == job.stage else fraction
             job.stage = stage
-            job.stage_progress = min(max(stage_progress, 0.0), 1.0)
             job.progress = max(job.progress, progress)
             job.eta_seconds = eta_seconds
             job.updated_at = utcnow()
@@ -168,9 +170,10 @@ class Jobs:
             else:
                 self.billing.release(reservation_id)
         except ServiceError as exc:
-            if exc.code == grpc.StatusCode.FAILED_PRECONDITION:
-                # Already expired (credits back) or in the other final state: nothing left to do.
-                log.warning("reservation %s could not be settled: %s", reservation_id, exc.message)
+            if exc.code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND):
+                # Billing refused for good (e.g. an expired hold the wallet can no longer cover, or a hold
+                # in the other final state): retrying cannot change that, so stop and say so.
+                log.error("reservation %s of %s could not be settled: %s", reservation_id, job_id, exc.message)
             else:
                 log.warning("billing unavailable for %s, will retry: %s", reservation_id, exc.message)
                 return

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import select
+from sqlalchemy import Select, select, update
 
-from common.db import Database
+from common.db import Database, is_sqlite
 from common.render_queue import Publisher
 from common.timeutil import utcnow
 from services.content.jobs import Jobs
-from services.content.models import OutboxMessage
+from services.content.models import Job, OutboxMessage
 
 log = logging.getLogger("layers.content.relay")
 
@@ -61,30 +61,85 @@ class OutboxRelay:
                 self._stop.wait(backoff)
             self._wake.clear()
 
+    def resend_running_jobs(self) -> int:
+        """Mark the render messages of jobs still running as unsent, so they go out again. For a queue that
+        keeps nothing across restarts (the embedded default); the renderer skips a job already finished."""
+        with self.db.write() as session:
+            running = select(Job.job_id).where(Job.status == "running")
+            result = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.message_id.in_(running), OutboxMessage.sent_at.is_not(None))
+                .values(sent_at=None)
+            )
+            count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            log.info("resending %d render messages of running jobs", count)
+        return count
+
     def publish_pending(self) -> int:
-        """Publish unsent rows oldest first, one row per transaction, so a row is marked sent exactly when its
-        publish was confirmed. Returns how many were sent; raises when publishing fails."""
+        """Publish unsent rows oldest first, marking each sent only once its publish was confirmed. Returns
+        how many were sent; raises when publishing fails (the row stays unsent)."""
         sent = 0
         while not self._stop.is_set():
-            failure: Exception | None = None
-            with self.db.write() as session:
-                row = session.scalar(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.sent_at.is_(None))
-                    .order_by(OutboxMessage.id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
-                )
-                if row is None:
-                    return sent
-                row.attempts += 1
-                try:
-                    self.publisher.publish(row.message_id, row.payload)
-                    row.sent_at = utcnow()
-                    sent += 1
-                except Exception as exc:
-                    failure = exc
-                    row.last_error = f"{exc.__class__.__name__}: {exc}"[:500]
-            if failure is not None:
-                raise failure
+            published = self._publish_one_locked() if self._row_locks else self._publish_one()
+            if not published:
+                return sent
+            sent += 1
         return sent
+
+    @property
+    def _row_locks(self) -> bool:
+        return not is_sqlite(self.db.engine)
+
+    def _publish_one_locked(self) -> bool:
+        """PostgreSQL: hold the row's lock (SKIP LOCKED) across the publish, so replicas never send one row
+        twice at once; other rows and other writers are not blocked."""
+        failure: Exception | None = None
+        with self.db.write() as session:
+            row = session.scalar(_next_unsent().with_for_update(skip_locked=True))
+            if row is None:
+                return False
+            row.attempts += 1
+            try:
+                self.publisher.publish(row.message_id, row.payload)
+                row.sent_at = utcnow()
+            except Exception as exc:
+                failure = exc
+                row.last_error = _describe(exc)
+        if failure is not None:
+            raise failure
+        return True
+
+    def _publish_one(self) -> bool:
+        """SQLite (one content process): publish outside any transaction, since a transaction there holds
+        the database's only write lock and a slow or unreachable broker would stall every write."""
+        with self.db.read() as session:
+            row = session.scalar(_next_unsent())
+            if row is None:
+                return False
+            row_id, message_id, payload = row.id, row.message_id, row.payload
+        try:
+            self.publisher.publish(message_id, payload)
+        except Exception as exc:
+            self._record(row_id, error=_describe(exc))
+            raise
+        self._record(row_id, error=None)
+        return True
+
+    def _record(self, row_id: int, error: str | None) -> None:
+        with self.db.write() as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is not None:
+                row.attempts += 1
+                if error is None:
+                    row.sent_at = utcnow()
+                else:
+                    row.last_error = error
+
+
+def _next_unsent() -> Select[OutboxMessage]:
+    return select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(1)
+
+
+def _describe(exc: Exception) -> str:
+    return f"{exc.__class__.__name__}: {exc}"[:500]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from common.db import Database, make_engine, migrate
 from common.grpc_server import RunningService, channel, create_server
-from common.render_queue import Publisher, RabbitPublisher
+from common.render_queue import InProcessQueue, Publisher, RabbitPublisher
 from common.settings import Settings
 from layers.billing.v1 import billing_pb2_grpc
 from layers.content.v1 import content_pb2_grpc
@@ -56,9 +56,13 @@ def start(settings: Settings, address: str | None = None, publisher: Publisher |
         [SERVICE_NAME],
         address or settings.content_addr,
     )
+    if isinstance(publisher, InProcessQueue):
+        # The in-process queue did not survive the last stop: send running jobs' render messages again.
+        relay.resend_running_jobs()
     relay.start()
+    # Closers run last-first: the relay stops before the channels and the database it uses go away.
     return RunningService(
-        "content", server, port, closers=[relay.stop, media_channel.close, billing_channel.close, db.dispose]
+        "content", server, port, closers=[db.dispose, billing_channel.close, media_channel.close, relay.stop]
     )
 
 

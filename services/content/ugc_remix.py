@@ -22,7 +22,7 @@ from common.timeutil import utcnow
 from layers.content.v1 import content_pb2 as pb
 from layers.render.v1 import render_pb2
 from services.content import views
-from services.content.idempotency import Claim, IdempotencyStore, Replay
+from services.content.idempotency import Claim, ClaimLost, IdempotencyStore, Replay
 from services.content.models import ApiKey, Container, Influencer, Job, Layer, OutboxMessage, SocialAccount, Wiring
 from services.content.ports import AppDemo, BillingPort, MediaPort
 from services.content.tenancy import project_of
@@ -107,12 +107,20 @@ class UgcRemixHandler:
         template_id = self.media.pick_reaction_template()
         track_id = self.media.pick_music_track()
 
+        if request.api_key_id:
+            # Checked again, atomically, where the job is added; this early look answers 429 before credits.
+            with self.db.read() as session:
+                self._check_running_jobs(session, request.api_key_id, lock=False)
+
         job_id = claim.job_id
         reservation_id = reservation_id_for(job_id)
         self.billing.reserve(reservation_id, request.organization_id, self.credits, self.reservation_ttl_seconds)
         try:
             return self._commit(request, claim, on_camera, hook, app_demo_id, template_id, track_id, reservation_id)
-        except BaseException:
+        except BaseException as exc:
+            if not self.idempotency.owns(claim):
+                # Another request took this key over (our lease ran out): the job id and its hold are theirs.
+                raise ClaimLost() from exc
             # Nothing was committed: give the credits back now rather than waiting for the hold to expire.
             try:
                 self.billing.release(reservation_id)
@@ -282,10 +290,11 @@ class UgcRemixHandler:
         self.on_committed()
         return response
 
-    def _check_running_jobs(self, session: Session, api_key_id: str) -> None:
+    def _check_running_jobs(self, session: Session, api_key_id: str, lock: bool = True) -> None:
         """Refuse when the key already runs its cap of jobs. Counted in the transaction that adds the job,
         after locking the key's row, so concurrent starts with one key are counted one after another."""
-        session.execute(select(ApiKey.key_id).where(ApiKey.key_id == api_key_id).with_for_update())
+        if lock:
+            session.execute(select(ApiKey.key_id).where(ApiKey.key_id == api_key_id).with_for_update())
         running = session.scalar(
             select(func.count()).select_from(Job).where(Job.api_key_id == api_key_id, Job.status == "running")
         )

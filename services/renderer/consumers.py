@@ -49,11 +49,27 @@ def run_once(pipeline: RenderPipeline, body: bytes, attempt: int, max_attempts: 
             log.warning("job %s attempt %d/%d failed transiently: %s", job.job_id, attempt, max_attempts, exc)
             return False
         log.error("job %s failed after %d attempts: %s", job.job_id, attempt, exc)
-        try:
-            pipeline.fail(job.job_id, "RENDER_UNAVAILABLE", "Rendering failed repeatedly; credits were released.")
-        except Exception:
-            log.exception("could not record the failure of %s", job.job_id)
+        code, message = "RENDER_UNAVAILABLE", "Rendering failed repeatedly; credits were released."
+    except Exception:
+        # Not a dependency being away: an error retrying will not fix. Fail the job rather than leave it
+        # running (holding credits and a slot of the key's concurrent-job cap) forever.
+        log.exception("job %s failed", job.job_id)
+        code, message = "RENDER_FAILED", "The render failed; credits were released."
+    try:
+        pipeline.fail(job.job_id, code, message)
+    except Exception as exc:
+        if attempt < max_attempts:
+            log.warning("could not record the failure of %s yet: %s", job.job_id, exc)
+            return False  # try the message again later, failure recording included
+        log.exception("could not record the failure of %s", job.job_id)
         raise
+    if code == "RENDER_UNAVAILABLE":
+        raise RetriesExhausted(job.job_id)  # the job is failed; RabbitMQ parks the message as dead
+    return True
+
+
+class RetriesExhausted(Exception):
+    """A render message that failed transiently max_attempts times; its job has been failed."""
 
 
 class Heartbeat:
@@ -99,11 +115,16 @@ class RabbitConsumer(Consumer):
         super().__init__(pipeline, **options)
         self.amqp_url = amqp_url
         self.queue_name = queue_name
+        self._worker: threading.Thread | None = None
 
     def run_forever(self) -> None:
         """Consume until stop(); reconnect with capped exponential backoff when the broker goes away."""
         delay = 0.5
         while not self._stop.is_set():
+            if self._worker is not None:
+                # A render from a lost connection may still be running: one render at a time per renderer,
+                # so let it finish (its message was redelivered and will be skipped as already done).
+                self._worker.join()
             try:
                 self._consume()
                 delay = 0.5
@@ -118,6 +139,8 @@ class RabbitConsumer(Consumer):
             channel = connection.channel()
             declare_topology(channel, self.queue_name)
             channel.basic_qos(prefetch_count=1)
+            # Retry copies are published on this channel before the original is acked: confirm them.
+            channel.confirm_delivery()
             on_message = functools.partial(self._on_message, connection)
             channel.basic_consume(self.queue_name, on_message_callback=on_message, auto_ack=False)
             log.info("renderer consuming %s", self.queue_name)
@@ -144,6 +167,7 @@ class RabbitConsumer(Consumer):
             daemon=True,
         )
         worker.start()
+        self._worker = worker
 
     def _work(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -241,3 +242,46 @@ def test_cancel_releases_and_stops_renderer(world: World) -> None:
     assert world.billing.released == [reservation_id_for(job.job_id)]
     with pytest.raises(ServiceError):
         world.jobs.cancel("org_other", job.job_id)
+
+
+def test_a_slow_owner_overtaken_after_its_lease_neither_duplicates_nor_releases(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from services.content import idempotency
+
+    monkeypatch.setattr(idempotency, "CLAIM_LEASE", timedelta(milliseconds=200))
+    first_pick, resume = threading.Event(), threading.Event()
+    original = world.media.pick_reaction_template
+
+    def slow_once() -> str:
+        if not first_pick.is_set():
+            first_pick.set()
+            resume.wait(10)  # the first request stalls here, past its lease
+        return original()
+
+    world.media.pick_reaction_template = slow_once  # type: ignore[method-assign]
+    req = request(world, influencer_id=world.influencer, idempotency_key="slow", request_fingerprint="fp")
+    outcome: dict[str, object] = {}
+    slow = threading.Thread(target=lambda: outcome.update(a=_call(world, req)))
+    slow.start()
+    assert first_pick.wait(5)
+    time.sleep(0.3)  # the lease runs out; a retry takes the key over and finishes the work
+    taken_over = world.handler.handle(req)
+    resume.set()
+    slow.join(10)
+    error = outcome["a"]
+    assert isinstance(error, ServiceError) and error.reason == "IDEMPOTENCY_CONFLICT"
+    assert count(world, Job) == 1 and count(world, OutboxMessage) == 1
+    assert world.billing.held == {reservation_id_for(taken_over.job.job_id): 120}
+    assert world.billing.released == []  # the shared hold was not given back by the loser
+    replay = world.handler.handle(req)
+    assert replay.replayed and replay.job == taken_over.job
+
+
+def _call(world: World, req: pb.CreateUgcRemixRequest) -> object:
+    try:
+        return world.handler.handle(req)
+    except ServiceError as exc:
+        return exc

@@ -311,3 +311,17 @@ def test_unreachable_dependency_retries_then_fails_the_job_and_dead_letters(
         assert channel.queue_declare(queue_name, passive=True).method.message_count == 0
     finally:
         connection.close()
+
+
+def test_embedded_default_renders_jobs_accepted_before_a_restart(tmp_path: Path) -> None:
+    """The in-process queue keeps nothing across a stop; the outbox does, and the job still completes."""
+    data = tmp_path / "data"
+    with running_stack(data, renderer=False) as stack:
+        tenant = stack.tenant(credits=120)
+        job = start_job(stack, tenant)
+        wait_for(stack, tenant, job["jobId"], lambda j: stack.queue is not None and len(stack.queue) == 1, 10)
+    with running_stack(data, renderer=True) as stack:
+        done = wait_for(stack, tenant, job["jobId"], is_terminal)
+        wallet = credits(stack, tenant)
+    assert done["status"] == "completed" and len(done["result"]["assets"]) == 1
+    assert wallet["balance"] == 0 and wallet["reservedCredits"] == 0
