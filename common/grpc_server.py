@@ -1,7 +1,8 @@
 """The gRPC server factory every service uses: health, reflection, rich errors, graceful stop.
 
 `create_server(...)` builds and starts a server and returns it with its bound port (port 0 picks a free
-one, which tests rely on); `serve_forever(...)` blocks until SIGTERM/SIGINT and stops with a grace period.
+one, which tests rely on); `wait_for_stop_signal(...)` blocks a service's main thread until SIGTERM/SIGINT,
+then runs its stop (RunningService.stop: a graceful server stop, then its closers).
 """
 
 from __future__ import annotations
@@ -73,17 +74,6 @@ def wait_for_stop_signal(on_stop: Callable[[], Any] | None = None) -> None:
     stop.wait()
     if on_stop is not None:
         on_stop()
-
-
-def serve_forever(server: grpc.Server, grace_seconds: float = 10.0, on_stop: Callable[[], Any] | None = None) -> None:
-    """Serve until a stop signal; stop accepting, let running calls finish for grace_seconds."""
-
-    def stop() -> None:
-        if on_stop is not None:
-            on_stop()
-        server.stop(grace_seconds).wait()
-
-    wait_for_stop_signal(stop)
 
 
 class RunningService:

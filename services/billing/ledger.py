@@ -1,5 +1,9 @@
 """Billing rules: wallets, grants, reservations (reserve → capture | release | expire) and the ledger.
 
+A reservation starts HELD and ends CAPTURED (debited), RELEASED (returned) or EXPIRED (returned because
+nobody settled it in time). An EXPIRED reservation can still be captured late (see `Ledger.capture`), so
+work finished after its hold ran out is paid for when the wallet can cover it.
+
 Concurrency: every change to an organization's wallet or its reservations happens while holding that
 wallet's row lock (SELECT ... FOR UPDATE on PostgreSQL; the process write lock plus BEGIN IMMEDIATE on
 SQLite). Locks are always taken wallet first, so two writers never wait on each other in a cycle.
@@ -7,9 +11,10 @@ SQLite). Locks are always taken wallet first, so two writers never wait on each 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import grpc
 from sqlalchemy import select
@@ -20,13 +25,10 @@ from sqlalchemy.orm import Session
 from common.db import Database
 from common.errors import ServiceError, invalid, not_found, precondition
 from common.ids import new_id
+from common.timeutil import utcnow
 from services.billing.models import ID_LENGTH, LedgerEntry, LedgerKind, Reservation, ReservationState, Wallet
 
 Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,15 @@ class Ledger:
     def reserve(
         self, reservation_id: str, organization_id: str, amount: int, ttl_seconds: int = 0
     ) -> tuple[ReservationView, WalletView]:
-        """Hold credits under reservation_id; a repeat of the same request returns the first hold."""
+        """Hold credits under reservation_id.
+
+        A repeat of the same request (same id, organization and amount; the ttl may differ) returns the
+        first hold and holds nothing more, but only while that hold is HELD: once it is captured, released
+        or expired (a hold past its expiry counts as expired) the repeat fails FAILED_PRECONDITION /
+        RESERVATION_NOT_HELD with metadata {"state": ...}. The same id with another organization or amount
+        fails ALREADY_EXISTS / RESERVATION_CONFLICT. When available credits cannot cover a new hold it fails
+        FAILED_PRECONDITION / BILLING_EXHAUSTED with metadata {"required", "available"}.
+        """
         _require_id("reservation_id", reservation_id)
         _require_id("organization_id", organization_id)
         if amount <= 0:
@@ -168,7 +178,9 @@ class Ledger:
                 existing = session.get(Reservation, reservation_id)
                 if existing is None:
                     raise
-                _check_repeat(existing, organization_id, amount)
+                failure = _repeat_failure(existing, organization_id, amount)
+                if failure is not None:
+                    raise failure from None
                 view = _reservation_view(existing)
             return view, self.get_wallet(organization_id)
 
@@ -183,11 +195,12 @@ class Ledger:
                 self._expire_locked(session, wallet, now)
             existing = session.get(Reservation, reservation_id)
             if existing is not None:
-                _check_repeat(existing, organization_id, amount)
-                wallet_view = _wallet_view(wallet) if wallet else WalletView(organization_id, 0, 0)
-                return _reservation_view(existing), wallet_view
-            available = wallet.available if wallet else 0
-            if wallet is not None and available >= amount:
+                # The expiry above has run, so the repeat of an overdue hold is refused as EXPIRED.
+                failure = _repeat_failure(existing, organization_id, amount)
+                if failure is None:
+                    wallet_view = _wallet_view(wallet) if wallet else WalletView(organization_id, 0, 0)
+                    return _reservation_view(existing), wallet_view
+            elif wallet is not None and wallet.available >= amount:
                 reservation = Reservation(
                     reservation_id=reservation_id,
                     organization_id=organization_id,
@@ -202,30 +215,32 @@ class Ledger:
                 wallet.updated_at = now
                 session.flush()
                 return _reservation_view(reservation), _wallet_view(wallet)
-            exhausted = precondition(
-                "BILLING_EXHAUSTED",
-                "The organization's available credits cannot cover this reservation.",
-                required=str(amount),
-                available=str(available),
-            )
+            else:
+                failure = _exhausted(amount, wallet.available if wallet else 0, "this reservation")
         # Raised after the commit so the expiries found on the way are kept.
-        raise exhausted
+        raise failure
 
     def capture(self, reservation_id: str) -> ReservationView:
-        """Debit a held reservation; capturing a captured one is a no-op."""
-        _require_id("reservation_id", reservation_id)
-        now = self._clock()
-        with self._db.write() as session:
-            wallet, reservation = self._lock_reservation(session, reservation_id)
-            self._expire_locked(session, wallet, now)
+        """Debit a reservation: balance −= amount, with one 'capture' ledger entry.
+
+        A HELD reservation is captured and its hold is returned (reserved_credits −= amount). An EXPIRED
+        one (including a hold past its expiry, which is expired first) has already had its hold returned,
+        so it is captured late: balance −= amount, reserved_credits unchanged, provided the wallet's
+        available credits still cover the amount; otherwise it fails FAILED_PRECONDITION /
+        BILLING_EXHAUSTED with metadata {"required", "available"} and stays EXPIRED (the work is done but
+        cannot be paid for; the caller logs it). A RELEASED reservation fails FAILED_PRECONDITION /
+        RESERVATION_NOT_HELD with metadata {"state"}. Capturing a captured one is a no-op.
+        """
+        with self._settling(reservation_id) as (session, wallet, reservation, now):
             if reservation.state == ReservationState.CAPTURED:
                 return _reservation_view(reservation)
-            if reservation.state == ReservationState.HELD:
-                reservation.state = ReservationState.CAPTURED.value
-                reservation.settled_at = now
+            if reservation.state == ReservationState.RELEASED:
+                failure = _not_held(reservation, "captured")
+            elif reservation.state == ReservationState.EXPIRED and wallet.available < reservation.amount:
+                failure = _exhausted(reservation.amount, wallet.available, "this late capture")
+            else:
+                _settle(wallet, reservation, ReservationState.CAPTURED, now)
                 wallet.balance -= reservation.amount
-                wallet.reserved_credits -= reservation.amount
-                wallet.updated_at = now
                 session.add(
                     LedgerEntry(
                         entry_id=new_id("led"),
@@ -237,24 +252,19 @@ class Ledger:
                     )
                 )
                 return _reservation_view(reservation)
-            not_held = _not_held(reservation, "captured")
         # Raised after the commit: an expiry found just now must stick even though the capture fails.
-        raise not_held
+        raise failure
 
     def release(self, reservation_id: str) -> ReservationView:
-        """Return a held reservation's credits; releasing a released or expired one is a no-op."""
-        _require_id("reservation_id", reservation_id)
-        now = self._clock()
-        with self._db.write() as session:
-            wallet, reservation = self._lock_reservation(session, reservation_id)
-            self._expire_locked(session, wallet, now)
+        """Return a held reservation's credits; releasing a released or expired one is a no-op.
+
+        Releasing a captured one fails FAILED_PRECONDITION / RESERVATION_NOT_HELD with metadata {"state"}.
+        """
+        with self._settling(reservation_id) as (_, wallet, reservation, now):
             if reservation.state == ReservationState.CAPTURED:
                 raise _not_held(reservation, "released")
             if reservation.state == ReservationState.HELD:
-                reservation.state = ReservationState.RELEASED.value
-                reservation.settled_at = now
-                wallet.reserved_credits -= reservation.amount
-                wallet.updated_at = now
+                _settle(wallet, reservation, ReservationState.RELEASED, now)
             return _reservation_view(reservation)
 
     def get_reservation(self, reservation_id: str) -> ReservationView:
@@ -315,6 +325,17 @@ class Ledger:
         assert wallet is not None  # inserted above or already there, and wallets are never deleted
         return wallet
 
+    @contextmanager
+    def _settling(self, reservation_id: str) -> Iterator[tuple[Session, Wallet, Reservation, datetime]]:
+        """The common start of Capture and Release: one write transaction holding the reservation's wallet
+        lock, with that wallet's due holds already expired (so an overdue reservation reads EXPIRED)."""
+        _require_id("reservation_id", reservation_id)
+        now = self._clock()
+        with self._db.write() as session:
+            wallet, reservation = self._lock_reservation(session, reservation_id)
+            self._expire_locked(session, wallet, now)
+            yield session, wallet, reservation, now
+
     def _lock_reservation(self, session: Session, reservation_id: str) -> tuple[Wallet, Reservation]:
         # Find the owner without locking, lock its wallet, then read the reservation fresh under it.
         organization_id = session.scalar(
@@ -339,20 +360,40 @@ class Ledger:
             .execution_options(populate_existing=True)
         ).all()
         for reservation in due:
-            reservation.state = ReservationState.EXPIRED.value
-            reservation.settled_at = now
-            wallet.reserved_credits -= reservation.amount
+            _settle(wallet, reservation, ReservationState.EXPIRED, now)
         if due:
-            wallet.updated_at = now
             session.flush()
         return len(due)
 
 
-def _check_repeat(existing: Reservation, organization_id: str, amount: int) -> None:
+def _settle(wallet: Wallet, reservation: Reservation, state: ReservationState, now: datetime) -> None:
+    """Move a reservation to a final state under its wallet's lock; a hold still HELD is given back."""
+    if reservation.state == ReservationState.HELD:
+        wallet.reserved_credits -= reservation.amount
+    reservation.state = state.value
+    reservation.settled_at = now
+    wallet.updated_at = now
+
+
+def _exhausted(required: int, available: int, what: str) -> ServiceError:
+    return precondition(
+        "BILLING_EXHAUSTED",
+        f"The organization's available credits cannot cover {what}.",
+        required=str(required),
+        available=str(available),
+    )
+
+
+def _repeat_failure(existing: Reservation, organization_id: str, amount: int) -> ServiceError | None:
+    """Why a Reserve that names an existing reservation cannot answer with it, or None when it can."""
     if existing.organization_id != organization_id or existing.amount != amount:
-        raise ServiceError(
+        return ServiceError(
             grpc.StatusCode.ALREADY_EXISTS,
             "RESERVATION_CONFLICT",
             "This reservation id is already used by a different reservation.",
             {"reservation_id": existing.reservation_id},
         )
+    if existing.state != ReservationState.HELD:
+        # Only a retry of a hold that is still open is a repeat; a settled id cannot hold credits again.
+        return _not_held(existing, "reserved again")
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from common.timeutil import to_timestamp
 from layers.billing.v1 import billing_pb2, billing_pb2_grpc
 from services.billing.ledger import Ledger, LedgerEntryView, ReservationView, WalletView
 from services.billing.models import ReservationState
@@ -31,7 +32,7 @@ def reservation_pb(reservation: ReservationView) -> billing_pb2.Reservation:
         organization_id=reservation.organization_id,
         amount=reservation.amount,
         state=_STATES[reservation.state],
-        expires_at=reservation.expires_at,
+        expires_at=to_timestamp(reservation.expires_at),
     )
 
 
@@ -42,7 +43,7 @@ def entry_pb(entry: LedgerEntryView) -> billing_pb2.LedgerEntry:
         delta=entry.delta,
         kind=entry.kind.value,
         reservation_id=entry.reservation_id or "",
-        created_at=entry.created_at,
+        created_at=to_timestamp(entry.created_at),
     )
 
 

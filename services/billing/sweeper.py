@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from services.billing.ledger import Clock, Ledger, utcnow
+from common.timeutil import utcnow
+from services.billing.ledger import Clock, Ledger
 
 log = logging.getLogger("layers.billing.sweeper")
 

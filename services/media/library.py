@@ -6,22 +6,21 @@ it, so nothing half-stored remains; probing runs outside any transaction so SQLi
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
 from sqlalchemy import ColumnElement, Engine, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from common.db import session_factory, write_lock
+from common import paging
+from common.db import Database
 from common.errors import ServiceError, invalid, not_found, precondition
 from common.ids import new_id
+from common.timeutil import utcnow
 from services.media.blob_store import LocalBlobStore, cancelled, too_large
 from services.media.models import BlobRow, MediaItemRow, MusicTrackRow, ReactionTemplateRow
 from services.media.probing import Measured, check_audio, check_image, check_video
@@ -30,8 +29,6 @@ DEMO_VIDEO = "demo-video"
 IMAGE_KINDS = ("logo", "screenshot", "end-card")
 KINDS = (DEMO_VIDEO, *IMAGE_KINDS)
 APP_DEMO_ROLE = "app-demo"
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
 DEFAULT_MIME_TYPE = "application/octet-stream"
 
 log = logging.getLogger("layers.media")
@@ -45,20 +42,10 @@ class MediaPage:
 
 class MediaLibrary:
     def __init__(self, engine: Engine, store: LocalBlobStore, max_upload_bytes: int) -> None:
-        self._engine = engine
-        self._sessions = session_factory(engine)
+        db = Database(engine)
+        self._write, self._read = db.write, db.read
         self._store = store
         self._max_upload_bytes = max_upload_bytes
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Session]:
-        with write_lock(self._engine), self._sessions.begin() as session:
-            yield session
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Session]:
-        with self._sessions() as session:
-            yield session
 
     # Blobs
 
@@ -85,7 +72,7 @@ class MediaLibrary:
             size_bytes=written.size_bytes,
             checksum_sha256=written.checksum_sha256,
             mime_type=mime_type or DEFAULT_MIME_TYPE,
-            created_at=_now(),
+            created_at=utcnow(),
         )
         try:
             with self._write() as session:
@@ -183,7 +170,7 @@ class MediaLibrary:
                 kind=kind,
                 media_role=APP_DEMO_ROLE if kind == DEMO_VIDEO else kind,
                 blob=blob,
-                created_at=_now(),
+                created_at=utcnow(),
                 **_probe_values(measured),
             )
             session.add(row)
@@ -207,14 +194,7 @@ class MediaLibrary:
         self, organization_id: str, project_id: str, media_role: str, page_size: int, page_token: str
     ) -> MediaPage:
         """Oldest first; the token is the last seq seen, so rows added meanwhile never shift a page."""
-        if page_size < 0 or page_size > MAX_PAGE_SIZE:
-            raise invalid(
-                f"page_size must be between 1 and {MAX_PAGE_SIZE}.",
-                field="page_size",
-                problem=f"must be between 1 and {MAX_PAGE_SIZE}",
-            )
-        size = page_size or DEFAULT_PAGE_SIZE
-        after = _decode_token(page_token) if page_token else 0
+        size, after = paging.page_size(page_size), paging.decode_token(page_token)
         query = (
             select(MediaItemRow)
             .where(
@@ -232,7 +212,7 @@ class MediaLibrary:
         if len(rows) <= size:
             return MediaPage(rows, "")
         page = rows[:size]
-        return MediaPage(page, _encode_token(page[-1].seq))
+        return MediaPage(page, paging.encode_token(page[-1].seq))
 
     # The reaction-template pool
 
@@ -245,7 +225,7 @@ class MediaLibrary:
                     reaction_template_id=new_id("rtp"),
                     name=name,
                     blob=_blob_for_insert(session, blob_id),
-                    created_at=_now(),
+                    created_at=utcnow(),
                     **_probe_values(measured),
                 )
                 session.add(row)
@@ -276,7 +256,7 @@ class MediaLibrary:
                     music_track_id=new_id("trk"),
                     title=title,
                     blob=_blob_for_insert(session, blob_id),
-                    created_at=_now(),
+                    created_at=utcnow(),
                     **_probe_values(measured),
                 )
                 session.add(row)
@@ -295,10 +275,6 @@ class MediaLibrary:
         if row is None:
             raise precondition("MUSIC_CATALOG_EMPTY", "The music catalog is empty.")
         return row
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _require(value: str, field: str) -> None:
@@ -332,18 +308,3 @@ def _blob_in_use(blob_id: str) -> ColumnElement[bool]:
         exists().where(ReactionTemplateRow.blob_id == blob_id),
         exists().where(MusicTrackRow.blob_id == blob_id),
     )
-
-
-def _encode_token(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        prefix, _, value = raw.partition(":")
-        if prefix != "seq" or not value.isdigit():
-            raise ValueError(raw)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise invalid("page_token is not one this service issued.", field="page_token", problem="invalid") from exc

@@ -6,12 +6,11 @@ ServiceErrors raised below travel untouched; the server's ErrorInterceptor turns
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from common.errors import invalid
+from common.timeutil import to_timestamp
 from layers.media.v1 import media_pb2, media_pb2_grpc
 from services.media.blob_store import cancelled
 from services.media.library import MediaLibrary
@@ -128,13 +127,6 @@ def _chunks(requests: Iterator[media_pb2.WriteBlobRequest]) -> Iterator[bytes]:
         raise cancelled() from exc
 
 
-def _timestamp(value: datetime) -> Timestamp:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    stamp = Timestamp()
-    stamp.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return stamp
-
-
 def blob_pb(row: BlobRow) -> media_pb2.Blob:
     return media_pb2.Blob(
         blob_id=row.blob_id, size_bytes=row.size_bytes, checksum_sha256=row.checksum_sha256, mime_type=row.mime_type
@@ -161,7 +153,7 @@ def media_item_pb(row: MediaItemRow) -> media_pb2.MediaItem:
         media_role=row.media_role,
         blob=blob_pb(row.blob),
         probe=probe_pb(row),
-        created_at=_timestamp(row.created_at),
+        created_at=to_timestamp(row.created_at),
     )
 
 

@@ -144,13 +144,34 @@ def test_reserve_is_idempotent(stub: BillingServiceStub, org: str, db_url: str) 
     assert_invariants(stub, db_url)
 
 
-def test_reserve_repeat_after_capture_returns_it_unchanged(stub: BillingServiceStub, org: str) -> None:
-    grant(stub, org, 120)
+@pytest.mark.parametrize("settle", ["capture", "release"])
+def test_reserve_repeat_of_a_settled_reservation_is_refused(
+    stub: BillingServiceStub, org: str, db_url: str, settle: str
+) -> None:
+    grant(stub, org, 240)
     reserve(stub, org, 120, "res_done")
-    stub.Capture(pb.CaptureRequest(reservation_id="res_done"))
-    repeat = reserve(stub, org, 120, "res_done")
-    assert repeat.reservation.state == CAPTURED
-    assert repeat.wallet == pb.Wallet(organization_id=org, balance=0, reserved_credits=0, available=0)
+    if settle == "capture":
+        stub.Capture(pb.CaptureRequest(reservation_id="res_done"))
+        state, settled = "CAPTURED", CAPTURED
+        after = pb.Wallet(organization_id=org, balance=120, reserved_credits=0, available=120)
+    else:
+        stub.Release(pb.ReleaseRequest(reservation_id="res_done"))
+        state, settled = "RELEASED", RELEASED
+        after = pb.Wallet(organization_id=org, balance=240, reserved_credits=0, available=240)
+
+    # Only a retry of an open hold is a repeat: a settled id holds nothing again and says why.
+    error = rpc_error(stub.Reserve, pb.ReserveRequest(reservation_id="res_done", organization_id=org, amount=120))
+    assert (error.code, error.reason, error.metadata) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "RESERVATION_NOT_HELD",
+        {"state": state},
+    )
+    assert wallet(stub, org) == after
+    assert stub.GetReservation(pb.GetReservationRequest(reservation_id="res_done")).reservation.state == settled
+    # Another request under the same id is still a conflict first.
+    error = rpc_error(stub.Reserve, pb.ReserveRequest(reservation_id="res_done", organization_id=org, amount=60))
+    assert (error.code, error.reason) == (grpc.StatusCode.ALREADY_EXISTS, "RESERVATION_CONFLICT")
+    assert_invariants(stub, db_url)
 
 
 def test_reserve_same_id_different_request_conflicts(stub: BillingServiceStub, org: str) -> None:
@@ -253,7 +274,7 @@ def test_missing_organization_is_invalid(stub: BillingServiceStub) -> None:
 
 
 def test_due_holds_expire_on_use_before_the_sweeper_runs(start_billing: StartBilling, org: str, db_url: str) -> None:
-    # The sweeper runs once at start and then not for a minute: what happens here is Capture/Reserve's doing.
+    # The sweeper runs once at start and then not for a minute: what happens here is Reserve/Release's doing.
     running = start_billing(expiry_sweep_seconds=60)
     with channel(running.address) as ch:
         stub = BillingServiceStub(ch)
@@ -261,18 +282,84 @@ def test_due_holds_expire_on_use_before_the_sweeper_runs(start_billing: StartBil
         reserve(stub, org, 120, "res_a", ttl=1)
         reserve(stub, org, 120, "res_b", ttl=1)
         time.sleep(1.2)
-        error = rpc_error(stub.Capture, pb.CaptureRequest(reservation_id="res_a"))
+        # Retrying an overdue hold is no repeat: it expired, and the retry must not hold the credits again.
+        error = rpc_error(stub.Reserve, pb.ReserveRequest(reservation_id="res_a", organization_id=org, amount=120))
         assert (error.code, error.reason, error.metadata) == (
             grpc.StatusCode.FAILED_PRECONDITION,
             "RESERVATION_NOT_HELD",
             {"state": "EXPIRED"},
         )
-        # The failed capture still recorded the org's expiries and gave their credits back.
+        # The failed reserve still recorded the org's expiries and gave their credits back.
         assert wallet(stub, org) == pb.Wallet(organization_id=org, balance=240, reserved_credits=0, available=240)
+        assert stub.GetReservation(pb.GetReservationRequest(reservation_id="res_a")).reservation.state == EXPIRED
         assert stub.GetReservation(pb.GetReservationRequest(reservation_id="res_b")).reservation.state == EXPIRED
         assert stub.Release(pb.ReleaseRequest(reservation_id="res_b")).reservation.state == EXPIRED
         assert reserve(stub, org, 120, "res_c").reservation.state == HELD
         assert wallet(stub, org) == pb.Wallet(organization_id=org, balance=240, reserved_credits=120, available=120)
+        assert [e.kind for e in ledger(stub, org)] == ["grant"]
+        assert_invariants(stub, db_url)
+
+
+def test_capture_after_expiry_charges_late(start_billing: StartBilling, org: str, db_url: str) -> None:
+    # A render that outlived its hold is still paid for while the wallet can cover it.
+    running = start_billing(expiry_sweep_seconds=60)
+    with channel(running.address) as ch:
+        stub = BillingServiceStub(ch)
+        grant(stub, org, 300)
+        reserve(stub, org, 120, "res_a", ttl=1)
+        reserve(stub, org, 100, "res_b", ttl=1)
+        time.sleep(1.2)
+        assert stub.GetReservation(pb.GetReservationRequest(reservation_id="res_a")).reservation.state == HELD
+
+        # Overdue but not yet swept: it expires on the way (with res_b) and is then captured.
+        captured = stub.Capture(pb.CaptureRequest(reservation_id="res_a")).reservation
+        assert (captured.state, captured.amount) == (CAPTURED, 120)
+        assert wallet(stub, org) == pb.Wallet(organization_id=org, balance=180, reserved_credits=0, available=180)
+
+        # Already EXPIRED, its hold already returned: only the balance moves.
+        assert stub.GetReservation(pb.GetReservationRequest(reservation_id="res_b")).reservation.state == EXPIRED
+        late = stub.Capture(pb.CaptureRequest(reservation_id="res_b")).reservation
+        assert late.state == CAPTURED
+        assert wallet(stub, org) == pb.Wallet(organization_id=org, balance=80, reserved_credits=0, available=80)
+        assert stub.GetReservation(pb.GetReservationRequest(reservation_id="res_b")).reservation == late
+
+        # Still idempotent: a repeat charges nothing more, and a captured reservation cannot be released.
+        assert stub.Capture(pb.CaptureRequest(reservation_id="res_b")).reservation == late
+        error = rpc_error(stub.Release, pb.ReleaseRequest(reservation_id="res_b"))
+        assert (error.reason, error.metadata) == ("RESERVATION_NOT_HELD", {"state": "CAPTURED"})
+        captures = [(e.delta, e.reservation_id) for e in ledger(stub, org) if e.kind == "capture"]
+        assert captures == [(-120, "res_a"), (-100, "res_b")]
+        assert wallet(stub, org).balance == 80
+        assert_invariants(stub, db_url)
+
+
+def test_late_capture_the_wallet_cannot_cover_is_exhausted(start_billing: StartBilling, org: str, db_url: str) -> None:
+    running = start_billing(expiry_sweep_seconds=60)
+    with channel(running.address) as ch:
+        stub = BillingServiceStub(ch)
+        grant(stub, org, 150)
+        reserve(stub, org, 120, "res_late", ttl=1)
+        time.sleep(1.2)
+        # The expired hold's credits went to a new reservation meanwhile.
+        reserve(stub, org, 100, "res_new")
+        assert stub.GetReservation(pb.GetReservationRequest(reservation_id="res_late")).reservation.state == EXPIRED
+
+        error = rpc_error(stub.Capture, pb.CaptureRequest(reservation_id="res_late"))
+        assert (error.code, error.reason, error.metadata) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "BILLING_EXHAUSTED",
+            {"required": "120", "available": "50"},
+        )
+        # Nothing was charged and the reservation stays expired.
+        assert wallet(stub, org) == pb.Wallet(organization_id=org, balance=150, reserved_credits=100, available=50)
+        assert stub.GetReservation(pb.GetReservationRequest(reservation_id="res_late")).reservation.state == EXPIRED
+        assert [e.kind for e in ledger(stub, org)] == ["grant"]
+
+        # Once the credits are there again, a retry does charge it.
+        stub.Release(pb.ReleaseRequest(reservation_id="res_new"))
+        assert stub.Capture(pb.CaptureRequest(reservation_id="res_late")).reservation.state == CAPTURED
+        assert wallet(stub, org) == pb.Wallet(organization_id=org, balance=30, reserved_credits=0, available=30)
+        assert [(e.kind, e.delta) for e in ledger(stub, org)] == [("grant", 150), ("capture", -120)]
         assert_invariants(stub, db_url)
 
 

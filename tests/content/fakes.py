@@ -46,6 +46,9 @@ class FakeBilling:
         with self.lock:
             if reservation_id in self.held:
                 return
+            if reservation_id in self.released or reservation_id in self.captured:
+                # As the real ledger: a repeat succeeds only while the hold is held.
+                raise ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RESERVATION_NOT_HELD", "Not held.")
             if self.available < amount:
                 raise ServiceError(
                     grpc.StatusCode.FAILED_PRECONDITION,

@@ -199,13 +199,13 @@ def test_list_media_arguments(media: MediaService) -> None:
         assert (err.code, err.reason, err.metadata["field"]) == (
             grpc.StatusCode.INVALID_ARGUMENT,
             "VALIDATION",
-            "page_size",
+            "limit",
         )
     for token in ("not-a-token", "c2VxOng", "!!!"):
         err = call_error(
             media.stub.ListMedia,
             media_pb2.ListMediaRequest(organization_id=ORG, project_id=PROJECT, page_token=token),
         )
-        assert (err.reason, err.metadata["field"]) == ("VALIDATION", "page_token")
+        assert (err.reason, err.metadata["field"]) == ("VALIDATION", "cursor")
     empty = media.stub.ListMedia(media_pb2.ListMediaRequest(organization_id=ORG, project_id=PROJECT, page_size=200))
     assert not empty.media and empty.next_page_token == ""
