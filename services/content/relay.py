@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import timedelta
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, delete, select, update
 
 from common.db import Database, is_sqlite
 from common.render_queue import Publisher
 from common.timeutil import utcnow
 from services.content.jobs import Jobs
-from services.content.models import Job, OutboxMessage
+from services.content.models import IdempotencyRecord, Job, OutboxMessage
 
 log = logging.getLogger("layers.content.relay")
 
 MAX_BACKOFF_SECONDS = 5.0
+PURGE_EVERY_SECONDS = 600.0
+# Sent rows are kept a while for inspection; the job itself records everything that matters.
+SENT_RETENTION = timedelta(days=7)
 
 
 class OutboxRelay:
@@ -48,10 +53,14 @@ class OutboxRelay:
 
     def _run(self) -> None:
         backoff = 0.0
+        next_purge = 0.0
         while not self._stop.is_set():
             try:
                 self.publish_pending()
                 self.jobs.settle_pending()
+                if time.monotonic() >= next_purge:
+                    self.purge()
+                    next_purge = time.monotonic() + PURGE_EVERY_SECONDS
                 backoff = 0.0
                 self.publisher.idle()
                 self._wake.wait(self.poll_seconds)
@@ -60,6 +69,15 @@ class OutboxRelay:
                 log.warning("relay: %s; retrying in %.1fs", exc.__class__.__name__, backoff)
                 self._stop.wait(backoff)
             self._wake.clear()
+
+    def purge(self) -> tuple[int, int]:
+        """Delete idempotency records past their 24 hours and outbox rows sent more than a week ago, so
+        neither table grows without bound. Returns how many of each were deleted."""
+        now = utcnow()
+        with self.db.write() as session:
+            records = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))
+            sent = session.execute(delete(OutboxMessage).where(OutboxMessage.sent_at <= now - SENT_RETENTION))
+        return _count(records), _count(sent)
 
     def resend_running_jobs(self) -> int:
         """Mark the render messages of jobs still running as unsent, so they go out again. For a queue that
@@ -71,7 +89,7 @@ class OutboxRelay:
                 .where(OutboxMessage.message_id.in_(running), OutboxMessage.sent_at.is_not(None))
                 .values(sent_at=None)
             )
-            count = int(getattr(result, "rowcount", 0) or 0)
+            count = _count(result)
         if count:
             log.info("resending %d render messages of running jobs", count)
         return count
@@ -139,6 +157,10 @@ class OutboxRelay:
 
 def _next_unsent() -> Select[OutboxMessage]:
     return select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(1)
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _describe(exc: Exception) -> str:

@@ -16,7 +16,7 @@ from services.content.jobs import Jobs
 from services.content.models import IdempotencyRecord, Job, RateLimitCounter
 from services.content.rate_limits import RateLimiter
 from services.content.server import MIGRATIONS
-from tests.content.test_ugc_remix import World, request, world  # noqa: F401  (the fixture)
+from tests.content.world import World, request
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_an_abandoned_claim_frees_the_key_but_a_stored_answer_stays(db: Database
         assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
 
 
-def test_a_key_at_its_running_job_cap_gets_rate_limited(world: World) -> None:  # noqa: F811
+def test_a_key_at_its_running_job_cap_gets_rate_limited(world: World) -> None:
     key_id = world.tenancy.create_api_key(world.org, ["*"], False)[0]
     accepted = [world.handler.handle(request(world, influencer_id=world.influencer, api_key_id=key_id)) for _ in "abc"]
     with pytest.raises(ServiceError) as info:
@@ -134,7 +134,7 @@ def test_a_key_at_its_running_job_cap_gets_rate_limited(world: World) -> None:  
     assert running == 3
 
 
-def test_concurrent_starts_with_one_key_stay_within_the_cap(world: World) -> None:  # noqa: F811
+def test_concurrent_starts_with_one_key_stay_within_the_cap(world: World) -> None:
     key_id = world.tenancy.create_api_key(world.org, ["*"], False)[0]
     barrier = threading.Barrier(10)
 

@@ -5,62 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
 
-from common.db import Database, make_engine, migrate
 from common.errors import ServiceError
 from layers.content.v1 import content_pb2 as pb
 from layers.render.v1 import render_pb2
-from services.content.idempotency import IdempotencyStore
-from services.content.jobs import Jobs
 from services.content.models import Container, IdempotencyRecord, Job, OutboxMessage
-from services.content.server import MIGRATIONS
-from services.content.tenancy import Tenancy
-from services.content.ugc_remix import MISSING_APP_DEMO_MESSAGE, UgcRemixHandler, reservation_id_for
-from tests.content.fakes import FakeBilling, FakeMedia
-
-
-@dataclass
-class World:
-    db: Database
-    tenancy: Tenancy
-    media: FakeMedia
-    billing: FakeBilling
-    handler: UgcRemixHandler
-    jobs: Jobs
-    org: str
-    project: str
-    influencer: str
-    layer: str
-    account: str
-
-
-@pytest.fixture
-def world(db_url: str):
-    db = Database(make_engine(db_url))
-    migrate(db.engine, MIGRATIONS, "alembic_version_content")
-    tenancy = Tenancy(db)
-    media, billing = FakeMedia(), FakeBilling(available=10_000)
-    handler = UgcRemixHandler(
-        db, IdempotencyStore(db), media, billing, credits=120, reservation_ttl_seconds=600, max_running_jobs_per_key=3
-    )
-    org = tenancy.create_organization("Acme").organization_id
-    project = tenancy.create_project(org, "App").project_id
-    influencer = tenancy.create_influencer(project, "Mia", "warm", "en").influencer_id
-    layer = tenancy.create_layer(project, "content", "Main", influencer).layer_id
-    account = tenancy.create_social_account(project, "tiktok", "@mia").social_account_id
-    tenancy.wire(account, layer)
-    media.add(org, project, "med_demo1")
-    media.add(org, project, "med_demo2")
-    yield World(db, tenancy, media, billing, handler, Jobs(db, billing), org, project, influencer, layer, account)
-    db.dispose()
-
-
-def request(w: World, **fields) -> pb.CreateUgcRemixRequest:
-    return pb.CreateUgcRemixRequest(organization_id=w.org, project_id=w.project, **fields)
+from services.content.ugc_remix import MISSING_APP_DEMO_MESSAGE, reservation_id_for
+from tests.content.world import World, request
 
 
 def reason_of(w: World, req: pb.CreateUgcRemixRequest) -> str:

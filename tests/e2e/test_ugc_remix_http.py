@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -60,7 +61,11 @@ def test_seed_example_answers_202_and_the_job_and_container_can_be_read(stack: S
     assert container["reactionTemplateId"].startswith("rtp_") and container["musicTrackId"].startswith("trk_")
     assert container["format"] == "ugc-remix" and container["hook"] is None
 
-    queued = [d for d in list(stack.queue._items.queue) if d.message_id == body["jobId"]] if stack.queue else []
+    assert stack.queue is not None
+    deadline = time.monotonic() + 5  # the relay publishes just after the commit
+    while not (queued := [d for d in list(stack.queue._items.queue) if d.message_id == body["jobId"]]):
+        assert time.monotonic() < deadline, "the render message never reached the queue"
+        time.sleep(0.02)
     assert len(queued) == 1
     assert render_pb2.RenderJob.FromString(queued[0].body).container_id == body["containerIds"][0]
 
@@ -206,11 +211,50 @@ def test_wallet_for_five_generations_accepts_exactly_five_of_twenty(pg_stack: St
         "estimatedCreditsPerFormat": {"ugc_remix": 120},
     }
     from layers.billing.v1 import billing_pb2
+    from services.content.ugc_remix import reservation_id_for
 
     ledger = pg_stack.stubs.billing.ListLedgerEntries(
         billing_pb2.ListLedgerEntriesRequest(organization_id=tenant["organizationId"])
     ).entries
-    assert sum(e.delta for e in ledger) == credits["balance"]
+    assert [(e.kind, e.delta) for e in ledger] == [("grant", 600)]  # held, not yet charged
+    for accepted in (r.json() for r in responses if r.status_code == 202):
+        hold = pg_stack.stubs.billing.GetReservation(
+            billing_pb2.GetReservationRequest(reservation_id=reservation_id_for(accepted["jobId"]))
+        ).reservation
+        assert hold.state == billing_pb2.RESERVATION_STATE_HELD and hold.amount == 120
+
+
+@pytest.mark.postgres
+def test_ids_postgres_cannot_hold_are_refused_not_a_500(pg_stack: Stack) -> None:
+    """PostgreSQL refuses a NUL in text, so such an id must never reach it: in the body it is 422 naming the
+    field, in the path the 404 an unknown id gets, word for word."""
+    tenant = pg_stack.tenant()
+    influencer = tenant["influencerId"]
+    for field, body in (
+        ("influencerId", {"influencerId": "inf\u0000x"}),
+        ("socialAccountId", {"socialAccountId": "sac\u0000x"}),
+        ("mediaId", {"influencerId": influencer, "mediaId": "med\u0000x"}),
+    ):
+        error = assert_error(post(pg_stack, tenant, body), 422, "VALIDATION")
+        assert [f["field"] for f in error["details"]["fields"]] == [field], error
+    # A NUL in the hook is content's to refuse, and its refusal names the field the same way.
+    error = assert_error(post(pg_stack, tenant, {"influencerId": influencer, "hook": "a\u0000b"}), 422, "VALIDATION")
+    assert error["details"] == {"fields": [{"field": "hook", "problem": "hook must not contain NUL characters."}]}
+
+    container = post(pg_stack, tenant, {"influencerId": influencer}).json()["containerIds"][0]
+    routes = [
+        ("GET", "/v1/jobs/{}"),
+        ("POST", "/v1/jobs/{}/cancel"),
+        ("GET", "/v1/content/{}"),
+        ("GET", "/v1/content/{}/progress"),
+        ("GET", "/v1/content/{}/assets/ast_unknown"),
+        ("GET", f"/v1/content/{container}/assets/{{}}"),
+    ]
+    with pg_stack.http(tenant["apiKey"]) as client:
+        for method, path in routes:
+            malformed = assert_error(client.request(method, path.format("x_%00x")), 404, "NOT_FOUND")
+            unknown = assert_error(client.request(method, path.format("x_unknown")), 404, "NOT_FOUND")
+            assert (malformed["message"], malformed.get("details")) == (unknown["message"], None), path
 
 
 def test_malformed_json_uses_the_envelope(stack: Stack) -> None:

@@ -1,0 +1,1 @@
+from tests.content.world import world  # noqa: F401  (the fixture, for every content test)

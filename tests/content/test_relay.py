@@ -1,0 +1,57 @@
+"""The outbox relay's housekeeping on a real database: resending after a restart, purging old rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from common.render_queue import InProcessQueue
+from common.timeutil import utcnow
+from services.content.jobs import Jobs
+from services.content.models import IdempotencyRecord, Job, OutboxMessage
+from services.content.relay import OutboxRelay
+from tests.content.fakes import FakeBilling
+from tests.content.world import World, request
+
+
+def _relay(w: World, queue: InProcessQueue) -> OutboxRelay:
+    return OutboxRelay(w.db, queue, Jobs(w.db, FakeBilling(0)))
+
+
+def test_running_jobs_are_resent_and_finished_ones_are_not(world: World) -> None:
+    queue = InProcessQueue()
+    relay = _relay(world, queue)
+    running = world.handler.handle(request(world, influencer_id=world.influencer)).job
+    done = world.handler.handle(request(world, influencer_id=world.influencer)).job
+    world.jobs.cancel(world.org, done.job_id)
+    assert relay.publish_pending() == 2 and len(queue) == 2
+
+    restarted = InProcessQueue()  # what a restart leaves: an empty in-memory queue
+    relay = _relay(world, restarted)
+    assert relay.resend_running_jobs() == 1
+    assert relay.publish_pending() == 1
+    delivery = restarted.get(timeout=1)
+    assert delivery is not None and delivery.message_id == running.job_id
+
+
+def test_purge_drops_expired_idempotency_records_and_old_sent_rows(world: World) -> None:
+    relay = _relay(world, InProcessQueue())
+    keep = request(world, influencer_id=world.influencer, idempotency_key="fresh", request_fingerprint="f")
+    old = request(world, influencer_id=world.influencer, idempotency_key="stale", request_fingerprint="f")
+    world.handler.handle(keep)
+    stale_job = world.handler.handle(old).job
+    relay.publish_pending()
+    long_ago = utcnow() - timedelta(days=8)
+    with world.db.write() as session:
+        record = session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.idempotency_key == "stale"))
+        record.expires_at = long_ago
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == stale_job.job_id))
+        row.sent_at = long_ago
+    assert relay.purge() == (1, 1)
+    with world.db.read() as session:
+        keys = list(session.scalars(select(IdempotencyRecord.idempotency_key)))
+        outbox = session.scalar(select(func.count()).select_from(OutboxMessage))
+        jobs = session.scalar(select(func.count()).select_from(Job))
+    assert keys == ["fresh"] and outbox == 1 and jobs == 2  # the jobs themselves are kept
+    assert world.handler.handle(old).job.job_id != stale_job.job_id  # the stale key starts afresh
