@@ -1,6 +1,7 @@
-"""FastAPI dependencies for what the composition root built: settings, service clients, the URL signer.
+"""FastAPI dependencies: what the composition root built (settings, service clients, the URL signer), and
+the request's id and raw body.
 
-create_app puts them on app.state; routes ask for them by type through these aliases.
+create_app puts the former on app.state; routes ask for them by type through these aliases.
 """
 
 from __future__ import annotations
@@ -34,7 +35,15 @@ def get_request_id(request: Request) -> str:
     return request_id_of(request.scope)
 
 
+async def get_body(request: Request) -> bytes:
+    """The request body, for routes that parse it themselves (after the project check, or optional).
+    Dependencies run in declaration order: declare this after the auth dependency, so an unauthenticated
+    caller's body is never read."""
+    return await request.body()
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClientsDep = Annotated[ServiceClients, Depends(get_clients)]
 SignerDep = Annotated[UrlSigner, Depends(get_signer)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
+BodyDep = Annotated[bytes, Depends(get_body)]

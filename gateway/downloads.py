@@ -13,14 +13,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import Header, Path, Query, Response
+from fastapi import Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from common.settings import Settings
 from gateway.clients import ServiceClients
 from gateway.deps import SignerDep
-from gateway.errors import forbidden_signature, not_found, range_not_satisfiable
+from gateway.errors import UNKNOWN_ASSET, forbidden_signature, not_found, range_not_satisfiable
 from gateway.routes._responses import etag_matches
+from gateway.schemas import AssetId, ContainerId
 from layers.content.v1 import content_pb2
 from layers.media.v1 import media_pb2, media_pb2_grpc
 from services.media.client import CHUNK_BYTES, read_range
@@ -32,7 +33,6 @@ THUMBNAIL_TYPE = "image/jpeg"
 WINDOW_BYTES = CHUNK_BYTES
 # No more digits than an int64 holds; a longer number makes the Range header invalid (ignored).
 _RANGE_SPEC = re.compile(r"(\d{0,18})-(\d{0,18})")
-UNKNOWN_ASSET = "assetId is not an asset of this container."
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ def signed_link(variant: Variant) -> Callable[..., SignedLink]:
     path (rebuilt from the path parameters, as it was signed) and has not expired."""
 
     def dependency(
-        container_id: Annotated[str, Path(alias="containerId")],
-        asset_id: Annotated[str, Path(alias="assetId")],
+        container_id: ContainerId,
+        asset_id: AssetId,
         signer: SignerDep,
         org: Annotated[str | None, Query(description="Owning organization (signed).")] = None,
         expires: Annotated[str | None, Query(description="Unix time the link expires.")] = None,

@@ -66,6 +66,22 @@ def not_found(message: str = "Not found.") -> ApiError:
     return ApiError(404, "NOT_FOUND", message)
 
 
+UNKNOWN_ASSET = "assetId is not an asset of this container."
+# A path id that cannot be one of ours names nothing: it answers what an unknown id answers, word for word.
+UNKNOWN_PATH_IDS = {"jobId": "Job not found.", "containerId": "Container not found.", "assetId": UNKNOWN_ASSET}
+
+
+def payload_too_large(message: str, limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "PAYLOAD_TOO_LARGE",
+        message,
+        {"limitBytes": limit},
+        # The rest of the body is never read, so this connection cannot carry another request.
+        headers={"Connection": "close"},
+    )
+
+
 def forbidden_signature(message: str = "The download link is invalid or has expired.") -> ApiError:
     return ApiError(403, "FORBIDDEN_SIGNATURE", message)
 
@@ -94,6 +110,17 @@ def _metadata(err: ServiceError) -> dict[str, Any]:
     return dict(err.metadata)
 
 
+def _field_problem(err: ServiceError) -> dict[str, Any]:
+    """A refused argument in the contract's shape: the field it names goes into `fields` with the service's
+    message as the problem; the rest of the metadata (e.g. a refused file's `reason`) stays beside it."""
+    rest = dict(err.metadata)
+    field = rest.pop("field", None)
+    if not field:
+        return rest
+    rest.pop("problem", None)  # a service's terse tag for the same thing; the message says it for people
+    return {"fields": [{"field": field, "problem": err.message}], **rest}
+
+
 def _reason_as_code(err: ServiceError) -> dict[str, Any]:
     # The seed: error.code stays the generic VALIDATION, the specific failure is details.code.
     return {**err.metadata, "code": err.reason}
@@ -119,7 +146,7 @@ RULES: dict[str | grpc.StatusCode, Rule] = {
     "IDEMPOTENCY_CONFLICT": Rule(409, "IDEMPOTENCY_CONFLICT", _metadata),
     "PAYLOAD_TOO_LARGE": Rule(413, "PAYLOAD_TOO_LARGE", _metadata),
     "RANGE_NOT_SATISFIABLE": Rule(416, "RANGE_NOT_SATISFIABLE", _metadata),
-    grpc.StatusCode.INVALID_ARGUMENT: Rule(422, "VALIDATION", _metadata),
+    grpc.StatusCode.INVALID_ARGUMENT: Rule(422, "VALIDATION", _field_problem),
     grpc.StatusCode.FAILED_PRECONDITION: Rule(422, "VALIDATION", _reason_as_code),
     grpc.StatusCode.NOT_FOUND: Rule(404, "NOT_FOUND"),
     grpc.StatusCode.ALREADY_EXISTS: Rule(409, "CONFLICT", _reason_as_subcode),
@@ -232,6 +259,16 @@ def problems_from_errors(errors: Sequence[Mapping[str, Any]]) -> list[FieldProbl
     return problems
 
 
+def path_not_found(errors: Sequence[Mapping[str, Any]]) -> ApiError | None:
+    """The one place a path parameter's failed shape is decided: it names no resource, so it answers the
+    404 an unknown id answers (never 422, which would tell a malformed id from an unknown one)."""
+    for e in errors:
+        loc = e.get("loc", ())
+        if len(loc) > 1 and loc[0] == "path":
+            return not_found(UNKNOWN_PATH_IDS.get(str(loc[1]), "Not found."))
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -247,7 +284,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        err = validation_error(problems_from_errors(exc.errors()))
+        errors = exc.errors()
+        err = path_not_found(errors) or validation_error(problems_from_errors(errors))
         return error_response(err, request_id_of(request.scope))
 
     app.add_exception_handler(ApiError, on_api_error)

@@ -14,7 +14,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.ids import new_id
-from gateway.errors import ApiError, error_response, internal_error_response, request_id_of
+from gateway.errors import error_response, internal_error_response, payload_too_large, request_id_of
 
 log = logging.getLogger("layers.gateway")
 
@@ -86,7 +86,7 @@ class BodySizeLimitMiddleware:
         limit = self.limit_for(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _too_large(scope, receive, send, limit)
+            await _answer_413(scope, receive, send, limit)
             return
 
         received = 0
@@ -103,7 +103,7 @@ class BodySizeLimitMiddleware:
                     # and whatever it sends after this is dropped.
                     if not app_started and not refused:
                         refused = True
-                        await _too_large(scope, receive, send, limit)
+                        await _answer_413(scope, receive, send, limit)
                     raise _BodyTooLarge
             return message
 
@@ -127,13 +127,6 @@ def _content_length(scope: Scope) -> int | None:
     return int(value) if value is not None and value.isdigit() else None
 
 
-async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    err = ApiError(
-        413,
-        "PAYLOAD_TOO_LARGE",
-        f"Request body is larger than {limit} bytes.",
-        {"limitBytes": limit},
-        # The rest of the body is never read, so this connection cannot carry another request.
-        headers={"Connection": "close"},
-    )
+async def _answer_413(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    err = payload_too_large(f"Request body is larger than {limit} bytes.", limit)
     await error_response(err, request_id_of(scope))(scope, receive, send)

@@ -7,8 +7,10 @@ import re
 import uuid
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from fastapi import Path
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from gateway.errors import FieldProblem, problems_from_errors
 
@@ -16,7 +18,27 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
-Id = Annotated[str, Field(min_length=1, max_length=255)]
+# Our ids are `<prefix>_<ULID>`. Anything else (a NUL, a slash, a 10 kB string) names nothing of ours and is
+# refused here, before it reaches a service or a database.
+_ID_CHARS = "[A-Za-z0-9_-]{1,100}"
+ID_PATTERN = f"^{_ID_CHARS}$"
+_ID = re.compile(_ID_CHARS)
+INVALID_ID = "Not a valid id (1-100 letters, digits, '_' or '-')."
+
+
+def _valid_id(value: str) -> str:
+    if not _ID.fullmatch(value):
+        raise PydanticCustomError("invalid_id", INVALID_ID)
+    return value
+
+
+Id = Annotated[str, AfterValidator(_valid_id), Field(json_schema_extra={"pattern": ID_PATTERN})]
+
+# Path ids. One that is not an Id fails validation in the path, which the error handler answers with the
+# 404 of an unknown id (gateway.errors.path_not_found), the same on every route.
+JobId = Annotated[Id, Path(alias="jobId", description="The job (`job_…`).")]
+ContainerId = Annotated[Id, Path(alias="containerId", description="The content container (`cnt_…`).")]
+AssetId = Annotated[Id, Path(alias="assetId", description="An asset of the container (`ast_…`).")]
 
 
 class UgcRemixBody(BaseModel):

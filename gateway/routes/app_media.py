@@ -18,7 +18,7 @@ import logging
 from typing import TYPE_CHECKING, Annotated, Any
 
 import grpc
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
@@ -28,12 +28,12 @@ from common.settings import Settings
 from gateway.auth import ApiKey, require_scope
 from gateway.clients import ServiceClients
 from gateway.deps import ClientsDep, SettingsDep
-from gateway.errors import ApiError, FieldProblem, validation_error
+from gateway.errors import FieldProblem, payload_too_large, validation_error
 from gateway.idempotency import IdempotentPost
 from gateway.openapi import MediaItem, app_media_request_body
 from gateway.routes._responses import json_response
 from gateway.routes.content import request_fingerprint
-from gateway.routes.projects import visible_project
+from gateway.routes.projects import ProjectId, visible_project
 from gateway.schemas import IDEMPOTENCY_HEADER, MEDIA_KINDS, idempotency_key_problems, parse_app_media_url_body
 from gateway.serializers import media_json
 from layers.media.v1 import media_pb2, media_pb2_grpc
@@ -150,17 +150,6 @@ async def _send(call: Any, message: media_pb2.WriteBlobRequest) -> None:
         raise
 
 
-def _too_large(limit: int) -> ApiError:
-    return ApiError(
-        413,
-        "PAYLOAD_TOO_LARGE",
-        f"The file is larger than the limit of {limit} bytes.",
-        {"limitBytes": limit},
-        # The rest of the body is never read, so this connection cannot carry another request.
-        headers={"Connection": "close"},
-    )
-
-
 async def _stream_to_blob(request: Request, settings: Settings) -> tuple[media_pb2.Blob, str]:
     """Parse the multipart stream, writing the file part to a new blob; 413/422 leave nothing behind."""
     _, options = parse_options_header(request.headers.get("content-type", ""))
@@ -185,7 +174,7 @@ async def _stream_to_blob(request: Request, settings: Settings) -> tuple[media_p
                 for piece in form.take_file_bytes():
                     received += len(piece)
                     if received > limit:
-                        raise _too_large(limit)
+                        raise payload_too_large(f"The file is larger than the limit of {limit} bytes.", limit)
                     await _send(call, media_pb2.WriteBlobRequest(chunk=piece))
             parser.finalize()
             problems = form.missing()
@@ -222,7 +211,7 @@ def _discard(clients: ServiceClients, settings: Settings, blob_id: str) -> None:
 )
 async def create_app_media(
     request: Request,
-    project_id: Annotated[str, Path(alias="projectId", description="The project (a bare UUID).")],
+    project_id: ProjectId,
     key: Annotated[ApiKey, Depends(require_scope("projects:write"))],
     clients: ClientsDep,
     settings: SettingsDep,

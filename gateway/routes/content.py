@@ -7,17 +7,19 @@ import hashlib
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 
 from gateway.auth import ApiKey, require_scope
-from gateway.deps import ClientsDep, RequestIdDep, SettingsDep, SignerDep
+from gateway.deps import BodyDep, ClientsDep, RequestIdDep, SettingsDep, SignerDep
 from gateway.downloads import Conditions, SignedLink, asset_of, conditions, serve_asset, signed_link
-from gateway.errors import not_found, validation_error
+from gateway.errors import validation_error
 from gateway.routes._responses import conditional_json, json_response
+from gateway.routes.projects import ProjectId, visible_project
 from gateway.schemas import (
     IDEMPOTENCY_HEADER,
+    AssetId,
+    ContainerId,
     UgcRemixBody,
-    canonical_project_id,
     idempotency_key_problems,
     parse_ugc_remix_body,
 )
@@ -25,14 +27,6 @@ from gateway.serializers import accepted_job_json, asset_json, container_json, p
 from layers.content.v1 import content_pb2
 
 router = APIRouter(tags=["content"])
-
-UNKNOWN_PROJECT = "projectId is not a project of this organization."
-
-
-async def raw_body(request: Request) -> bytes:
-    """The request body, read here so the sync route can parse it after the project check.
-    Declared after the auth dependency, so an unauthenticated caller's body is never read."""
-    return await request.body()
 
 
 def request_fingerprint(method: str, path: str, body: dict[str, str]) -> str:
@@ -56,23 +50,17 @@ def request_fingerprint(method: str, path: str, body: dict[str, str]) -> str:
 )
 def create_ugc_remix(
     request: Request,
-    project_id: Annotated[str, Path(alias="projectId")],
+    project_id: ProjectId,
     key: Annotated[ApiKey, Depends(require_scope("content:write"))],
-    body: Annotated[bytes, Depends(raw_body)],
+    body: BodyDep,
     clients: ClientsDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
     idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
 ) -> Response:
     # Contract order: auth -> scope (dependencies) -> project visible -> body shape -> the rest (content).
-    project = canonical_project_id(project_id)
-    if project is None:
-        raise not_found(UNKNOWN_PROJECT)
-    # A cheap look-up so an unknown project answers 404 even when the body is also bad.
-    clients.content.GetProject(
-        content_pb2.GetProjectRequest(organization_id=key.organization_id, project_id=project),
-        timeout=settings.rpc_timeout_seconds,
-    )
+    # A cheap look-up first, so an unknown project answers 404 even when the body is also bad.
+    project = visible_project(clients, settings, key, project_id)
 
     parsed, problems = parse_ugc_remix_body(body)
     problems += idempotency_key_problems(idempotency_key)
@@ -104,7 +92,7 @@ def create_ugc_remix(
 
 @router.get("/content/{containerId}", name="get_container")
 def get_container(
-    container_id: Annotated[str, Path(alias="containerId")],
+    container_id: ContainerId,
     key: Annotated[ApiKey, Depends(require_scope("content:read"))],
     clients: ClientsDep,
     settings: SettingsDep,
@@ -119,7 +107,7 @@ def get_container(
 
 @router.get("/content/{containerId}/progress", name="get_container_progress")
 def get_container_progress(
-    container_id: Annotated[str, Path(alias="containerId")],
+    container_id: ContainerId,
     key: Annotated[ApiKey, Depends(require_scope("content:read"))],
     clients: ClientsDep,
     settings: SettingsDep,
@@ -135,8 +123,8 @@ def get_container_progress(
 
 @router.get("/content/{containerId}/assets/{assetId}", name="get_asset")
 def get_asset(
-    container_id: Annotated[str, Path(alias="containerId")],
-    asset_id: Annotated[str, Path(alias="assetId")],
+    container_id: ContainerId,
+    asset_id: AssetId,
     key: Annotated[ApiKey, Depends(require_scope("content:read"))],
     clients: ClientsDep,
     settings: SettingsDep,
@@ -159,8 +147,8 @@ ConditionsDep = Annotated[Conditions, Depends(conditions)]
 @router.head("/content/{containerId}/assets/{assetId}/file", name="head_asset_file")
 def download_asset_file(
     request: Request,
-    container_id: Annotated[str, Path(alias="containerId")],
-    asset_id: Annotated[str, Path(alias="assetId")],
+    container_id: ContainerId,
+    asset_id: AssetId,
     link: Annotated[SignedLink, Depends(signed_link("file"))],
     wanted: ConditionsDep,
     clients: ClientsDep,
@@ -182,8 +170,8 @@ def download_asset_file(
 @router.head("/content/{containerId}/assets/{assetId}/thumbnail", name="head_asset_thumbnail")
 def download_asset_thumbnail(
     request: Request,
-    container_id: Annotated[str, Path(alias="containerId")],
-    asset_id: Annotated[str, Path(alias="assetId")],
+    container_id: ContainerId,
+    asset_id: AssetId,
     link: Annotated[SignedLink, Depends(signed_link("thumbnail"))],
     wanted: ConditionsDep,
     clients: ClientsDep,

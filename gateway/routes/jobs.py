@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import ApiKey, require_scope
-from gateway.deps import ClientsDep, SettingsDep, SignerDep
+from gateway.deps import BodyDep, ClientsDep, SettingsDep, SignerDep
 from gateway.errors import FieldProblem, validation_error
 from gateway.idempotency import IdempotentPost
 from gateway.routes._responses import conditional_json, json_response
-from gateway.schemas import IDEMPOTENCY_HEADER, idempotency_key_problems, parse_json_object
+from gateway.schemas import IDEMPOTENCY_HEADER, JobId, idempotency_key_problems, parse_json_object
 from gateway.serializers import cancel_json, job_json
 from layers.content.v1 import content_pb2
 
@@ -22,7 +22,7 @@ router = APIRouter(tags=["jobs"])
 
 @router.get("/jobs/{jobId}", name="get_job")
 def get_job(
-    job_id: Annotated[str, Path(alias="jobId")],
+    job_id: JobId,
     key: Annotated[ApiKey, Depends(require_scope("jobs:read"))],
     clients: ClientsDep,
     settings: SettingsDep,
@@ -36,11 +36,6 @@ def get_job(
     return conditional_json(job_json(response.job, signer), if_none_match)
 
 
-async def optional_body(request: Request) -> bytes:
-    """The request body, read after the auth dependency so an unauthenticated caller's is never read."""
-    return await request.body()
-
-
 def cancel_body_problems(raw: bytes) -> list[FieldProblem]:
     """Cancel takes no fields: no body or `{}`; anything else is refused rather than ignored."""
     if not raw.strip():
@@ -52,9 +47,9 @@ def cancel_body_problems(raw: bytes) -> list[FieldProblem]:
 @router.post("/jobs/{jobId}/cancel", name="cancel_job", status_code=202)
 async def cancel_job(
     request: Request,
-    job_id: Annotated[str, Path(alias="jobId")],
+    job_id: JobId,
     key: Annotated[ApiKey, Depends(require_scope("jobs:cancel"))],
-    body: Annotated[bytes, Depends(optional_body)],
+    body: BodyDep,
     clients: ClientsDep,
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,

@@ -43,11 +43,17 @@ def _page(call: Callable[..., Any], request: Any, settings: Settings) -> Any:
         raise
 
 
-def visible_project(clients: ServiceClients, settings: Settings, key: ApiKey, project_id: str) -> str:
-    """The canonical project id when the key's organization owns it; 404 otherwise (no existence leaks)."""
+def project_or_404(project_id: str) -> str:
+    """The canonical project id; 404 for anything that is not a project id at all, as for an unknown one."""
     project = canonical_project_id(project_id)
     if project is None:
         raise not_found(UNKNOWN_PROJECT)
+    return project
+
+
+def visible_project(clients: ServiceClients, settings: Settings, key: ApiKey, project_id: str) -> str:
+    """The canonical project id when the key's organization owns it; 404 otherwise (no existence leaks)."""
+    project = project_or_404(project_id)
     clients.content.GetProject(
         content_pb2.GetProjectRequest(organization_id=key.organization_id, project_id=project),
         timeout=settings.rpc_timeout_seconds,
@@ -90,9 +96,7 @@ def list_influencers(
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Response:
-    project = canonical_project_id(project_id)
-    if project is None:
-        raise not_found(UNKNOWN_PROJECT)
+    project = project_or_404(project_id)
     # Content checks the project belongs to the organization (NOT_FOUND otherwise).
     response = _page(
         clients.content.ListInfluencers,
@@ -117,9 +121,7 @@ def list_social_accounts(
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Response:
-    project = canonical_project_id(project_id)
-    if project is None:
-        raise not_found(UNKNOWN_PROJECT)
+    project = project_or_404(project_id)
     response = _page(
         clients.content.ListSocialAccounts,
         content_pb2.ListSocialAccountsRequest(

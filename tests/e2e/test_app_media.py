@@ -149,7 +149,7 @@ def test_files_that_are_not_a_demo_video_are_refused_and_leave_nothing(
     tenant = stack.tenant()
     before = leftovers.snapshot()
     error = assert_error(upload(stack, tenant, tenant["projectId"], clips[clip], "demo-video"), 422, "VALIDATION")
-    assert error["details"] == {"reason": reason, "field": "file"}
+    assert error["details"] == {"reason": reason, "fields": [{"field": "file", "problem": error["message"]}]}
     assert leftovers.settles_to(before) == before
 
 
@@ -300,7 +300,10 @@ def test_url_import_files_the_fetched_clip_and_is_idempotent(
 
         redirect = {"kind": "demo-video", "url": server.url(f"/redirect?to=https://127.0.0.1:{server.port}/x")}
         error = assert_error(client.post(f"/v1/projects/{project}/app-media", json=redirect), 422, "VALIDATION")
-        assert error["details"] == {"reason": "URL_FORBIDDEN", "field": "url"}
+        assert error["details"] == {
+            "reason": "URL_FORBIDDEN",
+            "fields": [{"field": "url", "problem": error["message"]}],
+        }
 
 
 def test_url_import_refuses_internal_addresses_when_nothing_is_allowed(stack: Stack) -> None:

@@ -20,14 +20,36 @@ C = grpc.StatusCode
 BODY = {"influencerId": "inf_1"}
 
 ROWS: list[tuple[ServiceError, int, str, dict[str, Any] | None]] = [
+    # A refused argument that names its field: the contract's details.fields, other metadata beside it.
     (
         ServiceError(
             C.INVALID_ARGUMENT, "VALIDATION", "mediaId is not a video.", {"reason": "NOT_A_VIDEO", "field": "mediaId"}
         ),
         422,
         "VALIDATION",
-        {"reason": "NOT_A_VIDEO", "field": "mediaId"},
+        {"fields": [{"field": "mediaId", "problem": "mediaId is not a video."}], "reason": "NOT_A_VIDEO"},
     ),
+    (
+        ServiceError(C.INVALID_ARGUMENT, "VALIDATION", "hook must not contain NUL characters.", {"field": "hook"}),
+        422,
+        "VALIDATION",
+        {"fields": [{"field": "hook", "problem": "hook must not contain NUL characters."}]},
+    ),
+    (
+        # A service's own short tag for the problem is not a second, top-level detail.
+        ServiceError(C.INVALID_ARGUMENT, "VALIDATION", "kind is required.", {"field": "kind", "problem": "required"}),
+        422,
+        "VALIDATION",
+        {"fields": [{"field": "kind", "problem": "kind is required."}]},
+    ),
+    # No field named: the metadata is the details, as sent (none at all: no details).
+    (
+        ServiceError(C.INVALID_ARGUMENT, "VALIDATION", "That URL is not allowed.", {"reason": "URL_FORBIDDEN"}),
+        422,
+        "VALIDATION",
+        {"reason": "URL_FORBIDDEN"},
+    ),
+    (ServiceError(C.INVALID_ARGUMENT, "VALIDATION", "Bad request."), 422, "VALIDATION", None),
     *[
         (
             ServiceError(C.FAILED_PRECONDITION, reason, f"{reason}: explained.", {"format": "ugc-remix"}),
