@@ -34,4 +34,4 @@ def decode_token(token: str) -> int:
             raise ValueError(after)
         return after
     except (ValueError, KeyError, TypeError) as exc:
-        raise invalid("cursor is not valid.", field="cursor") from exc
+        raise invalid("Not a cursor this API issued.", field="cursor") from exc

@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import grpc
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from common.errors import unpack
 from common.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from common.settings import Settings
 from gateway.auth import ApiKey, require_scope
 from gateway.clients import ServiceClients
 from gateway.deps import ClientsDep, SettingsDep
-from gateway.errors import FieldProblem, not_found, validation_error
+from gateway.errors import not_found
 from gateway.openapi import InfluencerPage, MediaPage, SocialAccountPage
 from gateway.routes._responses import json_response
 from gateway.schemas import MediaRole, Platform, canonical_project_id
@@ -33,14 +31,9 @@ Cursor = Annotated[str | None, Query(max_length=512, description="nextCursor of 
 
 
 def _page(call: Callable[..., Any], request: Any, settings: Settings) -> Any:
-    """Call a List RPC; a page token the service refuses is a bad ?cursor= to the partner."""
-    try:
-        return call(request, timeout=settings.rpc_timeout_seconds)
-    except grpc.RpcError as exc:
-        error = unpack(exc)
-        if error.code == grpc.StatusCode.INVALID_ARGUMENT and error.metadata.get("field") in ("cursor", "page_token"):
-            raise validation_error([FieldProblem("cursor", "Not a cursor this API issued.")]) from None
-        raise
+    """Call a List RPC. A cursor the service refuses comes back as INVALID_ARGUMENT on field "cursor",
+    which the error table renders as a 422 naming ?cursor= (common.paging words it for partners)."""
+    return call(request, timeout=settings.rpc_timeout_seconds)
 
 
 def project_or_404(project_id: str) -> str:
