@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dev":
         from cli import dev
 
-        dev.run(args.data_dir, args.port)
+        try:
+            dev.run(args.data_dir, args.port)
+        except RuntimeError as exc:  # e.g. a port already taken by another instance
+            print(f"layers dev: {exc}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "serve":
         return serve(args.service)

@@ -40,7 +40,8 @@ def create_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=[ErrorInterceptor()],
-        options=CHANNEL_OPTIONS,
+        # No SO_REUSEPORT: a second server on a taken port must fail, not silently share its traffic.
+        options=[*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)],
     )
     register(server)
     health_servicer = health.HealthServicer()
@@ -49,9 +50,12 @@ def create_server(
     for name in [*names, ""]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(address)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise RuntimeError(f"could not bind gRPC server to {address}")
+        raise RuntimeError(f"could not bind gRPC server to {address} (is another instance running there?)")
     server.start()
     return server, port
 

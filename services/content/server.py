@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from common.db import Database, make_engine, migrate
@@ -32,38 +33,43 @@ def start(settings: Settings, address: str | None = None, publisher: Publisher |
             raise SystemExit("LAYERS_AMQP_URL is required to run the content service on its own")
         publisher = RabbitPublisher(settings.amqp_url, settings.render_queue)
     db = Database(make_engine(settings.content_database))
-    migrate(db.engine, MIGRATIONS, "alembic_version_content")
-    media_channel = channel(settings.media_addr)
-    billing_channel = channel(settings.billing_addr)
-    billing = GrpcBilling(billing_pb2_grpc.BillingServiceStub(billing_channel), settings.rpc_timeout_seconds)
-    media = GrpcMedia(media_pb2_grpc.MediaServiceStub(media_channel), settings.rpc_timeout_seconds)
-    jobs = Jobs(db, billing)
-    relay = OutboxRelay(db, publisher, jobs)
-    idempotency = IdempotencyStore(db)
-    ugc_remix = UgcRemixHandler(
-        db,
-        idempotency,
-        media,
-        billing,
-        credits=settings.ugc_remix_credits,
-        reservation_ttl_seconds=settings.reservation_ttl_seconds,
-        max_running_jobs_per_key=settings.max_concurrent_jobs_per_key,
-        on_committed=relay.wake,
-    )
-    servicer = ContentServicer(Tenancy(db), ugc_remix, jobs, idempotency, RateLimiter(db))
-    server, port = create_server(
-        lambda s: content_pb2_grpc.add_ContentServiceServicer_to_server(servicer, s),
-        [SERVICE_NAME],
-        address or settings.content_addr,
-    )
+    closers: list[Callable[[], object]] = [db.dispose]
+    try:
+        migrate(db.engine, MIGRATIONS, "alembic_version_content")
+        media_channel = channel(settings.media_addr)
+        billing_channel = channel(settings.billing_addr)
+        closers += [billing_channel.close, media_channel.close]
+        billing = GrpcBilling(billing_pb2_grpc.BillingServiceStub(billing_channel), settings.rpc_timeout_seconds)
+        media = GrpcMedia(media_pb2_grpc.MediaServiceStub(media_channel), settings.rpc_timeout_seconds)
+        jobs = Jobs(db, billing)
+        relay = OutboxRelay(db, publisher, jobs)
+        idempotency = IdempotencyStore(db)
+        ugc_remix = UgcRemixHandler(
+            db,
+            idempotency,
+            media,
+            billing,
+            credits=settings.ugc_remix_credits,
+            reservation_ttl_seconds=settings.reservation_ttl_seconds,
+            max_running_jobs_per_key=settings.max_concurrent_jobs_per_key,
+            on_committed=relay.wake,
+        )
+        servicer = ContentServicer(Tenancy(db), ugc_remix, jobs, idempotency, RateLimiter(db))
+        server, port = create_server(
+            lambda s: content_pb2_grpc.add_ContentServiceServicer_to_server(servicer, s),
+            [SERVICE_NAME],
+            address or settings.content_addr,
+        )
+    except BaseException:
+        for close in reversed(closers):
+            close()
+        raise
     if isinstance(publisher, InProcessQueue):
         # The in-process queue did not survive the last stop: send running jobs' render messages again.
         relay.resend_running_jobs()
     relay.start()
     # Closers run last-first: the relay stops before the channels and the database it uses go away.
-    return RunningService(
-        "content", server, port, closers=[db.dispose, billing_channel.close, media_channel.close, relay.stop]
-    )
+    return RunningService("content", server, port, closers=[*closers, relay.stop])
 
 
 def main() -> None:

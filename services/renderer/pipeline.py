@@ -205,13 +205,24 @@ class RenderPipeline:
             size_bytes=result.size_bytes,
             checksum_sha256=result.checksum_sha256,
         )
-        done = self.content.CompleteRender(
-            cpb.CompleteRenderRequest(job_id=job.job_id, assets=[asset]), timeout=self.timeout
-        )
+        try:
+            done = self.content.CompleteRender(
+                cpb.CompleteRenderRequest(job_id=job.job_id, assets=[asset]), timeout=self.timeout
+            )
+        except grpc.RpcError:
+            # Not recorded: a retry renders and uploads again, so these copies would belong to nobody.
+            self._discard(video.blob_id, thumb.blob_id)
+            raise
         if not done.recorded:
             # Canceled (or finished by another delivery) meanwhile: this output belongs to nobody.
-            for blob_id in (video.blob_id, thumb.blob_id):
-                self.media.DeleteBlob(mpb.DeleteBlobRequest(blob_id=blob_id), timeout=self.timeout)
+            self._discard(video.blob_id, thumb.blob_id)
             return Outcome.CANCELED if done.job.status == cpb.JOB_STATUS_CANCELED else Outcome.SKIPPED
         log.info("job %s completed: %d bytes, %d ms", job.job_id, result.size_bytes, result.duration_ms)
         return Outcome.COMPLETED
+
+    def _discard(self, *blob_ids: str) -> None:
+        for blob_id in blob_ids:
+            try:
+                self.media.DeleteBlob(mpb.DeleteBlobRequest(blob_id=blob_id), timeout=self.timeout)
+            except grpc.RpcError:
+                log.warning("could not delete unused output blob %s", blob_id)

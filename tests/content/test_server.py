@@ -62,3 +62,21 @@ def test_serve_content_without_a_broker_says_what_is_missing(tmp_path: Path) -> 
     env.pop("LAYERS_AMQP_URL", None)
     done = subprocess.run([LAYERS, "serve", "content"], env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode != 0 and "LAYERS_AMQP_URL" in done.stderr
+
+
+def test_a_taken_port_is_refused_and_nothing_is_left_open(tmp_path: Path) -> None:
+    from common.render_queue import InProcessQueue
+    from common.settings import Settings
+    from services.content import server
+
+    settings = Settings(data_dir=tmp_path)
+    first = server.start(settings, "127.0.0.1:0", publisher=InProcessQueue())
+    try:
+        try:
+            server.start(settings, first.address, publisher=InProcessQueue())
+        except RuntimeError as exc:
+            assert "could not bind" in str(exc)
+        else:
+            raise AssertionError("a second content service started on a port already in use")
+    finally:
+        first.stop(grace_seconds=0)
