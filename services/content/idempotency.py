@@ -142,6 +142,18 @@ class IdempotencyStore:
             if record is not None:
                 session.delete(record)
 
+    def renew_job_id(self, claim: Claim) -> Claim:
+        """Give a claim a fresh job id (and so a fresh reservation id), for when the one it inherited from a
+        dead owner was already settled. Raises ClaimLost when the claim is no longer this caller's."""
+        if claim.record_id is None:
+            return Claim(None, new_id("job"))
+        with self.db.write() as session:
+            record = self._owned(session, claim)
+            if record is None:
+                raise ClaimLost()
+            record.job_id = new_id("job")
+            return Claim(record.id, record.job_id, claim.lease)
+
     def owns(self, claim: Claim) -> bool:
         """True while the claim is still this caller's (no key, or not taken over)."""
         if claim.record_id is None:

@@ -112,9 +112,7 @@ class UgcRemixHandler:
             with self.db.read() as session:
                 self._check_running_jobs(session, request.api_key_id, lock=False)
 
-        job_id = claim.job_id
-        reservation_id = reservation_id_for(job_id)
-        self.billing.reserve(reservation_id, request.organization_id, self.credits, self.reservation_ttl_seconds)
+        claim, reservation_id = self._reserve(request, claim)
         try:
             return self._commit(request, claim, on_camera, hook, app_demo_id, template_id, track_id, reservation_id)
         except BaseException as exc:
@@ -127,6 +125,21 @@ class UgcRemixHandler:
             except ServiceError:
                 log.warning("could not release %s; it will expire", reservation_id)
             raise
+
+    def _reserve(self, request: pb.CreateUgcRemixRequest, claim: Claim) -> tuple[Claim, str]:
+        """Hold the credits under an id derived from the job id, so a retry finds the same hold."""
+        reservation_id = reservation_id_for(claim.job_id)
+        try:
+            self.billing.reserve(reservation_id, request.organization_id, self.credits, self.reservation_ttl_seconds)
+        except ServiceError as exc:
+            if exc.reason != "RESERVATION_NOT_HELD":
+                raise
+            # This key's previous owner reserved under this job id, gave the hold back and died before letting
+            # go of the key: that job never existed, so start it afresh under a new id.
+            claim = self.idempotency.renew_job_id(claim)
+            reservation_id = reservation_id_for(claim.job_id)
+            self.billing.reserve(reservation_id, request.organization_id, self.credits, self.reservation_ttl_seconds)
+        return claim, reservation_id
 
     def _resolve(self, session: Session, request: pb.CreateUgcRemixRequest) -> tuple[OnCamera, AppDemo | None]:
         account = None

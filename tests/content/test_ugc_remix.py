@@ -239,3 +239,27 @@ def _call(world: World, req: pb.CreateUgcRemixRequest) -> object:
         return world.handler.handle(req)
     except ServiceError as exc:
         return exc
+
+
+def test_a_key_whose_dead_owner_released_its_hold_starts_a_fresh_job(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from services.content import idempotency
+
+    monkeypatch.setattr(idempotency, "CLAIM_LEASE", timedelta(milliseconds=100))
+    # A first owner claimed the key, reserved under its job id, released the hold, then died.
+    dead = world.handler.idempotency.claim(
+        world.org, f"POST /v1/projects/{world.project}/content/ugc-remix", "orphan", "fp"
+    )
+    assert isinstance(dead, idempotency.Claim)
+    world.billing.reserve(reservation_id_for(dead.job_id), world.org, 120, 60)
+    world.billing.release(reservation_id_for(dead.job_id))
+    time.sleep(0.2)
+
+    req = request(world, influencer_id=world.influencer, idempotency_key="orphan", request_fingerprint="fp")
+    job = world.handler.handle(req).job
+    assert job.job_id != dead.job_id
+    assert world.billing.held == {reservation_id_for(job.job_id): 120}
+    assert world.handler.handle(req).job == job  # and the key now replays it
