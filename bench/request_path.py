@@ -607,6 +607,13 @@ class Row:
         return sum(self.cpu_seconds.values()) * 1000 / self.result.requests
 
     @property
+    def cores_busy(self) -> float | None:
+        """Cores the counted processes kept busy over the window: well under the machine's means waiting."""
+        if self.result is None or not self.result.seconds or not self.cpu_seconds:
+            return None
+        return sum(self.cpu_seconds.values()) / self.result.seconds
+
+    @property
     def postgres_ms_per_request(self) -> float | None:
         if self.result is None or not self.result.requests or self.postgres_seconds is None:
             return None
@@ -629,6 +636,7 @@ class Row:
             "ratio_to_ceiling": self.ratio,
             "cpu_ms_per_request": self.cpu_ms_per_request,
             "cpu_seconds_by_process": self.cpu_seconds,
+            "cores_busy": self.cores_busy,
             "postgres_cpu_ms_per_request": self.postgres_ms_per_request,
             "detail": r.detail if r else None,
         }
@@ -1152,6 +1160,9 @@ class Bench:
             + (" (not visible from here)" if self.postgres and not self.postgres.visible else "")
             + ". The load generators are not counted but share the machine's cores.",
         ]
+        busy = [f"{row.call} {row.cores_busy:.2f}" for row in self.rows if row.cores_busy is not None]
+        if busy:
+            lines.append(f"cores busy in our processes (of {os.cpu_count()}): " + "; ".join(busy))
         for row in self.rows:
             if row.result and row.result.errors and row.result.error_sample:
                 lines.append(f"first error of {row.call}: {row.result.error_sample[:300]}")
