@@ -666,7 +666,10 @@ async def run_load(
     else:
         info, message_type = method, message_class
     factory = RequestFactory(config, info, message_type)
-    channels = [grpc.aio.insecure_channel(config.host) for _ in range(config.connections)]
+    # A local subchannel pool each, so that N channels are N TCP connections (as ghz's "connections" are);
+    # channels with the same arguments would otherwise share one.
+    options = [("grpc.use_local_subchannel_pool", 1)]
+    channels = [grpc.aio.insecure_channel(config.host, options=options) for _ in range(config.connections)]
     # Bytes in, bytes out: requests are serialized by the factory and responses are not decoded.
     calls = [ch.unary_unary(info.path, request_serializer=None, response_deserializer=None) for ch in channels]
     latencies: list[int] = []

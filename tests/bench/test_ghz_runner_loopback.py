@@ -24,8 +24,10 @@ class RecordingHealth(health.HealthServicer):
     def __init__(self) -> None:
         super().__init__()
         self.request_ids: list[str] = []
+        self.peers: set[str] = set()
 
     def Check(self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext) -> Any:
+        self.peers.add(context.peer())
         metadata = dict(context.invocation_metadata())
         if "x-request-id" in metadata:
             self.request_ids.append(str(metadata["x-request-id"]))
@@ -117,6 +119,14 @@ def test_duration_mode_stops_by_itself(server: tuple[str, RecordingHealth], tmp_
     assert report["endReason"] == "timeout"
     assert report["count"] > 0 and report["statusCodeDistribution"] == {"OK": report["count"]}
     assert 0.5e9 <= report["total"] < 3e9
+
+
+def test_each_connection_is_its_own_tcp_connection(server: tuple[str, RecordingHealth], tmp_path: Path) -> None:
+    host, servicer = server
+    servicer.peers.clear()
+    code, report = run(write_config(tmp_path), host, tmp_path, "--connections", "3")
+    assert code == 0 and report["statusCodeDistribution"] == {"OK": 200}
+    assert len(servicer.peers) == 3
 
 
 def test_an_unknown_method_is_named_with_the_ones_that_exist(
