@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import grpc
-from sqlalchemy import ColumnElement, Engine, exists, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from common import paging
@@ -40,12 +44,81 @@ class MediaPage:
     next_page_token: str
 
 
+class AppDemoProblem(StrEnum):
+    """Why a render request has no usable app demo."""
+
+    NONE = ""
+    NOT_APP_DEMO = "NOT_APP_DEMO"
+    MISSING = "MISSING"
+
+
+@dataclass(frozen=True)
+class RenderInputs:
+    """What a render takes from media; the ids are empty when app_demo_problem is set."""
+
+    app_demo_media_id: str
+    app_demo_problem: AppDemoProblem
+    reaction_template_id: str
+    music_track_id: str
+
+
+class CachedIds:
+    """The ids a query returns, re-read when older than ttl_seconds on `clock` (seconds, monotonic).
+
+    An empty answer is never kept, so the first row added to an empty table is seen at once. `invalidate()`
+    drops the cached answer (and any load already under way), for rows this process adds itself.
+    """
+
+    def __init__(self, engine: Engine, query: Select[str], ttl_seconds: float, clock: Callable[[], float]) -> None:
+        self._engine = engine
+        self._query = query
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ids: list[str] = []
+        self._loaded_at = 0.0
+        self._generation = 0
+
+    def get(self) -> list[str]:
+        with self._lock:
+            if self._ids and self._clock() - self._loaded_at < self._ttl:
+                return self._ids
+            generation = self._generation
+        # Read outside the lock: a slow database holds up only the callers that need a fresh answer anyway.
+        loaded_at = self._clock()
+        with self._engine.connect() as conn:
+            ids = list(conn.scalars(self._query))
+        with self._lock:
+            if generation == self._generation:
+                self._ids, self._loaded_at = ids, loaded_at
+        return ids
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._ids, self._generation = [], self._generation + 1
+
+
 class MediaLibrary:
-    def __init__(self, engine: Engine, store: LocalBlobStore, max_upload_bytes: int) -> None:
+    """`catalog_ttl_seconds` is how long `pick_render_inputs` may use a read of the reaction pool and the
+    music catalog (on `clock`, monotonic seconds) before it reads them again."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: LocalBlobStore,
+        max_upload_bytes: int,
+        catalog_ttl_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         db = Database(engine)
+        self._engine = engine
         self._write, self._read = db.write, db.read
         self._store = store
         self._max_upload_bytes = max_upload_bytes
+        self._reaction_ids = CachedIds(
+            engine, select(ReactionTemplateRow.reaction_template_id), catalog_ttl_seconds, clock
+        )
+        self._music_ids = CachedIds(engine, select(MusicTrackRow.music_track_id), catalog_ttl_seconds, clock)
 
     # Blobs
 
@@ -187,7 +260,7 @@ class MediaLibrary:
             )
         # Another org's or project's row answers exactly like a missing one: no existence leaks.
         if row is None:
-            raise not_found("media", "mediaId is not on this project.")
+            raise _media_not_on_project()
         return row
 
     def list_media(
@@ -214,6 +287,51 @@ class MediaLibrary:
         page = rows[:size]
         return MediaPage(page, paging.encode_token(page[-1].seq))
 
+    # Render inputs
+
+    def pick_render_inputs(self, organization_id: str, project_id: str, media_id: str) -> RenderInputs:
+        """The app demo (pinned, else the project's oldest app-demo), a random template and a random track.
+
+        A pinned media_id not on the project raises NOT_FOUND exactly like `get_media`. An unusable app demo
+        is returned as `app_demo_problem` (nothing is picked then); otherwise an empty pool or catalog raises
+        FAILED_PRECONDITION like the Pick* methods. The app demo is read fresh on every call (one indexed
+        query); the pool and catalog ids come from a cache of `catalog_ttl_seconds`.
+        """
+        with self._engine.connect() as conn:
+            if media_id:
+                role = conn.scalar(
+                    select(MediaItemRow.media_role).where(
+                        MediaItemRow.media_id == media_id,
+                        MediaItemRow.organization_id == organization_id,
+                        MediaItemRow.project_id == project_id,
+                    )
+                )
+                if role is None:
+                    raise _media_not_on_project()
+                demo_id = media_id if role == APP_DEMO_ROLE else None
+                problem = AppDemoProblem.NOT_APP_DEMO
+            else:
+                demo_id = conn.scalar(
+                    select(MediaItemRow.media_id)
+                    .where(
+                        MediaItemRow.organization_id == organization_id,
+                        MediaItemRow.project_id == project_id,
+                        MediaItemRow.media_role == APP_DEMO_ROLE,
+                    )
+                    .order_by(MediaItemRow.seq)
+                    .limit(1)
+                )
+                problem = AppDemoProblem.MISSING
+        if demo_id is None:
+            return RenderInputs("", problem, "", "")
+        reactions, tracks = self._reaction_ids.get(), self._music_ids.get()
+        if not reactions:
+            raise _reaction_pool_empty()
+        if not tracks:
+            raise _music_catalog_empty()
+        # Uniform, like the ORDER BY random() of the Pick* methods.
+        return RenderInputs(demo_id, AppDemoProblem.NONE, random.choice(reactions), random.choice(tracks))
+
     # The reaction-template pool
 
     def create_reaction_template(self, name: str, blob_id: str) -> ReactionTemplateRow:
@@ -229,6 +347,7 @@ class MediaLibrary:
                     **_probe_values(measured),
                 )
                 session.add(row)
+        self._reaction_ids.invalidate()
         return row
 
     def get_reaction_template(self, reaction_template_id: str) -> ReactionTemplateRow:
@@ -242,7 +361,7 @@ class MediaLibrary:
         with self._read() as session:
             row = session.scalar(select(ReactionTemplateRow).order_by(func.random()).limit(1))
         if row is None:
-            raise precondition("REACTION_POOL_EMPTY", "The reaction-template pool is empty.")
+            raise _reaction_pool_empty()
         return row
 
     # The music catalog
@@ -260,6 +379,7 @@ class MediaLibrary:
                     **_probe_values(measured),
                 )
                 session.add(row)
+        self._music_ids.invalidate()
         return row
 
     def get_music_track(self, music_track_id: str) -> MusicTrackRow:
@@ -273,8 +393,20 @@ class MediaLibrary:
         with self._read() as session:
             row = session.scalar(select(MusicTrackRow).order_by(func.random()).limit(1))
         if row is None:
-            raise precondition("MUSIC_CATALOG_EMPTY", "The music catalog is empty.")
+            raise _music_catalog_empty()
         return row
+
+
+def _media_not_on_project() -> ServiceError:
+    return not_found("media", "mediaId is not on this project.")
+
+
+def _reaction_pool_empty() -> ServiceError:
+    return precondition("REACTION_POOL_EMPTY", "The reaction-template pool is empty.")
+
+
+def _music_catalog_empty() -> ServiceError:
+    return precondition("MUSIC_CATALOG_EMPTY", "The music catalog is empty.")
 
 
 def _require(value: str, field: str) -> None:

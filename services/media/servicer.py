@@ -13,11 +13,17 @@ from common.errors import invalid
 from common.timeutil import to_timestamp
 from layers.media.v1 import media_pb2, media_pb2_grpc
 from services.media.blob_store import cancelled
-from services.media.library import MediaLibrary
+from services.media.library import AppDemoProblem, MediaLibrary
 from services.media.models import BlobRow, MediaItemRow, MusicTrackRow, ProbeColumns, ReactionTemplateRow
 from services.media.url_import import UrlImporter
 
 SERVICE_NAME = media_pb2.DESCRIPTOR.services_by_name["MediaService"].full_name
+
+_APP_DEMO_PROBLEMS = {
+    AppDemoProblem.NONE: media_pb2.APP_DEMO_PROBLEM_UNSPECIFIED,
+    AppDemoProblem.NOT_APP_DEMO: media_pb2.APP_DEMO_PROBLEM_NOT_APP_DEMO,
+    AppDemoProblem.MISSING: media_pb2.APP_DEMO_PROBLEM_MISSING,
+}
 
 
 class MediaServicer(media_pb2_grpc.MediaServiceServicer):
@@ -113,6 +119,17 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     ) -> media_pb2.PickMusicTrackResponse:
         row = self._library.pick_music_track()
         return media_pb2.PickMusicTrackResponse(music_track=music_track_pb(row))
+
+    def PickRenderInputs(
+        self, request: media_pb2.PickRenderInputsRequest, context: grpc.ServicerContext
+    ) -> media_pb2.PickRenderInputsResponse:
+        picked = self._library.pick_render_inputs(request.organization_id, request.project_id, request.media_id)
+        return media_pb2.PickRenderInputsResponse(
+            app_demo_media_id=picked.app_demo_media_id,
+            reaction_template_id=picked.reaction_template_id,
+            music_track_id=picked.music_track_id,
+            app_demo_problem=_APP_DEMO_PROBLEMS[picked.app_demo_problem],
+        )
 
 
 def _chunks(requests: Iterator[media_pb2.WriteBlobRequest]) -> Iterator[bytes]:

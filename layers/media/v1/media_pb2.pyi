@@ -2,12 +2,22 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class AppDemoProblem(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    APP_DEMO_PROBLEM_UNSPECIFIED: _ClassVar[AppDemoProblem]
+    APP_DEMO_PROBLEM_NOT_APP_DEMO: _ClassVar[AppDemoProblem]
+    APP_DEMO_PROBLEM_MISSING: _ClassVar[AppDemoProblem]
+APP_DEMO_PROBLEM_UNSPECIFIED: AppDemoProblem
+APP_DEMO_PROBLEM_NOT_APP_DEMO: AppDemoProblem
+APP_DEMO_PROBLEM_MISSING: AppDemoProblem
 
 class Blob(_message.Message):
     __slots__ = ("blob_id", "size_bytes", "checksum_sha256", "mime_type")
@@ -286,3 +296,25 @@ class PickMusicTrackResponse(_message.Message):
     MUSIC_TRACK_FIELD_NUMBER: _ClassVar[int]
     music_track: MusicTrack
     def __init__(self, music_track: _Optional[_Union[MusicTrack, _Mapping]] = ...) -> None: ...
+
+class PickRenderInputsRequest(_message.Message):
+    __slots__ = ("organization_id", "project_id", "media_id")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    project_id: str
+    media_id: str
+    def __init__(self, organization_id: _Optional[str] = ..., project_id: _Optional[str] = ..., media_id: _Optional[str] = ...) -> None: ...
+
+class PickRenderInputsResponse(_message.Message):
+    __slots__ = ("app_demo_media_id", "reaction_template_id", "music_track_id", "app_demo_problem")
+    APP_DEMO_MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    REACTION_TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
+    MUSIC_TRACK_ID_FIELD_NUMBER: _ClassVar[int]
+    APP_DEMO_PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    app_demo_media_id: str
+    reaction_template_id: str
+    music_track_id: str
+    app_demo_problem: AppDemoProblem
+    def __init__(self, app_demo_media_id: _Optional[str] = ..., reaction_template_id: _Optional[str] = ..., music_track_id: _Optional[str] = ..., app_demo_problem: _Optional[_Union[AppDemoProblem, str]] = ...) -> None: ...

@@ -108,6 +108,11 @@ class MediaServiceStub:
                 request_serializer=layers_dot_media_dot_v1_dot_media__pb2.PickMusicTrackRequest.SerializeToString,
                 response_deserializer=layers_dot_media_dot_v1_dot_media__pb2.PickMusicTrackResponse.FromString,
                 _registered_method=True)
+        self.PickRenderInputs = channel.unary_unary(
+                '/layers.media.v1.MediaService/PickRenderInputs',
+                request_serializer=layers_dot_media_dot_v1_dot_media__pb2.PickRenderInputsRequest.SerializeToString,
+                response_deserializer=layers_dot_media_dot_v1_dot_media__pb2.PickRenderInputsResponse.FromString,
+                _registered_method=True)
 
 
 class MediaServiceServicer:
@@ -216,6 +221,19 @@ class MediaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PickRenderInputs(self, request, context):
+        """PickRenderInputs answers, in one call, everything a ugc-remix render takes from media: the app
+        demo (the pinned media_id, else the project's first app-demo), a random reaction template and a
+        random trending track. A pinned media_id that is not on the project fails NOT_FOUND like GetMedia;
+        an app demo that is unusable is reported in app_demo_problem, not raised, so the caller decides
+        when to refuse. Only when there is no such problem are the template and track picked, and an
+        empty pool or catalog then fails FAILED_PRECONDITION like PickReactionTemplate / PickMusicTrack.
+        The pool and the catalog are read through a cache of a few seconds; the app demo never is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MediaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -288,6 +306,11 @@ def add_MediaServiceServicer_to_server(servicer, server):
                     servicer.PickMusicTrack,
                     request_deserializer=layers_dot_media_dot_v1_dot_media__pb2.PickMusicTrackRequest.FromString,
                     response_serializer=layers_dot_media_dot_v1_dot_media__pb2.PickMusicTrackResponse.SerializeToString,
+            ),
+            'PickRenderInputs': grpc.unary_unary_rpc_method_handler(
+                    servicer.PickRenderInputs,
+                    request_deserializer=layers_dot_media_dot_v1_dot_media__pb2.PickRenderInputsRequest.FromString,
+                    response_serializer=layers_dot_media_dot_v1_dot_media__pb2.PickRenderInputsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -672,6 +695,33 @@ class MediaService:
             '/layers.media.v1.MediaService/PickMusicTrack',
             layers_dot_media_dot_v1_dot_media__pb2.PickMusicTrackRequest.SerializeToString,
             layers_dot_media_dot_v1_dot_media__pb2.PickMusicTrackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PickRenderInputs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.media.v1.MediaService/PickRenderInputs',
+            layers_dot_media_dot_v1_dot_media__pb2.PickRenderInputsRequest.SerializeToString,
+            layers_dot_media_dot_v1_dot_media__pb2.PickRenderInputsResponse.FromString,
             options,
             channel_credentials,
             insecure,
