@@ -21,11 +21,24 @@ class AppDemo:
     media_role: str
 
 
+@dataclass(frozen=True)
+class RenderInputs:
+    """What one PickRenderInputs call answers. app_demo_problem is "" (app_demo_media_id, reaction_template_id
+    and music_track_id are set), "NOT_APP_DEMO" (the pinned media is not an app-demo) or "MISSING" (nothing was
+    pinned and the project has no app-demo); with a problem the three ids are empty."""
+
+    app_demo_media_id: str
+    app_demo_problem: str
+    reaction_template_id: str
+    music_track_id: str
+
+
 class MediaPort(Protocol):
     def get_media(self, organization_id: str, project_id: str, media_id: str) -> AppDemo: ...
     def first_app_demo(self, organization_id: str, project_id: str) -> AppDemo | None: ...
     def pick_reaction_template(self) -> str: ...
     def pick_music_track(self) -> str: ...
+    def pick_render_inputs(self, organization_id: str, project_id: str, media_id: str) -> RenderInputs: ...
 
 
 class BillingPort(Protocol):
@@ -66,6 +79,27 @@ class GrpcMedia:
     def pick_music_track(self) -> str:
         response = _pick(self._stub.PickMusicTrack, media_pb2.PickMusicTrackRequest(), self._timeout)
         return str(response.music_track.music_track_id)
+
+    def pick_render_inputs(self, organization_id: str, project_id: str, media_id: str) -> RenderInputs:
+        """One call for the app demo, a template and a track. A pinned media_id not on the project raises
+        NOT_FOUND "mediaId is not on this project."; an empty pool or catalog raises UNAVAILABLE."""
+        request = media_pb2.PickRenderInputsRequest(
+            organization_id=organization_id, project_id=project_id, media_id=media_id
+        )
+        response = _pick(self._stub.PickRenderInputs, request, self._timeout)
+        return RenderInputs(
+            app_demo_media_id=str(response.app_demo_media_id),
+            app_demo_problem=_APP_DEMO_PROBLEMS[response.app_demo_problem],
+            reaction_template_id=str(response.reaction_template_id),
+            music_track_id=str(response.music_track_id),
+        )
+
+
+_APP_DEMO_PROBLEMS = {
+    media_pb2.APP_DEMO_PROBLEM_UNSPECIFIED: "",
+    media_pb2.APP_DEMO_PROBLEM_NOT_APP_DEMO: "NOT_APP_DEMO",
+    media_pb2.APP_DEMO_PROBLEM_MISSING: "MISSING",
+}
 
 
 def _pick(fn, request, timeout: float):  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ import threading
 import grpc
 
 from common.errors import ServiceError
-from services.content.ports import AppDemo
+from services.content.ports import AppDemo, RenderInputs
 
 
 class FakeMedia:
@@ -32,6 +32,21 @@ class FakeMedia:
 
     def pick_music_track(self) -> str:
         return "trk_fake"
+
+    def pick_render_inputs(self, organization_id: str, project_id: str, media_id: str) -> RenderInputs:
+        """As the real one: NOT_FOUND for a pinned id not on the project, an app-demo problem as data (and
+        then nothing picked), else the picks above (so a test replacing one of them changes this too)."""
+        if media_id:
+            pinned = self.get_media(organization_id, project_id, media_id)
+            if pinned.media_role != "app-demo":
+                return RenderInputs("", "NOT_APP_DEMO", "", "")
+            demo_id = pinned.media_id
+        else:
+            first = self.first_app_demo(organization_id, project_id)
+            if first is None:
+                return RenderInputs("", "MISSING", "", "")
+            demo_id = first.media_id
+        return RenderInputs(demo_id, "", self.pick_reaction_template(), self.pick_music_track())
 
 
 class FakeBilling:
