@@ -5,8 +5,9 @@ nobody settled it in time). An EXPIRED reservation can still be captured late (s
 work finished after its hold ran out is paid for when the wallet can cover it.
 
 Concurrency: every change to an organization's wallet or its reservations happens while holding that
-wallet's row lock (SELECT ... FOR UPDATE on PostgreSQL; the process write lock plus BEGIN IMMEDIATE on
-SQLite). Locks are always taken wallet first, so two writers never wait on each other in a cycle.
+wallet's row lock (on PostgreSQL; the process write lock plus BEGIN IMMEDIATE on SQLite). Locks are always
+taken wallet first, so two writers never wait on each other in a cycle: by SELECT ... FOR UPDATE, or, for
+a fresh Reserve, by its one conditional UPDATE of the wallet row, before it inserts the reservation.
 """
 
 from __future__ import annotations
@@ -17,18 +18,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import grpc
-from sqlalchemy import select
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from common.db import Database
+from common.db import Database, write_lock
 from common.errors import ServiceError, invalid, not_found, precondition
 from common.ids import new_id
 from common.timeutil import utcnow
-from services.billing.models import ID_LENGTH, LedgerEntry, LedgerKind, Reservation, ReservationState, Wallet
+from services.billing.models import ID_LENGTH, Base, LedgerEntry, LedgerKind, Reservation, ReservationState, Wallet
 
 Clock = Callable[[], datetime]
+
+_WALLETS = Base.metadata.tables[Wallet.__tablename__]
+_RESERVATIONS = Base.metadata.tables[Reservation.__tablename__]
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,7 @@ class Ledger:
         self._db = db
         self._default_ttl = default_ttl_seconds
         self._clock = clock
+        self._insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
 
     # -- wallets --------------------------------------------------------------------------------
 
@@ -169,8 +174,11 @@ class Ledger:
         if ttl_seconds < 0:
             raise invalid("ttl_seconds must not be negative.", field="ttl_seconds")
         ttl = ttl_seconds or self._default_ttl
+        held = self._reserve_fresh(reservation_id, organization_id, amount, ttl)
+        if held is not None:
+            return held
         try:
-            return self._reserve(reservation_id, organization_id, amount, ttl)
+            return self._reserve_locked(reservation_id, organization_id, amount, ttl)
         except IntegrityError:
             # Only another organization's Reserve with the same id can race us to the insert (same-org
             # requests queue on the wallet lock), so answer the way a repeat would.
@@ -184,9 +192,58 @@ class Ledger:
                 view = _reservation_view(existing)
             return view, self.get_wallet(organization_id)
 
-    def _reserve(
+    def _reserve_fresh(
+        self, reservation_id: str, organization_id: str, amount: int, ttl: int
+    ) -> tuple[ReservationView, WalletView] | None:
+        """The common case in one transaction of two statements: hold the credits with one UPDATE that matches
+        only while the wallet covers them, then insert the reservation unless its id is taken.
+
+        None, with nothing written, when the wallet (or no wallet) does not cover the amount as it stands or
+        the id is taken; the locked path then expires the wallet's overdue holds and tries again, or applies
+        the repeat rules. The UPDATE comes first so the wallet's row lock is the first lock taken, as
+        everywhere else: inserting first would take a share lock on the wallet row (the reservation's
+        foreign key) before it, and deadlock with a Capture or Release waiting for the wallet.
+        """
+        now = self._clock()
+        expires_at = now + timedelta(seconds=ttl)
+        engine = self._db.engine
+        with write_lock(engine), engine.connect() as conn:
+            wallet = _hold(conn, organization_id, amount, now)
+            if wallet is None:
+                return None  # closing the connection rolls back
+            inserted = conn.execute(
+                self._insert(_RESERVATIONS)
+                .values(
+                    reservation_id=reservation_id,
+                    organization_id=organization_id,
+                    amount=amount,
+                    state=ReservationState.HELD.value,
+                    expires_at=expires_at,
+                    created_at=now,
+                    settled_at=None,
+                )
+                .on_conflict_do_nothing(index_elements=[_RESERVATIONS.c.reservation_id])
+                .returning(_RESERVATIONS.c.reservation_id)
+            ).first()
+            if inserted is None:
+                return None  # the rollback gives the hold back
+            conn.commit()
+        reservation = ReservationView(
+            reservation_id=reservation_id,
+            organization_id=organization_id,
+            amount=amount,
+            state=ReservationState.HELD,
+            expires_at=expires_at,
+            created_at=now,
+            settled_at=None,
+        )
+        return reservation, wallet
+
+    def _reserve_locked(
         self, reservation_id: str, organization_id: str, amount: int, ttl: int
     ) -> tuple[ReservationView, WalletView]:
+        """Reserve under the wallet's row lock, after expiring its overdue holds: repeats and the retry of a
+        fresh reservation the wallet did not cover at first."""
         now = self._clock()
         with self._db.write() as session:
             wallet = self._lock_wallet(session, organization_id)
@@ -364,6 +421,22 @@ class Ledger:
         if due:
             session.flush()
         return len(due)
+
+
+def _hold(conn: Connection, organization_id: str, amount: int, now: datetime) -> WalletView | None:
+    """reserved_credits += amount in one conditional UPDATE, which matches only while the wallet's available
+    credits cover the amount (and takes the row lock, so concurrent holds are counted one after another).
+    The wallet as it now is, or None when it cannot cover the amount or does not exist."""
+    row = conn.execute(
+        update(_WALLETS)
+        .where(
+            _WALLETS.c.organization_id == organization_id,
+            _WALLETS.c.balance - _WALLETS.c.reserved_credits >= amount,
+        )
+        .values(reserved_credits=_WALLETS.c.reserved_credits + amount, updated_at=now)
+        .returning(_WALLETS.c.balance, _WALLETS.c.reserved_credits)
+    ).first()
+    return None if row is None else WalletView(organization_id, row.balance, row.reserved_credits)
 
 
 def _settle(wallet: Wallet, reservation: Reservation, state: ReservationState, now: datetime) -> None:
