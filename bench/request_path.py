@@ -646,13 +646,17 @@ def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
     return "-" if value is None else f"{value:{spec}}{suffix}"
 
 
+TABLE_HEADER = ["call", "req/s", "p50", "p99", "errors", "ratio to ceiling", "CPU ms/req", "PG ms/req", "busy cores"]
+
+
 def format_table(rows: Sequence[Row]) -> str:
-    header = ["call", "req/s", "p50", "p99", "errors", "ratio to ceiling", "CPU ms/req", "PG ms/req"]
+    """One line per call; a row's note (why it was not measured, the flat check's verdict) goes last."""
+    columns = len(TABLE_HEADER)
     body = []
     for row in rows:
         r = row.result
         if r is None:
-            body.append([row.call, "-", "-", "-", "-", "-", "-", "-", row.note])
+            body.append([row.call, *["-"] * (columns - 1), row.note])
             continue
         body.append(
             [
@@ -664,21 +668,19 @@ def format_table(rows: Sequence[Row]) -> str:
                 "ceiling" if row.ceiling else _fmt(row.ratio, ".2f"),
                 _fmt(row.cpu_ms_per_request, ".2f"),
                 _fmt(row.postgres_ms_per_request, ".2f"),
+                _fmt(row.cores_busy, ".2f"),
                 row.note,
             ]
         )
-    widths = [max(len(header[i]), *(len(b[i]) for b in body)) if body else len(header[i]) for i in range(8)]
+    widths = [max(len(TABLE_HEADER[i]), *(len(b[i]) for b in body)) for i in range(columns)]
     lines = []
-    for cells in [header, *body]:
-        text = (
-            cells[0].ljust(widths[0])
-            + "  "
-            + "  ".join(c.rjust(w) for c, w in zip(cells[1:8], widths[1:], strict=False))
-        )
-        if len(cells) > 8 and cells[8]:
-            text += "  " + cells[8]
+    for cells in [TABLE_HEADER, *body]:
+        numbers = "  ".join(c.rjust(w) for c, w in zip(cells[1:columns], widths[1:], strict=True))
+        text = f"{cells[0].ljust(widths[0])}  {numbers}"
+        if len(cells) > columns and cells[columns]:
+            text += "  " + cells[columns]
         lines.append(text.rstrip())
-    lines.insert(1, "-" * (sum(widths) + 2 * (len(widths) - 1)))
+    lines.insert(1, "-" * (sum(widths) + 2 * (columns - 1)))
     return "\n".join(lines)
 
 
@@ -1158,11 +1160,11 @@ class Bench:
             "measured window / requests; ceilings: their own server's processes.",
             "PG ms/req: the same for the PostgreSQL backends of the bench databases"
             + (" (not visible from here)" if self.postgres and not self.postgres.visible else "")
-            + ". The load generators are not counted but share the machine's cores.",
+            + ".",
+            f"busy cores: that CPU / the window's length, of {os.cpu_count()}: well under it, the call waits rather "
+            "than computes. The load generators are not counted but share the cores.",
+            f"load average at the end: {load_average()} (other work on the machine skews the figures)",
         ]
-        busy = [f"{row.call} {row.cores_busy:.2f}" for row in self.rows if row.cores_busy is not None]
-        if busy:
-            lines.append(f"cores busy in our processes (of {os.cpu_count()}): " + "; ".join(busy))
         for row in self.rows:
             if row.result and row.result.errors and row.result.error_sample:
                 lines.append(f"first error of {row.call}: {row.result.error_sample[:300]}")

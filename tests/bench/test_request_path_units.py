@@ -112,8 +112,8 @@ def test_the_table_has_one_line_per_call() -> None:
     lines = request_path.format_table([ceiling, measured, skipped]).splitlines()
     assert lines[0].split()[:3] == ["call", "req/s", "p50"] and "ratio to ceiling" in lines[0]
     assert set(lines[1]) == {"-"}
-    assert lines[2].split()[1:] == ["1000", "1.0", "ms", "3.0", "ms", "0", "ceiling", "0.20", "-"]
-    assert lines[3].split()[-9:] == ["250", "4.0", "ms", "9.5", "ms", "2", "0.25", "1.50", "0.10"]
+    assert lines[2].split()[1:] == ["1000", "1.0", "ms", "3.0", "ms", "0", "ceiling", "0.20", "-", "0.20"]
+    assert lines[3].split()[-10:] == ["250", "4.0", "ms", "9.5", "ms", "2", "0.25", "1.50", "0.10", "0.38"]
     assert lines[4].startswith("gRPC PartnerService/GetJob") and lines[4].endswith("not measured: no method")
     assert measured.to_json()["cpu_ms_per_request"] == pytest.approx(1.5)
     assert json.dumps([r.to_json() for r in (ceiling, measured, skipped)])
