@@ -960,10 +960,11 @@ class Bench:
 
     def credits_needed(self) -> int:
         """Enough for every ugc-remix the run can make: 20,000/s is far above what two cores serve."""
-        import importlib
+        from common.settings import Settings
 
-        settings = importlib.import_module("common.settings").Settings()
-        per_request = int(getattr(settings, "ugc_remix_credits", 120))
+        # The services run on defaults (no LAYERS_* of the caller's reaches them): the default price.
+        field = Settings.model_fields.get("ugc_remix_credits")
+        per_request = int(field.default) if field is not None and isinstance(field.default, int) else 120
         seconds = 2 * (self.args.duration + self.args.warmup)  # REST and gRPC
         flat_seconds = self.args.flat_duration or self.args.duration
         seconds += len(self.args.flat_levels) * (flat_seconds + self.args.warmup)
@@ -1113,6 +1114,7 @@ class Bench:
         if "flat" in args.phases:
             self.flat_check(wrk, plan, tenant)
         self.info["render_queue_depth"] = queue_depth(args.amqp_url, self.queue)
+        self.info["load_average_end"] = load_average()
         print()
         print(format_table(self.rows))
         print(self.footer())
@@ -1163,7 +1165,8 @@ class Bench:
             + ".",
             f"busy cores: that CPU / the window's length, of {os.cpu_count()}: well under it, the call waits rather "
             "than computes. The load generators are not counted but share the cores.",
-            f"load average at the end: {load_average()} (other work on the machine skews the figures)",
+            f"load average at the end: {self.info.get('load_average_end') or load_average()} (other work on the "
+            "machine skews the figures)",
         ]
         for row in self.rows:
             if row.result and row.result.errors and row.result.error_sample:
@@ -1175,7 +1178,11 @@ class Bench:
     def to_json(self) -> dict[str, Any]:
         a = self.args
         return {
-            "machine": {k: v for k, v in self.info.items() if k in ("date", "cores", "cpu", "kernel", "load_average")},
+            "machine": {
+                k: v
+                for k, v in self.info.items()
+                if k in ("date", "cores", "cpu", "kernel", "load_average", "load_average_end")
+            },
             "versions": {k: self.info.get(k) for k in ("git", "python", "postgres", "wrk")},
             "settings": {
                 "http_workers": a.http_workers,
