@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from cli.clients import Stubs
+from common.clients import Clients
 from layers.billing.v1 import billing_pb2
 from layers.content.v1 import content_pb2
 from layers.media.v1 import media_pb2
@@ -105,132 +105,128 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.set_defaults(run=demo)
 
 
-def org_create(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
-    org = stubs.content.CreateOrganization(
-        content_pb2.CreateOrganizationRequest(name=args.name), timeout=stubs.timeout
-    ).organization
-    stubs.billing.CreateWallet(
-        billing_pb2.CreateWalletRequest(organization_id=org.organization_id), timeout=stubs.timeout
-    )
+def org_create(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
+    org = clients.admin.CreateOrganization(content_pb2.CreateOrganizationRequest(name=args.name)).organization
+    clients.billing.CreateWallet(billing_pb2.CreateWalletRequest(organization_id=org.organization_id))
     result: dict[str, Any] = {"organizationId": org.organization_id}
     if args.credits:
-        wallet = _grant(stubs, org.organization_id, args.credits)
+        wallet = _grant(clients, org.organization_id, args.credits)
         result.update(balance=wallet.balance, available=wallet.available)
     return result
 
 
-def project_create(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
+def project_create(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
     request = content_pb2.CreateProjectRequest(organization_id=args.org, name=args.name)
-    return {"projectId": stubs.content.CreateProject(request, timeout=stubs.timeout).project.project_id}
+    return {"projectId": clients.admin.CreateProject(request).project.project_id}
 
 
-def key_create(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
+def key_create(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
     request = content_pb2.CreateApiKeyRequest(organization_id=args.org, scopes=scopes, test_mode=args.test)
-    response = stubs.content.CreateApiKey(request, timeout=stubs.timeout)
+    response = clients.admin.CreateApiKey(request)
     return {"keyId": response.key_id, "apiKey": response.api_key}
 
 
-def key_revoke(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
-    stubs.content.RevokeApiKey(content_pb2.RevokeApiKeyRequest(key_id=args.key_id), timeout=stubs.timeout)
+def key_revoke(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
+    clients.admin.RevokeApiKey(content_pb2.RevokeApiKeyRequest(key_id=args.key_id))
     return {"keyId": args.key_id, "revoked": True}
 
 
-def influencer_create(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
+def influencer_create(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
     request = content_pb2.CreateInfluencerRequest(
         project_id=args.project, name=args.name, voice=args.voice, language=args.language
     )
-    return {"influencerId": stubs.content.CreateInfluencer(request, timeout=stubs.timeout).influencer.influencer_id}
+    return {"influencerId": clients.admin.CreateInfluencer(request).influencer.influencer_id}
 
 
-def layer_create(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
+def layer_create(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
     request = content_pb2.CreateLayerRequest(
         project_id=args.project, kind=args.kind, name=args.name, influencer_id=args.influencer
     )
-    return {"layerId": stubs.content.CreateLayer(request, timeout=stubs.timeout).layer.layer_id}
+    return {"layerId": clients.admin.CreateLayer(request).layer.layer_id}
 
 
-def account_create(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
+def account_create(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
     request = content_pb2.CreateSocialAccountRequest(
         project_id=args.project, platform=args.platform, handle=args.handle
     )
-    account = stubs.content.CreateSocialAccount(request, timeout=stubs.timeout).social_account
+    account = clients.admin.CreateSocialAccount(request).social_account
     return {"socialAccountId": account.social_account_id}
 
 
-def wire(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
+def wire(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
     request = content_pb2.WireSocialAccountRequest(social_account_id=args.account, layer_id=args.layer)
-    account = stubs.content.WireSocialAccount(request, timeout=stubs.timeout).social_account
+    account = clients.admin.WireSocialAccount(request).social_account
     return {"socialAccountId": account.social_account_id, "layerIds": list(account.layer_ids)}
 
 
-def _upload(stubs: Stubs, path: Path) -> str:
+def _upload(clients: Clients, path: Path) -> str:
     if not path.is_file():
         raise SystemExit(f"error: {path} is not a file")
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return str(media_client.upload_file(stubs.media, path, mime).blob_id)
+    return str(media_client.upload_file(clients.media, path, mime).blob_id)
 
 
-def reaction_add(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
+def reaction_add(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
     request = media_pb2.CreateReactionTemplateRequest(
-        name=args.name or args.file.stem, blob_id=_upload(stubs, args.file)
+        name=args.name or args.file.stem, blob_id=_upload(clients, args.file)
     )
-    template = stubs.media.CreateReactionTemplate(request, timeout=stubs.timeout).reaction_template
+    template = clients.media.CreateReactionTemplate(request).reaction_template
     return {"reactionTemplateId": template.reaction_template_id, "durationMs": template.probe.duration_ms}
 
 
-def music_add(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
-    request = media_pb2.CreateMusicTrackRequest(title=args.title, blob_id=_upload(stubs, args.file))
-    track = stubs.media.CreateMusicTrack(request, timeout=stubs.timeout).music_track
+def music_add(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
+    request = media_pb2.CreateMusicTrackRequest(title=args.title, blob_id=_upload(clients, args.file))
+    track = clients.media.CreateMusicTrack(request).music_track
     return {"musicTrackId": track.music_track_id, "durationMs": track.probe.duration_ms}
 
 
-def media_add(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
-    project = stubs.content.GetProject(content_pb2.GetProjectRequest(project_id=args.project), timeout=stubs.timeout)
-    return {"mediaId": add_media(stubs, project.project.organization_id, args.project, args.role, args.file)}
+def media_add(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
+    project = clients.admin.LookupProject(content_pb2.LookupProjectRequest(project_id=args.project))
+    return {"mediaId": add_media(clients, project.project.organization_id, args.project, args.role, args.file)}
 
 
-def add_media(stubs: Stubs, organization_id: str, project_id: str, role: str, path: Path) -> str:
+def add_media(clients: Clients, organization_id: str, project_id: str, role: str, path: Path) -> str:
     request = media_pb2.CreateMediaRequest(
-        organization_id=organization_id, project_id=project_id, kind=ROLE_TO_KIND[role], blob_id=_upload(stubs, path)
+        organization_id=organization_id, project_id=project_id, kind=ROLE_TO_KIND[role], blob_id=_upload(clients, path)
     )
-    return str(stubs.media.CreateMedia(request, timeout=stubs.timeout).media.media_id)
+    return str(clients.media.CreateMedia(request).media.media_id)
 
 
-def credits_grant(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
-    wallet = _grant(stubs, args.org, args.credits)
+def credits_grant(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
+    wallet = _grant(clients, args.org, args.credits)
     return {"balance": wallet.balance, "available": wallet.available}
 
 
-def _grant(stubs: Stubs, organization_id: str, credits: int) -> billing_pb2.Wallet:
+def _grant(clients: Clients, organization_id: str, credits: int) -> billing_pb2.Wallet:
     request = billing_pb2.GrantCreditsRequest(organization_id=organization_id, credits=credits)
-    return stubs.billing.GrantCredits(request, timeout=stubs.timeout).wallet
+    return clients.billing.GrantCredits(request).wallet
 
 
-def demo(stubs: Stubs, args: argparse.Namespace) -> dict[str, Any]:
-    return create_demo_tenant(stubs, credits=args.credits)
+def demo(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
+    return create_demo_tenant(clients, credits=args.credits)
 
 
-def create_demo_tenant(stubs: Stubs, credits: int) -> dict[str, Any]:
+def create_demo_tenant(clients: Clients, credits: int) -> dict[str, Any]:
     """An org with credits, a project, a key with every scope, an influencer driving a content layer, a
     TikTok account wired to it, and a generated app-demo clip."""
-    org_id = org_create(stubs, argparse.Namespace(name="Demo Org", credits=credits))["organizationId"]
-    project_id = project_create(stubs, argparse.Namespace(org=org_id, name="Demo App"))["projectId"]
-    key = key_create(stubs, argparse.Namespace(org=org_id, scopes=",".join(ALL_SCOPES), test=False))
+    org_id = org_create(clients, argparse.Namespace(name="Demo Org", credits=credits))["organizationId"]
+    project_id = project_create(clients, argparse.Namespace(org=org_id, name="Demo App"))["projectId"]
+    key = key_create(clients, argparse.Namespace(org=org_id, scopes=",".join(ALL_SCOPES), test=False))
     influencer_id = influencer_create(
-        stubs, argparse.Namespace(project=project_id, name="Mia", voice="warm-female", language="en")
+        clients, argparse.Namespace(project=project_id, name="Mia", voice="warm-female", language="en")
     )["influencerId"]
     layer_id = layer_create(
-        stubs, argparse.Namespace(project=project_id, kind="content", name="Main", influencer=influencer_id)
+        clients, argparse.Namespace(project=project_id, kind="content", name="Main", influencer=influencer_id)
     )["layerId"]
-    account_id = account_create(stubs, argparse.Namespace(project=project_id, platform="tiktok", handle="@demo.app"))[
+    account_id = account_create(clients, argparse.Namespace(project=project_id, platform="tiktok", handle="@demo.app"))[
         "socialAccountId"
     ]
-    wire(stubs, argparse.Namespace(account=account_id, layer=layer_id))
+    wire(clients, argparse.Namespace(account=account_id, layer=layer_id))
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "app-demo.mp4"
         seed_clips.make_app_demo(clip)
-        media_id = add_media(stubs, org_id, project_id, "app-demo", clip)
+        media_id = add_media(clients, org_id, project_id, "app-demo", clip)
     return {
         "organizationId": org_id,
         "projectId": project_id,

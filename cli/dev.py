@@ -14,15 +14,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from cli.admin import create_demo_tenant
-from cli.clients import Stubs
+from common.clients import Clients
 from common.grpc_server import RunningService
 from common.render_queue import InProcessQueue
 from common.settings import Settings
-from gateway.main import build as build_gateway
-from gateway.main import run_server
+from gateway.app import create_app
+from gateway.main import run_server, uvicorn_config
 from services.billing import server as billing_server
 from services.content import server as content_server
 from services.media import seed_clips
@@ -48,14 +46,12 @@ def run(data_dir: Path | None, http_port: int | None) -> None:
         started.append(media_server.start(settings))
         started.append(content_server.start(settings, publisher=in_process))
         started.extend(start_renderer(settings, in_process))
-        stubs = Stubs.connect(settings)
-        started.append(stubs)
-        demo = seed(settings, stubs)
-        app, clients = build_gateway(settings)
+        clients = Clients.connect(settings)
         started.append(clients)
+        demo = seed(settings, clients)
         print_banner(settings, demo)
-        config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_level="warning")
-        run_server(config)  # returns on Ctrl-C / SIGTERM
+        # One gateway process: it shares this process's revocation bus with content.
+        run_server(uvicorn_config(create_app(settings), settings, log_level="warning"))  # returns on Ctrl-C
     finally:
         for part in reversed(started):
             if isinstance(part, RunningService):
@@ -75,14 +71,14 @@ def start_renderer(settings: Settings, in_process: InProcessQueue | None) -> lis
     return [worker.start(settings, in_process)]
 
 
-def seed(settings: Settings, stubs: Stubs) -> dict[str, Any]:
+def seed(settings: Settings, clients: Clients) -> dict[str, Any]:
     """Seed the catalog (if empty) and the demo tenant (once; remembered in the data dir)."""
     with tempfile.TemporaryDirectory() as tmp:
-        seed_clips.seed_catalog(stubs.media, Path(tmp))
+        seed_clips.seed_catalog(clients.media, Path(tmp))
     demo_file = settings.data_dir / "demo.json"
     if demo_file.exists():
         return dict(json.loads(demo_file.read_text()))
-    demo = create_demo_tenant(stubs, credits=120 * 50)
+    demo = create_demo_tenant(clients, credits=120 * 50)
     # The key is a local development secret: keep it readable by the owner only.
     fd = os.open(demo_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:

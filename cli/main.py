@@ -73,7 +73,7 @@ def serve(service: str) -> int:
 def health_check(addr: str) -> int:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from common.grpc_server import channel
+    from common.clients import channel
 
     with channel(addr) as ch:
         try:
@@ -99,11 +99,11 @@ def heartbeat_check(path: Path, max_age: float) -> int:
 
 
 def run_admin(args: argparse.Namespace) -> int:
-    from cli.clients import Stubs
+    from common.clients import Clients
 
-    stubs = Stubs.connect(Settings())
+    clients = Clients.connect(Settings())
     try:
-        result = args.run(stubs, args)
+        result = args.run(clients, args)
     except grpc.RpcError as exc:
         error = unpack(exc)
         if error.code == grpc.StatusCode.UNAVAILABLE:
@@ -112,7 +112,7 @@ def run_admin(args: argparse.Namespace) -> int:
             print(f"error: {error.reason}: {error.message}", file=sys.stderr)
         return 1
     finally:
-        stubs.close()
+        clients.close()
     print(json.dumps(result))
     return 0
 

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+
+# A pooled connection idle longer than this is pinged before use; busier ones are trusted (a ping per
+# checkout would be a round trip per transaction). A connection that dies in use fails its request with
+# UNAVAILABLE, and SQLAlchemy then throws the whole pool's connections away.
+IDLE_PING_SECONDS = 10.0
+# Connections older than this are replaced, so no server-side idle timeout ever meets a pooled one.
+RECYCLE_SECONDS = 1800
 
 _WRITE_LOCKS: dict[int, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -44,7 +54,27 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_SECONDS)
+
+    @event.listens_for(engine, "checkin")
+    def _remember_idle(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_connection.rollback()
+        except Exception as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError() from exc
+
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -73,6 +103,9 @@ def migrate(engine: Engine, migrations_dir: Path, version_table: str) -> None:
     config.set_main_option("script_location", str(migrations_dir))
     config.attributes["version_table"] = version_table
     with engine.begin() as connection:
+        if not is_sqlite(engine):
+            # Replicas and worker processes start together: one migrates, the others wait, then find head.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(version_table.encode())})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

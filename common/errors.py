@@ -107,6 +107,12 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 def _abort(context: grpc.ServicerContext, exc: Exception) -> None:
     if isinstance(exc, ServiceError):
         context.abort_with_status(exc.to_status())
+    if _is_database_outage(exc):
+        # The pool has thrown the dead connections away; a retry gets a fresh one. Idempotent reads are
+        # retried by the clients' service config, and partners are told a retry is safe.
+        logging.getLogger("layers.rpc").warning("database unavailable: %s", exc.__class__.__name__)
+        unavailable = ServiceError(grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE", "The database is unavailable.")
+        context.abort_with_status(unavailable.to_status())
     logging.getLogger("layers.rpc").exception("unhandled error in RPC")
     internal = ServiceError(grpc.StatusCode.INTERNAL, "INTERNAL", "Internal error.")
     context.abort_with_status(internal.to_status())
@@ -134,6 +140,15 @@ def _guard_stream(fn: Callable[..., Any]) -> Callable[..., Any]:
             _abort(context, exc)
 
     return guarded
+
+
+def _is_database_outage(exc: Exception) -> bool:
+    """A lost or refused database connection (SQLAlchemy marks the disconnects it detects)."""
+    try:
+        from sqlalchemy.exc import DBAPIError, OperationalError
+    except ImportError:  # pragma: no cover - every service has SQLAlchemy
+        return False
+    return (isinstance(exc, DBAPIError) and exc.connection_invalidated) or isinstance(exc, OperationalError)
 
 
 def _is_abort(exc: Exception) -> bool:

@@ -2,13 +2,19 @@
 
 `create_server(...)` builds and starts a server and returns it with its bound port (port 0 picks a free
 one, which tests rely on); `wait_for_stop_signal(...)` blocks a service's main thread until SIGTERM/SIGINT,
-then runs its stop (RunningService.stop: a graceful server stop, then its closers).
+then runs its stop (RunningService.stop: a graceful server stop, then its closers). `serve(...)` is a
+service's `main`: one process, or LAYERS_GRPC_WORKERS processes sharing the port through SO_REUSEPORT
+(Python serves one request at a time per process, so a busy service wants one per core).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+import multiprocessing
 import signal
+import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent import futures
@@ -18,16 +24,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from common.clients import CHANNEL_OPTIONS
 from common.errors import ErrorInterceptor
 
 log = logging.getLogger("layers.grpc")
-
-# Large enough for blob chunks plus framing; chunks themselves are 1 MiB.
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-]
 
 
 def create_server(
@@ -35,13 +35,15 @@ def create_server(
     service_names: Iterable[str],
     address: str,
     max_workers: int = 16,
+    reuse_port: bool = False,
 ) -> tuple[grpc.Server, int]:
-    """Build, bind and start a server; return it and the port it listens on."""
+    """Build, bind and start a server; return it and the port it listens on. `reuse_port` only for the
+    worker processes of `serve`, which checked that no other process holds the port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=[ErrorInterceptor()],
-        # No SO_REUSEPORT: a second server on a taken port must fail, not silently share its traffic.
-        options=[*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)],
+        # SO_REUSEPORT off by default: a second server on a taken port must fail, not silently share it.
+        options=[*CHANNEL_OPTIONS, ("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
     register(server)
     health_servicer = health.HealthServicer()
@@ -58,11 +60,6 @@ def create_server(
         raise RuntimeError(f"could not bind gRPC server to {address} (is another instance running there?)")
     server.start()
     return server, port
-
-
-def channel(address: str) -> grpc.Channel:
-    """A client channel with the same message limits as the servers."""
-    return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
 def wait_for_stop_signal(on_stop: Callable[[], Any] | None = None) -> None:
@@ -100,3 +97,80 @@ class RunningService:
                 close()
             except Exception:  # a failing closer must not keep the others from running
                 log.exception("error while stopping %s", self.name)
+
+
+# What a service's module offers `serve`: start(settings, reuse_port=...) -> RunningService.
+Starter = Callable[..., RunningService]
+
+
+def serve(name: str, module: str, address: str, settings: Any, database_url: str) -> None:
+    """A service's process entry point: serve on `address` until SIGTERM/SIGINT.
+
+    With workers > 1 this process only supervises: it checks the port is free (no foreign process may
+    hold it: SO_REUSEPORT would otherwise share its traffic), then runs `workers` processes that each
+    bind it with SO_REUSEPORT, and the kernel spreads connections across them. If one dies, the others
+    are stopped and the exit status says so, for the orchestrator to restart the whole set."""
+    workers = settings.grpc_workers
+    if workers > 1 and database_url.startswith("sqlite"):
+        raise SystemExit(f"LAYERS_GRPC_WORKERS={workers} needs PostgreSQL: SQLite takes one writer process")
+    if workers <= 1:
+        running = _start(module, settings, reuse_port=False)
+        log.info("%s listening on %s:%d", name, address.rpartition(":")[0], running.port)
+        wait_for_stop_signal(running.stop)
+        log.info("%s stopped", name)
+        return
+    _check_port_free(address)
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_run_worker, args=(module, settings), name=f"{name}-{i}", daemon=False)
+        for i in range(workers)
+    ]
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    for process in processes:
+        process.start()
+    log.info("%s: %d processes on %s", name, workers, address)
+    failed = False
+    while not stop.wait(0.5):
+        if any(not p.is_alive() for p in processes):
+            failed = True
+            log.error("%s: a worker process exited; stopping the others", name)
+            break
+    for process in processes:
+        if process.is_alive():
+            process.terminate()  # SIGTERM: each worker stops gracefully
+    for process in processes:
+        process.join(15)
+        if process.is_alive():
+            process.kill()
+    if failed:
+        sys.exit(1)
+
+
+def _start(module: str, settings: Any, reuse_port: bool) -> RunningService:
+    starter: Starter = importlib.import_module(module).start
+    return starter(settings, reuse_port=reuse_port)
+
+
+def _run_worker(module: str, settings: Any) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    running = _start(module, settings, reuse_port=True)
+    wait_for_stop_signal(running.stop)
+
+
+def _check_port_free(address: str) -> None:
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR only forgives TIME_WAIT leftovers; a listening socket still makes bind fail.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError as exc:
+            raise SystemExit(f"could not bind {address}: {exc.strerror} (is another instance running there?)") from None

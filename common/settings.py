@@ -6,7 +6,9 @@ Unset database URLs and folders fall back to files under LAYERS_DATA_DIR: the em
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -56,7 +58,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 200 * 1000 * 1000
     demo_cap_seconds: float = 20.0
 
-    # Rate limits per API key and endpoint class, per minute; and running jobs one key may have at once.
+    # Rate limits per API key and endpoint class, per minute, counted by the gateway (in Redis when
+    # redis_url is set, so every replica shares one budget; in process memory otherwise); and running jobs
+    # one key may have at once (counted by content).
     rate_limit_reads_per_minute: int = 600
     rate_limit_writes_per_minute: int = 120
     rate_limit_generations_per_minute: int = 60
@@ -69,8 +73,23 @@ class Settings(BaseSettings):
     # Extra CA certificates (PEM) the URL importer trusts besides the system's; for tests' own https servers.
     fetch_ca_file: Path | None = None
 
-    # Deadline for gateway -> service calls.
+    # Default deadline of every unary gRPC call (set in the channels' service config).
     rpc_timeout_seconds: float = 30.0
+
+    # Redis: shared rate-limit counters and the API-key revocation broadcast. Unset (the embedded default)
+    # keeps counters in process memory, and revocations reach gateways in the same process only.
+    redis_url: str | None = None
+    # How long a gateway trusts a verified API key (and remembers a refused one) without asking content.
+    # A revocation is broadcast and bites within a second; this bounds it when the broadcast is lost.
+    auth_cache_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
+    auth_refusal_cache_seconds: Annotated[float, Field(ge=0, le=30)] = 2.0
+    # How long media serves reaction-template and music picks from its in-memory catalogue.
+    catalog_cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
+
+    # Processes: the gateway's HTTP workers (0 = one per core) and each gRPC service's servers sharing its
+    # port through SO_REUSEPORT (1 = one process, no port sharing). `layers dev` always runs one of each.
+    http_workers: Annotated[int, Field(ge=0, le=256)] = 0
+    grpc_workers: Annotated[int, Field(ge=1, le=256)] = 1
 
     def sqlite_url(self, name: str) -> str:
         return f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"

@@ -1,17 +1,26 @@
-"""The composition root of the HTTP side: create_app wires settings, clients and routes together."""
+"""The composition root of the HTTP side: create_app wires settings, clients and routes together.
+
+What needs the event loop (grpc.aio channels, the rate-limit store, the revocation listener) is built in
+the app's lifespan, in each worker process, on the loop that serves it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from common import revocations
+from common.clients import Clients
 from common.settings import Settings
 from gateway import docs, openapi
-from gateway.clients import ServiceClients
+from gateway.auth import key_cache_for, listen_for_revocations
 from gateway.errors import install_error_handlers
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from gateway.rate_limit import RateLimitHeadersMiddleware
+from gateway.rate_limit import RateLimitHeadersMiddleware, RateLimits
 from gateway.routes import account, app_media, content, health, jobs, projects
 from gateway.signing import UrlSigner
 
@@ -19,18 +28,41 @@ API_PREFIX = "/v1"
 APP_MEDIA_PATH = re.compile(r"^/v1/projects/[^/]+/app-media$")
 
 
-def create_app(settings: Settings, clients: ServiceClients) -> FastAPI:
-    """Build the gateway app around clients someone else owns (and closes)."""
+def create_app(settings: Settings) -> FastAPI:
+    """Build the gateway app; it connects to the services when it starts serving and closes on shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.clients = Clients.connect_aio(settings)
+        app.state.rate_limits = RateLimits(settings)
+        cache = app.state.key_cache
+        # Revocations by content in this process (the embedded default), and from anywhere through Redis.
+        unsubscribe = revocations.LOCAL.subscribe(cache.revoke)
+        listener = (
+            asyncio.create_task(listen_for_revocations(settings.redis_url, cache)) if settings.redis_url else None
+        )
+        try:
+            yield
+        finally:
+            unsubscribe()
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+            await app.state.clients.aclose()
+
     app = FastAPI(
         title="Layers partner content API",
         version="1.0.0",
         description="Generate UGC-style influencer reaction videos.",
         docs_url=None,  # served by gateway.docs from packaged assets, not a CDN
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.clients = clients
     app.state.signer = UrlSigner.from_settings(settings)
+    app.state.key_cache = key_cache_for(settings)
+    app.state.visible_projects = projects.VisibleProjects()
 
     install_error_handlers(app)
     # Added last runs first: request ids wrap everything, so even a 413 or a 500 carries one.

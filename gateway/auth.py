@@ -1,22 +1,37 @@
 """API-key authentication and scope checks.
 
 The gateway only checks that a key is shaped like one (so garbage never reaches content); content
-decides whether it is a real, unrevoked key and which organization and scopes it carries.
+decides whether it is a real, unrevoked key and which organization and scopes it carries. Its answers are
+cached here briefly (verified keys for `auth_cache_seconds`, refusals for `auth_refusal_cache_seconds`),
+so a busy key costs content one call every few seconds rather than one per request. A revocation is
+broadcast (common.revocations) and drops the key from every gateway's cache at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import logging
 import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+import grpc
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from common.clients import Clients
+from common.revocations import CHANNEL
+from common.settings import Settings
 from gateway import rate_limit
-from gateway.deps import ClientsDep, SettingsDep
-from gateway.errors import ApiError
+from gateway.deps import ClientsDep
+from gateway.errors import ApiError, from_rpc_error
 from layers.content.v1 import content_pb2
+
+log = logging.getLogger("layers.gateway.auth")
 
 # lp_live_<keyId>_<secret> or lp_test_...; the secret may itself hold "_" and "-".
 _KEY_SHAPE = re.compile(r"lp_(?:live|test)_[A-Za-z0-9][A-Za-z0-9_-]*_[A-Za-z0-9_-]+")
@@ -42,24 +57,142 @@ def _unauthenticated(message: str) -> ApiError:
     return ApiError(401, "UNAUTHENTICATED", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def authenticate(
+class KeyCache:
+    """Content's recent answers about presented keys, by the key's digest (the secret itself is not kept).
+
+    Bounded (least recently used entries go first), so a client spraying random keys cannot grow it.
+    A revoked key id is also remembered for the TTL, so a verification that was already in flight when
+    the revocation arrived cannot put the key back."""
+
+    def __init__(
+        self,
+        ttl_seconds: float,
+        refusal_ttl_seconds: float,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl_seconds
+        self.refusal_ttl = refusal_ttl_seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: OrderedDict[bytes, tuple[float, ApiKey | ApiError]] = OrderedDict()
+        self._revoked: dict[str, float] = {}
+
+    @staticmethod
+    def digest(key: str) -> bytes:
+        return hashlib.sha256(key.encode()).digest()
+
+    def get(self, digest: bytes) -> ApiKey | ApiError | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        expires, answer = entry
+        if expires <= self.clock():
+            del self._entries[digest]
+            return None
+        self._entries.move_to_end(digest)
+        return answer
+
+    def put(self, digest: bytes, answer: ApiKey | ApiError) -> None:
+        now = self.clock()
+        if isinstance(answer, ApiKey):
+            revoked_at = self._revoked.get(answer.key_id)
+            if revoked_at is not None and now - revoked_at < self.ttl:
+                return
+            ttl = self.ttl
+        else:
+            ttl = self.refusal_ttl
+        if ttl <= 0:
+            return
+        self._entries[digest] = (now + ttl, answer)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def revoke(self, key_id: str) -> None:
+        """Forget every cached verification of key_id (safe to call from any thread)."""
+        now = self.clock()
+        self._revoked = {k: t for k, t in self._revoked.items() if now - t < self.ttl}
+        self._revoked[key_id] = now
+        for digest, (_, answer) in list(self._entries.items()):
+            if isinstance(answer, ApiKey) and answer.key_id == key_id:
+                self._entries.pop(digest, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+async def verify(key: str, clients: Clients, cache: KeyCache) -> ApiKey:
+    """The key's identity, from the cache or from content; raises the 401 content's refusal maps to."""
+    digest = cache.digest(key)
+    answer = cache.get(digest)
+    if answer is None:
+        try:
+            response = await clients.edge.AuthenticateApiKey(content_pb2.AuthenticateApiKeyRequest(api_key=key))
+            answer = ApiKey(response.organization_id, response.key_id, tuple(response.scopes))
+        except grpc.RpcError as exc:
+            # UNAUTHENTICATED from content (unknown or revoked key) maps to 401 through the error table;
+            # only that refusal is remembered, never an outage.
+            if exc.code() != grpc.StatusCode.UNAUTHENTICATED:  # type: ignore[attr-defined]
+                raise
+            answer = from_rpc_error(exc)
+        cache.put(digest, answer)
+    if isinstance(answer, ApiError):
+        raise answer
+    return answer
+
+
+async def listen_for_revocations(redis_url: str, cache: KeyCache) -> None:
+    """Follow the Redis revocation channel until cancelled, reconnecting with backoff. Whenever the
+    subscription (re)starts the whole cache is dropped, since messages may have been missed meanwhile."""
+    import redis.asyncio as aioredis
+
+    backoff = 0.5
+    while True:
+        client = aioredis.Redis.from_url(redis_url, socket_connect_timeout=2, health_check_interval=10)
+        try:
+            async with client.pubsub() as pubsub:
+                await pubsub.subscribe(CHANNEL)
+                cache.clear()
+                backoff = 0.5
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        data = message["data"]
+                        cache.revoke(data.decode() if isinstance(data, bytes) else str(data))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # connection refused or dropped: keep trying, the TTL still bounds trust
+            log.warning("revocation channel unavailable (%s); retrying in %.1fs", exc.__class__.__name__, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+        finally:
+            await client.aclose()
+
+
+def get_key_cache(request: Request) -> KeyCache:
+    cache: KeyCache = request.app.state.key_cache
+    return cache
+
+
+def key_cache_for(settings: Settings) -> KeyCache:
+    return KeyCache(settings.auth_cache_seconds, settings.auth_refusal_cache_seconds)
+
+
+async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     clients: ClientsDep,
-    settings: SettingsDep,
+    cache: Annotated[KeyCache, Depends(get_key_cache)],
 ) -> ApiKey:
     if credentials is None:
         raise _unauthenticated("Missing API key: send Authorization: Bearer lp_live_<keyId>_<secret>.")
     key = credentials.credentials
     if len(key) > _MAX_KEY_LENGTH or not _KEY_SHAPE.fullmatch(key):
         raise _unauthenticated("Malformed API key.")
-    # UNAUTHENTICATED from content (unknown or revoked key) maps to 401 through the error table.
-    response = clients.content.AuthenticateApiKey(
-        content_pb2.AuthenticateApiKeyRequest(api_key=key), timeout=settings.rpc_timeout_seconds
-    )
+    api_key = await verify(key, clients, cache)
     # Every authenticated request counts against its key's rate limit, whatever it then answers.
-    rate_limit.consume(request, response.key_id, clients, settings)
-    return ApiKey(response.organization_id, response.key_id, tuple(response.scopes))
+    await rate_limit.consume(request, api_key.key_id)
+    return api_key
 
 
 CurrentKey = Annotated[ApiKey, Depends(authenticate)]

@@ -10,8 +10,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from common.clients import Clients
 from common.settings import Settings
-from gateway.clients import ServiceClients
 from gateway.errors import request_id_of
 from gateway.signing import UrlSigner
 
@@ -21,8 +21,8 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_clients(request: Request) -> ServiceClients:
-    clients: ServiceClients = request.app.state.clients
+def get_clients(request: Request) -> Clients:
+    clients: Clients = request.app.state.clients
     return clients
 
 
@@ -43,7 +43,7 @@ async def get_body(request: Request) -> bytes:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-ClientsDep = Annotated[ServiceClients, Depends(get_clients)]
+ClientsDep = Annotated[Clients, Depends(get_clients)]
 SignerDep = Annotated[UrlSigner, Depends(get_signer)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
 BodyDep = Annotated[bytes, Depends(get_body)]

@@ -9,28 +9,28 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Header, Query, Response
 from fastapi.responses import StreamingResponse
 
-from common.settings import Settings
-from gateway.clients import ServiceClients
+from common.clients import Clients
 from gateway.deps import SignerDep
 from gateway.errors import UNKNOWN_ASSET, forbidden_signature, not_found, range_not_satisfiable
 from gateway.routes._responses import etag_matches
 from gateway.schemas import AssetId, ContainerId
 from layers.content.v1 import content_pb2
 from layers.media.v1 import media_pb2, media_pb2_grpc
-from services.media.client import CHUNK_BYTES, read_range
+from services.media.client import CHUNK_BYTES
 
 Variant = Literal["file", "thumbnail"]
 THUMBNAIL_TYPE = "image/jpeg"
 # Bytes per ReadBlob call. Each call is read whole before its bytes go out, so it ends well inside the
 # RPC deadline however slowly the client reads; memory per download stays at one window.
 WINDOW_BYTES = CHUNK_BYTES
+DOWNLOAD_WINDOW_TIMEOUT_SECONDS = 30.0
 # No more digits than an int64 holds; a longer number makes the Range header invalid (ignored).
 _RANGE_SPEC = re.compile(r"(\d{0,18})-(\d{0,18})")
 
@@ -125,9 +125,8 @@ def asset_of(container: content_pb2.Container, asset_id: str) -> content_pb2.Ass
     return asset
 
 
-def serve_asset(
-    clients: ServiceClients,
-    settings: Settings,
+async def serve_asset(
+    clients: Clients,
     *,
     method: str,
     link: SignedLink,
@@ -136,10 +135,8 @@ def serve_asset(
     variant: Variant,
     conditions: Conditions,
 ) -> Response:
-    timeout = settings.rpc_timeout_seconds
-    found = clients.content.GetContainer(
-        content_pb2.GetContainerRequest(organization_id=link.organization_id, container_id=container_id),
-        timeout=timeout,
+    found = await clients.partner.GetContainer(
+        content_pb2.GetContainerRequest(organization_id=link.organization_id, container_id=container_id)
     )
     asset = asset_of(found.container, asset_id)
     if variant == "file":
@@ -148,7 +145,7 @@ def serve_asset(
         blob_id, media_type = asset.thumbnail_blob_id, THUMBNAIL_TYPE
     if not blob_id:
         raise not_found(f"This asset has no {variant}.")
-    blob: media_pb2.Blob = clients.media.StatBlob(media_pb2.StatBlobRequest(blob_id=blob_id), timeout=timeout).blob
+    blob: media_pb2.Blob = (await clients.media.StatBlob(media_pb2.StatBlobRequest(blob_id=blob_id))).blob
 
     etag = f'"{blob.checksum_sha256}"'
     # The bytes behind a link never change; a player may keep them as long as the link lives.
@@ -169,40 +166,43 @@ def serve_asset(
     headers["Content-Length"] = str(length)
     if method == "HEAD" or length == 0:
         return Response(status_code=status, headers=headers, media_type=media_type)
-    chunks = stream_blob(clients.media, blob_id, start, length, timeout)
+    chunks = await stream_blob(clients.media, blob_id, start, length, DOWNLOAD_WINDOW_TIMEOUT_SECONDS)
     return StreamingResponse(chunks, status_code=status, headers=headers, media_type=media_type)
 
 
-def stream_blob(
+async def stream_blob(
     stub: media_pb2_grpc.MediaServiceStub, blob_id: str, offset: int, length: int, timeout: float
-) -> Iterator[bytes]:
+) -> AsyncIterator[bytes]:
     """Bytes [offset, offset + length) of a blob. The first window is read before this returns, so a
     failure there (blob gone, range refused) still answers with the error envelope; a later failure
     can only cut the response short, which the client sees against Content-Length."""
-    first = _read_window(stub, blob_id, offset, min(length, WINDOW_BYTES), timeout)
+    first = await _read_window(stub, blob_id, offset, min(length, WINDOW_BYTES), timeout)
     return _windows(stub, blob_id, first, offset, length, timeout)
 
 
-def _windows(
+async def _windows(
     stub: media_pb2_grpc.MediaServiceStub,
     blob_id: str,
     first: list[bytes],
     offset: int,
     length: int,
     timeout: float,
-) -> Iterator[bytes]:
-    yield from first
+) -> AsyncIterator[bytes]:
+    for chunk in first:
+        yield chunk
     sent = min(length, WINDOW_BYTES)
     while sent < length:
         size = min(WINDOW_BYTES, length - sent)
-        yield from _read_window(stub, blob_id, offset + sent, size, timeout)
+        for chunk in await _read_window(stub, blob_id, offset + sent, size, timeout):
+            yield chunk
         sent += size
 
 
-def _read_window(
+async def _read_window(
     stub: media_pb2_grpc.MediaServiceStub, blob_id: str, offset: int, size: int, timeout: float
 ) -> list[bytes]:
-    chunks = list(read_range(stub, blob_id, offset, size, timeout=timeout))
+    request = media_pb2.ReadBlobRequest(blob_id=blob_id, offset=offset, length=size)
+    chunks = [response.chunk async for response in stub.ReadBlob(request, timeout=timeout)]
     if sum(len(c) for c in chunks) != size:
         # Never let the body disagree with the Content-Length already promised.
         raise RuntimeError(f"blob {blob_id} returned a short read at offset {offset}")

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 
 import grpc
 from fastapi import Response
-from starlette.concurrency import run_in_threadpool
 
-from common.settings import Settings
-from gateway.clients import ServiceClients
+from common.clients import Clients
 from layers.content.v1 import content_pb2
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -24,8 +22,7 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 @dataclass(frozen=True)
 class IdempotentPost:
-    clients: ServiceClients
-    settings: Settings
+    clients: Clients
     organization_id: str
     path: str
     key: str | None
@@ -38,8 +35,7 @@ class IdempotentPost:
         """Answer from the stored response, or do the work and store its answer when it succeeded."""
         if not self.key:
             return await work()
-        begun = await self._call(
-            self.clients.content.BeginIdempotentRequest,
+        begun = await self.clients.edge.BeginIdempotentRequest(
             content_pb2.BeginIdempotentRequestRequest(
                 organization_id=self.organization_id,
                 scope=self.scope,
@@ -62,8 +58,7 @@ class IdempotentPost:
                 await self._abandon()
             raise
         if 200 <= response.status_code < 300:
-            await self._call(
-                self.clients.content.CompleteIdempotentRequest,
+            await self.clients.edge.CompleteIdempotentRequest(
                 content_pb2.CompleteIdempotentRequestRequest(
                     organization_id=self.organization_id,
                     scope=self.scope,
@@ -77,13 +72,8 @@ class IdempotentPost:
         return response
 
     async def _abandon(self) -> None:
-        await self._call(
-            self.clients.content.AbandonIdempotentRequest,
+        await self.clients.edge.AbandonIdempotentRequest(
             content_pb2.AbandonIdempotentRequestRequest(
                 organization_id=self.organization_id, scope=self.scope, idempotency_key=self.key
             ),
         )
-
-    async def _call(self, method, request):  # type: ignore[no-untyped-def]
-        # The stubs are synchronous: keep the event loop free while they wait.
-        return await run_in_threadpool(method, request, timeout=self.settings.rpc_timeout_seconds)

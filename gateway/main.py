@@ -1,51 +1,69 @@
-"""Process entry point: build the gateway from settings and serve it with uvicorn."""
+"""Process entry point: build the gateway from settings and serve it with uvicorn, in
+LAYERS_HTTP_WORKERS processes (default: one per core) sharing the port."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
 
 from common.settings import Settings
 from gateway.app import create_app
-from gateway.clients import ServiceClients
 
 # How long in-flight requests get to finish after SIGTERM/SIGINT.
 GRACEFUL_SHUTDOWN_SECONDS = 10
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
-def build(settings: Settings) -> tuple[FastAPI, ServiceClients]:
-    """Everything the gateway needs, built once; the caller closes the clients when done."""
-    clients = ServiceClients.connect(settings)
+def app_from_environment() -> FastAPI:
+    """The app each worker process builds for itself (uvicorn's factory)."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    return create_app(Settings())
+
+
+def uvicorn_config(app: FastAPI | str, settings: Settings, workers: int = 1, **extra: object) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        workers=workers,
+        factory=isinstance(app, str),
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # Every request already carries an X-Request-Id and errors are logged with it; a line per request
+        # would cost more CPU than the request itself.
+        access_log=False,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def workers_for(settings: Settings) -> int:
+    return settings.http_workers or os.cpu_count() or 1
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    settings = Settings()
+    workers = workers_for(settings)
+    if workers == 1:
+        run_server(uvicorn_config(create_app(settings), settings))
+        return
+    # Several processes: uvicorn's supervisor binds the port once and each worker builds its own app.
+    config = uvicorn_config("gateway.main:app_from_environment", settings, workers=workers)
+    sock = config.bind_socket()
     try:
-        return create_app(settings, clients), clients
-    except Exception:
-        clients.close()
-        raise
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
 
 
 def _exit(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings()
-    app, clients = build(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
-    try:
-        run_server(config)
-    finally:
-        clients.close()
 
 
 def run_server(config: uvicorn.Config) -> None:

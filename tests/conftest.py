@@ -1,7 +1,7 @@
-"""Shared fixtures: real databases (SQLite and PostgreSQL) and a real RabbitMQ.
+"""Shared fixtures: real databases (SQLite and PostgreSQL), a real RabbitMQ and a real Redis.
 
-PostgreSQL and RabbitMQ tests need the servers on 127.0.0.1 (LAYERS_TEST_PG_URL, LAYERS_TEST_AMQP_URL
-override). When one is missing they fail under CI=true and skip, saying why, elsewhere.
+PostgreSQL, RabbitMQ and Redis tests need the servers on 127.0.0.1 (LAYERS_TEST_PG_URL, LAYERS_TEST_AMQP_URL,
+LAYERS_TEST_REDIS_URL override). When one is missing they fail under CI=true and skip, saying why, elsewhere.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 PG_ADMIN_URL = os.environ.get("LAYERS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 AMQP_URL = os.environ.get("LAYERS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+REDIS_URL = os.environ.get("LAYERS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -66,6 +67,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'test.db'}"
     else:
         yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_server("Redis", "127.0.0.1", 6379)
+    return REDIS_URL
 
 
 @pytest.fixture

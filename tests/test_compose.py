@@ -20,7 +20,7 @@ SETTING_FIELDS = set(Settings.model_fields)
 
 def test_every_part_has_a_container() -> None:
     assert set(APP_SERVICES) == set(SERVICES)
-    assert {"postgres", "rabbitmq"} <= set(COMPOSE["services"])
+    assert {"postgres", "rabbitmq", "redis"} <= set(COMPOSE["services"])
     assert (ROOT / "Dockerfile").is_file()
 
 
@@ -67,6 +67,15 @@ def test_clients_dial_servers_that_exist() -> None:
                 assert "@postgres:5432/" in value
             if key == "LAYERS_AMQP_URL":
                 assert "@rabbitmq:5672" in value
+            if key == "LAYERS_REDIS_URL":
+                assert value.startswith("redis://redis:6379/")
+                assert "redis" in spec["depends_on"], f"{name} uses Redis without waiting for it"
+
+
+def test_rate_limits_and_revocations_share_one_redis() -> None:
+    """The gateway counts rate limits and hears revocations in the Redis content broadcasts them to."""
+    gateway = APP_SERVICES["gateway"]["environment"]["LAYERS_REDIS_URL"]
+    assert APP_SERVICES["content"]["environment"]["LAYERS_REDIS_URL"] == gateway
 
 
 def test_dependencies_volumes_and_health() -> None:

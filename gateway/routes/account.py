@@ -7,9 +7,8 @@ from typing import Annotated
 import grpc
 from fastapi import APIRouter, Depends, Response
 
-from common.settings import Settings
+from common.clients import Clients
 from gateway.auth import ApiKey, CurrentKey, require_scope
-from gateway.clients import ServiceClients
 from gateway.deps import ClientsDep, SettingsDep
 from gateway.routes._responses import json_response
 from gateway.serializers import credits_json, whoami_json
@@ -18,12 +17,9 @@ from layers.billing.v1 import billing_pb2
 router = APIRouter(tags=["account"])
 
 
-def _wallet(clients: ServiceClients, settings: Settings, organization_id: str) -> billing_pb2.Wallet:
+async def _wallet(clients: Clients, organization_id: str) -> billing_pb2.Wallet:
     try:
-        response = clients.billing.GetWallet(
-            billing_pb2.GetWalletRequest(organization_id=organization_id),
-            timeout=settings.rpc_timeout_seconds,
-        )
+        response = await clients.billing.GetWallet(billing_pb2.GetWalletRequest(organization_id=organization_id))
     except grpc.RpcError as exc:
         # An organization that never had a wallet has no credits; that is not a missing resource.
         if exc.code() == grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
@@ -34,16 +30,16 @@ def _wallet(clients: ServiceClients, settings: Settings, organization_id: str) -
 
 
 @router.get("/credits", name="get_credits")
-def get_credits(
+async def get_credits(
     key: Annotated[ApiKey, Depends(require_scope("credits:read"))],
     clients: ClientsDep,
     settings: SettingsDep,
 ) -> Response:
-    wallet = _wallet(clients, settings, key.organization_id)
+    wallet = await _wallet(clients, key.organization_id)
     return json_response(credits_json(key.organization_id, wallet, settings.ugc_remix_credits))
 
 
 @router.get("/whoami", name="whoami")
-def whoami(key: CurrentKey, clients: ClientsDep, settings: SettingsDep) -> Response:
-    wallet = _wallet(clients, settings, key.organization_id)
+async def whoami(key: CurrentKey, clients: ClientsDep) -> Response:
+    wallet = await _wallet(clients, key.organization_id)
     return json_response(whoami_json(key.organization_id, key.key_id, list(key.scopes), wallet))

@@ -21,12 +21,10 @@ import grpc
 from fastapi import APIRouter, Depends, Header, Request, Response
 from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.concurrency import run_in_threadpool
 
-from common.grpc_server import CHANNEL_OPTIONS
+from common.clients import Clients
 from common.settings import Settings
 from gateway.auth import ApiKey, require_scope
-from gateway.clients import ServiceClients
 from gateway.deps import ClientsDep, SettingsDep
 from gateway.errors import FieldProblem, payload_too_large, validation_error
 from gateway.idempotency import IdempotentPost
@@ -36,7 +34,7 @@ from gateway.routes.content import request_fingerprint
 from gateway.routes.projects import ProjectId, visible_project
 from gateway.schemas import IDEMPOTENCY_HEADER, MEDIA_KINDS, idempotency_key_problems, parse_app_media_url_body
 from gateway.serializers import media_json
-from layers.media.v1 import media_pb2, media_pb2_grpc
+from layers.media.v1 import media_pb2
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -150,7 +148,7 @@ async def _send(call: Any, message: media_pb2.WriteBlobRequest) -> None:
         raise
 
 
-async def _stream_to_blob(request: Request, settings: Settings) -> tuple[media_pb2.Blob, str]:
+async def _stream_to_blob(request: Request, clients: Clients, settings: Settings) -> tuple[media_pb2.Blob, str]:
     """Parse the multipart stream, writing the file part to a new blob; 413/422 leave nothing behind."""
     _, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
@@ -160,44 +158,42 @@ async def _stream_to_blob(request: Request, settings: Settings) -> tuple[media_p
     parser = MultipartParser(boundary, form.callbacks())
     limit = settings.max_upload_bytes
     received = 0
-    # gRPC's asyncio API streams with backpressure from this event loop. The channel is opened per upload
-    # because an asyncio channel belongs to the loop that made it; uploads are few and large.
-    async with grpc.aio.insecure_channel(settings.media_addr, options=CHANNEL_OPTIONS) as channel:
-        call: Any = None
-        try:
-            async for chunk in request.stream():
-                parser.write(chunk)
-                if call is None and form.file_mime is not None:
-                    call = media_pb2_grpc.MediaServiceStub(channel).WriteBlob()
-                    metadata = media_pb2.WriteBlobMetadata(mime_type=form.file_mime, max_size_bytes=limit)
-                    await _send(call, media_pb2.WriteBlobRequest(metadata=metadata))
-                for piece in form.take_file_bytes():
-                    received += len(piece)
-                    if received > limit:
-                        raise payload_too_large(f"The file is larger than the limit of {limit} bytes.", limit)
-                    await _send(call, media_pb2.WriteBlobRequest(chunk=piece))
-            parser.finalize()
-            problems = form.missing()
-            if problems:
-                raise validation_error(problems)
-            await call.done_writing()
-            response: media_pb2.WriteBlobResponse = await call
-        except _FormError as exc:
-            raise validation_error([exc.problem]) from None
-        except ParseError:
-            raise validation_error([FieldProblem("body", "Malformed multipart body.")]) from None
-        finally:
-            # Whatever stopped us before the blob was complete: cancelling makes media drop the partial file.
-            if call is not None and not call.done():
-                call.cancel()
+    # gRPC's asyncio API streams with backpressure from this event loop.
+    call: Any = None
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+            if call is None and form.file_mime is not None:
+                call = clients.media.WriteBlob()
+                metadata = media_pb2.WriteBlobMetadata(mime_type=form.file_mime, max_size_bytes=limit)
+                await _send(call, media_pb2.WriteBlobRequest(metadata=metadata))
+            for piece in form.take_file_bytes():
+                received += len(piece)
+                if received > limit:
+                    raise payload_too_large(f"The file is larger than the limit of {limit} bytes.", limit)
+                await _send(call, media_pb2.WriteBlobRequest(chunk=piece))
+        parser.finalize()
+        problems = form.missing()
+        if problems:
+            raise validation_error(problems)
+        await call.done_writing()
+        response: media_pb2.WriteBlobResponse = await call
+    except _FormError as exc:
+        raise validation_error([exc.problem]) from None
+    except ParseError:
+        raise validation_error([FieldProblem("body", "Malformed multipart body.")]) from None
+    finally:
+        # Whatever stopped us before the blob was complete: cancelling makes media drop the partial file.
+        if call is not None and not call.done():
+            call.cancel()
     assert form.kind is not None
     return response.blob, form.kind
 
 
-def _discard(clients: ServiceClients, settings: Settings, blob_id: str) -> None:
+async def _discard(clients: Clients, blob_id: str) -> None:
     """Delete an uploaded blob that was not filed; media already deleted it when it refused the file."""
     try:
-        clients.media.DeleteBlob(media_pb2.DeleteBlobRequest(blob_id=blob_id), timeout=settings.rpc_timeout_seconds)
+        await clients.media.DeleteBlob(media_pb2.DeleteBlobRequest(blob_id=blob_id))
     except grpc.RpcError:
         log.warning("could not delete unfiled upload %s", blob_id, exc_info=True)
 
@@ -217,26 +213,24 @@ async def create_app_media(
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
 ) -> Response:
-    project = await run_in_threadpool(visible_project, clients, settings, key, project_id)
+    project = await visible_project(request, key, project_id)
     problems = idempotency_key_problems(idempotency_key)
     if problems:
         raise validation_error(problems)
     path = str(request.app.url_path_for("create_app_media", projectId=project))
-    post = IdempotentPost(clients, settings, key.organization_id, path, idempotency_key)
+    post = IdempotentPost(clients, key.organization_id, path, idempotency_key)
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
     if media_type == MULTIPART:
-        blob, kind = await _stream_to_blob(request, settings)
+        blob, kind = await _stream_to_blob(request, clients, settings)
         filed = False
 
         async def file_blob() -> Response:
             nonlocal filed
-            created = await run_in_threadpool(
-                clients.media.CreateMedia,
+            created = await clients.media.CreateMedia(
                 media_pb2.CreateMediaRequest(
                     organization_id=key.organization_id, project_id=project, kind=kind, blob_id=blob.blob_id
-                ),
-                timeout=settings.rpc_timeout_seconds,
+                )
             )
             filed = True
             return json_response(media_json(created.media), status_code=201)
@@ -246,7 +240,7 @@ async def create_app_media(
             return await post.run(fingerprint, file_blob)
         finally:
             if not filed:  # a replay, a conflict or a failure: this copy of the file is not wanted
-                await run_in_threadpool(_discard, clients, settings, blob.blob_id)
+                await _discard(clients, blob.blob_id)
 
     if media_type == "application/json":
         parsed, problems = parse_app_media_url_body(await request.body())
@@ -254,8 +248,7 @@ async def create_app_media(
             raise validation_error(problems)
 
         async def import_url() -> Response:
-            imported = await run_in_threadpool(
-                clients.media.ImportMedia,
+            imported = await clients.media.ImportMedia(
                 media_pb2.ImportMediaRequest(
                     organization_id=key.organization_id, project_id=project, kind=parsed.kind, url=parsed.url
                 ),

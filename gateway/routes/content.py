@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from gateway.auth import ApiKey, require_scope
-from gateway.deps import BodyDep, ClientsDep, RequestIdDep, SettingsDep, SignerDep
+from gateway.deps import BodyDep, ClientsDep, RequestIdDep, SignerDep
 from gateway.downloads import Conditions, SignedLink, asset_of, conditions, serve_asset, signed_link
 from gateway.errors import validation_error
 from gateway.routes._responses import conditional_json, json_response
@@ -48,19 +48,18 @@ def request_fingerprint(method: str, path: str, body: dict[str, str]) -> str:
         }
     },
 )
-def create_ugc_remix(
+async def create_ugc_remix(
     request: Request,
     project_id: ProjectId,
     key: Annotated[ApiKey, Depends(require_scope("content:write"))],
     body: BodyDep,
     clients: ClientsDep,
-    settings: SettingsDep,
     request_id: RequestIdDep,
     idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
 ) -> Response:
     # Contract order: auth -> scope (dependencies) -> project visible -> body shape -> the rest (content).
     # A cheap look-up first, so an unknown project answers 404 even when the body is also bad.
-    project = visible_project(clients, settings, key, project_id)
+    project = await visible_project(request, key, project_id)
 
     parsed, problems = parse_ugc_remix_body(body)
     problems += idempotency_key_problems(idempotency_key)
@@ -68,7 +67,7 @@ def create_ugc_remix(
         raise validation_error(problems)
 
     path = request.app.url_path_for("create_ugc_remix", projectId=project)
-    response = clients.content.CreateUgcRemix(
+    response = await clients.partner.CreateUgcRemix(
         content_pb2.CreateUgcRemixRequest(
             organization_id=key.organization_id,
             project_id=project,
@@ -80,8 +79,7 @@ def create_ugc_remix(
             request_fingerprint=request_fingerprint("POST", str(path), parsed.canonical()),
             request_id=request_id,
             api_key_id=key.key_id,
-        ),
-        timeout=settings.rpc_timeout_seconds,
+        )
     )
     accepted = accepted_job_json(response.job)
     headers = {"Location": accepted["locationUrl"]}
@@ -91,48 +89,42 @@ def create_ugc_remix(
 
 
 @router.get("/content/{containerId}", name="get_container")
-def get_container(
+async def get_container(
     container_id: ContainerId,
     key: Annotated[ApiKey, Depends(require_scope("content:read"))],
     clients: ClientsDep,
-    settings: SettingsDep,
     signer: SignerDep,
 ) -> Response:
-    response = clients.content.GetContainer(
-        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id),
-        timeout=settings.rpc_timeout_seconds,
+    response = await clients.partner.GetContainer(
+        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id)
     )
     return json_response(container_json(response.container, signer))
 
 
 @router.get("/content/{containerId}/progress", name="get_container_progress")
-def get_container_progress(
+async def get_container_progress(
     container_id: ContainerId,
     key: Annotated[ApiKey, Depends(require_scope("content:read"))],
     clients: ClientsDep,
-    settings: SettingsDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    response = clients.content.GetContainer(
-        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id),
-        timeout=settings.rpc_timeout_seconds,
+    response = await clients.partner.GetContainer(
+        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id)
     )
     job = response.job if response.HasField("job") else None
     return conditional_json(progress_json(response.container, job), if_none_match)
 
 
 @router.get("/content/{containerId}/assets/{assetId}", name="get_asset")
-def get_asset(
+async def get_asset(
     container_id: ContainerId,
     asset_id: AssetId,
     key: Annotated[ApiKey, Depends(require_scope("content:read"))],
     clients: ClientsDep,
-    settings: SettingsDep,
     signer: SignerDep,
 ) -> Response:
-    response = clients.content.GetContainer(
-        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id),
-        timeout=settings.rpc_timeout_seconds,
+    response = await clients.partner.GetContainer(
+        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id)
     )
     container = response.container
     asset = asset_of(container, asset_id)
@@ -145,18 +137,16 @@ ConditionsDep = Annotated[Conditions, Depends(conditions)]
 
 @router.get("/content/{containerId}/assets/{assetId}/file", name="download_asset_file")
 @router.head("/content/{containerId}/assets/{assetId}/file", name="head_asset_file")
-def download_asset_file(
+async def download_asset_file(
     request: Request,
     container_id: ContainerId,
     asset_id: AssetId,
     link: Annotated[SignedLink, Depends(signed_link("file"))],
     wanted: ConditionsDep,
     clients: ClientsDep,
-    settings: SettingsDep,
 ) -> Response:
-    return serve_asset(
+    return await serve_asset(
         clients,
-        settings,
         method=request.method,
         link=link,
         container_id=container_id,
@@ -168,18 +158,16 @@ def download_asset_file(
 
 @router.get("/content/{containerId}/assets/{assetId}/thumbnail", name="download_asset_thumbnail")
 @router.head("/content/{containerId}/assets/{assetId}/thumbnail", name="head_asset_thumbnail")
-def download_asset_thumbnail(
+async def download_asset_thumbnail(
     request: Request,
     container_id: ContainerId,
     asset_id: AssetId,
     link: Annotated[SignedLink, Depends(signed_link("thumbnail"))],
     wanted: ConditionsDep,
     clients: ClientsDep,
-    settings: SettingsDep,
 ) -> Response:
-    return serve_asset(
+    return await serve_asset(
         clients,
-        settings,
         method=request.method,
         link=link,
         container_id=container_id,

@@ -6,10 +6,9 @@ import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import ApiKey, require_scope
-from gateway.deps import BodyDep, ClientsDep, SettingsDep, SignerDep
+from gateway.deps import BodyDep, ClientsDep, SignerDep
 from gateway.errors import FieldProblem, validation_error
 from gateway.idempotency import IdempotentPost
 from gateway.routes._responses import conditional_json, json_response
@@ -21,17 +20,15 @@ router = APIRouter(tags=["jobs"])
 
 
 @router.get("/jobs/{jobId}", name="get_job")
-def get_job(
+async def get_job(
     job_id: JobId,
     key: Annotated[ApiKey, Depends(require_scope("jobs:read"))],
     clients: ClientsDep,
-    settings: SettingsDep,
     signer: SignerDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    response = clients.content.GetJob(
-        content_pb2.GetJobRequest(organization_id=key.organization_id, job_id=job_id),
-        timeout=settings.rpc_timeout_seconds,
+    response = await clients.partner.GetJob(
+        content_pb2.GetJobRequest(organization_id=key.organization_id, job_id=job_id)
     )
     return conditional_json(job_json(response.job, signer), if_none_match)
 
@@ -51,7 +48,6 @@ async def cancel_job(
     key: Annotated[ApiKey, Depends(require_scope("jobs:cancel"))],
     body: BodyDep,
     clients: ClientsDep,
-    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
 ) -> Response:
     problems = cancel_body_problems(body) + idempotency_key_problems(idempotency_key)
@@ -59,15 +55,13 @@ async def cancel_job(
         raise validation_error(problems)
 
     async def cancel() -> Response:
-        response = await run_in_threadpool(
-            clients.content.CancelJob,
-            content_pb2.CancelJobRequest(organization_id=key.organization_id, job_id=job_id),
-            timeout=settings.rpc_timeout_seconds,
+        response = await clients.partner.CancelJob(
+            content_pb2.CancelJobRequest(organization_id=key.organization_id, job_id=job_id)
         )
         status = 202 if response.accepted else 200
         return json_response(cancel_json(response.accepted, response.reason), status_code=status)
 
     # A retry with the same key replays the first answer (202) rather than answering ALREADY_COMPLETED.
     path = request.url.path
-    post = IdempotentPost(clients, settings, key.organization_id, path, idempotency_key)
+    post = IdempotentPost(clients, key.organization_id, path, idempotency_key)
     return await post.run(hashlib.sha256(f"POST\n{path}\n".encode()).hexdigest(), cancel)

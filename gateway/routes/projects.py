@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections import OrderedDict
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from common.clients import Clients
 from common.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from common.settings import Settings
 from gateway.auth import ApiKey, require_scope
-from gateway.clients import ServiceClients
-from gateway.deps import ClientsDep, SettingsDep
+from gateway.deps import ClientsDep
 from gateway.errors import not_found
 from gateway.openapi import InfluencerPage, MediaPage, SocialAccountPage
 from gateway.routes._responses import json_response
@@ -30,10 +29,25 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.
 Cursor = Annotated[str | None, Query(max_length=512, description="nextCursor of the previous page.")]
 
 
-def _page(call: Callable[..., Any], request: Any, settings: Settings) -> Any:
-    """Call a List RPC. A cursor the service refuses comes back as INVALID_ARGUMENT on field "cursor",
-    which the error table renders as a 422 naming ?cursor= (common.paging words it for partners)."""
-    return call(request, timeout=settings.rpc_timeout_seconds)
+# A cursor the service refuses comes back as INVALID_ARGUMENT on field "cursor", which the error table
+# renders as a 422 naming ?cursor= (common.paging words it for partners).
+
+
+class VisibleProjects:
+    """(organization, project) pairs content confirmed. A project never changes organization and is never
+    deleted, so a confirmation stays true; bounded, oldest first out. Refusals are not kept."""
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    def __contains__(self, pair: tuple[str, str]) -> bool:
+        return pair in self._seen
+
+    def add(self, pair: tuple[str, str]) -> None:
+        self._seen[pair] = None
+        if len(self._seen) > self.max_entries:
+            self._seen.popitem(last=False)
 
 
 def project_or_404(project_id: str) -> str:
@@ -44,59 +58,57 @@ def project_or_404(project_id: str) -> str:
     return project
 
 
-def visible_project(clients: ServiceClients, settings: Settings, key: ApiKey, project_id: str) -> str:
+async def visible_project(request: Request, key: ApiKey, project_id: str) -> str:
     """The canonical project id when the key's organization owns it; 404 otherwise (no existence leaks)."""
     project = project_or_404(project_id)
-    clients.content.GetProject(
-        content_pb2.GetProjectRequest(organization_id=key.organization_id, project_id=project),
-        timeout=settings.rpc_timeout_seconds,
-    )
+    seen: VisibleProjects = request.app.state.visible_projects
+    if (key.organization_id, project) not in seen:
+        clients: Clients = request.app.state.clients
+        await clients.partner.GetProject(
+            content_pb2.GetProjectRequest(organization_id=key.organization_id, project_id=project)
+        )
+        seen.add((key.organization_id, project))
     return project
 
 
 @router.get("/projects/{projectId}/media", name="list_project_media", response_model=MediaPage)
-def list_media(
+async def list_media(
+    request: Request,
     project_id: ProjectId,
     key: Reader,
     clients: ClientsDep,
-    settings: SettingsDep,
     role: Annotated[MediaRole | None, Query(description="Only media with this role.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Response:
     # The media service files rows by project without knowing projects: ask content whether it is visible.
-    project = visible_project(clients, settings, key, project_id)
-    response = _page(
-        clients.media.ListMedia,
+    project = await visible_project(request, key, project_id)
+    response = await clients.media.ListMedia(
         media_pb2.ListMediaRequest(
             organization_id=key.organization_id,
             project_id=project,
             media_role=role or "",
             page_size=limit,
             page_token=cursor or "",
-        ),
-        settings,
+        )
     )
     return json_response(page_json([media_json(m) for m in response.media], response.next_page_token))
 
 
 @router.get("/projects/{projectId}/influencers", name="list_project_influencers", response_model=InfluencerPage)
-def list_influencers(
+async def list_influencers(
     project_id: ProjectId,
     key: Reader,
     clients: ClientsDep,
-    settings: SettingsDep,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Response:
     project = project_or_404(project_id)
     # Content checks the project belongs to the organization (NOT_FOUND otherwise).
-    response = _page(
-        clients.content.ListInfluencers,
+    response = await clients.partner.ListInfluencers(
         content_pb2.ListInfluencersRequest(
             organization_id=key.organization_id, project_id=project, page_size=limit, page_token=cursor or ""
-        ),
-        settings,
+        )
     )
     items = [influencer_json(i) for i in response.influencers]
     return json_response(page_json(items, response.next_page_token))
@@ -105,26 +117,23 @@ def list_influencers(
 @router.get(
     "/projects/{projectId}/social-accounts", name="list_project_social_accounts", response_model=SocialAccountPage
 )
-def list_social_accounts(
+async def list_social_accounts(
     project_id: ProjectId,
     key: Reader,
     clients: ClientsDep,
-    settings: SettingsDep,
     platform: Annotated[Platform | None, Query(description="Only accounts on this platform.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Response:
     project = project_or_404(project_id)
-    response = _page(
-        clients.content.ListSocialAccounts,
+    response = await clients.partner.ListSocialAccounts(
         content_pb2.ListSocialAccountsRequest(
             organization_id=key.organization_id,
             project_id=project,
             platform=platform or "",
             page_size=limit,
             page_token=cursor or "",
-        ),
-        settings,
+        )
     )
     items = [social_account_json(a) for a in response.social_accounts]
     return json_response(page_json(items, response.next_page_token))

@@ -8,7 +8,7 @@ from pathlib import Path
 import grpc
 
 from common.db import Database, make_engine, migrate
-from common.grpc_server import RunningService, create_server, wait_for_stop_signal
+from common.grpc_server import RunningService, create_server, serve
 from common.settings import Settings
 from layers.billing.v1 import billing_pb2, billing_pb2_grpc
 from services.billing.ledger import Ledger
@@ -22,7 +22,7 @@ VERSION_TABLE = "alembic_version_billing"
 log = logging.getLogger("layers.billing")
 
 
-def start(settings: Settings, address: str | None = None) -> RunningService:
+def start(settings: Settings, address: str | None = None, reuse_port: bool = False) -> RunningService:
     """Migrate the database and start serving; the caller stops it with `running.stop()`."""
     db = Database(make_engine(settings.billing_database))
     sweeper: ExpirySweeper | None = None
@@ -36,7 +36,7 @@ def start(settings: Settings, address: str | None = None) -> RunningService:
         def register(server: grpc.Server) -> None:
             billing_pb2_grpc.add_BillingServiceServicer_to_server(servicer, server)
 
-        server, port = create_server(register, [SERVICE_NAME], address or settings.billing_addr)
+        server, port = create_server(register, [SERVICE_NAME], address or settings.billing_addr, reuse_port=reuse_port)
     except BaseException:
         if sweeper is not None:
             sweeper.stop()
@@ -48,7 +48,5 @@ def start(settings: Settings, address: str | None = None) -> RunningService:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    running = start(Settings())
-    log.info("billing listening on port %d", running.port)
-    wait_for_stop_signal(running.stop)
-    log.info("billing stopped")
+    settings = Settings()
+    serve("billing", __name__, settings.billing_addr, settings, settings.billing_database)

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import grpc
-from sqlalchemy import Select, delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from common.db import Database
+from common.db import Database, is_sqlite
 from common.errors import ServiceError
 from common.ids import new_id
 from common.timeutil import as_utc, utcnow
-from services.content.models import IdempotencyRecord
+from services.content.models import IdempotencyRecord, table_of
 
 RETENTION = timedelta(hours=24)
 # How long a claim may stay in progress before another request may take it over (its owner died). Well
@@ -76,25 +76,32 @@ class IdempotencyStore:
         """Claim the key, or return the stored answer. `with_job=False` for a POST that starts no job."""
         if not key:
             return Claim(None, new_id("job"))
+        insert = sqlite.insert if is_sqlite(self.db.engine) else postgresql.insert
         for _ in range(3):
             now = utcnow()
-            try:
-                with self.db.write() as session:
-                    record = IdempotencyRecord(
-                        organization_id=organization_id,
-                        scope=scope,
-                        idempotency_key=key,
-                        fingerprint=fingerprint,
-                        state="in_progress",
-                        job_id=new_id("job") if with_job else "",
-                        created_at=now,
-                        locked_until=now + CLAIM_LEASE,
-                        expires_at=now + RETENTION,
-                    )
-                    session.add(record)
-                return Claim(record.id, record.job_id, as_utc(record.locked_until))
-            except IntegrityError:
-                pass
+            job_id = new_id("job") if with_job else ""
+            lease = now + CLAIM_LEASE
+            # One statement: the unique index decides who owns the key, without an exception on a repeat.
+            statement = (
+                insert(table_of(IdempotencyRecord))
+                .values(
+                    organization_id=organization_id,
+                    scope=scope,
+                    idempotency_key=key,
+                    fingerprint=fingerprint,
+                    state="in_progress",
+                    job_id=job_id,
+                    created_at=now,
+                    locked_until=lease,
+                    expires_at=now + RETENTION,
+                )
+                .on_conflict_do_nothing(index_elements=["organization_id", "scope", "idempotency_key"])
+                .returning(table_of(IdempotencyRecord).c.id)
+            )
+            with self.db.write() as session:
+                record_id = session.execute(statement).scalar()
+            if record_id is not None:
+                return Claim(int(record_id), job_id, lease)
             outcome = self._existing(organization_id, scope, key, fingerprint)
             if outcome is not None:
                 return outcome
@@ -126,11 +133,18 @@ class IdempotencyStore:
         rolling that transaction back, when another request took the claim over meanwhile."""
         if claim.record_id is None:
             return
-        record = self._owned(session, claim)
-        if record is None:
+        records = table_of(IdempotencyRecord).c
+        stored = session.execute(
+            update(table_of(IdempotencyRecord))
+            .where(
+                records.id == claim.record_id,
+                records.state == "in_progress",
+                records.locked_until == claim.lease,
+            )
+            .values(state="completed", response=response)
+        )
+        if stored.rowcount == 0:  # type: ignore[attr-defined]
             raise ClaimLost()
-        record.state = "completed"
-        record.response = response
 
     def abandon(self, claim: Claim) -> None:
         """Forget the claim: a request that failed without side effects is not stored. A claim another

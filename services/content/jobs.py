@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 
 import grpc
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from common.db import Database
@@ -20,7 +20,7 @@ from common.ids import new_id
 from common.timeutil import utcnow
 from layers.content.v1 import content_pb2 as pb
 from services.content import views
-from services.content.models import Asset, Container, Job
+from services.content.models import ApiKey, Asset, Container, Job, table_of
 from services.content.ports import BillingPort
 
 log = logging.getLogger("layers.content.jobs")
@@ -119,6 +119,7 @@ class Jobs:
                         created_at=now,
                     )
                 )
+            _free_running_slot(session, job)
             job.status, job.progress, job.stage_progress, job.eta_seconds = "completed", 1.0, 1.0, 0
             job.finished_at = job.updated_at = now
             container.status, container.completed_at = "completed", now
@@ -132,6 +133,7 @@ class Jobs:
             job, container = _locked(session, job_id)
             if job.status == "running":
                 now = utcnow()
+                _free_running_slot(session, job)
                 job.status, job.error_code, job.error_message = "failed", code, message
                 job.finished_at = job.updated_at = now
                 job.eta_seconds = None
@@ -150,6 +152,7 @@ class Jobs:
             if job.status != "running":
                 return False, "ALREADY_COMPLETED", self._job_view(session, job)
             now = utcnow()
+            _free_running_slot(session, job)
             job.status, job.finished_at, job.updated_at, job.eta_seconds = "canceled", now, now, None
             container.status = "canceled"
             view = self._job_view(session, job)
@@ -196,6 +199,17 @@ class Jobs:
         for job_id in job_ids:
             self._settle(job_id)
         return len(job_ids)
+
+
+def _free_running_slot(session: Session, job: Job) -> None:
+    """The job leaves `running` in this transaction (its row is locked): give its key's slot back."""
+    if job.api_key_id:
+        keys = table_of(ApiKey).c
+        session.execute(
+            update(table_of(ApiKey))
+            .where(keys.key_id == job.api_key_id, keys.running_jobs > 0)
+            .values(running_jobs=keys.running_jobs - 1)
+        )
 
 
 def _locked(session: Session, job_id: str) -> tuple[Job, Container]:

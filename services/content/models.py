@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -53,6 +55,9 @@ class ApiKey(Base):
     scopes: Mapped[str] = mapped_column(Text)  # space-separated
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Jobs this key started that are still running: raised in the transaction that adds a job, lowered in
+    # the one that ends it, so the concurrent-job cap is one conditional UPDATE however many are running.
+    running_jobs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Influencer(Base):
@@ -186,16 +191,6 @@ class IdempotencyRecord(Base):
     __table_args__ = (UniqueConstraint("organization_id", "scope", "idempotency_key"),)
 
 
-class RateLimitCounter(Base):
-    """Requests one API key made in one endpoint class during one fixed window (unix seconds)."""
-
-    __tablename__ = "rate_limit_counters"
-    key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    endpoint_class: Mapped[str] = mapped_column(String(20), primary_key=True)
-    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)
-
-
 class OutboxMessage(Base):
     """A message committed with the job that causes it; the relay publishes it, then marks it sent."""
 
@@ -208,3 +203,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Core table, for statements that skip the ORM's unit of work on the hot path."""
+    return cast(Table, model.__table__)

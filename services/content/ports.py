@@ -16,12 +16,6 @@ from layers.media.v1 import media_pb2, media_pb2_grpc
 
 
 @dataclass(frozen=True)
-class AppDemo:
-    media_id: str
-    media_role: str
-
-
-@dataclass(frozen=True)
 class RenderInputs:
     """What one PickRenderInputs call answers. app_demo_problem is "" (app_demo_media_id, reaction_template_id
     and music_track_id are set), "NOT_APP_DEMO" (the pinned media is not an app-demo) or "MISSING" (nothing was
@@ -34,10 +28,6 @@ class RenderInputs:
 
 
 class MediaPort(Protocol):
-    def get_media(self, organization_id: str, project_id: str, media_id: str) -> AppDemo: ...
-    def first_app_demo(self, organization_id: str, project_id: str) -> AppDemo | None: ...
-    def pick_reaction_template(self) -> str: ...
-    def pick_music_track(self) -> str: ...
     def pick_render_inputs(self, organization_id: str, project_id: str, media_id: str) -> RenderInputs: ...
 
 
@@ -47,38 +37,18 @@ class BillingPort(Protocol):
     def release(self, reservation_id: str) -> None: ...
 
 
-def _call(fn, request, timeout: float):  # type: ignore[no-untyped-def]
-    """Call a stub method and turn its failure into the ServiceError it carries."""
+def _call(fn, request):  # type: ignore[no-untyped-def]
+    """Call a stub method (the channel's service config sets its deadline) and turn its failure into the
+    ServiceError it carries."""
     try:
-        return fn(request, timeout=timeout)
+        return fn(request)
     except grpc.RpcError as exc:
         raise unpack(exc) from None
 
 
 class GrpcMedia:
-    def __init__(self, stub: media_pb2_grpc.MediaServiceStub, timeout: float = 10.0) -> None:
+    def __init__(self, stub: media_pb2_grpc.MediaServiceStub) -> None:
         self._stub = stub
-        self._timeout = timeout
-
-    def get_media(self, organization_id: str, project_id: str, media_id: str) -> AppDemo:
-        request = media_pb2.GetMediaRequest(organization_id=organization_id, project_id=project_id, media_id=media_id)
-        media = _call(self._stub.GetMedia, request, self._timeout).media
-        return AppDemo(media.media_id, media.media_role)
-
-    def first_app_demo(self, organization_id: str, project_id: str) -> AppDemo | None:
-        request = media_pb2.ListMediaRequest(
-            organization_id=organization_id, project_id=project_id, media_role="app-demo", page_size=1
-        )
-        rows = _call(self._stub.ListMedia, request, self._timeout).media
-        return AppDemo(rows[0].media_id, rows[0].media_role) if rows else None
-
-    def pick_reaction_template(self) -> str:
-        response = _pick(self._stub.PickReactionTemplate, media_pb2.PickReactionTemplateRequest(), self._timeout)
-        return str(response.reaction_template.reaction_template_id)
-
-    def pick_music_track(self) -> str:
-        response = _pick(self._stub.PickMusicTrack, media_pb2.PickMusicTrackRequest(), self._timeout)
-        return str(response.music_track.music_track_id)
 
     def pick_render_inputs(self, organization_id: str, project_id: str, media_id: str) -> RenderInputs:
         """One call for the app demo, a template and a track. A pinned media_id not on the project raises
@@ -86,7 +56,7 @@ class GrpcMedia:
         request = media_pb2.PickRenderInputsRequest(
             organization_id=organization_id, project_id=project_id, media_id=media_id
         )
-        response = _pick(self._stub.PickRenderInputs, request, self._timeout)
+        response = _pick(self._stub.PickRenderInputs, request)
         return RenderInputs(
             app_demo_media_id=str(response.app_demo_media_id),
             app_demo_problem=_APP_DEMO_PROBLEMS[response.app_demo_problem],
@@ -102,9 +72,9 @@ _APP_DEMO_PROBLEMS = {
 }
 
 
-def _pick(fn, request, timeout: float):  # type: ignore[no-untyped-def]
+def _pick(fn, request):  # type: ignore[no-untyped-def]
     try:
-        return _call(fn, request, timeout)
+        return _call(fn, request)
     except ServiceError as exc:
         # An empty pool or catalog is the operator's problem, not the partner's: answer "unavailable".
         if exc.code == grpc.StatusCode.FAILED_PRECONDITION:
@@ -113,9 +83,8 @@ def _pick(fn, request, timeout: float):  # type: ignore[no-untyped-def]
 
 
 class GrpcBilling:
-    def __init__(self, stub: billing_pb2_grpc.BillingServiceStub, timeout: float = 10.0) -> None:
+    def __init__(self, stub: billing_pb2_grpc.BillingServiceStub) -> None:
         self._stub = stub
-        self._timeout = timeout
 
     def reserve(self, reservation_id: str, organization_id: str, amount: int, ttl_seconds: int) -> None:
         request = billing_pb2.ReserveRequest(
@@ -124,10 +93,10 @@ class GrpcBilling:
             amount=amount,
             ttl_seconds=ttl_seconds,
         )
-        _call(self._stub.Reserve, request, self._timeout)
+        _call(self._stub.Reserve, request)
 
     def capture(self, reservation_id: str) -> None:
-        _call(self._stub.Capture, billing_pb2.CaptureRequest(reservation_id=reservation_id), self._timeout)
+        _call(self._stub.Capture, billing_pb2.CaptureRequest(reservation_id=reservation_id))
 
     def release(self, reservation_id: str) -> None:
-        _call(self._stub.Release, billing_pb2.ReleaseRequest(reservation_id=reservation_id), self._timeout)
+        _call(self._stub.Release, billing_pb2.ReleaseRequest(reservation_id=reservation_id))

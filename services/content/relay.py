@@ -24,6 +24,10 @@ log = logging.getLogger("layers.content.relay")
 
 MAX_BACKOFF_SECONDS = 5.0
 PURGE_EVERY_SECONDS = 600.0
+# Settlements that did not go through are retried on this beat, not on every wake-up by a new job.
+SETTLE_EVERY_SECONDS = 2.0
+# Rows one PostgreSQL transaction claims and publishes: under load a wake-up finds many.
+BATCH_ROWS = 50
 # Sent rows are kept a while for inspection; the job itself records everything that matters.
 SENT_RETENTION = timedelta(days=7)
 
@@ -53,11 +57,13 @@ class OutboxRelay:
 
     def _run(self) -> None:
         backoff = 0.0
-        next_purge = 0.0
+        next_purge = next_settle = 0.0
         while not self._stop.is_set():
             try:
                 self.publish_pending()
-                self.jobs.settle_pending()
+                if time.monotonic() >= next_settle:
+                    self.jobs.settle_pending()
+                    next_settle = time.monotonic() + SETTLE_EVERY_SECONDS
                 if time.monotonic() >= next_purge:
                     self.purge()
                     next_purge = time.monotonic() + PURGE_EVERY_SECONDS
@@ -99,34 +105,37 @@ class OutboxRelay:
         how many were sent; raises when publishing fails (the row stays unsent)."""
         sent = 0
         while not self._stop.is_set():
-            published = self._publish_one_locked() if self._row_locks else self._publish_one()
+            published = self._publish_batch_locked() if self._row_locks else int(self._publish_one())
             if not published:
                 return sent
-            sent += 1
+            sent += published
         return sent
 
     @property
     def _row_locks(self) -> bool:
         return not is_sqlite(self.db.engine)
 
-    def _publish_one_locked(self) -> bool:
-        """PostgreSQL: hold the row's lock (SKIP LOCKED) across the publish, so replicas never send one row
-        twice at once; other rows and other writers are not blocked."""
+    def _publish_batch_locked(self) -> int:
+        """PostgreSQL: hold the rows' locks (SKIP LOCKED) across their publishes, so replicas never send one
+        row twice at once; other rows and other writers are not blocked. Rows published before a failure
+        are still marked sent when the transaction commits. Returns how many were sent."""
         failure: Exception | None = None
+        sent = 0
         with self.db.write() as session:
-            row = session.scalar(_next_unsent().with_for_update(skip_locked=True))
-            if row is None:
-                return False
-            row.attempts += 1
-            try:
-                self.publisher.publish(row.message_id, row.payload)
+            rows = session.scalars(_next_unsent(BATCH_ROWS).with_for_update(skip_locked=True)).all()
+            for row in rows:
+                row.attempts += 1
+                try:
+                    self.publisher.publish(row.message_id, row.payload)
+                except Exception as exc:
+                    failure = exc
+                    row.last_error = _describe(exc)
+                    break
                 row.sent_at = utcnow()
-            except Exception as exc:
-                failure = exc
-                row.last_error = _describe(exc)
+                sent += 1
         if failure is not None:
             raise failure
-        return True
+        return sent
 
     def _publish_one(self) -> bool:
         """SQLite (one content process): publish outside any transaction, since a transaction there holds
@@ -155,8 +164,8 @@ class OutboxRelay:
                     row.last_error = error
 
 
-def _next_unsent() -> Select[OutboxMessage]:
-    return select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(1)
+def _next_unsent(rows: int = 1) -> Select[OutboxMessage]:
+    return select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(rows)
 
 
 def _count(result: object) -> int:

@@ -6,27 +6,34 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import grpc
+
+from common.clients import Clients
 from common.db import Database, make_engine, migrate
-from common.grpc_server import RunningService, channel, create_server
+from common.grpc_server import RunningService, create_server, serve
 from common.render_queue import InProcessQueue, Publisher, RabbitPublisher
+from common.revocations import RevocationPublisher
 from common.settings import Settings
-from layers.billing.v1 import billing_pb2_grpc
-from layers.content.v1 import content_pb2_grpc
-from layers.media.v1 import media_pb2_grpc
+from layers.content.v1 import content_pb2, content_pb2_grpc
 from services.content.idempotency import IdempotencyStore
 from services.content.jobs import Jobs
 from services.content.ports import GrpcBilling, GrpcMedia
-from services.content.rate_limits import RateLimiter
 from services.content.relay import OutboxRelay
-from services.content.servicer import ContentServicer
+from services.content.servicer import EdgeServicer, PartnerServicer, RenderCallbackServicer, TenancyAdminServicer
 from services.content.tenancy import Tenancy
 from services.content.ugc_remix import UgcRemixHandler
 
-SERVICE_NAME = "layers.content.v1.ContentService"
+# One server, one service per caller: each can be routed, secured and scaled on its own.
+SERVICE_NAMES = [service.full_name for service in content_pb2.DESCRIPTOR.services_by_name.values()]
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def start(settings: Settings, address: str | None = None, publisher: Publisher | None = None) -> RunningService:
+def start(
+    settings: Settings,
+    address: str | None = None,
+    publisher: Publisher | None = None,
+    reuse_port: bool = False,
+) -> RunningService:
     """Start the content service. Without a publisher it publishes to RabbitMQ at settings.amqp_url."""
     if publisher is None:
         if not settings.amqp_url:
@@ -36,14 +43,15 @@ def start(settings: Settings, address: str | None = None, publisher: Publisher |
     closers: list[Callable[[], object]] = [db.dispose]
     try:
         migrate(db.engine, MIGRATIONS, "alembic_version_content")
-        media_channel = channel(settings.media_addr)
-        billing_channel = channel(settings.billing_addr)
-        closers += [billing_channel.close, media_channel.close]
-        billing = GrpcBilling(billing_pb2_grpc.BillingServiceStub(billing_channel), settings.rpc_timeout_seconds)
-        media = GrpcMedia(media_pb2_grpc.MediaServiceStub(media_channel), settings.rpc_timeout_seconds)
+        clients = Clients.connect(settings)
+        revocations = RevocationPublisher(settings.redis_url)
+        closers += [clients.close, revocations.close]
+        billing = GrpcBilling(clients.billing)
+        media = GrpcMedia(clients.media)
         jobs = Jobs(db, billing)
         relay = OutboxRelay(db, publisher, jobs)
         idempotency = IdempotencyStore(db)
+        tenancy = Tenancy(db)
         ugc_remix = UgcRemixHandler(
             db,
             idempotency,
@@ -54,12 +62,16 @@ def start(settings: Settings, address: str | None = None, publisher: Publisher |
             max_running_jobs_per_key=settings.max_concurrent_jobs_per_key,
             on_committed=relay.wake,
         )
-        servicer = ContentServicer(Tenancy(db), ugc_remix, jobs, idempotency, RateLimiter(db))
-        server, port = create_server(
-            lambda s: content_pb2_grpc.add_ContentServiceServicer_to_server(servicer, s),
-            [SERVICE_NAME],
-            address or settings.content_addr,
-        )
+
+        def register(server: grpc.Server) -> None:
+            content_pb2_grpc.add_PartnerServiceServicer_to_server(PartnerServicer(tenancy, ugc_remix, jobs), server)
+            content_pb2_grpc.add_RenderCallbackServiceServicer_to_server(RenderCallbackServicer(jobs), server)
+            content_pb2_grpc.add_TenancyAdminServiceServicer_to_server(
+                TenancyAdminServicer(tenancy, revocations), server
+            )
+            content_pb2_grpc.add_EdgeServiceServicer_to_server(EdgeServicer(tenancy, idempotency), server)
+
+        server, port = create_server(register, SERVICE_NAMES, address or settings.content_addr, reuse_port=reuse_port)
     except BaseException:
         for close in reversed(closers):
             close()
@@ -73,9 +85,6 @@ def start(settings: Settings, address: str | None = None, publisher: Publisher |
 
 
 def main() -> None:
-    from common.grpc_server import wait_for_stop_signal
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    running = start(Settings())
-    logging.getLogger("layers.content").info("content service listening on port %d", running.port)
-    wait_for_stop_signal(running.stop)
+    settings = Settings()
+    serve("content", __name__, settings.content_addr, settings, settings.content_database)

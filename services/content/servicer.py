@@ -1,36 +1,27 @@
-"""The gRPC edge of the content service: parse, call one handler, build the response."""
+"""The gRPC edge of the content service, one servicer per caller: partners (through the gateway), the
+renderer, the operator, and the gateway's own plumbing. Each parses, calls one handler and builds the
+response."""
 
 from __future__ import annotations
 
 import grpc
 
 from common.errors import invalid
+from common.revocations import RevocationPublisher
 from layers.content.v1 import content_pb2 as pb
 from layers.content.v1 import content_pb2_grpc
 from services.content import views
 from services.content.idempotency import IdempotencyStore, Replay
 from services.content.jobs import Jobs
-from services.content.rate_limits import RateLimiter
 from services.content.tenancy import Tenancy
 from services.content.ugc_remix import UgcRemixHandler
 
 
-class ContentServicer(content_pb2_grpc.ContentServiceServicer):
-    def __init__(
-        self,
-        tenancy: Tenancy,
-        ugc_remix: UgcRemixHandler,
-        jobs: Jobs,
-        idempotency: IdempotencyStore,
-        rate_limiter: RateLimiter,
-    ) -> None:
+class PartnerServicer(content_pb2_grpc.PartnerServiceServicer):
+    def __init__(self, tenancy: Tenancy, ugc_remix: UgcRemixHandler, jobs: Jobs) -> None:
         self.tenancy = tenancy
         self.ugc_remix = ugc_remix
         self.jobs = jobs
-        self.idempotency = idempotency
-        self.rate_limiter = rate_limiter
-
-    # --- partner calls -----------------------------------------------------------------------------
 
     def CreateUgcRemix(self, request: pb.CreateUgcRemixRequest, context: grpc.ServicerContext):
         return self.ugc_remix.handle(request)
@@ -46,7 +37,31 @@ class ContentServicer(content_pb2_grpc.ContentServiceServicer):
         container, job = self.jobs.get_container(request.organization_id, request.container_id)
         return pb.GetContainerResponse(container=container, job=job)
 
-    # --- renderer calls ----------------------------------------------------------------------------
+    def GetProject(self, request: pb.GetProjectRequest, context: grpc.ServicerContext):
+        if not request.organization_id:
+            raise invalid("organization_id is required.", field="organization_id")
+        return pb.GetProjectResponse(
+            project=_project(self.tenancy.get_project(request.organization_id, request.project_id))
+        )
+
+    def ListInfluencers(self, request: pb.ListInfluencersRequest, context: grpc.ServicerContext):
+        rows, token = self.tenancy.list_influencers(
+            request.organization_id, request.project_id, request.page_size, request.page_token
+        )
+        return pb.ListInfluencersResponse(influencers=[views.influencer_pb(r) for r in rows], next_page_token=token)
+
+    def ListSocialAccounts(self, request: pb.ListSocialAccountsRequest, context: grpc.ServicerContext):
+        rows, token = self.tenancy.list_social_accounts(
+            request.organization_id, request.project_id, request.platform, request.page_size, request.page_token
+        )
+        return pb.ListSocialAccountsResponse(
+            social_accounts=[views.social_account_pb(row, layers) for row, layers in rows], next_page_token=token
+        )
+
+
+class RenderCallbackServicer(content_pb2_grpc.RenderCallbackServiceServicer):
+    def __init__(self, jobs: Jobs) -> None:
+        self.jobs = jobs
 
     def StartRender(self, request: pb.StartRenderRequest, context: grpc.ServicerContext):
         proceed, job = self.jobs.start_render(request.job_id)
@@ -66,13 +81,11 @@ class ContentServicer(content_pb2_grpc.ContentServiceServicer):
         job = self.jobs.fail(request.job_id, request.error.code or "RENDER_FAILED", request.error.message)
         return pb.FailRenderResponse(job=job)
 
-    # --- tenancy and admin -------------------------------------------------------------------------
 
-    def AuthenticateApiKey(self, request: pb.AuthenticateApiKeyRequest, context: grpc.ServicerContext):
-        principal = self.tenancy.authenticate(request.api_key)
-        return pb.AuthenticateApiKeyResponse(
-            organization_id=principal.organization_id, key_id=principal.key_id, scopes=list(principal.scopes)
-        )
+class TenancyAdminServicer(content_pb2_grpc.TenancyAdminServiceServicer):
+    def __init__(self, tenancy: Tenancy, revocations: RevocationPublisher) -> None:
+        self.tenancy = tenancy
+        self.revocations = revocations
 
     def CreateOrganization(self, request: pb.CreateOrganizationRequest, context: grpc.ServicerContext):
         org = self.tenancy.create_organization(request.name)
@@ -84,10 +97,8 @@ class ContentServicer(content_pb2_grpc.ContentServiceServicer):
         project = self.tenancy.create_project(request.organization_id, request.name)
         return pb.CreateProjectResponse(project=_project(project))
 
-    def GetProject(self, request: pb.GetProjectRequest, context: grpc.ServicerContext):
-        return pb.GetProjectResponse(
-            project=_project(self.tenancy.get_project(request.organization_id, request.project_id))
-        )
+    def LookupProject(self, request: pb.LookupProjectRequest, context: grpc.ServicerContext):
+        return pb.LookupProjectResponse(project=_project(self.tenancy.get_project("", request.project_id)))
 
     def CreateApiKey(self, request: pb.CreateApiKeyRequest, context: grpc.ServicerContext):
         key_id, api_key = self.tenancy.create_api_key(request.organization_id, list(request.scopes), request.test_mode)
@@ -95,17 +106,13 @@ class ContentServicer(content_pb2_grpc.ContentServiceServicer):
 
     def RevokeApiKey(self, request: pb.RevokeApiKeyRequest, context: grpc.ServicerContext):
         self.tenancy.revoke_api_key(request.key_id)
+        # After the commit: every gateway drops the key from its cache of verified keys.
+        self.revocations.publish(request.key_id)
         return pb.RevokeApiKeyResponse()
 
     def CreateInfluencer(self, request: pb.CreateInfluencerRequest, context: grpc.ServicerContext):
         row = self.tenancy.create_influencer(request.project_id, request.name, request.voice, request.language)
         return pb.CreateInfluencerResponse(influencer=views.influencer_pb(row))
-
-    def ListInfluencers(self, request: pb.ListInfluencersRequest, context: grpc.ServicerContext):
-        rows, token = self.tenancy.list_influencers(
-            request.organization_id, request.project_id, request.page_size, request.page_token
-        )
-        return pb.ListInfluencersResponse(influencers=[views.influencer_pb(r) for r in rows], next_page_token=token)
 
     def CreateLayer(self, request: pb.CreateLayerRequest, context: grpc.ServicerContext):
         layer = self.tenancy.create_layer(request.project_id, request.kind, request.name, request.influencer_id)
@@ -123,30 +130,20 @@ class ContentServicer(content_pb2_grpc.ContentServiceServicer):
         account = self.tenancy.create_social_account(request.project_id, request.platform, request.handle)
         return pb.CreateSocialAccountResponse(social_account=views.social_account_pb(account, []))
 
-    def ListSocialAccounts(self, request: pb.ListSocialAccountsRequest, context: grpc.ServicerContext):
-        rows, token = self.tenancy.list_social_accounts(
-            request.organization_id, request.project_id, request.platform, request.page_size, request.page_token
-        )
-        return pb.ListSocialAccountsResponse(
-            social_accounts=[views.social_account_pb(row, layers) for row, layers in rows], next_page_token=token
-        )
-
     def WireSocialAccount(self, request: pb.WireSocialAccountRequest, context: grpc.ServicerContext):
         account, layers = self.tenancy.wire(request.social_account_id, request.layer_id)
         return pb.WireSocialAccountResponse(social_account=views.social_account_pb(account, layers))
 
-    # --- gateway support: rate limits and generic idempotency --------------------------------------
 
-    def ConsumeRateLimit(self, request: pb.ConsumeRateLimitRequest, context: grpc.ServicerContext):
-        decision = self.rate_limiter.consume(
-            request.key_id, request.endpoint_class, request.limit, request.window_seconds
-        )
-        return pb.ConsumeRateLimitResponse(
-            allowed=decision.allowed,
-            limit=decision.limit,
-            remaining=decision.remaining,
-            reset_at=decision.reset_at,
-            retry_after_seconds=decision.retry_after_seconds,
+class EdgeServicer(content_pb2_grpc.EdgeServiceServicer):
+    def __init__(self, tenancy: Tenancy, idempotency: IdempotencyStore) -> None:
+        self.tenancy = tenancy
+        self.idempotency = idempotency
+
+    def AuthenticateApiKey(self, request: pb.AuthenticateApiKeyRequest, context: grpc.ServicerContext):
+        principal = self.tenancy.authenticate(request.api_key)
+        return pb.AuthenticateApiKeyResponse(
+            organization_id=principal.organization_id, key_id=principal.key_id, scopes=list(principal.scopes)
         )
 
     def BeginIdempotentRequest(self, request: pb.BeginIdempotentRequestRequest, context: grpc.ServicerContext):

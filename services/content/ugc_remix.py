@@ -3,6 +3,10 @@ container, idempotency answer and render message in one transaction.
 
 Check order (CONTRACT.md): project visible → INFLUENCER_REQUIRED → referenced ids on the project
 (NOT_FOUND) → wiring chain → app-demo → credits.
+
+The hot path is as few round trips as the guarantees allow: the idempotency claim (one INSERT), one read
+transaction resolving project, ids and wiring, one media call for all three inputs, one billing call,
+and one write transaction of plain INSERTs and conditional UPDATEs (SQLAlchemy Core, no ORM flushes).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
-from sqlalchemy import func, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from common.db import Database
@@ -23,9 +27,19 @@ from layers.content.v1 import content_pb2 as pb
 from layers.render.v1 import render_pb2
 from services.content import views
 from services.content.idempotency import Claim, ClaimLost, IdempotencyStore, Replay
-from services.content.models import ApiKey, Container, Influencer, Job, Layer, OutboxMessage, SocialAccount, Wiring
-from services.content.ports import AppDemo, BillingPort, MediaPort
-from services.content.tenancy import project_of
+from services.content.models import (
+    ApiKey,
+    Container,
+    Influencer,
+    Job,
+    Layer,
+    OutboxMessage,
+    Project,
+    SocialAccount,
+    Wiring,
+    table_of,
+)
+from services.content.ports import BillingPort, MediaPort, RenderInputs
 
 log = logging.getLogger("layers.content")
 
@@ -46,13 +60,24 @@ def wiring_error(reason: str, message: str) -> ServiceError:
 class OnCamera:
     """The resolved wiring chain: who is on camera and which content layer anchors the container."""
 
-    influencer: Influencer
-    layer: Layer
+    influencer_id: str
+    language: str
+    voice: str
+    layer_id: str
     social_account_id: str | None
 
 
 def reservation_id_for(job_id: str) -> str:
     return "rsv_" + job_id.removeprefix("job_")
+
+
+def running_jobs_exceeded(running: int) -> ServiceError:
+    return ServiceError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "RATE_LIMITED",
+        f"This API key already has {running} running jobs, the most it may run at once; retry when one finishes.",
+        {"retryAfterSeconds": str(RUNNING_JOBS_RETRY_AFTER_SECONDS), "reason": "CONCURRENT_JOBS"},
+    )
 
 
 class UgcRemixHandler:
@@ -96,25 +121,31 @@ class UgcRemixHandler:
         if hook is not None and "\x00" in hook:
             raise invalid("hook must not contain NUL characters.", field="hook")
         with self.db.read() as session:
-            project_of(session, request.organization_id, request.project_id)
+            running = self._project_visible(session, request)
             if not request.social_account_id and not request.influencer_id:
                 raise wiring_error(
                     "INFLUENCER_REQUIRED",
                     "one of socialAccountId (with a wired influencer) or influencerId is required.",
                 )
-            on_camera, pinned = self._resolve(session, request)
-        app_demo_id = self._app_demo(request, pinned)
-        template_id = self.media.pick_reaction_template()
-        track_id = self.media.pick_music_track()
-
-        if request.api_key_id:
+            # Wiring errors wait until media has said whether a pinned mediaId exists (NOT_FOUND goes first).
+            on_camera, wiring_problem = self._resolve(session, request)
+        try:
+            inputs = self.media.pick_render_inputs(request.organization_id, request.project_id, request.media_id)
+        except ServiceError as exc:
+            if wiring_problem is not None and exc.code != grpc.StatusCode.NOT_FOUND:
+                raise wiring_problem from None
+            raise
+        if wiring_problem is not None:
+            raise wiring_problem
+        assert on_camera is not None
+        self._check_app_demo(inputs)
+        if running is not None and running >= self.max_running_jobs_per_key:
             # Checked again, atomically, where the job is added; this early look answers 429 before credits.
-            with self.db.read() as session:
-                self._check_running_jobs(session, request.api_key_id, lock=False)
+            raise running_jobs_exceeded(running)
 
         claim, reservation_id = self._reserve(request, claim)
         try:
-            return self._commit(request, claim, on_camera, hook, app_demo_id, template_id, track_id, reservation_id)
+            return self._commit(request, claim, on_camera, hook, inputs, reservation_id)
         except BaseException as exc:
             if not self.idempotency.owns(claim):
                 # Another request took this key over (our lease ran out): the job id and its hold are theirs.
@@ -125,6 +156,24 @@ class UgcRemixHandler:
             except ServiceError:
                 log.warning("could not release %s; it will expire", reservation_id)
             raise
+
+    def _project_visible(self, session: Session, request: pb.CreateUgcRemixRequest) -> int | None:
+        """NOT_FOUND unless the organization owns the project; returns the key's running jobs (None when
+        the request names no key), read in the same round trip."""
+        running = (
+            select(ApiKey.running_jobs).where(ApiKey.key_id == request.api_key_id).scalar_subquery()
+            if request.api_key_id
+            else None
+        )
+        columns = [Project.organization_id] + ([running] if running is not None else [])
+        row = session.execute(select(*columns).where(Project.project_id == request.project_id)).first()
+        if row is None or row[0] != request.organization_id:
+            raise not_found("project", "Project not found.")
+        if not request.api_key_id:
+            return None
+        if row[1] is None:
+            raise invalid("api_key_id is not a known API key.", field="api_key_id")
+        return int(row[1])
 
     def _reserve(self, request: pb.CreateUgcRemixRequest, claim: Claim) -> tuple[Claim, str]:
         """Hold the credits under an id derived from the job id, so a retry finds the same hold."""
@@ -141,42 +190,42 @@ class UgcRemixHandler:
             self.billing.reserve(reservation_id, request.organization_id, self.credits, self.reservation_ttl_seconds)
         return claim, reservation_id
 
-    def _resolve(self, session: Session, request: pb.CreateUgcRemixRequest) -> tuple[OnCamera, AppDemo | None]:
-        account = None
+    def _resolve(
+        self, session: Session, request: pb.CreateUgcRemixRequest
+    ) -> tuple[OnCamera | None, ServiceError | None]:
+        """Who is on camera, or the wiring error to raise once the referenced ids are known to exist.
+        An id that is not on the project raises NOT_FOUND at once."""
+        account_id = None
         if request.social_account_id:
-            account = session.scalar(
-                select(SocialAccount).where(SocialAccount.social_account_id == request.social_account_id)
+            account_project = session.scalar(
+                select(SocialAccount.project_id).where(SocialAccount.social_account_id == request.social_account_id)
             )
-            if account is None or account.project_id != request.project_id:
+            if account_project != request.project_id:
                 raise not_found("socialAccountId", "socialAccountId is not on this project.")
+            account_id = request.social_account_id
         explicit = None
         if request.influencer_id:
-            explicit = session.scalar(select(Influencer).where(Influencer.influencer_id == request.influencer_id))
+            explicit = session.execute(
+                select(Influencer.influencer_id, Influencer.project_id, Influencer.language, Influencer.voice).where(
+                    Influencer.influencer_id == request.influencer_id
+                )
+            ).first()
             if explicit is None or explicit.project_id != request.project_id:
                 raise not_found("influencerId", "influencerId is not on this project.")
-        pinned = None
-        if request.media_id:
-            # Raises NOT_FOUND "mediaId is not on this project." from the media service.
-            pinned = self.media.get_media(request.organization_id, request.project_id, request.media_id)
-        return self._chain(session, request, account, explicit), pinned
+        try:
+            return self._chain(session, request, account_id, explicit), None
+        except ServiceError as exc:
+            return None, exc
 
-    def _chain(
-        self,
-        session: Session,
-        request: pb.CreateUgcRemixRequest,
-        account: SocialAccount | None,
-        explicit: Influencer | None,
-    ) -> OnCamera:
+    def _chain(self, session: Session, request: pb.CreateUgcRemixRequest, account_id: str | None, explicit) -> OnCamera:  # type: ignore[no-untyped-def]
         """account → its first wired content layer → that layer's influencer (an explicit one wins)."""
-        if account is not None:
-            layers = list(
-                session.scalars(
-                    select(Layer)
-                    .join(Wiring, Wiring.layer_id == Layer.layer_id)
-                    .where(Wiring.social_account_id == account.social_account_id)
-                    .order_by(Wiring.seq)
-                )
-            )
+        if account_id is not None:
+            layers = session.execute(
+                select(Layer.layer_id, Layer.kind, Layer.influencer_id)
+                .join(Wiring, Wiring.layer_id == Layer.layer_id)
+                .where(Wiring.social_account_id == account_id)
+                .order_by(Wiring.seq)
+            ).all()
             if not layers:
                 raise wiring_error("ACCOUNT_NOT_WIRED", "the social account is not wired to any layer.")
             content_layers = [layer for layer in layers if layer.kind == "content"]
@@ -184,19 +233,23 @@ class UgcRemixHandler:
                 raise wiring_error("NO_CONTENT_LAYER_WIRED", "the social account is not wired to a content layer.")
             layer = content_layers[0]
             if explicit is not None:
-                return OnCamera(explicit, layer, account.social_account_id)
+                return OnCamera(explicit.influencer_id, explicit.language, explicit.voice, layer.layer_id, account_id)
             wired = (
-                session.scalar(select(Influencer).where(Influencer.influencer_id == layer.influencer_id))
+                session.execute(
+                    select(Influencer.influencer_id, Influencer.language, Influencer.voice).where(
+                        Influencer.influencer_id == layer.influencer_id
+                    )
+                ).first()
                 if layer.influencer_id
                 else None
             )
             if wired is None:
                 raise wiring_error("INFLUENCER_NOT_WIRED", "the account's content layer has no influencer.")
-            return OnCamera(wired, layer, account.social_account_id)
+            return OnCamera(wired.influencer_id, wired.language, wired.voice, layer.layer_id, account_id)
 
         assert explicit is not None
         driven = session.scalar(
-            select(Layer)
+            select(Layer.layer_id)
             .where(
                 Layer.project_id == request.project_id,
                 Layer.kind == "content",
@@ -207,22 +260,19 @@ class UgcRemixHandler:
         )
         if driven is None:
             raise wiring_error("NO_CONTENT_LAYER_WIRED", "the influencer drives no content layer.")
-        return OnCamera(explicit, driven, None)
+        return OnCamera(explicit.influencer_id, explicit.language, explicit.voice, driven, None)
 
-    def _app_demo(self, request: pb.CreateUgcRemixRequest, pinned: AppDemo | None) -> str:
-        if pinned is not None:
-            if pinned.media_role != "app-demo":
-                raise invalid("mediaId is not an app-demo clip.", field="mediaId")
-            return pinned.media_id
-        first = self.media.first_app_demo(request.organization_id, request.project_id)
-        if first is None:
+    @staticmethod
+    def _check_app_demo(inputs: RenderInputs) -> None:
+        if inputs.app_demo_problem == "NOT_APP_DEMO":
+            raise invalid("mediaId is not an app-demo clip.", field="mediaId")
+        if inputs.app_demo_problem == "MISSING" or not inputs.app_demo_media_id:
             raise ServiceError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 "MISSING_APP_DEMO",
                 MISSING_APP_DEMO_MESSAGE,
                 {"format": FORMAT},
             )
-        return first.media_id
 
     def _commit(
         self,
@@ -230,9 +280,7 @@ class UgcRemixHandler:
         claim: Claim,
         on_camera: OnCamera,
         hook: str | None,
-        app_demo_id: str,
-        template_id: str,
-        track_id: str,
+        inputs: RenderInputs,
         reservation_id: str,
     ) -> pb.CreateUgcRemixResponse:
         now = utcnow()
@@ -245,53 +293,58 @@ class UgcRemixHandler:
             stage="queued",
             progress=0.0,
             stage_progress=0.0,
+            eta_seconds=None,
             reservation_id=reservation_id,
             api_key_id=request.api_key_id or None,
             billing_settled=False,
             render_attempts=0,
+            error_code=None,
+            error_message=None,
             started_at=now,
+            finished_at=None,
             updated_at=now,
         )
-        container = Container(
-            container_id=new_id("cnt"),
-            job_id=job.job_id,
-            organization_id=request.organization_id,
-            project_id=request.project_id,
-            status="queued",
-            format=FORMAT,
-            hook=hook,
-            influencer_id=on_camera.influencer.influencer_id,
-            social_account_id=on_camera.social_account_id,
-            layer_id=on_camera.layer.layer_id,
-            media_id=app_demo_id,
-            reaction_template_id=template_id,
-            music_track_id=track_id,
-            language=on_camera.influencer.language,
-            voice=on_camera.influencer.voice,
-            created_at=now,
-        )
+        container_id = new_id("cnt")
         render = render_pb2.RenderJob(
             job_id=job.job_id,
-            container_id=container.container_id,
+            container_id=container_id,
             organization_id=request.organization_id,
             project_id=request.project_id,
-            media_id=app_demo_id,
-            reaction_template_id=template_id,
-            music_track_id=track_id,
-            language=container.language,
-            voice=container.voice,
+            media_id=inputs.app_demo_media_id,
+            reaction_template_id=inputs.reaction_template_id,
+            music_track_id=inputs.music_track_id,
+            language=on_camera.language,
+            voice=on_camera.voice,
         )
         if hook is not None:
             render.hook = hook
-        response = pb.CreateUgcRemixResponse(job=views.job_pb(job, [container.container_id]))
+        response = pb.CreateUgcRemixResponse(job=views.job_pb(job, [container_id]))
         with self.db.write() as session:
             if request.api_key_id:
-                self._check_running_jobs(session, request.api_key_id)
-            session.add(job)
-            session.flush()
-            session.add(container)
-            session.add(
-                OutboxMessage(
+                self._count_running_job(session, request.api_key_id)
+            session.execute(insert(table_of(Job)).values(_columns(job)))
+            session.execute(
+                insert(table_of(Container)).values(
+                    container_id=container_id,
+                    job_id=job.job_id,
+                    organization_id=request.organization_id,
+                    project_id=request.project_id,
+                    status="queued",
+                    format=FORMAT,
+                    hook=hook,
+                    influencer_id=on_camera.influencer_id,
+                    social_account_id=on_camera.social_account_id,
+                    layer_id=on_camera.layer_id,
+                    media_id=inputs.app_demo_media_id,
+                    reaction_template_id=inputs.reaction_template_id,
+                    music_track_id=inputs.music_track_id,
+                    language=on_camera.language,
+                    voice=on_camera.voice,
+                    created_at=now,
+                )
+            )
+            session.execute(
+                insert(table_of(OutboxMessage)).values(
                     message_id=job.job_id,
                     message_type=render_pb2.RenderJob.DESCRIPTOR.full_name,
                     payload=render.SerializeToString(),
@@ -303,19 +356,19 @@ class UgcRemixHandler:
         self.on_committed()
         return response
 
-    def _check_running_jobs(self, session: Session, api_key_id: str, lock: bool = True) -> None:
-        """Refuse when the key already runs its cap of jobs. Counted in the transaction that adds the job,
-        after locking the key's row, so concurrent starts with one key are counted one after another."""
-        if lock:
-            session.execute(select(ApiKey.key_id).where(ApiKey.key_id == api_key_id).with_for_update())
-        running = session.scalar(
-            select(func.count()).select_from(Job).where(Job.api_key_id == api_key_id, Job.status == "running")
+    def _count_running_job(self, session: Session, api_key_id: str) -> None:
+        """Take one of the key's running-job slots, or refuse: one conditional UPDATE, whose row lock
+        orders concurrent starts of one key, so the cap is exact however many run."""
+        keys = table_of(ApiKey).c
+        taken = session.execute(
+            update(table_of(ApiKey))
+            .where(keys.key_id == api_key_id, keys.running_jobs < self.max_running_jobs_per_key)
+            .values(running_jobs=keys.running_jobs + 1)
         )
-        if (running or 0) >= self.max_running_jobs_per_key:
-            raise ServiceError(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                "RATE_LIMITED",
-                f"This API key already has {running} running jobs, the most it may run at once; "
-                "retry when one finishes.",
-                {"retryAfterSeconds": str(RUNNING_JOBS_RETRY_AFTER_SECONDS), "reason": "CONCURRENT_JOBS"},
-            )
+        if taken.rowcount == 0:  # type: ignore[attr-defined]
+            running = session.scalar(select(ApiKey.running_jobs).where(ApiKey.key_id == api_key_id))
+            raise running_jobs_exceeded(running or 0)
+
+
+def _columns(row: Job) -> dict[str, object]:
+    return {column.key: getattr(row, column.key) for column in table_of(Job).columns}

@@ -8,7 +8,7 @@ from pathlib import Path
 import grpc
 
 from common.db import make_engine, migrate
-from common.grpc_server import RunningService, create_server, wait_for_stop_signal
+from common.grpc_server import RunningService, create_server, serve
 from common.settings import Settings
 from layers.media.v1 import media_pb2_grpc
 from services.media.blob_store import LocalBlobStore
@@ -22,12 +22,17 @@ VERSION_TABLE = "alembic_version_media"
 log = logging.getLogger("layers.media")
 
 
-def start(settings: Settings, address: str | None = None) -> RunningService:
+def start(settings: Settings, address: str | None = None, reuse_port: bool = False) -> RunningService:
     """Build everything once and start serving; the caller stops it with `running.stop()`."""
     engine = make_engine(settings.media_database)
     try:
         migrate(engine, MIGRATIONS_DIR, VERSION_TABLE)
-        library = MediaLibrary(engine, LocalBlobStore(settings.blobs), settings.max_upload_bytes)
+        library = MediaLibrary(
+            engine,
+            LocalBlobStore(settings.blobs),
+            settings.max_upload_bytes,
+            catalog_ttl_seconds=settings.catalog_cache_seconds,
+        )
         fetcher = UrlFetcher(
             settings.fetch_allowed_hosts,
             settings.fetch_timeout_seconds,
@@ -39,7 +44,7 @@ def start(settings: Settings, address: str | None = None) -> RunningService:
         def register(server: grpc.Server) -> None:
             media_pb2_grpc.add_MediaServiceServicer_to_server(servicer, server)
 
-        server, port = create_server(register, [SERVICE_NAME], address or settings.media_addr)
+        server, port = create_server(register, [SERVICE_NAME], address or settings.media_addr, reuse_port=reuse_port)
     except BaseException:
         engine.dispose()
         raise
@@ -49,8 +54,4 @@ def start(settings: Settings, address: str | None = None) -> RunningService:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
-    running = start(settings)
-    host = settings.media_addr.rpartition(":")[0]
-    log.info("media service listening on %s:%d", host, running.port)
-    wait_for_stop_signal(running.stop)
-    log.info("media service stopped")
+    serve("media", __name__, settings.media_addr, settings, settings.media_database)

@@ -45,10 +45,9 @@ class TransientError(Exception):
 class ProgressReporter:
     """Sends stage progress to content (throttled) and remembers whether the job was canceled."""
 
-    def __init__(self, content: content_pb2_grpc.ContentServiceStub, job_id: str, timeout: float) -> None:
+    def __init__(self, content: content_pb2_grpc.RenderCallbackServiceStub, job_id: str) -> None:
         self.content = content
         self.job_id = job_id
-        self.timeout = timeout
         self.canceled = False
         self._stage: cpb.JobStage = cpb.JOB_STAGE_QUEUED
         self._fraction = 0.0
@@ -87,7 +86,7 @@ class ProgressReporter:
         if eta is not None:
             request.eta_seconds = eta
         try:
-            self.canceled = self.content.ReportRenderProgress(request, timeout=self.timeout).canceled
+            self.canceled = self.content.ReportRenderProgress(request).canceled
         except grpc.RpcError as exc:
             # Progress is best effort; a lost report must not fail a render.
             log.warning("progress report for %s failed: %s", self.job_id, exc.code())  # type: ignore[attr-defined]
@@ -96,16 +95,17 @@ class ProgressReporter:
 class RenderPipeline:
     def __init__(
         self,
-        content: content_pb2_grpc.ContentServiceStub,
+        content: content_pb2_grpc.RenderCallbackServiceStub,
         media: media_pb2_grpc.MediaServiceStub,
         demo_cap_seconds: float = 20.0,
-        timeout: float = 30.0,
+        transfer_timeout: float = 300.0,
         work_root: Path | None = None,
     ) -> None:
         self.content = content
         self.media = media
         self.demo_cap_seconds = demo_cap_seconds
-        self.timeout = timeout
+        # Unary calls take the channels' default deadline; blob transfers get this one.
+        self.transfer_timeout = transfer_timeout
         self.work_root = work_root
 
     def run(self, job: render_pb2.RenderJob) -> Outcome:
@@ -119,14 +119,14 @@ class RenderPipeline:
 
     def fail(self, job_id: str, code: str, message: str) -> None:
         error = cpb.JobError(code=code, message=message)
-        self.content.FailRender(cpb.FailRenderRequest(job_id=job_id, error=error), timeout=self.timeout)
+        self.content.FailRender(cpb.FailRenderRequest(job_id=job_id, error=error))
 
     def _run(self, job: render_pb2.RenderJob) -> Outcome:
-        started = self.content.StartRender(cpb.StartRenderRequest(job_id=job.job_id), timeout=self.timeout)
+        started = self.content.StartRender(cpb.StartRenderRequest(job_id=job.job_id))
         if not started.proceed:
             log.info("job %s is %s: skipping", job.job_id, cpb.JobStatus.Name(started.job.status))
             return Outcome.SKIPPED
-        reporter = ProgressReporter(self.content, job.job_id, self.timeout)
+        reporter = ProgressReporter(self.content, job.job_id)
         with tempfile.TemporaryDirectory(prefix="render-", dir=self.work_root) as tmp:
             workdir = Path(tmp)
             reporter.report(cpb.JOB_STAGE_FETCHING_INPUTS, 0.0, force=True)
@@ -163,19 +163,18 @@ class RenderPipeline:
             demo = self.media.GetMedia(
                 mpb.GetMediaRequest(
                     organization_id=job.organization_id, project_id=job.project_id, media_id=job.media_id
-                ),
-                timeout=self.timeout,
+                )
             ).media
             template = self.media.GetReactionTemplate(
-                mpb.GetReactionTemplateRequest(reaction_template_id=job.reaction_template_id), timeout=self.timeout
+                mpb.GetReactionTemplateRequest(reaction_template_id=job.reaction_template_id)
             ).reaction_template
-            track = self.media.GetMusicTrack(
-                mpb.GetMusicTrackRequest(music_track_id=job.music_track_id), timeout=self.timeout
-            ).music_track
+            track = self.media.GetMusicTrack(mpb.GetMusicTrackRequest(music_track_id=job.music_track_id)).music_track
             paths = {}
             blobs = (("template", template.blob), ("demo", demo.blob), ("music", track.blob))
             for index, (name, blob) in enumerate(blobs):
-                paths[name] = media_client.download_to(self.media, blob.blob_id, workdir / name, timeout=self.timeout)
+                paths[name] = media_client.download_to(
+                    self.media, blob.blob_id, workdir / name, timeout=self.transfer_timeout
+                )
                 reporter.report(cpb.JOB_STAGE_FETCHING_INPUTS, (index + 1) / len(blobs))
         except grpc.RpcError as exc:
             raise unpack(exc) from exc
@@ -191,9 +190,9 @@ class RenderPipeline:
     def _upload_and_complete(
         self, job: render_pb2.RenderJob, result: ComposeResult, reporter: ProgressReporter
     ) -> Outcome:
-        video = media_client.upload_file(self.media, result.video_path, result.mime_type, timeout=self.timeout)
+        video = media_client.upload_file(self.media, result.video_path, result.mime_type, timeout=self.transfer_timeout)
         reporter.report(cpb.JOB_STAGE_UPLOADING, 0.8)
-        thumb = media_client.upload_file(self.media, result.thumbnail_path, "image/jpeg", timeout=self.timeout)
+        thumb = media_client.upload_file(self.media, result.thumbnail_path, "image/jpeg", timeout=self.transfer_timeout)
         asset = cpb.Asset(
             kind="video",
             blob_id=video.blob_id,
@@ -206,9 +205,7 @@ class RenderPipeline:
             checksum_sha256=result.checksum_sha256,
         )
         try:
-            done = self.content.CompleteRender(
-                cpb.CompleteRenderRequest(job_id=job.job_id, assets=[asset]), timeout=self.timeout
-            )
+            done = self.content.CompleteRender(cpb.CompleteRenderRequest(job_id=job.job_id, assets=[asset]))
         except grpc.RpcError:
             # Not recorded: a retry renders and uploads again, so these copies would belong to nobody.
             self._discard(video.blob_id, thumb.blob_id)
@@ -223,6 +220,6 @@ class RenderPipeline:
     def _discard(self, *blob_ids: str) -> None:
         for blob_id in blob_ids:
             try:
-                self.media.DeleteBlob(mpb.DeleteBlobRequest(blob_id=blob_id), timeout=self.timeout)
+                self.media.DeleteBlob(mpb.DeleteBlobRequest(blob_id=blob_id))
             except grpc.RpcError:
                 log.warning("could not delete unused output blob %s", blob_id)

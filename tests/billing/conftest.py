@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from common.grpc_server import RunningService, channel
+from common.clients import channel
+from common.grpc_server import RunningService
 from common.ids import new_id
 from common.settings import Settings
 from layers.billing.v1 import billing_pb2_grpc

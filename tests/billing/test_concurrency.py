@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
+from common.clients import channel
 from common.errors import unpack
-from common.grpc_server import RunningService, channel
+from common.grpc_server import RunningService
 from common.ids import new_id
 from layers.billing.v1 import billing_pb2 as pb
 from layers.billing.v1.billing_pb2_grpc import BillingServiceStub

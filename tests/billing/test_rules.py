@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
-from common.grpc_server import channel
+from common.clients import channel
 from common.ids import new_id
 from layers.billing.v1 import billing_pb2 as pb
 from layers.billing.v1.billing_pb2_grpc import BillingServiceStub

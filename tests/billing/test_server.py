@@ -17,7 +17,8 @@ from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from common.grpc_server import RunningService, channel
+from common.clients import channel
+from common.grpc_server import RunningService
 from common.settings import Settings
 from layers.billing.v1 import billing_pb2 as pb
 from layers.billing.v1.billing_pb2_grpc import BillingServiceStub

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import grpc
 
 from common.errors import ServiceError
-from services.content.ports import AppDemo, RenderInputs
+from services.content.ports import RenderInputs
+
+
+@dataclass(frozen=True)
+class AppDemo:
+    media_id: str
+    media_role: str
 
 
 class FakeMedia:

@@ -1,5 +1,5 @@
-"""The content RPCs behind the gateway's rate limits, generic idempotency and concurrent-job cap, on a real
-database (SQLite and PostgreSQL), including under concurrency."""
+"""The content RPCs behind the gateway's generic idempotency, and the concurrent-job cap, on a real database
+(SQLite and PostgreSQL), including under concurrency."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from common.db import Database, make_engine, migrate
 from common.errors import ServiceError
 from services.content.idempotency import Claim, IdempotencyStore, Replay
 from services.content.jobs import Jobs
-from services.content.models import IdempotencyRecord, Job, RateLimitCounter
-from services.content.rate_limits import RateLimiter
+from services.content.models import ApiKey, IdempotencyRecord, Job
 from services.content.server import MIGRATIONS
 from tests.content.world import World, request
 
@@ -25,61 +24,6 @@ def db(db_url: str):
     migrate(database.engine, MIGRATIONS, "alembic_version_content")
     yield database
     database.dispose()
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_fixed_window_counts_to_the_limit_then_refuses_until_the_next_window(db: Database) -> None:
-    clock = Clock(1_800_000_030.4)  # 30.4 s into a minute window starting at 1_800_000_000
-    limiter = RateLimiter(db, clock)
-    decisions = [limiter.consume("k1", "reads", 3, 60) for _ in range(4)]
-    assert [d.allowed for d in decisions] == [True, True, True, False]
-    assert [d.remaining for d in decisions] == [2, 1, 0, 0]
-    assert {d.reset_at for d in decisions} == {1_800_000_060}
-    assert decisions[-1].retry_after_seconds == 30  # 29.6 s, rounded up
-    # Another class and another key have budgets of their own.
-    assert limiter.consume("k1", "writes", 3, 60).remaining == 2
-    assert limiter.consume("k2", "reads", 3, 60).remaining == 2
-    clock.now = 1_800_000_060.0
-    fresh = limiter.consume("k1", "reads", 3, 60)
-    assert fresh.allowed and fresh.remaining == 2 and fresh.reset_at == 1_800_000_120
-    with db.read() as session:
-        windows = session.scalars(
-            select(RateLimitCounter.window_start).where(
-                RateLimitCounter.key_id == "k1", RateLimitCounter.endpoint_class == "reads"
-            )
-        ).all()
-    assert windows == [1_800_000_060]  # the spent window was dropped
-
-
-def test_concurrent_requests_never_overshoot_the_limit(db: Database) -> None:
-    limiter = RateLimiter(db, Clock(1_800_000_001.0))
-    barrier = threading.Barrier(20)
-
-    def take(_: int) -> list[bool]:
-        barrier.wait()
-        return [limiter.consume("busy", "generations", 20, 60).allowed for _ in range(2)]
-
-    with ThreadPoolExecutor(20) as pool:
-        allowed = [a for pair in pool.map(take, range(20)) for a in pair]
-    assert allowed.count(True) == 20
-    with db.read() as session:
-        assert session.scalar(select(RateLimitCounter.count).where(RateLimitCounter.key_id == "busy")) == 40
-
-
-@pytest.mark.parametrize(
-    ("key", "endpoint", "limit", "window"), [("", "reads", 1, 60), ("k", "other", 1, 60), ("k", "reads", 0, 60)]
-)
-def test_bad_rate_limit_requests_are_refused(db: Database, key: str, endpoint: str, limit: int, window: int) -> None:
-    with pytest.raises(ServiceError) as info:
-        RateLimiter(db).consume(key, endpoint, limit, window)
-    assert info.value.reason == "VALIDATION"
 
 
 def test_generic_claims_store_status_and_body_and_replay_them(db: Database) -> None:
@@ -134,9 +78,49 @@ def test_a_key_at_its_running_job_cap_gets_rate_limited(world: World) -> None:
     assert running == 3
 
 
+def running_counter(world: World, key_id: str) -> int:
+    with world.db.read() as session:
+        return int(session.scalar(select(ApiKey.running_jobs).where(ApiKey.key_id == key_id)) or 0)
+
+
+def test_the_running_counter_follows_every_way_a_job_ends(world: World) -> None:
+    key_id = world.tenancy.create_api_key(world.org, ["*"], False)[0]
+    jobs = Jobs(world.db, world.billing)
+    started = [world.handler.handle(request(world, influencer_id=world.influencer, api_key_id=key_id)) for _ in "abc"]
+    assert running_counter(world, key_id) == 3
+    ids = [s.job.job_id for s in started]
+    jobs.cancel(world.org, ids[0])
+    jobs.fail(ids[1], "RENDER_FAILED", "boom")
+    jobs.complete(ids[2], [])
+    assert running_counter(world, key_id) == 0
+    # A second ending of a finished job changes nothing.
+    jobs.cancel(world.org, ids[0])
+    jobs.fail(ids[2], "RENDER_FAILED", "late")
+    assert running_counter(world, key_id) == 0
+
+
+def test_the_cap_costs_the_same_however_many_jobs_run(world: World) -> None:
+    """No statement of a start counts jobs: the cap is one conditional UPDATE of the key's counter."""
+    from sqlalchemy import event
+
+    key_id = world.tenancy.create_api_key(world.org, ["*"], False)[0]
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(world.db.engine, "before_cursor_execute", record)
+    try:
+        world.handler.handle(request(world, influencer_id=world.influencer, api_key_id=key_id))
+    finally:
+        event.remove(world.db.engine, "before_cursor_execute", record)
+    assert not [s for s in statements if "count(" in s.lower()], statements
+    assert sum("UPDATE api_keys SET running_jobs" in s for s in statements) == 1
+
+
 def test_concurrent_starts_with_one_key_stay_within_the_cap(world: World) -> None:
     key_id = world.tenancy.create_api_key(world.org, ["*"], False)[0]
-    barrier = threading.Barrier(10)
+    barrier = threading.Barrier(50)
 
     def start(_: int) -> str:
         barrier.wait()
@@ -146,6 +130,7 @@ def test_concurrent_starts_with_one_key_stay_within_the_cap(world: World) -> Non
             return exc.reason
         return "ACCEPTED"
 
-    with ThreadPoolExecutor(10) as pool:
-        outcomes = list(pool.map(start, range(10)))
-    assert outcomes.count("ACCEPTED") == 3 and outcomes.count("RATE_LIMITED") == 7, outcomes
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = list(pool.map(start, range(50)))
+    assert outcomes.count("ACCEPTED") == 3 and outcomes.count("RATE_LIMITED") == 47, outcomes
+    assert running_counter(world, key_id) == 3

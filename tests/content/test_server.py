@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 
-from common.grpc_server import channel
+from common.clients import channel
 from layers.content.v1 import content_pb2 as pb
-from layers.content.v1.content_pb2_grpc import ContentServiceStub
+from layers.content.v1.content_pb2_grpc import TenancyAdminServiceStub
 
 LAYERS = str(Path(sys.executable).parent / "layers")
 
@@ -25,10 +26,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_content_on_postgres_and_rabbitmq(tmp_path: Path, pg_url: str, amqp_url: str) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_content_on_postgres_and_rabbitmq(tmp_path: Path, pg_url: str, amqp_url: str, workers: int) -> None:
     address = f"127.0.0.1:{_free_port()}"
     env = {
         **os.environ,
+        "LAYERS_GRPC_WORKERS": str(workers),
         "LAYERS_CONTENT_ADDR": address,
         "LAYERS_CONTENT_DB_URL": pg_url,
         "LAYERS_AMQP_URL": amqp_url,
@@ -40,7 +43,7 @@ def test_serve_content_on_postgres_and_rabbitmq(tmp_path: Path, pg_url: str, amq
             grpc.channel_ready_future(ch).result(timeout=20)
             health = subprocess.run([LAYERS, "health", address], capture_output=True, text=True, timeout=10)
             assert health.returncode == 0 and "SERVING" in health.stdout
-            org = ContentServiceStub(ch).CreateOrganization(pb.CreateOrganizationRequest(name="Solo"), timeout=5)
+            org = TenancyAdminServiceStub(ch).CreateOrganization(pb.CreateOrganizationRequest(name="Solo"), timeout=5)
             assert org.organization.organization_id.startswith("org_")
         assert not (tmp_path / "content.db").exists()  # it used PostgreSQL, not the embedded default
         began = time.monotonic()
@@ -80,3 +83,28 @@ def test_a_taken_port_is_refused_and_nothing_is_left_open(tmp_path: Path) -> Non
             raise AssertionError("a second content service started on a port already in use")
     finally:
         first.stop(grace_seconds=0)
+
+
+def test_several_workers_refuse_a_port_another_process_holds(tmp_path: Path, pg_url: str, amqp_url: str) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        address = f"127.0.0.1:{holder.getsockname()[1]}"
+        env = {
+            **os.environ,
+            "LAYERS_GRPC_WORKERS": "2",
+            "LAYERS_CONTENT_ADDR": address,
+            "LAYERS_CONTENT_DB_URL": pg_url,
+            "LAYERS_AMQP_URL": amqp_url,
+            "LAYERS_DATA_DIR": str(tmp_path),
+        }
+        done = subprocess.run([LAYERS, "serve", "content"], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    assert f"could not bind {address}" in done.stderr
+
+
+def test_several_workers_need_postgresql(tmp_path: Path, amqp_url: str) -> None:
+    env = {**os.environ, "LAYERS_GRPC_WORKERS": "2", "LAYERS_AMQP_URL": amqp_url, "LAYERS_DATA_DIR": str(tmp_path)}
+    env.pop("LAYERS_CONTENT_DB_URL", None)
+    done = subprocess.run([LAYERS, "serve", "content"], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0 and "needs PostgreSQL" in done.stderr

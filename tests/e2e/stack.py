@@ -17,11 +17,11 @@ import httpx
 import uvicorn
 
 from cli.admin import create_demo_tenant
-from cli.clients import Stubs
+from common.clients import Clients
 from common.grpc_server import RunningService
 from common.render_queue import InProcessQueue, Publisher
 from common.settings import Settings
-from gateway.main import build as build_gateway
+from gateway.app import create_app
 from services.billing import server as billing_server
 from services.content import server as content_server
 from services.media import seed_clips
@@ -33,7 +33,7 @@ from services.renderer import worker as render_worker
 class Stack:
     settings: Settings
     base_url: str
-    stubs: Stubs
+    stubs: Clients
     queue: InProcessQueue | None
     services: dict[str, RunningService] = field(default_factory=dict)
 
@@ -85,18 +85,17 @@ def running_stack(
         content = content_server.start(settings, "127.0.0.1:0", publisher=publisher or queue)
         stack_parts.append(content)
         settings = settings.model_copy(update={"content_addr": content.address})
-        stubs = Stubs.connect(settings)
+        stubs = Clients.connect(settings)
         stack_parts.append(stubs)
         with tempfile.TemporaryDirectory() as tmp:
             seed_clips.seed_catalog(stubs.media, Path(tmp), reaction_count=catalog[0], track_count=catalog[1])
         if renderer:
             stack_parts.append(render_worker.start(settings, queue))
 
-        app, clients = build_gateway(settings)
-        stack_parts.append(clients)
+        app = create_app(settings)
         sock = _free_socket()
         port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         deadline = time.monotonic() + 10

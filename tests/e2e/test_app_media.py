@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, func
 from sqlalchemy import select as sql_select
 
-from gateway.main import build
+from gateway.app import create_app
 from layers.content.v1 import content_pb2
 from services.media import seed_clips
 from services.media.models import BlobRow, MediaItemRow
@@ -41,7 +41,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def bare_project(stack: Stack, tenant: dict[str, Any]) -> str:
     """A project of the tenant's organization with a wired influencer and no app demo."""
-    admin = stack.stubs.content
+    admin = stack.stubs.admin
     project = admin.CreateProject(
         content_pb2.CreateProjectRequest(organization_id=tenant["organizationId"], name="No demo yet")
     ).project.project_id
@@ -100,7 +100,7 @@ def test_upload_fixes_missing_app_demo(stack: Stack, clips: dict[str, Path]) -> 
     tenant = stack.tenant()
     project = bare_project(stack, tenant)
     influencer = content_pb2.ListInfluencersRequest(organization_id=tenant["organizationId"], project_id=project)
-    influencer_id = stack.stubs.content.ListInfluencers(influencer).influencers[0].influencer_id
+    influencer_id = stack.stubs.partner.ListInfluencers(influencer).influencers[0].influencer_id
     path = f"/v1/projects/{project}/content/ugc-remix"
     body = {"influencerId": influencer_id}
     assert_error(post(stack, tenant, body, path=path), 422, "VALIDATION", "MISSING_APP_DEMO")
@@ -259,7 +259,7 @@ def test_tenancy_and_scope(stack: Stack, clips: dict[str, Path]) -> None:
     mine, theirs = stack.tenant(), stack.tenant()
     assert_error(upload(stack, mine, theirs["projectId"], clips["phone"], "demo-video"), 404, "NOT_FOUND")
     assert_error(upload(stack, mine, "not-a-uuid", clips["phone"], "demo-video"), 404, "NOT_FOUND")
-    reader = stack.stubs.content.CreateApiKey(
+    reader = stack.stubs.admin.CreateApiKey(
         content_pb2.CreateApiKeyRequest(organization_id=mine["organizationId"], scopes=["projects:read"])
     ).api_key
     error = assert_error(upload(stack, {**mine, "apiKey": reader}, mine["projectId"], clips["png"], "logo"), 403,
@@ -321,8 +321,7 @@ def test_media_service_down_mid_upload_is_503_not_500(stack: Stack, clips: dict[
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         nowhere = f"127.0.0.1:{closed.getsockname()[1]}"  # bound, never listening: connections are refused
-        app, clients = build(stack.settings.model_copy(update={"media_addr": nowhere}))
-        gateway = LiveGateway(app, clients).start()
+        gateway = LiveGateway(create_app(stack.settings.model_copy(update={"media_addr": nowhere}))).start()
         try:
             tenant = stack.tenant()
             auth = {"Authorization": f"Bearer {tenant['apiKey']}"}

@@ -48,7 +48,7 @@ def walk(
 def test_450_influencers_in_pages_of_200_no_duplicate_no_gap_stable_under_inserts(stack: Stack) -> None:
     tenant = stack.tenant()
     project = tenant["projectId"]
-    admin = stack.stubs.content
+    admin = stack.stubs.admin
 
     def add(name: str) -> str:
         request = content_pb2.CreateInfluencerRequest(project_id=project, name=name, voice="v", language="en")
@@ -95,7 +95,7 @@ def test_450_media_rows_in_pages_of_200_and_the_role_filter(stack: Stack, tmp_pa
 def test_social_accounts_filter_by_platform_and_show_their_wiring(stack: Stack) -> None:
     tenant = stack.tenant()
     project = tenant["projectId"]
-    insta = stack.stubs.content.CreateSocialAccount(
+    insta = stack.stubs.admin.CreateSocialAccount(
         content_pb2.CreateSocialAccountRequest(project_id=project, platform="instagram", handle="@gram")
     ).social_account
     with stack.http(tenant["apiKey"]) as client:
@@ -122,7 +122,7 @@ def test_social_accounts_filter_by_platform_and_show_their_wiring(stack: Stack) 
 def test_bad_paging_tenancy_and_scope(stack: Stack, resource: str) -> None:
     mine, theirs = stack.tenant(), stack.tenant()
     path = f"/v1/projects/{mine['projectId']}/{resource}"
-    reader = stack.stubs.content.CreateApiKey(
+    reader = stack.stubs.admin.CreateApiKey(
         content_pb2.CreateApiKeyRequest(organization_id=mine["organizationId"], scopes=["content:read"])
     ).api_key
     with stack.http(mine["apiKey"]) as client:

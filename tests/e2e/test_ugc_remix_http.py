@@ -82,7 +82,7 @@ def test_hook_is_stored_byte_exact(stack: Stack) -> None:
 
 def test_every_error_row_of_the_seed(stack: Stack) -> None:
     tenant = stack.tenant()
-    admin = stack.stubs.content
+    admin = stack.stubs.admin
     project = tenant["projectId"]
 
     assert_error(post(stack, tenant, {"influencerId": 42}), 422, "VALIDATION")

@@ -17,8 +17,8 @@ from fastapi import FastAPI
 
 from common.grpc_server import create_server
 from common.settings import Settings
-from gateway.clients import ServiceClients
-from gateway.main import build
+from gateway.app import create_app
+from gateway.routes.projects import VisibleProjects
 from layers.billing.v1 import billing_pb2_grpc
 from layers.content.v1 import content_pb2_grpc
 from tests.gateway.fakes import FakeBilling, FakeContent
@@ -29,15 +29,14 @@ PUBLIC_BASE_URL = "https://api.example.test"
 class LiveGateway:
     """A gateway app served by uvicorn in a thread, on a port the OS picked."""
 
-    def __init__(self, app: FastAPI, clients: ServiceClients) -> None:
+    def __init__(self, app: FastAPI) -> None:
         self.app = app
-        self.clients = clients
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
 
     def start(self) -> LiveGateway:
@@ -52,7 +51,6 @@ class LiveGateway:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(10)
-        self.clients.close()
 
     @property
     def signer(self) -> Any:
@@ -72,11 +70,14 @@ def fake_billing() -> FakeBilling:
 @pytest.fixture(scope="session")
 def services_addr(fake_content: FakeContent, fake_billing: FakeBilling) -> Iterator[str]:
     def register(server: grpc.Server) -> None:
-        content_pb2_grpc.add_ContentServiceServicer_to_server(fake_content, server)
+        content_pb2_grpc.add_PartnerServiceServicer_to_server(fake_content, server)
+        content_pb2_grpc.add_EdgeServiceServicer_to_server(fake_content, server)
         billing_pb2_grpc.add_BillingServiceServicer_to_server(fake_billing, server)
 
     server, port = create_server(
-        register, ["layers.content.v1.ContentService", "layers.billing.v1.BillingService"], "127.0.0.1:0"
+        register,
+        ["layers.content.v1.PartnerService", "layers.content.v1.EdgeService", "layers.billing.v1.BillingService"],
+        "127.0.0.1:0",
     )
     yield f"127.0.0.1:{port}"
     server.stop(0).wait()
@@ -91,6 +92,10 @@ def gateway_settings(services_addr: str, data_dir: Path, **overrides: Any) -> Se
         "public_base_url": PUBLIC_BASE_URL,
         "signing_secret": None,
         "rpc_timeout_seconds": 5.0,
+        # The shared gateway serves every test: budgets no test run can spend (tests of limits set their own).
+        "rate_limit_reads_per_minute": 10**9,
+        "rate_limit_writes_per_minute": 10**9,
+        "rate_limit_generations_per_minute": 10**9,
         **overrides,
     }
     return Settings(**values)
@@ -98,8 +103,8 @@ def gateway_settings(services_addr: str, data_dir: Path, **overrides: Any) -> Se
 
 @pytest.fixture(scope="session")
 def gateway(services_addr: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
-    app, clients = build(gateway_settings(services_addr, tmp_path_factory.mktemp("gateway-data")))
-    live = LiveGateway(app, clients).start()
+    app = create_app(gateway_settings(services_addr, tmp_path_factory.mktemp("gateway-data")))
+    live = LiveGateway(app).start()
     yield live
     live.stop()
 
@@ -110,8 +115,8 @@ def start_gateway(services_addr: str, tmp_path: Path) -> Iterator[Callable[..., 
     started: list[LiveGateway] = []
 
     def start(**overrides: Any) -> LiveGateway:
-        app, clients = build(gateway_settings(services_addr, tmp_path, **overrides))
-        live = LiveGateway(app, clients).start()
+        app = create_app(gateway_settings(services_addr, tmp_path, **overrides))
+        live = LiveGateway(app).start()
         started.append(live)
         return live
 
@@ -121,9 +126,14 @@ def start_gateway(services_addr: str, tmp_path: Path) -> Iterator[Callable[..., 
 
 
 @pytest.fixture(autouse=True)
-def _fresh_fakes(fake_content: FakeContent, fake_billing: FakeBilling) -> None:
+def _fresh_fakes(request: pytest.FixtureRequest, fake_content: FakeContent, fake_billing: FakeBilling) -> None:
     fake_content.reset()
     fake_billing.reset()
+    if "gateway" in request.fixturenames:
+        # Each test starts with the shared gateway's caches cold, so it sees every look-up it causes.
+        app = request.getfixturevalue("gateway").app
+        app.state.key_cache.clear()
+        app.state.visible_projects = VisibleProjects()
 
 
 @pytest.fixture

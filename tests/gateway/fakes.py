@@ -104,14 +104,15 @@ class _Recorder:
             self.errors[method] = error
 
 
-class FakeContent(content_pb2_grpc.ContentServiceServicer, _Recorder):
+class FakeContent(content_pb2_grpc.PartnerServiceServicer, content_pb2_grpc.EdgeServiceServicer, _Recorder):
+    """The partner and edge services of content, as the gateway sees them."""
+
     def reset(self) -> None:
         super().reset()
         self.projects: set[tuple[str, str]] = {(ORG, PROJECT)}
         self.create_response = content_pb2.CreateUgcRemixResponse(job=accepted_job(), replayed=False)
         self.jobs: dict[str, content_pb2.Job] = {JOB_ID: accepted_job()}
         self.containers: dict[str, content_pb2.Container] = {}
-        self.rate_limit_requests: list[content_pb2.ConsumeRateLimitRequest] = []
 
     def AuthenticateApiKey(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._enter("AuthenticateApiKey", request)
@@ -120,14 +121,6 @@ class FakeContent(content_pb2_grpc.ContentServiceServicer, _Recorder):
             raise ServiceError(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", "Unknown or revoked API key.")
         key_id = request.api_key.split("_")[2]
         return content_pb2.AuthenticateApiKeyResponse(organization_id=ORG, key_id=key_id, scopes=scopes)
-
-    def ConsumeRateLimit(self, request: Any, context: grpc.ServicerContext) -> Any:
-        # Kept apart from `calls`, which tests read as the story of one request's resource look-ups.
-        with self._lock:
-            self.rate_limit_requests.append(request)
-        return content_pb2.ConsumeRateLimitResponse(
-            allowed=True, limit=request.limit, remaining=request.limit - 1, reset_at=1_776_513_900
-        )
 
     def GetProject(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._enter("GetProject", request)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+import grpc
 import httpx
 import pytest
 
+from common.errors import ServiceError
+from tests.gateway.conftest import LiveGateway
 from tests.gateway.fakes import ALL, NO_SCOPES, ORG, READ_ONLY, WRITE_ONLY, FakeContent
 from tests.gateway.helpers import UGC_REMIX, bearer, error_of
 
@@ -86,3 +92,42 @@ def test_whoami_needs_only_a_valid_key(http: httpx.Client) -> None:
         "scopes": [],
         "creditBalance": 1000,
     }
+
+
+def test_a_verified_key_is_asked_of_content_once_while_cached(http: httpx.Client, fake_content: FakeContent) -> None:
+    for _ in range(5):
+        assert http.get("/v1/whoami", headers=bearer(ALL)).status_code == 200
+    assert len(fake_content.requests("AuthenticateApiKey")) == 1
+
+
+def test_a_refusal_is_remembered_briefly_then_asked_again(
+    start_gateway: Callable[..., LiveGateway], fake_content: FakeContent
+) -> None:
+    gateway = start_gateway(auth_refusal_cache_seconds=0.5)
+    with httpx.Client(base_url=gateway.base_url, timeout=5) as client:
+        for _ in range(3):
+            error_of(client.get("/v1/whoami", headers=bearer("lp_live_revoked_s3cret")), 401, "UNAUTHENTICATED")
+        assert len(fake_content.requests("AuthenticateApiKey")) == 1
+        time.sleep(0.6)
+        error_of(client.get("/v1/whoami", headers=bearer("lp_live_revoked_s3cret")), 401, "UNAUTHENTICATED")
+    assert len(fake_content.requests("AuthenticateApiKey")) == 2
+
+
+def test_an_outage_is_never_cached(http: httpx.Client, fake_content: FakeContent) -> None:
+    fake_content.fail("AuthenticateApiKey", ServiceError(grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE", "down"))
+    error_of(http.get("/v1/whoami", headers=bearer(ALL)), 503, "UNAVAILABLE")
+    fake_content.errors.clear()
+    assert http.get("/v1/whoami", headers=bearer(ALL)).status_code == 200
+
+
+def test_rate_limits_in_memory_without_redis(start_gateway: Callable[..., LiveGateway]) -> None:
+    gateway = start_gateway(rate_limit_reads_per_minute=3)
+    with httpx.Client(base_url=gateway.base_url, timeout=5, headers=bearer(ALL)) as client:
+        answers = [client.get("/v1/whoami") for _ in range(3)]
+        assert [r.status_code for r in answers] == [200, 200, 200]
+        assert [r.headers["X-RateLimit-Remaining"] for r in answers] == ["2", "1", "0"]
+        refused = client.get("/v1/whoami")
+    error = error_of(refused, 429, "RATE_LIMITED")
+    assert 1 <= error["details"]["retryAfterSeconds"] <= 60
+    assert refused.headers["Retry-After"] == str(error["details"]["retryAfterSeconds"])
+    assert refused.headers["X-RateLimit-Limit"] == "3"

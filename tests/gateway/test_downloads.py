@@ -19,8 +19,8 @@ import pytest
 
 from common.errors import ServiceError
 from common.grpc_server import create_server
+from gateway.app import create_app
 from gateway.downloads import WINDOW_BYTES
-from gateway.main import build
 from gateway.signing import UrlSigner
 from layers.content.v1 import content_pb2
 from layers.media.v1 import media_pb2_grpc
@@ -60,8 +60,7 @@ def downloads(services_addr: str, blobs_addr: str, tmp_path_factory: pytest.Temp
     settings = gateway_settings(
         services_addr, tmp_path_factory.mktemp("downloads"), media_addr=blobs_addr, signing_secret=SECRET
     )
-    app, clients = build(settings)
-    live = LiveGateway(app, clients).start()
+    live = LiveGateway(create_app(settings)).start()
     yield live
     live.stop()
 

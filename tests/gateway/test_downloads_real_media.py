@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from common.grpc_server import RunningService, channel
+from common.clients import channel
+from common.grpc_server import RunningService
 from common.settings import Settings
+from gateway.app import create_app
 from gateway.downloads import WINDOW_BYTES
-from gateway.main import build
 from layers.content.v1 import content_pb2
 from layers.media.v1 import media_pb2, media_pb2_grpc
 from services.media import server as media_server
@@ -55,8 +56,7 @@ def blobs(media: RunningService, tmp_path_factory: pytest.TempPathFactory) -> di
 @pytest.fixture(scope="module")
 def live(services_addr: str, media: RunningService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     settings = gateway_settings(services_addr, tmp_path_factory.mktemp("gw"), media_addr=media.address)
-    app, clients = build(settings)
-    gateway = LiveGateway(app, clients).start()
+    gateway = LiveGateway(create_app(settings)).start()
     yield gateway
     gateway.stop()
 

@@ -1,4 +1,5 @@
-"""The process: build() wires the app, `python -m gateway` serves and stops cleanly on SIGTERM."""
+"""The process: create_app wires the app, `python -m gateway` serves (in one process or several) and stops
+cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,24 +13,28 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
-from gateway.main import build
-from tests.gateway.conftest import gateway_settings
+from gateway.app import create_app
+from tests.gateway.conftest import LiveGateway, gateway_settings
 from tests.gateway.fakes import ALL, FakeBilling
 from tests.gateway.helpers import bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_build_returns_app_and_clients(services_addr: str, tmp_path: Path) -> None:
-    app, clients = build(gateway_settings(services_addr, tmp_path))
+def test_app_connects_its_clients_while_it_serves(services_addr: str, tmp_path: Path) -> None:
+    app = create_app(gateway_settings(services_addr, tmp_path))
+    paths = app.openapi()["paths"]
+    assert "/v1/projects/{projectId}/content/ugc-remix" in paths
+    assert {"/v1/jobs/{jobId}", "/v1/content/{containerId}", "/v1/credits", "/v1/whoami"} <= set(paths)
+    assert not hasattr(app.state, "clients")  # built on the serving loop, not at import
+    live = LiveGateway(app).start()
     try:
-        paths = app.openapi()["paths"]
-        assert "/v1/projects/{projectId}/content/ugc-remix" in paths
-        assert {"/v1/jobs/{jobId}", "/v1/content/{containerId}", "/v1/credits", "/v1/whoami"} <= set(paths)
-        assert app.state.clients is clients
+        assert httpx.get(f"{live.base_url}/v1/whoami", headers=bearer(ALL), timeout=5).status_code == 200
+        assert app.state.clients.partner is not None
     finally:
-        clients.close()
+        live.stop()
 
 
 def _free_port() -> int:
@@ -38,8 +43,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_python_m_gateway_serves_and_drains_on_sigterm(
-    services_addr: str, tmp_path: Path, fake_billing: FakeBilling
+    services_addr: str, tmp_path: Path, fake_billing: FakeBilling, workers: int
 ) -> None:
     port = _free_port()
     env = {
@@ -50,6 +56,7 @@ def test_python_m_gateway_serves_and_drains_on_sigterm(
         "LAYERS_MEDIA_ADDR": services_addr,
         "LAYERS_BILLING_ADDR": services_addr,
         "LAYERS_DATA_DIR": str(tmp_path),
+        "LAYERS_HTTP_WORKERS": str(workers),
     }
     env.pop("LAYERS_SIGNING_SECRET", None)
     url = f"http://127.0.0.1:{port}/v1/whoami"

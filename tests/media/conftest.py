@@ -13,10 +13,11 @@ import grpc
 import pytest
 from sqlalchemy import Engine, func, select
 
+from common.clients import channel
 from common.db import make_engine
 from common.errors import ServiceError, unpack
 from common.ffmpeg import ffmpeg_path
-from common.grpc_server import RunningService, channel
+from common.grpc_server import RunningService
 from common.settings import Settings
 from layers.media.v1 import media_pb2_grpc
 from services.media import seed_clips

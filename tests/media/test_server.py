@@ -14,7 +14,7 @@ from pathlib import Path
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from common.grpc_server import channel
+from common.clients import channel
 from layers.media.v1 import media_pb2, media_pb2_grpc
 from tests.media.conftest import MediaService
 

@@ -377,6 +377,18 @@ class GetProjectResponse(_message.Message):
     project: Project
     def __init__(self, project: _Optional[_Union[Project, _Mapping]] = ...) -> None: ...
 
+class LookupProjectRequest(_message.Message):
+    __slots__ = ("project_id",)
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    def __init__(self, project_id: _Optional[str] = ...) -> None: ...
+
+class LookupProjectResponse(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: Project
+    def __init__(self, project: _Optional[_Union[Project, _Mapping]] = ...) -> None: ...
+
 class CreateApiKeyRequest(_message.Message):
     __slots__ = ("organization_id", "scopes", "test_mode")
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -558,32 +570,6 @@ class WireSocialAccountResponse(_message.Message):
     SOCIAL_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     social_account: SocialAccount
     def __init__(self, social_account: _Optional[_Union[SocialAccount, _Mapping]] = ...) -> None: ...
-
-class ConsumeRateLimitRequest(_message.Message):
-    __slots__ = ("key_id", "endpoint_class", "limit", "window_seconds")
-    KEY_ID_FIELD_NUMBER: _ClassVar[int]
-    ENDPOINT_CLASS_FIELD_NUMBER: _ClassVar[int]
-    LIMIT_FIELD_NUMBER: _ClassVar[int]
-    WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
-    key_id: str
-    endpoint_class: str
-    limit: int
-    window_seconds: int
-    def __init__(self, key_id: _Optional[str] = ..., endpoint_class: _Optional[str] = ..., limit: _Optional[int] = ..., window_seconds: _Optional[int] = ...) -> None: ...
-
-class ConsumeRateLimitResponse(_message.Message):
-    __slots__ = ("allowed", "limit", "remaining", "reset_at", "retry_after_seconds")
-    ALLOWED_FIELD_NUMBER: _ClassVar[int]
-    LIMIT_FIELD_NUMBER: _ClassVar[int]
-    REMAINING_FIELD_NUMBER: _ClassVar[int]
-    RESET_AT_FIELD_NUMBER: _ClassVar[int]
-    RETRY_AFTER_SECONDS_FIELD_NUMBER: _ClassVar[int]
-    allowed: bool
-    limit: int
-    remaining: int
-    reset_at: int
-    retry_after_seconds: int
-    def __init__(self, allowed: _Optional[bool] = ..., limit: _Optional[int] = ..., remaining: _Optional[int] = ..., reset_at: _Optional[int] = ..., retry_after_seconds: _Optional[int] = ...) -> None: ...
 
 class BeginIdempotentRequestRequest(_message.Message):
     __slots__ = ("organization_id", "scope", "idempotency_key", "request_fingerprint")

@@ -25,10 +25,11 @@ if _version_not_supported:
     )
 
 
-class ContentServiceStub:
-    """ContentService owns organizations, projects, API keys, influencers, layers,
-    social accounts and their wiring; jobs, containers, idempotency records and
-    the render outbox. It runs the job state machine.
+class PartnerServiceStub:
+    """PartnerService answers partners' calls, relayed by the gateway: starting a
+    ugc-remix, polling and canceling jobs, reading containers and a project's
+    influencers and social accounts. Every call is scoped to the caller's
+    organization.
     """
 
     def __init__(self, channel):
@@ -38,131 +39,47 @@ class ContentServiceStub:
             channel: A grpc.Channel.
         """
         self.CreateUgcRemix = channel.unary_unary(
-                '/layers.content.v1.ContentService/CreateUgcRemix',
+                '/layers.content.v1.PartnerService/CreateUgcRemix',
                 request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateUgcRemixRequest.SerializeToString,
                 response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateUgcRemixResponse.FromString,
                 _registered_method=True)
         self.GetJob = channel.unary_unary(
-                '/layers.content.v1.ContentService/GetJob',
+                '/layers.content.v1.PartnerService/GetJob',
                 request_serializer=layers_dot_content_dot_v1_dot_content__pb2.GetJobRequest.SerializeToString,
                 response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.GetJobResponse.FromString,
                 _registered_method=True)
         self.CancelJob = channel.unary_unary(
-                '/layers.content.v1.ContentService/CancelJob',
+                '/layers.content.v1.PartnerService/CancelJob',
                 request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CancelJobResponse.FromString,
                 _registered_method=True)
         self.GetContainer = channel.unary_unary(
-                '/layers.content.v1.ContentService/GetContainer',
+                '/layers.content.v1.PartnerService/GetContainer',
                 request_serializer=layers_dot_content_dot_v1_dot_content__pb2.GetContainerRequest.SerializeToString,
                 response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.GetContainerResponse.FromString,
                 _registered_method=True)
-        self.StartRender = channel.unary_unary(
-                '/layers.content.v1.ContentService/StartRender',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.StartRenderRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.StartRenderResponse.FromString,
-                _registered_method=True)
-        self.ReportRenderProgress = channel.unary_unary(
-                '/layers.content.v1.ContentService/ReportRenderProgress',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.ReportRenderProgressRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ReportRenderProgressResponse.FromString,
-                _registered_method=True)
-        self.CompleteRender = channel.unary_unary(
-                '/layers.content.v1.ContentService/CompleteRender',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteRenderRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteRenderResponse.FromString,
-                _registered_method=True)
-        self.FailRender = channel.unary_unary(
-                '/layers.content.v1.ContentService/FailRender',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.FailRenderRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.FailRenderResponse.FromString,
-                _registered_method=True)
-        self.AuthenticateApiKey = channel.unary_unary(
-                '/layers.content.v1.ContentService/AuthenticateApiKey',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.AuthenticateApiKeyRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.AuthenticateApiKeyResponse.FromString,
-                _registered_method=True)
-        self.CreateOrganization = channel.unary_unary(
-                '/layers.content.v1.ContentService/CreateOrganization',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateOrganizationRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateOrganizationResponse.FromString,
-                _registered_method=True)
-        self.CreateProject = channel.unary_unary(
-                '/layers.content.v1.ContentService/CreateProject',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateProjectRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateProjectResponse.FromString,
-                _registered_method=True)
         self.GetProject = channel.unary_unary(
-                '/layers.content.v1.ContentService/GetProject',
+                '/layers.content.v1.PartnerService/GetProject',
                 request_serializer=layers_dot_content_dot_v1_dot_content__pb2.GetProjectRequest.SerializeToString,
                 response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.GetProjectResponse.FromString,
                 _registered_method=True)
-        self.CreateApiKey = channel.unary_unary(
-                '/layers.content.v1.ContentService/CreateApiKey',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateApiKeyRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateApiKeyResponse.FromString,
-                _registered_method=True)
-        self.RevokeApiKey = channel.unary_unary(
-                '/layers.content.v1.ContentService/RevokeApiKey',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyResponse.FromString,
-                _registered_method=True)
-        self.CreateInfluencer = channel.unary_unary(
-                '/layers.content.v1.ContentService/CreateInfluencer',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerResponse.FromString,
-                _registered_method=True)
         self.ListInfluencers = channel.unary_unary(
-                '/layers.content.v1.ContentService/ListInfluencers',
+                '/layers.content.v1.PartnerService/ListInfluencers',
                 request_serializer=layers_dot_content_dot_v1_dot_content__pb2.ListInfluencersRequest.SerializeToString,
                 response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ListInfluencersResponse.FromString,
                 _registered_method=True)
-        self.CreateLayer = channel.unary_unary(
-                '/layers.content.v1.ContentService/CreateLayer',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateLayerRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateLayerResponse.FromString,
-                _registered_method=True)
-        self.CreateSocialAccount = channel.unary_unary(
-                '/layers.content.v1.ContentService/CreateSocialAccount',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateSocialAccountRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateSocialAccountResponse.FromString,
-                _registered_method=True)
         self.ListSocialAccounts = channel.unary_unary(
-                '/layers.content.v1.ContentService/ListSocialAccounts',
+                '/layers.content.v1.PartnerService/ListSocialAccounts',
                 request_serializer=layers_dot_content_dot_v1_dot_content__pb2.ListSocialAccountsRequest.SerializeToString,
                 response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ListSocialAccountsResponse.FromString,
                 _registered_method=True)
-        self.WireSocialAccount = channel.unary_unary(
-                '/layers.content.v1.ContentService/WireSocialAccount',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountResponse.FromString,
-                _registered_method=True)
-        self.ConsumeRateLimit = channel.unary_unary(
-                '/layers.content.v1.ContentService/ConsumeRateLimit',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.ConsumeRateLimitRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ConsumeRateLimitResponse.FromString,
-                _registered_method=True)
-        self.BeginIdempotentRequest = channel.unary_unary(
-                '/layers.content.v1.ContentService/BeginIdempotentRequest',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.BeginIdempotentRequestRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.BeginIdempotentRequestResponse.FromString,
-                _registered_method=True)
-        self.CompleteIdempotentRequest = channel.unary_unary(
-                '/layers.content.v1.ContentService/CompleteIdempotentRequest',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteIdempotentRequestRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteIdempotentRequestResponse.FromString,
-                _registered_method=True)
-        self.AbandonIdempotentRequest = channel.unary_unary(
-                '/layers.content.v1.ContentService/AbandonIdempotentRequest',
-                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.AbandonIdempotentRequestRequest.SerializeToString,
-                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.AbandonIdempotentRequestResponse.FromString,
-                _registered_method=True)
 
 
-class ContentServiceServicer:
-    """ContentService owns organizations, projects, API keys, influencers, layers,
-    social accounts and their wiring; jobs, containers, idempotency records and
-    the render outbox. It runs the job state machine.
+class PartnerServiceServicer:
+    """PartnerService answers partners' calls, relayed by the gateway: starting a
+    ugc-remix, polling and canceling jobs, reading containers and a project's
+    influencers and social accounts. Every call is scoped to the caller's
+    organization.
     """
 
     def CreateUgcRemix(self, request, context):
@@ -192,6 +109,306 @@ class ContentServiceServicer:
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
+
+    def GetProject(self, request, context):
+        """GetProject returns a project of an organization; NOT_FOUND for another org's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInfluencers(self, request, context):
+        """ListInfluencers pages through a project's influencers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSocialAccounts(self, request, context):
+        """ListSocialAccounts pages through a project's social accounts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PartnerServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateUgcRemix': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUgcRemix,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateUgcRemixRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateUgcRemixResponse.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.GetJobRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.GetJobResponse.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CancelJobRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'GetContainer': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetContainer,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.GetContainerRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.GetContainerResponse.SerializeToString,
+            ),
+            'GetProject': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProject,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.GetProjectRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.GetProjectResponse.SerializeToString,
+            ),
+            'ListInfluencers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInfluencers,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ListInfluencersRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.ListInfluencersResponse.SerializeToString,
+            ),
+            'ListSocialAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSocialAccounts,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ListSocialAccountsRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.ListSocialAccountsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'layers.content.v1.PartnerService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('layers.content.v1.PartnerService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PartnerService:
+    """PartnerService answers partners' calls, relayed by the gateway: starting a
+    ugc-remix, polling and canceling jobs, reading containers and a project's
+    influencers and social accounts. Every call is scoped to the caller's
+    organization.
+    """
+
+    @staticmethod
+    def CreateUgcRemix(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.PartnerService/CreateUgcRemix',
+            layers_dot_content_dot_v1_dot_content__pb2.CreateUgcRemixRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.CreateUgcRemixResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.PartnerService/GetJob',
+            layers_dot_content_dot_v1_dot_content__pb2.GetJobRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.GetJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.PartnerService/CancelJob',
+            layers_dot_content_dot_v1_dot_content__pb2.CancelJobRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.CancelJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetContainer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.PartnerService/GetContainer',
+            layers_dot_content_dot_v1_dot_content__pb2.GetContainerRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.GetContainerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.PartnerService/GetProject',
+            layers_dot_content_dot_v1_dot_content__pb2.GetProjectRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.GetProjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInfluencers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.PartnerService/ListInfluencers',
+            layers_dot_content_dot_v1_dot_content__pb2.ListInfluencersRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.ListInfluencersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSocialAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.PartnerService/ListSocialAccounts',
+            layers_dot_content_dot_v1_dot_content__pb2.ListSocialAccountsRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.ListSocialAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class RenderCallbackServiceStub:
+    """RenderCallbackService is the renderer's side of the job state machine.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.StartRender = channel.unary_unary(
+                '/layers.content.v1.RenderCallbackService/StartRender',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.StartRenderRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.StartRenderResponse.FromString,
+                _registered_method=True)
+        self.ReportRenderProgress = channel.unary_unary(
+                '/layers.content.v1.RenderCallbackService/ReportRenderProgress',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.ReportRenderProgressRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ReportRenderProgressResponse.FromString,
+                _registered_method=True)
+        self.CompleteRender = channel.unary_unary(
+                '/layers.content.v1.RenderCallbackService/CompleteRender',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteRenderRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteRenderResponse.FromString,
+                _registered_method=True)
+        self.FailRender = channel.unary_unary(
+                '/layers.content.v1.RenderCallbackService/FailRender',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.FailRenderRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.FailRenderResponse.FromString,
+                _registered_method=True)
+
+
+class RenderCallbackServiceServicer:
+    """RenderCallbackService is the renderer's side of the job state machine.
+    """
 
     def StartRender(self, request, context):
         """StartRender is the renderer's first call for a message. proceed=false
@@ -223,93 +440,621 @@ class ContentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def AuthenticateApiKey(self, request, context):
-        """AuthenticateApiKey resolves a presented API key to its organization and scopes.
+
+def add_RenderCallbackServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'StartRender': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartRender,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.StartRenderRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.StartRenderResponse.SerializeToString,
+            ),
+            'ReportRenderProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportRenderProgress,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ReportRenderProgressRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.ReportRenderProgressResponse.SerializeToString,
+            ),
+            'CompleteRender': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteRender,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteRenderRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteRenderResponse.SerializeToString,
+            ),
+            'FailRender': grpc.unary_unary_rpc_method_handler(
+                    servicer.FailRender,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.FailRenderRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.FailRenderResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'layers.content.v1.RenderCallbackService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('layers.content.v1.RenderCallbackService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class RenderCallbackService:
+    """RenderCallbackService is the renderer's side of the job state machine.
+    """
+
+    @staticmethod
+    def StartRender(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.RenderCallbackService/StartRender',
+            layers_dot_content_dot_v1_dot_content__pb2.StartRenderRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.StartRenderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportRenderProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.RenderCallbackService/ReportRenderProgress',
+            layers_dot_content_dot_v1_dot_content__pb2.ReportRenderProgressRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.ReportRenderProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteRender(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.RenderCallbackService/CompleteRender',
+            layers_dot_content_dot_v1_dot_content__pb2.CompleteRenderRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.CompleteRenderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FailRender(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.RenderCallbackService/FailRender',
+            layers_dot_content_dot_v1_dot_content__pb2.FailRenderRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.FailRenderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class TenancyAdminServiceStub:
+    """TenancyAdminService is the operator's: organizations, projects, API keys,
+    influencers, layers, social accounts and their wiring.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
         """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
+        self.CreateOrganization = channel.unary_unary(
+                '/layers.content.v1.TenancyAdminService/CreateOrganization',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateOrganizationRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateOrganizationResponse.FromString,
+                _registered_method=True)
+        self.CreateProject = channel.unary_unary(
+                '/layers.content.v1.TenancyAdminService/CreateProject',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateProjectRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateProjectResponse.FromString,
+                _registered_method=True)
+        self.LookupProject = channel.unary_unary(
+                '/layers.content.v1.TenancyAdminService/LookupProject',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.LookupProjectRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.LookupProjectResponse.FromString,
+                _registered_method=True)
+        self.CreateApiKey = channel.unary_unary(
+                '/layers.content.v1.TenancyAdminService/CreateApiKey',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/layers.content.v1.TenancyAdminService/RevokeApiKey',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyResponse.FromString,
+                _registered_method=True)
+        self.CreateInfluencer = channel.unary_unary(
+                '/layers.content.v1.TenancyAdminService/CreateInfluencer',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerResponse.FromString,
+                _registered_method=True)
+        self.CreateLayer = channel.unary_unary(
+                '/layers.content.v1.TenancyAdminService/CreateLayer',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateLayerRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateLayerResponse.FromString,
+                _registered_method=True)
+        self.CreateSocialAccount = channel.unary_unary(
+                '/layers.content.v1.TenancyAdminService/CreateSocialAccount',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateSocialAccountRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateSocialAccountResponse.FromString,
+                _registered_method=True)
+        self.WireSocialAccount = channel.unary_unary(
+                '/layers.content.v1.TenancyAdminService/WireSocialAccount',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountResponse.FromString,
+                _registered_method=True)
+
+
+class TenancyAdminServiceServicer:
+    """TenancyAdminService is the operator's: organizations, projects, API keys,
+    influencers, layers, social accounts and their wiring.
+    """
 
     def CreateOrganization(self, request, context):
-        """CreateOrganization creates an organization (admin).
+        """CreateOrganization creates an organization.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateProject(self, request, context):
-        """CreateProject creates a project in an organization (admin).
+        """CreateProject creates a project in an organization.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetProject(self, request, context):
-        """GetProject returns a project of an organization; NOT_FOUND for another org's.
+    def LookupProject(self, request, context):
+        """LookupProject returns any project, whatever its organization.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateApiKey(self, request, context):
-        """CreateApiKey mints an API key; the full key is returned only here (admin).
+        """CreateApiKey mints an API key; the full key is returned only here.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RevokeApiKey(self, request, context):
-        """RevokeApiKey revokes an API key (admin).
+        """RevokeApiKey revokes an API key; every gateway refuses it within a second.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateInfluencer(self, request, context):
-        """CreateInfluencer creates an influencer in a project (admin).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListInfluencers(self, request, context):
-        """ListInfluencers pages through a project's influencers.
+        """CreateInfluencer creates an influencer in a project.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateLayer(self, request, context):
-        """CreateLayer creates a layer in a project (admin).
+        """CreateLayer creates a layer in a project.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateSocialAccount(self, request, context):
-        """CreateSocialAccount connects a social account to a project (admin).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListSocialAccounts(self, request, context):
-        """ListSocialAccounts pages through a project's social accounts.
+        """CreateSocialAccount connects a social account to a project.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WireSocialAccount(self, request, context):
-        """WireSocialAccount wires a social account to a layer of the same project (admin).
+        """WireSocialAccount wires a social account to a layer of the same project.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ConsumeRateLimit(self, request, context):
-        """ConsumeRateLimit takes one request from a key's budget for an endpoint class in the current
-        window. Counters live in the content database, so every gateway replica shares them.
+
+def add_TenancyAdminServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateOrganization': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateOrganization,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateOrganizationRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateOrganizationResponse.SerializeToString,
+            ),
+            'CreateProject': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateProject,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateProjectRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateProjectResponse.SerializeToString,
+            ),
+            'LookupProject': grpc.unary_unary_rpc_method_handler(
+                    servicer.LookupProject,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.LookupProjectRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.LookupProjectResponse.SerializeToString,
+            ),
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyResponse.SerializeToString,
+            ),
+            'CreateInfluencer': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateInfluencer,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerResponse.SerializeToString,
+            ),
+            'CreateLayer': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateLayer,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateLayerRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateLayerResponse.SerializeToString,
+            ),
+            'CreateSocialAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSocialAccount,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateSocialAccountRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateSocialAccountResponse.SerializeToString,
+            ),
+            'WireSocialAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.WireSocialAccount,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'layers.content.v1.TenancyAdminService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('layers.content.v1.TenancyAdminService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class TenancyAdminService:
+    """TenancyAdminService is the operator's: organizations, projects, API keys,
+    influencers, layers, social accounts and their wiring.
+    """
+
+    @staticmethod
+    def CreateOrganization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.TenancyAdminService/CreateOrganization',
+            layers_dot_content_dot_v1_dot_content__pb2.CreateOrganizationRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.CreateOrganizationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.TenancyAdminService/CreateProject',
+            layers_dot_content_dot_v1_dot_content__pb2.CreateProjectRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.CreateProjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LookupProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.TenancyAdminService/LookupProject',
+            layers_dot_content_dot_v1_dot_content__pb2.LookupProjectRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.LookupProjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.TenancyAdminService/CreateApiKey',
+            layers_dot_content_dot_v1_dot_content__pb2.CreateApiKeyRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.TenancyAdminService/RevokeApiKey',
+            layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateInfluencer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.TenancyAdminService/CreateInfluencer',
+            layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateLayer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.TenancyAdminService/CreateLayer',
+            layers_dot_content_dot_v1_dot_content__pb2.CreateLayerRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.CreateLayerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSocialAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.TenancyAdminService/CreateSocialAccount',
+            layers_dot_content_dot_v1_dot_content__pb2.CreateSocialAccountRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.CreateSocialAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WireSocialAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.TenancyAdminService/WireSocialAccount',
+            layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class EdgeServiceStub:
+    """EdgeService is the gateway's own plumbing: resolving API keys and the
+    Idempotency-Key records of POSTs whose work is not one content call.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.AuthenticateApiKey = channel.unary_unary(
+                '/layers.content.v1.EdgeService/AuthenticateApiKey',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.AuthenticateApiKeyRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.AuthenticateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.BeginIdempotentRequest = channel.unary_unary(
+                '/layers.content.v1.EdgeService/BeginIdempotentRequest',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.BeginIdempotentRequestRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.BeginIdempotentRequestResponse.FromString,
+                _registered_method=True)
+        self.CompleteIdempotentRequest = channel.unary_unary(
+                '/layers.content.v1.EdgeService/CompleteIdempotentRequest',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteIdempotentRequestRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteIdempotentRequestResponse.FromString,
+                _registered_method=True)
+        self.AbandonIdempotentRequest = channel.unary_unary(
+                '/layers.content.v1.EdgeService/AbandonIdempotentRequest',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.AbandonIdempotentRequestRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.AbandonIdempotentRequestResponse.FromString,
+                _registered_method=True)
+
+
+class EdgeServiceServicer:
+    """EdgeService is the gateway's own plumbing: resolving API keys and the
+    Idempotency-Key records of POSTs whose work is not one content call.
+    """
+
+    def AuthenticateApiKey(self, request, context):
+        """AuthenticateApiKey resolves a presented API key to its organization and scopes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -338,112 +1083,12 @@ class ContentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
 
-def add_ContentServiceServicer_to_server(servicer, server):
+def add_EdgeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'CreateUgcRemix': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateUgcRemix,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateUgcRemixRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateUgcRemixResponse.SerializeToString,
-            ),
-            'GetJob': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetJob,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.GetJobRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.GetJobResponse.SerializeToString,
-            ),
-            'CancelJob': grpc.unary_unary_rpc_method_handler(
-                    servicer.CancelJob,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CancelJobRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CancelJobResponse.SerializeToString,
-            ),
-            'GetContainer': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetContainer,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.GetContainerRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.GetContainerResponse.SerializeToString,
-            ),
-            'StartRender': grpc.unary_unary_rpc_method_handler(
-                    servicer.StartRender,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.StartRenderRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.StartRenderResponse.SerializeToString,
-            ),
-            'ReportRenderProgress': grpc.unary_unary_rpc_method_handler(
-                    servicer.ReportRenderProgress,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ReportRenderProgressRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.ReportRenderProgressResponse.SerializeToString,
-            ),
-            'CompleteRender': grpc.unary_unary_rpc_method_handler(
-                    servicer.CompleteRender,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteRenderRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CompleteRenderResponse.SerializeToString,
-            ),
-            'FailRender': grpc.unary_unary_rpc_method_handler(
-                    servicer.FailRender,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.FailRenderRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.FailRenderResponse.SerializeToString,
-            ),
             'AuthenticateApiKey': grpc.unary_unary_rpc_method_handler(
                     servicer.AuthenticateApiKey,
                     request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.AuthenticateApiKeyRequest.FromString,
                     response_serializer=layers_dot_content_dot_v1_dot_content__pb2.AuthenticateApiKeyResponse.SerializeToString,
-            ),
-            'CreateOrganization': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateOrganization,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateOrganizationRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateOrganizationResponse.SerializeToString,
-            ),
-            'CreateProject': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateProject,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateProjectRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateProjectResponse.SerializeToString,
-            ),
-            'GetProject': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetProject,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.GetProjectRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.GetProjectResponse.SerializeToString,
-            ),
-            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateApiKey,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateApiKeyRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateApiKeyResponse.SerializeToString,
-            ),
-            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
-                    servicer.RevokeApiKey,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyResponse.SerializeToString,
-            ),
-            'CreateInfluencer': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateInfluencer,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerResponse.SerializeToString,
-            ),
-            'ListInfluencers': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListInfluencers,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ListInfluencersRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.ListInfluencersResponse.SerializeToString,
-            ),
-            'CreateLayer': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateLayer,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateLayerRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateLayerResponse.SerializeToString,
-            ),
-            'CreateSocialAccount': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateSocialAccount,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.CreateSocialAccountRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateSocialAccountResponse.SerializeToString,
-            ),
-            'ListSocialAccounts': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListSocialAccounts,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ListSocialAccountsRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.ListSocialAccountsResponse.SerializeToString,
-            ),
-            'WireSocialAccount': grpc.unary_unary_rpc_method_handler(
-                    servicer.WireSocialAccount,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountResponse.SerializeToString,
-            ),
-            'ConsumeRateLimit': grpc.unary_unary_rpc_method_handler(
-                    servicer.ConsumeRateLimit,
-                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.ConsumeRateLimitRequest.FromString,
-                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.ConsumeRateLimitResponse.SerializeToString,
             ),
             'BeginIdempotentRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.BeginIdempotentRequest,
@@ -462,233 +1107,16 @@ def add_ContentServiceServicer_to_server(servicer, server):
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'layers.content.v1.ContentService', rpc_method_handlers)
+            'layers.content.v1.EdgeService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('layers.content.v1.ContentService', rpc_method_handlers)
+    server.add_registered_method_handlers('layers.content.v1.EdgeService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class ContentService:
-    """ContentService owns organizations, projects, API keys, influencers, layers,
-    social accounts and their wiring; jobs, containers, idempotency records and
-    the render outbox. It runs the job state machine.
+class EdgeService:
+    """EdgeService is the gateway's own plumbing: resolving API keys and the
+    Idempotency-Key records of POSTs whose work is not one content call.
     """
-
-    @staticmethod
-    def CreateUgcRemix(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/CreateUgcRemix',
-            layers_dot_content_dot_v1_dot_content__pb2.CreateUgcRemixRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.CreateUgcRemixResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def GetJob(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/GetJob',
-            layers_dot_content_dot_v1_dot_content__pb2.GetJobRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.GetJobResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def CancelJob(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/CancelJob',
-            layers_dot_content_dot_v1_dot_content__pb2.CancelJobRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.CancelJobResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def GetContainer(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/GetContainer',
-            layers_dot_content_dot_v1_dot_content__pb2.GetContainerRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.GetContainerResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def StartRender(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/StartRender',
-            layers_dot_content_dot_v1_dot_content__pb2.StartRenderRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.StartRenderResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ReportRenderProgress(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/ReportRenderProgress',
-            layers_dot_content_dot_v1_dot_content__pb2.ReportRenderProgressRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.ReportRenderProgressResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def CompleteRender(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/CompleteRender',
-            layers_dot_content_dot_v1_dot_content__pb2.CompleteRenderRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.CompleteRenderResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def FailRender(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/FailRender',
-            layers_dot_content_dot_v1_dot_content__pb2.FailRenderRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.FailRenderResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
 
     @staticmethod
     def AuthenticateApiKey(request,
@@ -704,333 +1132,9 @@ class ContentService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/layers.content.v1.ContentService/AuthenticateApiKey',
+            '/layers.content.v1.EdgeService/AuthenticateApiKey',
             layers_dot_content_dot_v1_dot_content__pb2.AuthenticateApiKeyRequest.SerializeToString,
             layers_dot_content_dot_v1_dot_content__pb2.AuthenticateApiKeyResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def CreateOrganization(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/CreateOrganization',
-            layers_dot_content_dot_v1_dot_content__pb2.CreateOrganizationRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.CreateOrganizationResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def CreateProject(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/CreateProject',
-            layers_dot_content_dot_v1_dot_content__pb2.CreateProjectRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.CreateProjectResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def GetProject(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/GetProject',
-            layers_dot_content_dot_v1_dot_content__pb2.GetProjectRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.GetProjectResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def CreateApiKey(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/CreateApiKey',
-            layers_dot_content_dot_v1_dot_content__pb2.CreateApiKeyRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.CreateApiKeyResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def RevokeApiKey(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/RevokeApiKey',
-            layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def CreateInfluencer(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/CreateInfluencer',
-            layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListInfluencers(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/ListInfluencers',
-            layers_dot_content_dot_v1_dot_content__pb2.ListInfluencersRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.ListInfluencersResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def CreateLayer(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/CreateLayer',
-            layers_dot_content_dot_v1_dot_content__pb2.CreateLayerRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.CreateLayerResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def CreateSocialAccount(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/CreateSocialAccount',
-            layers_dot_content_dot_v1_dot_content__pb2.CreateSocialAccountRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.CreateSocialAccountResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListSocialAccounts(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/ListSocialAccounts',
-            layers_dot_content_dot_v1_dot_content__pb2.ListSocialAccountsRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.ListSocialAccountsResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def WireSocialAccount(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/WireSocialAccount',
-            layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.WireSocialAccountResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ConsumeRateLimit(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/layers.content.v1.ContentService/ConsumeRateLimit',
-            layers_dot_content_dot_v1_dot_content__pb2.ConsumeRateLimitRequest.SerializeToString,
-            layers_dot_content_dot_v1_dot_content__pb2.ConsumeRateLimitResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1055,7 +1159,7 @@ class ContentService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/layers.content.v1.ContentService/BeginIdempotentRequest',
+            '/layers.content.v1.EdgeService/BeginIdempotentRequest',
             layers_dot_content_dot_v1_dot_content__pb2.BeginIdempotentRequestRequest.SerializeToString,
             layers_dot_content_dot_v1_dot_content__pb2.BeginIdempotentRequestResponse.FromString,
             options,
@@ -1082,7 +1186,7 @@ class ContentService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/layers.content.v1.ContentService/CompleteIdempotentRequest',
+            '/layers.content.v1.EdgeService/CompleteIdempotentRequest',
             layers_dot_content_dot_v1_dot_content__pb2.CompleteIdempotentRequestRequest.SerializeToString,
             layers_dot_content_dot_v1_dot_content__pb2.CompleteIdempotentRequestResponse.FromString,
             options,
@@ -1109,7 +1213,7 @@ class ContentService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/layers.content.v1.ContentService/AbandonIdempotentRequest',
+            '/layers.content.v1.EdgeService/AbandonIdempotentRequest',
             layers_dot_content_dot_v1_dot_content__pb2.AbandonIdempotentRequestRequest.SerializeToString,
             layers_dot_content_dot_v1_dot_content__pb2.AbandonIdempotentRequestResponse.FromString,
             options,

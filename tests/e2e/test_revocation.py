@@ -1,0 +1,124 @@
+"""A revoked API key is refused by every gateway: within a second through the Redis broadcast, and within
+the cache TTL when the broadcast never arrives. The gateways run as their own processes (`python -m
+gateway`), so nothing reaches them but Redis and gRPC."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from layers.content.v1 import content_pb2
+from tests.conftest import REDIS_URL, require_server
+from tests.e2e.stack import Stack, running_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE_SECONDS = 3.0
+
+
+@pytest.fixture(scope="module")
+def broadcasting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    require_server("Redis", "127.0.0.1", 6379)
+    with running_stack(tmp_path_factory.mktemp("revocation"), redis_url=REDIS_URL) as stack:
+        yield stack
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def gateway_process(stack: Stack, tmp_path: Path, redis_url: str | None) -> Iterator[str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LAYERS_HTTP_PORT": str(port),
+        "LAYERS_HTTP_WORKERS": "1",
+        "LAYERS_CONTENT_ADDR": stack.settings.content_addr,
+        "LAYERS_MEDIA_ADDR": stack.settings.media_addr,
+        "LAYERS_BILLING_ADDR": stack.settings.billing_addr,
+        "LAYERS_DATA_DIR": str(tmp_path),
+        "LAYERS_SIGNING_SECRET": "test-signing-secret",
+        "LAYERS_AUTH_CACHE_SECONDS": str(CACHE_SECONDS),
+    }
+    env.pop("LAYERS_REDIS_URL", None)
+    if redis_url:
+        env["LAYERS_REDIS_URL"] = redis_url
+    log = (tmp_path / f"gateway-{port}.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, (tmp_path / f"gateway-{port}.log").read_text()
+                assert time.monotonic() < deadline, "gateway did not come up"
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def whoami(base: str, api_key: str) -> int:
+    return httpx.get(f"{base}/v1/whoami", headers={"Authorization": f"Bearer {api_key}"}, timeout=5).status_code
+
+
+def revoke(stack: Stack, api_key: str) -> None:
+    key_id = api_key.split("_")[2]
+    stack.stubs.admin.RevokeApiKey(content_pb2.RevokeApiKeyRequest(key_id=key_id))
+
+
+def test_every_gateway_refuses_a_revoked_key_within_a_second(broadcasting: Stack, tmp_path: Path) -> None:
+    tenant = broadcasting.tenant()
+    key = tenant["apiKey"]
+    with (
+        gateway_process(broadcasting, tmp_path, REDIS_URL) as one,
+        gateway_process(broadcasting, tmp_path, REDIS_URL) as two,
+    ):
+        assert [whoami(base, key) for base in (one, two, one, two)] == [200] * 4  # both now trust it from cache
+        time.sleep(0.3)  # the subscriptions are up (they started before the first request was answered)
+        revoke(broadcasting, key)
+        revoked_at = time.monotonic()
+        refused: dict[str, float] = {}
+        while len(refused) < 2 and time.monotonic() - revoked_at < CACHE_SECONDS:
+            for base in (one, two):
+                if base not in refused and whoami(base, key) == 401:
+                    refused[base] = time.monotonic() - revoked_at
+            time.sleep(0.02)
+    assert set(refused) == {one, two}, refused
+    assert max(refused.values()) < 1.0, refused
+
+
+def test_without_the_broadcast_the_cache_ttl_still_bounds_trust(broadcasting: Stack, tmp_path: Path) -> None:
+    tenant = broadcasting.tenant()
+    key = tenant["apiKey"]
+    with gateway_process(broadcasting, tmp_path, redis_url=None) as deaf:  # hears no revocation at all
+        assert whoami(deaf, key) == 200
+        cached_at = time.monotonic()
+        revoke(broadcasting, key)
+        assert whoami(deaf, key) == 200  # still trusted from its cache: the broadcast did not reach it
+        while whoami(deaf, key) == 200:
+            assert time.monotonic() - cached_at < CACHE_SECONDS + 1.0, "trusted past the cache TTL"
+            time.sleep(0.05)
+        assert time.monotonic() - cached_at >= CACHE_SECONDS - 0.2
+    # A gateway in content's own process (the embedded default) hears it through the local bus at once.
+    other = broadcasting.tenant()
+    with broadcasting.http(other["apiKey"]) as client:
+        assert client.get("/v1/whoami").status_code == 200
+        revoke(broadcasting, other["apiKey"])
+        assert client.get("/v1/whoami").status_code == 401
