@@ -16,7 +16,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 IDLE_PING_SECONDS = 10.0
 # Connections older than this are replaced, so no server-side idle timeout ever meets a pooled one.
 RECYCLE_SECONDS = 1800
+POOL_SIZE = 20
 
 _WRITE_LOCKS: dict[int, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -51,10 +52,14 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+            if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+                return  # a read: WAL lets it run beside the writer, no lock taken
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_SECONDS)
+    # As many kept connections as a server has request threads (16) plus its background threads: a smaller
+    # pool opens and closes a connection (a PostgreSQL backend process) for every request past it.
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=10, pool_recycle=RECYCLE_SECONDS)
 
     @event.listens_for(engine, "checkin")
     def _remember_idle(_dbapi_connection, record):  # type: ignore[no-untyped-def]
@@ -111,11 +116,16 @@ def migrate(engine: Engine, migrations_dir: Path, version_table: str) -> None:
 
 
 class Database:
-    """An engine and its sessions: `write()` for a transaction (serialized on SQLite), `read()` for queries."""
+    """An engine and its sessions: `write()` for a transaction (serialized on SQLite), `read()` for queries
+    (autocommit: each statement sees what was committed when it ran)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
+        # Reads run without BEGIN/ROLLBACK (two round trips each on PostgreSQL). Every write commits its rows
+        # together, so a read that sees a job also sees the container and assets committed with it.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.read_sessions = session_factory(self._autocommit)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
@@ -124,8 +134,21 @@ class Database:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             yield session
+
+    # The same two for SQLAlchemy Core statements on hot paths: a Connection, without the ORM session's
+    # bookkeeping around every statement.
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with write_lock(self.engine), self.engine.begin() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def query(self) -> Iterator[Connection]:
+        with self._autocommit.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,9 +1,9 @@
 """Rate limits per API key and endpoint class, counted where the request enters: here, in the gateway.
 
-Every authenticated request takes one unit from its key's budget for the current minute: `generations`
-for ugc-remix starts, `reads` for GETs, `writes` for the other POSTs. Counters are fixed windows of the
-`limits` library: in Redis when `LAYERS_REDIS_URL` is set (an atomic INCR per request, so every gateway
-replica and worker shares one budget), in process memory otherwise (the embedded default, one process).
+Every authenticated request takes one unit from its key's budget for the current clock minute:
+`generations` for ugc-remix starts, `reads` for GETs, `writes` for the other POSTs. Counters live in a
+storage of the `limits` library: Redis when `LAYERS_REDIS_URL` is set (an atomic INCR per request, so every
+gateway replica and worker shares one budget), process memory otherwise (the embedded default).
 The decision's X-RateLimit-* headers go on whatever the request answers (success or error), stamped by
 RateLimitHeadersMiddleware; over the budget it answers 429 RATE_LIMITED with Retry-After.
 """
@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from fastapi import Request
-from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +25,7 @@ from gateway.errors import UNAVAILABLE_MESSAGE, ApiError
 
 log = logging.getLogger("layers.gateway.rate_limit")
 
+WINDOW_SECONDS = 60
 GENERATION_ROUTES = frozenset({"create_ugc_remix"})
 _STATE_KEY = "rate_limit_headers"
 
@@ -38,9 +38,11 @@ def endpoint_class(request: Request) -> str:
 
 
 class RateLimits:
-    """The budgets of every key, per endpoint class."""
+    """The budgets of every key, per endpoint class: one counter per key, class and clock-aligned minute,
+    taken with the storage's atomic increment (one round trip to Redis), so the window's reset time needs
+    no second look-up."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.storage: Storage = (
             RedisStorage(
                 "async+" + settings.redis_url,
@@ -53,37 +55,37 @@ class RateLimits:
             if settings.redis_url
             else MemoryStorage()
         )
-        self.limiter = FixedWindowRateLimiter(self.storage)
-        self.items: dict[str, RateLimitItem] = {
-            "reads": RateLimitItemPerMinute(settings.rate_limit_reads_per_minute),
-            "writes": RateLimitItemPerMinute(settings.rate_limit_writes_per_minute),
-            "generations": RateLimitItemPerMinute(settings.rate_limit_generations_per_minute),
+        self.clock = clock
+        self.limits = {
+            "reads": settings.rate_limit_reads_per_minute,
+            "writes": settings.rate_limit_writes_per_minute,
+            "generations": settings.rate_limit_generations_per_minute,
         }
 
     async def consume(self, request: Request, key_id: str) -> None:
         """Take one request from the key's budget; raise 429 once it is spent."""
         endpoint = endpoint_class(request)
-        item = self.items[endpoint]
+        limit = self.limits[endpoint]
+        now = self.clock()
+        window = int(now) // WINDOW_SECONDS
+        reset_at = (window + 1) * WINDOW_SECONDS
         try:
-            allowed = await self.limiter.hit(item, key_id, endpoint)
-            stats = await self.limiter.get_window_stats(item, key_id, endpoint)
+            # The counter outlives its window a little, so a slow clock elsewhere never restarts it early.
+            count = await self.storage.incr(f"{key_id}/{endpoint}/{window}", WINDOW_SECONDS * 2)
         except StorageError as exc:
             log.warning("rate-limit store unavailable: %s", exc.storage_error)
             raise ApiError(503, "UNAVAILABLE", UNAVAILABLE_MESSAGE) from None
-        now = time.time()
-        resets = stats.reset_time if stats.reset_time > now else now + item.get_expiry()
-        reset_at = math.ceil(resets)
         request.scope.setdefault("state", {})[_STATE_KEY] = [
-            (b"x-ratelimit-limit", str(item.amount).encode()),
-            (b"x-ratelimit-remaining", str(stats.remaining).encode()),
+            (b"x-ratelimit-limit", str(limit).encode()),
+            (b"x-ratelimit-remaining", str(max(0, limit - count)).encode()),
             (b"x-ratelimit-reset", str(reset_at).encode()),
         ]
-        if not allowed:
-            wait = min(item.get_expiry(), max(1, math.ceil(resets - now)))
+        if count > limit:
+            wait = max(1, math.ceil(reset_at - now))
             raise ApiError(
                 429,
                 "RATE_LIMITED",
-                f"This API key made more than {item.amount} {endpoint} requests this minute; retry in {wait} s.",
+                f"This API key made more than {limit} {endpoint} requests this minute; retry in {wait} s.",
                 {"retryAfterSeconds": wait},
                 headers={"Retry-After": str(wait)},
             )

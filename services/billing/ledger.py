@@ -18,15 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import grpc
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from common.db import Database, write_lock
+from common.db import Database, is_sqlite, write_lock
 from common.errors import ServiceError, invalid, not_found, precondition
 from common.ids import new_id
 from common.timeutil import utcnow
+from services.billing.batching import Batcher, Pending
 from services.billing.models import ID_LENGTH, Base, LedgerEntry, LedgerKind, Reservation, ReservationState, Wallet
 
 Clock = Callable[[], datetime]
@@ -109,14 +110,20 @@ def _not_held(reservation: Reservation, action: str) -> ServiceError:
     )
 
 
+Reserved = tuple[ReservationView, WalletView]
+
+
 class Ledger:
-    """The billing domain. Holds nothing but the database handle; safe to share between threads."""
+    """The billing domain: the database handle and, on PostgreSQL, the batcher of concurrent reservations
+    (see batching.py); safe to share between threads."""
 
     def __init__(self, db: Database, default_ttl_seconds: int, clock: Clock = utcnow) -> None:
         self._db = db
         self._default_ttl = default_ttl_seconds
         self._clock = clock
         self._insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+        # SQLite has one writer at a time anyway: its reservations take the two-statement path one by one.
+        self._batcher: Batcher[Reserved] | None = None if is_sqlite(db.engine) else Batcher(self._reserve_batch)
 
     # -- wallets --------------------------------------------------------------------------------
 
@@ -174,9 +181,34 @@ class Ledger:
         if ttl_seconds < 0:
             raise invalid("ttl_seconds must not be negative.", field="ttl_seconds")
         ttl = ttl_seconds or self._default_ttl
+        if self._batcher is not None:
+            return self._batcher.submit(organization_id, Pending(reservation_id, amount, ttl))
         held = self._reserve_fresh(reservation_id, organization_id, amount, ttl)
         if held is not None:
             return held
+        return self._reserve_under_lock(reservation_id, organization_id, amount, ttl)
+
+    def _reserve_batch(self, organization_id: str, batch: list[Pending[Reserved]]) -> None:
+        """PostgreSQL: hold and file a batch of fresh reservations in one statement (see batching.py); when
+        that is refused, each one takes the locked path on its own."""
+        now = self._clock()
+        items = [(p.reservation_id, p.amount, now + timedelta(seconds=p.ttl_seconds)) for p in batch]
+        wallet = _hold_and_file(self._db.engine, organization_id, items, now)
+        if wallet is not None:
+            for pending, (reservation_id, amount, expires_at) in zip(batch, items, strict=True):
+                pending.result = (_held_view(reservation_id, organization_id, amount, now, expires_at), wallet)
+            return
+        for pending in batch:
+            try:
+                pending.result = self._reserve_under_lock(
+                    pending.reservation_id, organization_id, pending.amount, pending.ttl_seconds
+                )
+            except ServiceError as exc:
+                pending.error = exc
+
+    def _reserve_under_lock(
+        self, reservation_id: str, organization_id: str, amount: int, ttl: int
+    ) -> tuple[ReservationView, WalletView]:
         try:
             return self._reserve_locked(reservation_id, organization_id, amount, ttl)
         except IntegrityError:
@@ -228,16 +260,7 @@ class Ledger:
             if inserted is None:
                 return None  # the rollback gives the hold back
             conn.commit()
-        reservation = ReservationView(
-            reservation_id=reservation_id,
-            organization_id=organization_id,
-            amount=amount,
-            state=ReservationState.HELD,
-            expires_at=expires_at,
-            created_at=now,
-            settled_at=None,
-        )
-        return reservation, wallet
+        return _held_view(reservation_id, organization_id, amount, now, expires_at), wallet
 
     def _reserve_locked(
         self, reservation_id: str, organization_id: str, amount: int, ttl: int
@@ -421,6 +444,69 @@ class Ledger:
         if due:
             session.flush()
         return len(due)
+
+
+# PostgreSQL: a batch of holds and their reservations in one statement, so the wallet's row lock (taken by
+# the UPDATE, first as everywhere) is held for the rest of it and one commit, however many it carries.
+# `filed` counts the reservations inserted: fewer than the batch means an id was taken, and the caller
+# rolls back.
+_HOLD_AND_FILE = text(
+    f"""
+WITH held AS (
+    UPDATE {_WALLETS.name}
+    SET reserved_credits = reserved_credits + :total, updated_at = :now
+    WHERE organization_id = :organization_id AND balance - reserved_credits >= :total
+    RETURNING balance, reserved_credits
+), filed AS (
+    INSERT INTO {_RESERVATIONS.name}
+        (reservation_id, organization_id, amount, state, expires_at, created_at, settled_at)
+    SELECT item.reservation_id, :organization_id, item.amount, :state, item.expires_at, :now, NULL
+    FROM held, unnest(CAST(:ids AS text[]), CAST(:amounts AS bigint[]), CAST(:expiries AS timestamptz[]))
+        AS item(reservation_id, amount, expires_at)
+    ON CONFLICT (reservation_id) DO NOTHING
+    RETURNING reservation_id
+)
+SELECT held.balance, held.reserved_credits, (SELECT count(*) FROM filed) AS filed FROM held
+"""
+)
+
+
+def _hold_and_file(
+    engine: Engine, organization_id: str, items: list[tuple[str, int, datetime]], now: datetime
+) -> WalletView | None:
+    """Fresh reservations (id, amount, expiry) on PostgreSQL, all or none; None, with nothing written, when
+    the wallet cannot cover them all (or does not exist) or an id is taken."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            _HOLD_AND_FILE,
+            {
+                "total": sum(amount for _, amount, _ in items),
+                "now": now,
+                "organization_id": organization_id,
+                "state": ReservationState.HELD.value,
+                "ids": [reservation_id for reservation_id, _, _ in items],
+                "amounts": [amount for _, amount, _ in items],
+                "expiries": [expires_at for _, _, expires_at in items],
+            },
+        ).first()
+        if row is None or row.filed != len(items):
+            return None  # closing the connection rolls back
+        conn.commit()
+    return WalletView(organization_id, row.balance, row.reserved_credits)
+
+
+def _held_view(
+    reservation_id: str, organization_id: str, amount: int, now: datetime, expires_at: datetime
+) -> ReservationView:
+    return ReservationView(
+        reservation_id=reservation_id,
+        organization_id=organization_id,
+        amount=amount,
+        state=ReservationState.HELD,
+        expires_at=expires_at,
+        created_at=now,
+        settled_at=None,
+    )
 
 
 def _hold(conn: Connection, organization_id: str, amount: int, now: datetime) -> WalletView | None:

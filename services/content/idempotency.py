@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import grpc
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Connection, Select, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -98,8 +98,8 @@ class IdempotencyStore:
                 .on_conflict_do_nothing(index_elements=["organization_id", "scope", "idempotency_key"])
                 .returning(table_of(IdempotencyRecord).c.id)
             )
-            with self.db.write() as session:
-                record_id = session.execute(statement).scalar()
+            with self.db.transaction() as conn:
+                record_id = conn.execute(statement).scalar()
             if record_id is not None:
                 return Claim(int(record_id), job_id, lease)
             outcome = self._existing(organization_id, scope, key, fingerprint)
@@ -128,13 +128,13 @@ class IdempotencyStore:
             record.locked_until = now + CLAIM_LEASE
             return Claim(record.id, record.job_id, record.locked_until)
 
-    def complete(self, session: Session, claim: Claim, response: bytes) -> None:
+    def complete(self, conn: Connection, claim: Claim, response: bytes) -> None:
         """Store the answer inside the caller's transaction, the one that creates the job. Raises ClaimLost,
         rolling that transaction back, when another request took the claim over meanwhile."""
         if claim.record_id is None:
             return
         records = table_of(IdempotencyRecord).c
-        stored = session.execute(
+        stored = conn.execute(
             update(table_of(IdempotencyRecord))
             .where(
                 records.id == claim.record_id,

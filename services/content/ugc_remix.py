@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, select, update
 
 from common.db import Database
 from common.errors import ServiceError, invalid, not_found
@@ -120,15 +119,15 @@ class UgcRemixHandler:
         hook = request.hook if request.HasField("hook") else None
         if hook is not None and "\x00" in hook:
             raise invalid("hook must not contain NUL characters.", field="hook")
-        with self.db.read() as session:
-            running = self._project_visible(session, request)
+        with self.db.query() as conn:
+            running = self._project_visible(conn, request)
             if not request.social_account_id and not request.influencer_id:
                 raise wiring_error(
                     "INFLUENCER_REQUIRED",
                     "one of socialAccountId (with a wired influencer) or influencerId is required.",
                 )
             # Wiring errors wait until media has said whether a pinned mediaId exists (NOT_FOUND goes first).
-            on_camera, wiring_problem = self._resolve(session, request)
+            on_camera, wiring_problem = self._resolve(conn, request)
         try:
             inputs = self.media.pick_render_inputs(request.organization_id, request.project_id, request.media_id)
         except ServiceError as exc:
@@ -157,7 +156,7 @@ class UgcRemixHandler:
                 log.warning("could not release %s; it will expire", reservation_id)
             raise
 
-    def _project_visible(self, session: Session, request: pb.CreateUgcRemixRequest) -> int | None:
+    def _project_visible(self, conn: Connection, request: pb.CreateUgcRemixRequest) -> int | None:
         """NOT_FOUND unless the organization owns the project; returns the key's running jobs (None when
         the request names no key), read in the same round trip."""
         running = (
@@ -166,7 +165,7 @@ class UgcRemixHandler:
             else None
         )
         columns = [Project.organization_id] + ([running] if running is not None else [])
-        row = session.execute(select(*columns).where(Project.project_id == request.project_id)).first()
+        row = conn.execute(select(*columns).where(Project.project_id == request.project_id)).first()
         if row is None or row[0] != request.organization_id:
             raise not_found("project", "Project not found.")
         if not request.api_key_id:
@@ -191,13 +190,13 @@ class UgcRemixHandler:
         return claim, reservation_id
 
     def _resolve(
-        self, session: Session, request: pb.CreateUgcRemixRequest
+        self, conn: Connection, request: pb.CreateUgcRemixRequest
     ) -> tuple[OnCamera | None, ServiceError | None]:
         """Who is on camera, or the wiring error to raise once the referenced ids are known to exist.
         An id that is not on the project raises NOT_FOUND at once."""
         account_id = None
         if request.social_account_id:
-            account_project = session.scalar(
+            account_project = conn.scalar(
                 select(SocialAccount.project_id).where(SocialAccount.social_account_id == request.social_account_id)
             )
             if account_project != request.project_id:
@@ -205,7 +204,7 @@ class UgcRemixHandler:
             account_id = request.social_account_id
         explicit = None
         if request.influencer_id:
-            explicit = session.execute(
+            explicit = conn.execute(
                 select(Influencer.influencer_id, Influencer.project_id, Influencer.language, Influencer.voice).where(
                     Influencer.influencer_id == request.influencer_id
                 )
@@ -213,14 +212,14 @@ class UgcRemixHandler:
             if explicit is None or explicit.project_id != request.project_id:
                 raise not_found("influencerId", "influencerId is not on this project.")
         try:
-            return self._chain(session, request, account_id, explicit), None
+            return self._chain(conn, request, account_id, explicit), None
         except ServiceError as exc:
             return None, exc
 
-    def _chain(self, session: Session, request: pb.CreateUgcRemixRequest, account_id: str | None, explicit) -> OnCamera:  # type: ignore[no-untyped-def]
+    def _chain(self, conn: Connection, request: pb.CreateUgcRemixRequest, account_id: str | None, explicit) -> OnCamera:  # type: ignore[no-untyped-def]
         """account → its first wired content layer → that layer's influencer (an explicit one wins)."""
         if account_id is not None:
-            layers = session.execute(
+            layers = conn.execute(
                 select(Layer.layer_id, Layer.kind, Layer.influencer_id)
                 .join(Wiring, Wiring.layer_id == Layer.layer_id)
                 .where(Wiring.social_account_id == account_id)
@@ -235,7 +234,7 @@ class UgcRemixHandler:
             if explicit is not None:
                 return OnCamera(explicit.influencer_id, explicit.language, explicit.voice, layer.layer_id, account_id)
             wired = (
-                session.execute(
+                conn.execute(
                     select(Influencer.influencer_id, Influencer.language, Influencer.voice).where(
                         Influencer.influencer_id == layer.influencer_id
                     )
@@ -248,7 +247,7 @@ class UgcRemixHandler:
             return OnCamera(wired.influencer_id, wired.language, wired.voice, layer.layer_id, account_id)
 
         assert explicit is not None
-        driven = session.scalar(
+        driven = conn.scalar(
             select(Layer.layer_id)
             .where(
                 Layer.project_id == request.project_id,
@@ -319,11 +318,9 @@ class UgcRemixHandler:
         if hook is not None:
             render.hook = hook
         response = pb.CreateUgcRemixResponse(job=views.job_pb(job, [container_id]))
-        with self.db.write() as session:
-            if request.api_key_id:
-                self._count_running_job(session, request.api_key_id)
-            session.execute(insert(table_of(Job)).values(_columns(job)))
-            session.execute(
+        with self.db.transaction() as conn:
+            conn.execute(insert(table_of(Job)).values(_columns(job)))
+            conn.execute(
                 insert(table_of(Container)).values(
                     container_id=container_id,
                     job_id=job.job_id,
@@ -343,7 +340,7 @@ class UgcRemixHandler:
                     created_at=now,
                 )
             )
-            session.execute(
+            conn.execute(
                 insert(table_of(OutboxMessage)).values(
                     message_id=job.job_id,
                     message_type=render_pb2.RenderJob.DESCRIPTOR.full_name,
@@ -352,21 +349,25 @@ class UgcRemixHandler:
                     attempts=0,
                 )
             )
-            self.idempotency.complete(session, claim, response.SerializeToString(deterministic=True))
+            self.idempotency.complete(conn, claim, response.SerializeToString(deterministic=True))
+            if request.api_key_id:
+                # Last before the commit: every start of this key queues on the key's row lock, so it is
+                # held for this statement and the commit only.
+                self._count_running_job(conn, request.api_key_id)
         self.on_committed()
         return response
 
-    def _count_running_job(self, session: Session, api_key_id: str) -> None:
+    def _count_running_job(self, conn: Connection, api_key_id: str) -> None:
         """Take one of the key's running-job slots, or refuse: one conditional UPDATE, whose row lock
         orders concurrent starts of one key, so the cap is exact however many run."""
         keys = table_of(ApiKey).c
-        taken = session.execute(
+        taken = conn.execute(
             update(table_of(ApiKey))
             .where(keys.key_id == api_key_id, keys.running_jobs < self.max_running_jobs_per_key)
             .values(running_jobs=keys.running_jobs + 1)
         )
         if taken.rowcount == 0:  # type: ignore[attr-defined]
-            running = session.scalar(select(ApiKey.running_jobs).where(ApiKey.key_id == api_key_id))
+            running = conn.scalar(select(ApiKey.running_jobs).where(ApiKey.key_id == api_key_id))
             raise running_jobs_exceeded(running or 0)
 
 

@@ -16,10 +16,6 @@ if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "bench: tests of the benchmark tooling that start servers or run wrk")
-
-
 @pytest.fixture
 def wrk() -> str:
     """wrk's path. Missing, it fails under CI=true and skips elsewhere (Debian's package `wrk`)."""

@@ -68,14 +68,23 @@ def test_a_fresh_reserve_is_one_conditional_update_and_one_insert(db_ledger: tup
 
     # The wallet first: inserting first would take a share lock on the wallet row (the reservation's foreign
     # key) ahead of the row lock, and deadlock beside a Capture or Release queued for SELECT ... FOR UPDATE.
-    assert len(sql.sent) == 2, sql.sent
-    hold, insert = sql.sent
-    assert hold.startswith("UPDATE wallets SET reserved_credits=(wallets.reserved_credits +")
-    assert "WHERE wallets.organization_id =" in hold and "wallets.balance - wallets.reserved_credits >=" in hold
-    assert " RETURNING " in hold
-    assert insert.startswith("INSERT INTO reservations") and "ON CONFLICT (reservation_id) DO NOTHING" in insert
-    assert " RETURNING " in insert
-    assert not any("FOR UPDATE" in s or s.startswith("SELECT") for s in sql.sent)
+    if engine.dialect.name == "postgresql":
+        # One statement: the row lock is held for the rest of it and the commit only.
+        assert len(sql.sent) == 1, sql.sent
+        (statement,) = sql.sent
+        assert statement.startswith("WITH held AS ( UPDATE wallets SET reserved_credits = reserved_credits +")
+        assert "balance - reserved_credits >= %(total)s RETURNING" in statement
+        assert statement.index("UPDATE wallets") < statement.index("INSERT INTO reservations")
+        assert "ON CONFLICT (reservation_id) DO NOTHING" in statement
+    else:
+        assert len(sql.sent) == 2, sql.sent
+        hold, insert = sql.sent
+        assert hold.startswith("UPDATE wallets SET reserved_credits=(wallets.reserved_credits +")
+        assert "WHERE wallets.organization_id =" in hold and "wallets.balance - wallets.reserved_credits >=" in hold
+        assert " RETURNING " in hold
+        assert insert.startswith("INSERT INTO reservations") and "ON CONFLICT (reservation_id) DO NOTHING" in insert
+        assert " RETURNING " in insert
+    assert not any("FOR UPDATE" in s for s in sql.sent)
 
     # The answer is what was stored.
     assert (wallet.balance, wallet.reserved_credits, wallet.available) == (3 * PRICE, 2 * PRICE, PRICE)
@@ -99,8 +108,10 @@ def test_repeats_and_shortfalls_fall_back_to_the_wallet_lock(db_ledger: tuple[Le
         with pytest.raises(ServiceError) as info:
             ledger.reserve("res_second", org, 2 * PRICE)
     assert (info.value.reason, info.value.metadata) == ("BILLING_EXHAUSTED", {"required": "240", "available": "120"})
-    assert sum(s.startswith("UPDATE wallets") for s in sql.sent) == 2
-    assert sum(s.startswith("INSERT INTO reservations") for s in sql.sent) == 1  # the shortfall inserts nothing
+    # Each tried the fresh path once (rolled back), then took the wallet lock.
+    assert sum(s.startswith(("UPDATE wallets", "WITH held AS ( UPDATE wallets")) for s in sql.sent) == 2
+    if engine.dialect.name != "postgresql":  # (on PostgreSQL the INSERT is part of the one statement)
+        assert sum(s.startswith("INSERT INTO reservations") for s in sql.sent) == 1  # the shortfall inserts nothing
     if engine.dialect.name == "postgresql":  # SQLite has no FOR UPDATE: its write lock serializes instead
         assert sum("FROM wallets" in s and s.endswith("FOR UPDATE") for s in sql.sent) == 2
     with pytest.raises(ServiceError) as missing:
@@ -248,5 +259,35 @@ def test_reserves_beside_captures_releases_grants_and_expiries_never_deadlock_on
                 {"org": org},
             )
         assert (balance, reserved) == (ledger_sum, held_sum)
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_reserves_of_one_wallet_share_statements(pg_url: str) -> None:
+    """Reserves that arrive while one is in flight go to PostgreSQL together, and each gets its own answer."""
+    ledger, engine = ledger_on(pg_url)
+    try:
+        org = new_id("org")
+        ledger.grant(org, 100 * PRICE)
+        ledger.reserve(new_id("res"), org, PRICE)  # warm
+        repeat_id = new_id("res")
+        first, _ = ledger.reserve(repeat_id, org, PRICE)
+        ids = [new_id("res") for _ in range(40)]
+        barrier = threading.Barrier(41)
+
+        def reserve(reservation_id: str) -> Any:
+            barrier.wait()
+            return ledger.reserve(reservation_id, org, PRICE)[0]
+
+        with Statements(engine) as sql, ThreadPoolExecutor(41) as pool:
+            answers = list(pool.map(reserve, [*ids, repeat_id]))
+        assert [a.reservation_id for a in answers] == [*ids, repeat_id]
+        assert answers[-1] == first  # the repeat inside a batch is answered as a repeat, holding nothing more
+        batches = [s for s in sql.sent if s.startswith("WITH held AS")]
+        assert len(batches) < len(ids), f"{len(batches)} statements for {len(ids)} reserves"
+        assert ledger.get_wallet(org).reserved_credits == (len(ids) + 2) * PRICE
+        with engine.connect() as conn:
+            held = conn.execute(text("SELECT count(*) FROM reservations WHERE state = 'HELD'")).scalar()
+        assert held == len(ids) + 2
     finally:
         engine.dispose()

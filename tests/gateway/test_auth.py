@@ -121,6 +121,8 @@ def test_an_outage_is_never_cached(http: httpx.Client, fake_content: FakeContent
 
 
 def test_rate_limits_in_memory_without_redis(start_gateway: Callable[..., LiveGateway]) -> None:
+    if time.time() % 60 > 50:  # all four requests in one clock minute
+        time.sleep(60 - time.time() % 60 + 0.1)
     gateway = start_gateway(rate_limit_reads_per_minute=3)
     with httpx.Client(base_url=gateway.base_url, timeout=5, headers=bearer(ALL)) as client:
         answers = [client.get("/v1/whoami") for _ in range(3)]
