@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 IDLE_PING_SECONDS = 10.0
 # Connections older than this are replaced, so no server-side idle timeout ever meets a pooled one.
 RECYCLE_SECONDS = 1800
+# The execution option that marks a read-only connection on SQLite.
+READ_ONLY = "layers_read_only"
 POOL_SIZE = 20
 
 _WRITE_LOCKS: dict[int, threading.RLock] = {}
@@ -52,9 +54,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-                return  # a read: WAL lets it run beside the writer, no lock taken
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read takes a snapshot beside the writer (WAL), no lock; a write takes the write lock up front.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     # As many kept connections as a server has request threads (16) plus its background threads: a smaller
@@ -117,15 +118,21 @@ def migrate(engine: Engine, migrations_dir: Path, version_table: str) -> None:
 
 class Database:
     """An engine and its sessions: `write()` for a transaction (serialized on SQLite), `read()` for queries
-    (autocommit: each statement sees what was committed when it ran)."""
+    (on PostgreSQL in autocommit: each statement sees what was committed when it ran). `transaction()` and
+    `query()` are the same two as Core connections."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
-        # Reads run without BEGIN/ROLLBACK (two round trips each on PostgreSQL). Every write commits its rows
-        # together, so a read that sees a job also sees the container and assets committed with it.
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.read_sessions = session_factory(self._autocommit)
+        # Reads on PostgreSQL run without BEGIN/ROLLBACK (two round trips each): every write commits its rows
+        # together, so a read that sees a job also sees the container and assets committed with it. On
+        # SQLite a read is a deferred transaction: one snapshot, without the write lock.
+        self._reads = (
+            engine.execution_options(**{READ_ONLY: True})
+            if is_sqlite(engine)
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        self.read_sessions = session_factory(self._reads)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
@@ -147,7 +154,7 @@ class Database:
 
     @contextlib.contextmanager
     def query(self) -> Iterator[Connection]:
-        with self._autocommit.connect() as connection:
+        with self._reads.connect() as connection:
             yield connection
 
     def dispose(self) -> None:

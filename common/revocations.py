@@ -42,7 +42,10 @@ class LocalBus:
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
-            listener(key_id)
+            try:
+                listener(key_id)
+            except Exception:  # one broken listener must not keep the others from hearing it
+                log.exception("a revocation listener failed")
 
 
 # The one bus of this process: content publishes to it, an in-process gateway listens to it.
@@ -62,13 +65,12 @@ class RevocationPublisher:
             self._redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
 
     def publish(self, key_id: str) -> None:
+        if self._redis is not None:
+            try:
+                self._redis.publish(CHANNEL, key_id)
+            except Exception as exc:  # redis.RedisError, OSError: both mean "not delivered"
+                log.warning("could not broadcast the revocation of %s: %s", key_id, exc)
         LOCAL.publish(key_id)
-        if self._redis is None:
-            return
-        try:
-            self._redis.publish(CHANNEL, key_id)
-        except Exception as exc:  # redis.RedisError, OSError: both mean "not delivered"
-            log.warning("could not broadcast the revocation of %s: %s", key_id, exc)
 
     def close(self) -> None:
         if self._redis is not None:

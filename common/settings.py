@@ -80,14 +80,16 @@ class Settings(BaseSettings):
     # keeps counters in process memory, and revocations reach gateways in the same process only.
     redis_url: str | None = None
     # How long a gateway trusts a verified API key (and remembers a refused one) without asking content.
-    # A revocation is broadcast and bites within a second; this bounds it when the broadcast is lost.
+    # A revocation is broadcast (through Redis between processes) and bites within a second; this bounds
+    # it when the broadcast is lost or there is no Redis.
     auth_cache_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
     auth_refusal_cache_seconds: Annotated[float, Field(ge=0, le=30)] = 2.0
     # How long media serves reaction-template and music picks from its in-memory catalogue.
     catalog_cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
 
-    # Processes: the gateway's HTTP workers (0 = one per core) and each gRPC service's servers sharing its
-    # port through SO_REUSEPORT (1 = one process, no port sharing). `layers dev` always runs one of each.
+    # Processes: the gateway's HTTP workers (0 = one per core with Redis, one without) and each gRPC
+    # service's servers sharing its port through SO_REUSEPORT (1 = one process, no port sharing).
+    # `layers dev` always runs one of each.
     http_workers: Annotated[int, Field(ge=0, le=256)] = 0
     grpc_workers: Annotated[int, Field(ge=1, le=256)] = 1
 

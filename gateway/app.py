@@ -33,15 +33,15 @@ def create_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.clients = Clients.connect_aio(settings)
-        app.state.rate_limits = RateLimits(settings)
         cache = app.state.key_cache
+        app.state.rate_limits = RateLimits(settings)
+        app.state.clients = Clients.connect_aio(settings)
         # Revocations by content in this process (the embedded default), and from anywhere through Redis.
         unsubscribe = revocations.LOCAL.subscribe(cache.revoke)
-        listener = (
-            asyncio.create_task(listen_for_revocations(settings.redis_url, cache)) if settings.redis_url else None
-        )
+        listener = None
         try:
+            if settings.redis_url:
+                listener = asyncio.create_task(listen_for_revocations(settings.redis_url, cache))
             yield
         finally:
             unsubscribe()

@@ -13,11 +13,12 @@ import asyncio
 import hashlib
 import logging
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import grpc
 from fastapi import Depends, Request
@@ -57,12 +58,29 @@ def _unauthenticated(message: str) -> ApiError:
     return ApiError(401, "UNAUTHENTICATED", message, headers={"WWW-Authenticate": "Bearer"})
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Content's 401 for a key, kept as data: a fresh ApiError is raised each time (a raised exception
+    collects every request's traceback frames)."""
+
+    status: int
+    code: str
+    message: str
+    details: dict[str, Any]
+    headers: dict[str, str]
+
+    def error(self) -> ApiError:
+        return ApiError(self.status, self.code, self.message, self.details, self.headers)
+
+
 class KeyCache:
     """Content's recent answers about presented keys, by the key's digest (the secret itself is not kept).
 
-    Bounded (least recently used entries go first), so a client spraying random keys cannot grow it.
-    A revoked key id is also remembered for the TTL, so a verification that was already in flight when
-    the revocation arrived cannot put the key back."""
+    Bounded (least recently used entries go first), so a client spraying random keys cannot grow it. A
+    verification that started before the latest revocation (or before the cache was cleared) is not
+    cached: content may have answered before it committed the revocation. Revocations are rare, so this
+    costs at most one more verification per key. Called from the event loop and, for the in-process
+    revocation bus, from content's threads: every operation holds a lock."""
 
     def __init__(
         self,
@@ -75,51 +93,49 @@ class KeyCache:
         self.refusal_ttl = refusal_ttl_seconds
         self.max_entries = max_entries
         self.clock = clock
-        self._entries: OrderedDict[bytes, tuple[float, ApiKey | ApiError]] = OrderedDict()
-        self._revoked: dict[str, float] = {}
+        self._entries: OrderedDict[bytes, tuple[float, ApiKey | Refusal]] = OrderedDict()
+        self._invalidated_at = float("-inf")
+        self._lock = threading.Lock()
 
     @staticmethod
     def digest(key: str) -> bytes:
         return hashlib.sha256(key.encode()).digest()
 
-    def get(self, digest: bytes) -> ApiKey | ApiError | None:
-        entry = self._entries.get(digest)
-        if entry is None:
-            return None
-        expires, answer = entry
-        if expires <= self.clock():
-            del self._entries[digest]
-            return None
-        self._entries.move_to_end(digest)
-        return answer
+    def get(self, digest: bytes) -> ApiKey | Refusal | None:
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            expires, answer = entry
+            if expires <= self.clock():
+                del self._entries[digest]
+                return None
+            self._entries.move_to_end(digest)
+            return answer
 
-    def put(self, digest: bytes, answer: ApiKey | ApiError) -> None:
-        now = self.clock()
-        if isinstance(answer, ApiKey):
-            revoked_at = self._revoked.get(answer.key_id)
-            if revoked_at is not None and now - revoked_at < self.ttl:
+    def put(self, digest: bytes, answer: ApiKey | Refusal, started: float) -> None:
+        """Remember content's answer to a verification that began at `started` (this cache's clock)."""
+        ttl = self.ttl if isinstance(answer, ApiKey) else self.refusal_ttl
+        with self._lock:
+            if ttl <= 0 or started <= self._invalidated_at:
                 return
-            ttl = self.ttl
-        else:
-            ttl = self.refusal_ttl
-        if ttl <= 0:
-            return
-        self._entries[digest] = (now + ttl, answer)
-        self._entries.move_to_end(digest)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+            self._entries[digest] = (self.clock() + ttl, answer)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
 
     def revoke(self, key_id: str) -> None:
-        """Forget every cached verification of key_id (safe to call from any thread)."""
-        now = self.clock()
-        self._revoked = {k: t for k, t in self._revoked.items() if now - t < self.ttl}
-        self._revoked[key_id] = now
-        for digest, (_, answer) in list(self._entries.items()):
-            if isinstance(answer, ApiKey) and answer.key_id == key_id:
-                self._entries.pop(digest, None)
+        """Forget every cached verification of key_id, and refuse to cache any still in flight."""
+        with self._lock:
+            self._invalidated_at = self.clock()
+            for digest, (_, answer) in list(self._entries.items()):
+                if isinstance(answer, ApiKey) and answer.key_id == key_id:
+                    del self._entries[digest]
 
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            self._invalidated_at = self.clock()
+            self._entries.clear()
 
 
 async def verify(key: str, clients: Clients, cache: KeyCache) -> ApiKey:
@@ -127,6 +143,7 @@ async def verify(key: str, clients: Clients, cache: KeyCache) -> ApiKey:
     digest = cache.digest(key)
     answer = cache.get(digest)
     if answer is None:
+        started = cache.clock()
         try:
             response = await clients.edge.AuthenticateApiKey(content_pb2.AuthenticateApiKeyRequest(api_key=key))
             answer = ApiKey(response.organization_id, response.key_id, tuple(response.scopes))
@@ -135,11 +152,17 @@ async def verify(key: str, clients: Clients, cache: KeyCache) -> ApiKey:
             # only that refusal is remembered, never an outage.
             if exc.code() != grpc.StatusCode.UNAUTHENTICATED:  # type: ignore[attr-defined]
                 raise
-            answer = from_rpc_error(exc)
-        cache.put(digest, answer)
-    if isinstance(answer, ApiError):
-        raise answer
+            error = from_rpc_error(exc)
+            answer = Refusal(error.status, error.code, error.message, error.details, error.headers)
+        cache.put(digest, answer, started)
+    if isinstance(answer, Refusal):
+        raise answer.error()
     return answer
+
+
+# How long the revocation channel may be silent before the gateway checks that it is still connected: a
+# half-open connection would otherwise leave it deaf (the cache TTL still bounds trust meanwhile).
+CHANNEL_CHECK_SECONDS = 5.0
 
 
 async def listen_for_revocations(redis_url: str, cache: KeyCache) -> None:
@@ -149,14 +172,17 @@ async def listen_for_revocations(redis_url: str, cache: KeyCache) -> None:
 
     backoff = 0.5
     while True:
-        client = aioredis.Redis.from_url(redis_url, socket_connect_timeout=2, health_check_interval=10)
+        client = aioredis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_keepalive=True)
         try:
             async with client.pubsub() as pubsub:
                 await pubsub.subscribe(CHANNEL)
                 cache.clear()
                 backoff = 0.5
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=CHANNEL_CHECK_SECONDS)
+                    if message is None:
+                        await asyncio.wait_for(pubsub.ping(), CHANNEL_CHECK_SECONDS)  # raises when the link is gone
+                    elif message.get("type") == "message":
                         data = message["data"]
                         cache.revoke(data.decode() if isinstance(data, bytes) else str(data))
         except asyncio.CancelledError:
@@ -169,7 +195,7 @@ async def listen_for_revocations(redis_url: str, cache: KeyCache) -> None:
             await client.aclose()
 
 
-def get_key_cache(request: Request) -> KeyCache:
+async def get_key_cache(request: Request) -> KeyCache:
     cache: KeyCache = request.app.state.key_cache
     return cache
 
@@ -205,7 +231,7 @@ class RequireScope:
 
     scope: str
 
-    def __call__(self, key: CurrentKey) -> ApiKey:
+    async def __call__(self, key: CurrentKey) -> ApiKey:
         if not key.allows(self.scope):
             raise ApiError(
                 403, "FORBIDDEN_SCOPE", f"This API key lacks the {self.scope} scope.", {"requiredScope": self.scope}

@@ -16,22 +16,22 @@ from gateway.errors import request_id_of
 from gateway.signing import UrlSigner
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_clients(request: Request) -> Clients:
+async def get_clients(request: Request) -> Clients:
     clients: Clients = request.app.state.clients
     return clients
 
 
-def get_signer(request: Request) -> UrlSigner:
+async def get_signer(request: Request) -> UrlSigner:
     signer: UrlSigner = request.app.state.signer
     return signer
 
 
-def get_request_id(request: Request) -> str:
+async def get_request_id(request: Request) -> str:
     return request_id_of(request.scope)
 
 

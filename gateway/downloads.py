@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -41,11 +41,11 @@ class SignedLink:
     expires: int
 
 
-def signed_link(variant: Variant) -> Callable[..., SignedLink]:
+def signed_link(variant: Variant) -> Callable[..., Awaitable[SignedLink]]:
     """A dependency that answers 403 FORBIDDEN_SIGNATURE unless the URL's signature holds for this
     path (rebuilt from the path parameters, as it was signed) and has not expired."""
 
-    def dependency(
+    async def dependency(
         container_id: ContainerId,
         asset_id: AssetId,
         signer: SignerDep,
@@ -71,7 +71,7 @@ class Conditions:
     if_range: str | None = None
 
 
-def conditions(
+async def conditions(
     range_: Annotated[str | None, Header(alias="Range")] = None,
     if_none_match: Annotated[str | None, Header()] = None,
     if_range: Annotated[str | None, Header()] = None,

@@ -16,6 +16,8 @@ from uvicorn.supervisors import Multiprocess
 from common.settings import Settings
 from gateway.app import create_app
 
+log = logging.getLogger("layers.gateway")
+
 # How long in-flight requests get to finish after SIGTERM/SIGINT.
 GRACEFUL_SHUTDOWN_SECONDS = 10
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -43,7 +45,16 @@ def uvicorn_config(app: FastAPI | str, settings: Settings, workers: int = 1, **e
 
 
 def workers_for(settings: Settings) -> int:
-    return settings.http_workers or os.cpu_count() or 1
+    """LAYERS_HTTP_WORKERS, or by default one per core the process may run on. Without Redis each process
+    counts rate limits on its own, so the default is then one process (and more is said out loud)."""
+    if settings.http_workers:
+        if settings.http_workers > 1 and not settings.redis_url:
+            log.warning(
+                "LAYERS_HTTP_WORKERS=%d without LAYERS_REDIS_URL: each process keeps its own rate-limit budget",
+                settings.http_workers,
+            )
+        return settings.http_workers
+    return len(os.sched_getaffinity(0)) if settings.redis_url else 1
 
 
 def main() -> None:

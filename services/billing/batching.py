@@ -13,6 +13,7 @@ how many round trips a reservation costs, never what it answers.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,13 +82,17 @@ class Batcher(Generic[Result]):
     def _run_settled(self, organization_id: str, batch: list[Pending[Result]]) -> None:
         try:
             self._run(organization_id, batch)
-        except BaseException as exc:  # every waiter gets an answer, whatever happened
+        except Exception as exc:  # every waiter gets an answer, whatever happened
             for item in batch:
                 if item.result is None and item.error is None:
-                    item.error = exc
-        for item in batch:
-            item.lead = None
-            item.ready.set()
+                    # Its own exception: one object raised in several threads would share one traceback.
+                    item.error = copy.copy(exc)
+        finally:
+            for item in batch:
+                if item.result is None and item.error is None:
+                    item.error = RuntimeError("the reservation batch was interrupted")
+                item.lead = None
+                item.ready.set()
 
     def _hand_over(self, organization_id: str) -> None:
         with self._lock:

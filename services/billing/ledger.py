@@ -195,8 +195,12 @@ class Ledger:
         items = [(p.reservation_id, p.amount, now + timedelta(seconds=p.ttl_seconds)) for p in batch]
         wallet = _hold_and_file(self._db.engine, organization_id, items, now)
         if wallet is not None:
+            # Each answer shows the wallet as it would be had the batch's holds been made one by one, in order.
+            after = wallet.reserved_credits - sum(amount for _, amount, _ in items)
             for pending, (reservation_id, amount, expires_at) in zip(batch, items, strict=True):
-                pending.result = (_held_view(reservation_id, organization_id, amount, now, expires_at), wallet)
+                after += amount
+                view = WalletView(organization_id, wallet.balance, after)
+                pending.result = (_held_view(reservation_id, organization_id, amount, now, expires_at), view)
             return
         for pending in batch:
             try:
@@ -227,8 +231,9 @@ class Ledger:
     def _reserve_fresh(
         self, reservation_id: str, organization_id: str, amount: int, ttl: int
     ) -> tuple[ReservationView, WalletView] | None:
-        """The common case in one transaction of two statements: hold the credits with one UPDATE that matches
-        only while the wallet covers them, then insert the reservation unless its id is taken.
+        """SQLite's fresh reservation (PostgreSQL batches them, see _reserve_batch), one transaction of two
+        statements: hold the credits with one UPDATE that matches only while the wallet covers them, then
+        insert the reservation unless its id is taken.
 
         None, with nothing written, when the wallet (or no wallet) does not cover the amount as it stands or
         the id is taken; the locked path then expires the wallet's overdue holds and tries again, or applies

@@ -172,8 +172,10 @@ class IdempotencyStore:
         """True while the claim is still this caller's (no key, or not taken over)."""
         if claim.record_id is None:
             return True
-        with self.db.read() as session:
-            return self._owned(session, claim) is not None
+        records = table_of(IdempotencyRecord).c
+        with self.db.query() as conn:
+            row = conn.execute(select(records.state, records.locked_until).where(records.id == claim.record_id)).first()
+        return row is not None and row.state == "in_progress" and as_utc(row.locked_until) == claim.lease
 
     @staticmethod
     def _owned(session: Session, claim: Claim) -> IdempotencyRecord | None:

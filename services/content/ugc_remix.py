@@ -4,8 +4,8 @@ container, idempotency answer and render message in one transaction.
 Check order (CONTRACT.md): project visible → INFLUENCER_REQUIRED → referenced ids on the project
 (NOT_FOUND) → wiring chain → app-demo → credits.
 
-The hot path is as few round trips as the guarantees allow: the idempotency claim (one INSERT), one read
-transaction resolving project, ids and wiring, one media call for all three inputs, one billing call,
+The hot path is as few round trips as the guarantees allow: the idempotency claim (one INSERT), a few
+autocommit reads resolving project, ids and wiring, one media call for all three inputs, one billing call,
 and one write transaction of plain INSERTs and conditional UPDATEs (SQLAlchemy Core, no ORM flushes).
 """
 
@@ -43,6 +43,10 @@ from services.content.ports import BillingPort, MediaPort, RenderInputs
 log = logging.getLogger("layers.content")
 
 FORMAT = "ugc-remix"
+# Billing answers that do not say whether the hold was made.
+AMBIGUOUS = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
+)
 # What a key at its concurrent-job cap is told to wait: a render takes tens of seconds.
 RUNNING_JOBS_RETRY_AFTER_SECONDS = 30
 MISSING_APP_DEMO_MESSAGE = (
@@ -142,7 +146,14 @@ class UgcRemixHandler:
             # Checked again, atomically, where the job is added; this early look answers 429 before credits.
             raise running_jobs_exceeded(running)
 
-        claim, reservation_id = self._reserve(request, claim)
+        try:
+            claim, reservation_id = self._reserve(request, claim)
+        except ServiceError as exc:
+            if exc.code in AMBIGUOUS and self.idempotency.owns(claim):
+                # The hold may have been made before the answer was lost: give it back, or a retry with this
+                # key (a new job id once this claim is abandoned) would hold the credits a second time.
+                self._release_quietly(reservation_id_for(claim.job_id))
+            raise
         try:
             return self._commit(request, claim, on_camera, hook, inputs, reservation_id)
         except BaseException as exc:
@@ -150,17 +161,23 @@ class UgcRemixHandler:
                 # Another request took this key over (our lease ran out): the job id and its hold are theirs.
                 raise ClaimLost() from exc
             # Nothing was committed: give the credits back now rather than waiting for the hold to expire.
-            try:
-                self.billing.release(reservation_id)
-            except ServiceError:
-                log.warning("could not release %s; it will expire", reservation_id)
+            self._release_quietly(reservation_id)
             raise
+
+    def _release_quietly(self, reservation_id: str) -> None:
+        try:
+            self.billing.release(reservation_id)
+        except ServiceError:
+            log.warning("could not release %s; it will expire", reservation_id)
 
     def _project_visible(self, conn: Connection, request: pb.CreateUgcRemixRequest) -> int | None:
         """NOT_FOUND unless the organization owns the project; returns the key's running jobs (None when
-        the request names no key), read in the same round trip."""
+        the request names no key), read in the same round trip. A key revoked since the gateway cached it
+        is refused here, so no paid job starts on it."""
         running = (
-            select(ApiKey.running_jobs).where(ApiKey.key_id == request.api_key_id).scalar_subquery()
+            select(ApiKey.running_jobs)
+            .where(ApiKey.key_id == request.api_key_id, ApiKey.revoked_at.is_(None))
+            .scalar_subquery()
             if request.api_key_id
             else None
         )
@@ -171,7 +188,7 @@ class UgcRemixHandler:
         if not request.api_key_id:
             return None
         if row[1] is None:
-            raise invalid("api_key_id is not a known API key.", field="api_key_id")
+            raise ServiceError(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", "Invalid or revoked API key.")
         return int(row[1])
 
     def _reserve(self, request: pb.CreateUgcRemixRequest, claim: Claim) -> tuple[Claim, str]:

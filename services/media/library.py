@@ -69,8 +69,8 @@ class CachedIds:
     drops the cached answer (and any load already under way), for rows this process adds itself.
     """
 
-    def __init__(self, engine: Engine, query: Select[str], ttl_seconds: float, clock: Callable[[], float]) -> None:
-        self._engine = engine
+    def __init__(self, db: Database, query: Select[str], ttl_seconds: float, clock: Callable[[], float]) -> None:
+        self._db = db
         self._query = query
         self._ttl = ttl_seconds
         self._clock = clock
@@ -86,7 +86,7 @@ class CachedIds:
             generation = self._generation
         # Read outside the lock: a slow database holds up only the callers that need a fresh answer anyway.
         loaded_at = self._clock()
-        with self._engine.connect() as conn:
+        with self._db.query() as conn:
             ids = list(conn.scalars(self._query))
         with self._lock:
             if generation == self._generation:
@@ -111,14 +111,12 @@ class MediaLibrary:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         db = Database(engine)
-        self._engine = engine
+        self._db = db
         self._write, self._read = db.write, db.read
         self._store = store
         self._max_upload_bytes = max_upload_bytes
-        self._reaction_ids = CachedIds(
-            engine, select(ReactionTemplateRow.reaction_template_id), catalog_ttl_seconds, clock
-        )
-        self._music_ids = CachedIds(engine, select(MusicTrackRow.music_track_id), catalog_ttl_seconds, clock)
+        self._reaction_ids = CachedIds(db, select(ReactionTemplateRow.reaction_template_id), catalog_ttl_seconds, clock)
+        self._music_ids = CachedIds(db, select(MusicTrackRow.music_track_id), catalog_ttl_seconds, clock)
 
     # Blobs
 
@@ -297,7 +295,7 @@ class MediaLibrary:
         FAILED_PRECONDITION like the Pick* methods. The app demo is read fresh on every call (one indexed
         query); the pool and catalog ids come from a cache of `catalog_ttl_seconds`.
         """
-        with self._engine.connect() as conn:
+        with self._db.query() as conn:
             if media_id:
                 role = conn.scalar(
                     select(MediaItemRow.media_role).where(

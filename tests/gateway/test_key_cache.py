@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.auth import ApiKey, KeyCache
-from gateway.errors import ApiError
+from gateway.auth import ApiKey, KeyCache, Refusal
 
 
 class Clock:
@@ -18,49 +17,71 @@ def key(key_id: str = "k1") -> ApiKey:
     return ApiKey("org_1", key_id, ("*",))
 
 
-def refusal() -> ApiError:
-    return ApiError(401, "UNAUTHENTICATED", "Invalid or revoked API key.")
+def refusal() -> Refusal:
+    return Refusal(401, "UNAUTHENTICATED", "Invalid or revoked API key.", {}, {})
 
 
 def test_answers_last_their_ttl_refusals_a_shorter_one() -> None:
     clock = Clock()
     cache = KeyCache(10, 2, clock=clock)
-    cache.put(b"good", key())
-    cache.put(b"bad", refusal())
+    cache.put(b"good", key(), started=clock.now)
+    cache.put(b"bad", refusal(), started=clock.now)
     clock.now += 1.9
-    assert cache.get(b"good") == key() and isinstance(cache.get(b"bad"), ApiError)
+    assert cache.get(b"good") == key() and cache.get(b"bad") == refusal()
     clock.now += 0.2
     assert cache.get(b"bad") is None and cache.get(b"good") == key()
     clock.now += 8
     assert cache.get(b"good") is None
 
 
+def test_a_refusal_raises_a_new_error_each_time() -> None:
+    first, second = refusal().error(), refusal().error()
+    assert first is not second and (first.status, first.code) == (401, "UNAUTHENTICATED")
+
+
 def test_revoking_drops_every_entry_of_that_key_and_no_other() -> None:
-    cache = KeyCache(10, 2, clock=Clock())
-    cache.put(b"a", key("k1"))
-    cache.put(b"b", key("k1"))
-    cache.put(b"c", key("k2"))
+    clock = Clock()
+    cache = KeyCache(10, 2, clock=clock)
+    cache.put(b"a", key("k1"), started=clock.now)
+    cache.put(b"b", key("k1"), started=clock.now)
+    cache.put(b"c", key("k2"), started=clock.now)
+    clock.now += 0.1
     cache.revoke("k1")
     assert cache.get(b"a") is None and cache.get(b"b") is None and cache.get(b"c") == key("k2")
 
 
 def test_a_verification_in_flight_when_the_key_was_revoked_is_not_cached() -> None:
+    """Content answered "valid" before it committed the revocation; the answer arrives after it, however
+    late: it must not be cached, or the key would be trusted for a whole TTL after its revocation."""
     clock = Clock()
     cache = KeyCache(10, 2, clock=clock)
+    started = clock.now
+    clock.now += 1
     cache.revoke("k1")
-    cache.put(b"late", key("k1"))  # content answered before it committed the revocation
+    clock.now += 25  # a slow answer, long after the revocation
+    cache.put(b"late", key("k1"), started=started)
     assert cache.get(b"late") is None
-    clock.now += 11  # long after: a new key with that id (never happens) or a re-grant would be cached again
-    cache.put(b"late", key("k1"))
-    assert cache.get(b"late") == key("k1")
+    cache.put(b"fresh", key("k1"), started=clock.now)  # a verification begun after it asks content anew
+    assert cache.get(b"fresh") == key("k1")
+
+
+def test_a_verification_in_flight_when_the_cache_was_cleared_is_not_cached() -> None:
+    clock = Clock()
+    cache = KeyCache(10, 2, clock=clock)
+    started = clock.now
+    clock.now += 1
+    cache.clear()  # the revocation channel reconnected: anything may have been missed
+    cache.put(b"late", key("k1"), started=started)
+    assert cache.get(b"late") is None
 
 
 def test_the_cache_is_bounded_least_recently_used_first_out() -> None:
-    cache = KeyCache(10, 2, max_entries=3, clock=Clock())
+    clock = Clock()
+    cache = KeyCache(10, 2, max_entries=3, clock=clock)
     for name in (b"1", b"2", b"3"):
-        cache.put(name, key(name.decode()))
+        cache.put(name, key(name.decode()), started=clock.now)
     assert cache.get(b"1") is not None  # 1 is now the most recently used
-    cache.put(b"4", key("4"))
+    cache.put(b"4", key("4"), started=clock.now)
     assert cache.get(b"2") is None
     assert [cache.get(n) is not None for n in (b"1", b"3", b"4")] == [True, True, True]
 

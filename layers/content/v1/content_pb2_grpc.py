@@ -676,7 +676,8 @@ class TenancyAdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RevokeApiKey(self, request, context):
-        """RevokeApiKey revokes an API key; every gateway refuses it within a second.
+        """RevokeApiKey revokes an API key and broadcasts it to the gateways, which stop
+        trusting it at once (at the latest when their key cache expires).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
