@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import cast
 
 import grpc
 from sqlalchemy import select, update
@@ -43,11 +44,21 @@ class Jobs:
     # --- reads -------------------------------------------------------------------------------------
 
     def get_job(self, organization_id: str, job_id: str) -> pb.Job:
-        with self.db.read() as session:
-            job = session.get(Job, job_id)
+        """The partners' polling call: plain rows over one connection, no ORM objects. The rows have the
+        models' attributes, which is all the views read."""
+        with self.db.query() as conn:
+            job = conn.execute(select(table_of(Job)).where(table_of(Job).c.job_id == job_id)).first()
             if job is None or job.organization_id != organization_id:
                 raise not_found("job", "Job not found.")
-            return self._job_view(session, job)
+            container_ids = list(conn.scalars(select(Container.container_id).where(Container.job_id == job_id)))
+            assets: Sequence[object] = []
+            if job.status == "completed" and container_ids:
+                assets = conn.execute(
+                    select(table_of(Asset))
+                    .where(table_of(Asset).c.container_id == container_ids[0])
+                    .order_by(table_of(Asset).c.created_at)
+                ).all()
+            return views.job_pb(cast(Job, job), container_ids, cast(Sequence[Asset], assets))
 
     def get_container(self, organization_id: str, container_id: str) -> tuple[pb.Container, pb.Job]:
         with self.db.read() as session:
