@@ -79,8 +79,21 @@ def unpack(error: grpc.RpcError) -> ServiceError:
 class ErrorInterceptor(grpc.ServerInterceptor):
     """Turns ServiceError raised by any handler into a rich status, and hides other exceptions' text."""
 
+    def __init__(self) -> None:
+        # The guarded handler of each method, built on its first call rather than on every call.
+        self._guarded: dict[str, Any] = {}
+
     def intercept_service(self, continuation: Callable[..., Any], handler_call_details: Any) -> Any:
-        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        guarded = self._guarded.get(method)
+        if guarded is None:
+            guarded = self._guard(continuation(handler_call_details))
+            if guarded is not None:
+                self._guarded[method] = guarded
+        return guarded
+
+    @staticmethod
+    def _guard(handler: Any) -> Any:
         if handler is None:
             return None
         if handler.unary_unary:

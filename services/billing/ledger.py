@@ -134,10 +134,17 @@ class Ledger:
 
     def get_wallet(self, organization_id: str) -> WalletView:
         _require_id("organization_id", organization_id)
-        with self._db.read() as session:
-            wallet = session.get(Wallet, organization_id)
-            # An organization that never had credits simply has none.
-            return _wallet_view(wallet) if wallet else WalletView(organization_id, 0, 0)
+        # Every /v1/credits and /v1/whoami asks: one plain row, no ORM object.
+        with self._db.query() as conn:
+            row = conn.execute(
+                select(_WALLETS.c.balance, _WALLETS.c.reserved_credits).where(
+                    _WALLETS.c.organization_id == organization_id
+                )
+            ).first()
+        # An organization that never had credits simply has none.
+        return (
+            WalletView(organization_id, row.balance, row.reserved_credits) if row else WalletView(organization_id, 0, 0)
+        )
 
     def grant(self, organization_id: str, credits: int) -> WalletView:
         _require_id("organization_id", organization_id)
