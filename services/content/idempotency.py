@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import grpc
-from sqlalchemy import Connection, Select, delete, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -69,6 +69,14 @@ def conflict(reason: str, message: str) -> ServiceError:
 class IdempotencyStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        insert = sqlite.insert if is_sqlite(db.engine) else postgresql.insert
+        # One statement, built once: the unique index decides who owns the key, without an exception on a
+        # repeat.
+        self._claim_statement = (
+            insert(table_of(IdempotencyRecord))
+            .on_conflict_do_nothing(index_elements=["organization_id", "scope", "idempotency_key"])
+            .returning(table_of(IdempotencyRecord).c.id)
+        )
 
     def claim(
         self, organization_id: str, scope: str, key: str, fingerprint: str, *, with_job: bool = True
@@ -76,30 +84,26 @@ class IdempotencyStore:
         """Claim the key, or return the stored answer. `with_job=False` for a POST that starts no job."""
         if not key:
             return Claim(None, new_id("job"))
-        insert = sqlite.insert if is_sqlite(self.db.engine) else postgresql.insert
+        statement = self._claim_statement
         for _ in range(3):
             now = utcnow()
             job_id = new_id("job") if with_job else ""
             lease = now + CLAIM_LEASE
-            # One statement: the unique index decides who owns the key, without an exception on a repeat.
-            statement = (
-                insert(table_of(IdempotencyRecord))
-                .values(
-                    organization_id=organization_id,
-                    scope=scope,
-                    idempotency_key=key,
-                    fingerprint=fingerprint,
-                    state="in_progress",
-                    job_id=job_id,
-                    created_at=now,
-                    locked_until=lease,
-                    expires_at=now + RETENTION,
-                )
-                .on_conflict_do_nothing(index_elements=["organization_id", "scope", "idempotency_key"])
-                .returning(table_of(IdempotencyRecord).c.id)
-            )
+            values = {
+                "organization_id": organization_id,
+                "scope": scope,
+                "idempotency_key": key,
+                "fingerprint": fingerprint,
+                "state": "in_progress",
+                "job_id": job_id,
+                "response": None,
+                "response_status": None,
+                "created_at": now,
+                "locked_until": lease,
+                "expires_at": now + RETENTION,
+            }
             with self.db.transaction() as conn:
-                record_id = conn.execute(statement).scalar()
+                record_id = conn.execute(statement, values).scalar()
             if record_id is not None:
                 return Claim(int(record_id), job_id, lease)
             outcome = self._existing(organization_id, scope, key, fingerprint)
@@ -133,16 +137,7 @@ class IdempotencyStore:
         rolling that transaction back, when another request took the claim over meanwhile."""
         if claim.record_id is None:
             return
-        records = table_of(IdempotencyRecord).c
-        stored = conn.execute(
-            update(table_of(IdempotencyRecord))
-            .where(
-                records.id == claim.record_id,
-                records.state == "in_progress",
-                records.locked_until == claim.lease,
-            )
-            .values(state="completed", response=response)
-        )
+        stored = conn.execute(_COMPLETE_CLAIM, {"record_id": claim.record_id, "lease": claim.lease, "answer": response})
         if stored.rowcount == 0:  # type: ignore[attr-defined]
             raise ClaimLost()
 
@@ -214,3 +209,16 @@ def _record(organization_id: str, scope: str, key: str) -> Select[IdempotencyRec
         IdempotencyRecord.scope == scope,
         IdempotencyRecord.idempotency_key == key,
     )
+
+
+_RECORDS = table_of(IdempotencyRecord)
+# Stores ugc-remix's answer while the claim is still the caller's (in progress, under its lease).
+_COMPLETE_CLAIM = (
+    update(_RECORDS)
+    .where(
+        _RECORDS.c.id == bindparam("record_id"),
+        _RECORDS.c.state == "in_progress",
+        _RECORDS.c.locked_until == bindparam("lease"),
+    )
+    .values(state="completed", response=bindparam("answer"))
+)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import cast
 
 import grpc
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from common.db import Database
@@ -47,17 +47,13 @@ class Jobs:
         """The partners' polling call: plain rows over one connection, no ORM objects. The rows have the
         models' attributes, which is all the views read."""
         with self.db.query() as conn:
-            job = conn.execute(select(table_of(Job)).where(table_of(Job).c.job_id == job_id)).first()
+            job = conn.execute(_JOB, {"job_id": job_id}).first()
             if job is None or job.organization_id != organization_id:
                 raise not_found("job", "Job not found.")
-            container_ids = list(conn.scalars(select(Container.container_id).where(Container.job_id == job_id)))
+            container_ids = list(conn.scalars(_CONTAINER_IDS, {"job_id": job_id}))
             assets: Sequence[object] = []
             if job.status == "completed" and container_ids:
-                assets = conn.execute(
-                    select(table_of(Asset))
-                    .where(table_of(Asset).c.container_id == container_ids[0])
-                    .order_by(table_of(Asset).c.created_at)
-                ).all()
+                assets = conn.execute(_ASSETS, {"container_id": container_ids[0]}).all()
             return views.job_pb(cast(Job, job), container_ids, cast(Sequence[Asset], assets))
 
     def get_container(self, organization_id: str, container_id: str) -> tuple[pb.Container, pb.Job]:
@@ -210,6 +206,16 @@ class Jobs:
         for job_id in job_ids:
             self._settle(job_id)
         return len(job_ids)
+
+
+# get_job's reads, built once: partners poll.
+_JOB = select(table_of(Job)).where(table_of(Job).c.job_id == bindparam("job_id"))
+_CONTAINER_IDS = select(Container.container_id).where(Container.job_id == bindparam("job_id"))
+_ASSETS = (
+    select(table_of(Asset))
+    .where(table_of(Asset).c.container_id == bindparam("container_id"))
+    .order_by(table_of(Asset).c.created_at)
+)
 
 
 def _free_running_slot(session: Session, job: Job) -> None:

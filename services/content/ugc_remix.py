@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from common.db import Database
 from common.errors import ServiceError, invalid, not_found
@@ -174,15 +174,12 @@ class UgcRemixHandler:
         """NOT_FOUND unless the organization owns the project; returns the key's running jobs (None when
         the request names no key), read in the same round trip. A key revoked since the gateway cached it
         is refused here, so no paid job starts on it."""
-        running = (
-            select(ApiKey.running_jobs)
-            .where(ApiKey.key_id == request.api_key_id, ApiKey.revoked_at.is_(None))
-            .scalar_subquery()
-            if request.api_key_id
-            else None
-        )
-        columns = [Project.organization_id] + ([running] if running is not None else [])
-        row = conn.execute(select(*columns).where(Project.project_id == request.project_id)).first()
+        if request.api_key_id:
+            row = conn.execute(
+                _PROJECT_AND_RUNNING_JOBS, {"project_id": request.project_id, "key_id": request.api_key_id}
+            ).first()
+        else:
+            row = conn.execute(_PROJECT, {"project_id": request.project_id}).first()
         if row is None or row[0] != request.organization_id:
             raise not_found("project", "Project not found.")
         if not request.api_key_id:
@@ -221,11 +218,7 @@ class UgcRemixHandler:
             account_id = request.social_account_id
         explicit = None
         if request.influencer_id:
-            explicit = conn.execute(
-                select(Influencer.influencer_id, Influencer.project_id, Influencer.language, Influencer.voice).where(
-                    Influencer.influencer_id == request.influencer_id
-                )
-            ).first()
+            explicit = conn.execute(_INFLUENCER, {"influencer_id": request.influencer_id}).first()
             if explicit is None or explicit.project_id != request.project_id:
                 raise not_found("influencerId", "influencerId is not on this project.")
         try:
@@ -265,14 +258,7 @@ class UgcRemixHandler:
 
         assert explicit is not None
         driven = conn.scalar(
-            select(Layer.layer_id)
-            .where(
-                Layer.project_id == request.project_id,
-                Layer.kind == "content",
-                Layer.influencer_id == explicit.influencer_id,
-            )
-            .order_by(Layer.seq)
-            .limit(1)
+            _DRIVEN_CONTENT_LAYER, {"project_id": request.project_id, "influencer_id": explicit.influencer_id}
         )
         if driven is None:
             raise wiring_error("NO_CONTENT_LAYER_WIRED", "the influencer drives no content layer.")
@@ -336,35 +322,44 @@ class UgcRemixHandler:
             render.hook = hook
         response = pb.CreateUgcRemixResponse(job=views.job_pb(job, [container_id]))
         with self.db.transaction() as conn:
-            conn.execute(insert(table_of(Job)).values(_columns(job)))
+            # Prebuilt statements with their values as parameters: compiled once, not rebuilt per request.
+            conn.execute(_INSERT_JOB, _columns(job))
             conn.execute(
-                insert(table_of(Container)).values(
-                    container_id=container_id,
-                    job_id=job.job_id,
-                    organization_id=request.organization_id,
-                    project_id=request.project_id,
-                    status="queued",
-                    format=FORMAT,
-                    hook=hook,
-                    influencer_id=on_camera.influencer_id,
-                    social_account_id=on_camera.social_account_id,
-                    layer_id=on_camera.layer_id,
-                    media_id=inputs.app_demo_media_id,
-                    reaction_template_id=inputs.reaction_template_id,
-                    music_track_id=inputs.music_track_id,
-                    language=on_camera.language,
-                    voice=on_camera.voice,
-                    created_at=now,
-                )
+                _INSERT_CONTAINER,
+                {
+                    "container_id": container_id,
+                    "job_id": job.job_id,
+                    "organization_id": request.organization_id,
+                    "project_id": request.project_id,
+                    "status": "queued",
+                    "format": FORMAT,
+                    "hook": hook,
+                    "influencer_id": on_camera.influencer_id,
+                    "social_account_id": on_camera.social_account_id,
+                    "layer_id": on_camera.layer_id,
+                    "media_id": inputs.app_demo_media_id,
+                    "reaction_template_id": inputs.reaction_template_id,
+                    "music_track_id": inputs.music_track_id,
+                    "language": on_camera.language,
+                    "voice": on_camera.voice,
+                    "created_at": now,
+                    "completed_at": None,
+                    "failed_at": None,
+                    "last_error_code": None,
+                    "last_error_message": None,
+                },
             )
             conn.execute(
-                insert(table_of(OutboxMessage)).values(
-                    message_id=job.job_id,
-                    message_type=render_pb2.RenderJob.DESCRIPTOR.full_name,
-                    payload=render.SerializeToString(),
-                    created_at=now,
-                    attempts=0,
-                )
+                _INSERT_OUTBOX,
+                {
+                    "message_id": job.job_id,
+                    "message_type": render_pb2.RenderJob.DESCRIPTOR.full_name,
+                    "payload": render.SerializeToString(),
+                    "created_at": now,
+                    "sent_at": None,
+                    "attempts": 0,
+                    "last_error": None,
+                },
             )
             self.idempotency.complete(conn, claim, response.SerializeToString(deterministic=True))
             if request.api_key_id:
@@ -377,15 +372,41 @@ class UgcRemixHandler:
     def _count_running_job(self, conn: Connection, api_key_id: str) -> None:
         """Take one of the key's running-job slots, or refuse: one conditional UPDATE, whose row lock
         orders concurrent starts of one key, so the cap is exact however many run."""
-        keys = table_of(ApiKey).c
-        taken = conn.execute(
-            update(table_of(ApiKey))
-            .where(keys.key_id == api_key_id, keys.running_jobs < self.max_running_jobs_per_key)
-            .values(running_jobs=keys.running_jobs + 1)
-        )
+        taken = conn.execute(_TAKE_RUNNING_SLOT, {"slot_key_id": api_key_id, "cap": self.max_running_jobs_per_key})
         if taken.rowcount == 0:  # type: ignore[attr-defined]
             running = conn.scalar(select(ApiKey.running_jobs).where(ApiKey.key_id == api_key_id))
             raise running_jobs_exceeded(running or 0)
+
+
+# The hot path's statements, built once.
+_PROJECT = select(Project.organization_id).where(Project.project_id == bindparam("project_id"))
+_PROJECT_AND_RUNNING_JOBS = select(
+    Project.organization_id,
+    select(ApiKey.running_jobs)
+    .where(ApiKey.key_id == bindparam("key_id"), ApiKey.revoked_at.is_(None))
+    .scalar_subquery(),
+).where(Project.project_id == bindparam("project_id"))
+_INFLUENCER = select(Influencer.influencer_id, Influencer.project_id, Influencer.language, Influencer.voice).where(
+    Influencer.influencer_id == bindparam("influencer_id")
+)
+_DRIVEN_CONTENT_LAYER = (
+    select(Layer.layer_id)
+    .where(
+        Layer.project_id == bindparam("project_id"),
+        Layer.kind == "content",
+        Layer.influencer_id == bindparam("influencer_id"),
+    )
+    .order_by(Layer.seq)
+    .limit(1)
+)
+_INSERT_JOB = insert(table_of(Job))
+_INSERT_CONTAINER = insert(table_of(Container))
+_INSERT_OUTBOX = insert(table_of(OutboxMessage))
+_TAKE_RUNNING_SLOT = (
+    update(table_of(ApiKey))
+    .where(table_of(ApiKey).c.key_id == bindparam("slot_key_id"), table_of(ApiKey).c.running_jobs < bindparam("cap"))
+    .values(running_jobs=table_of(ApiKey).c.running_jobs + 1)
+)
 
 
 def _columns(row: Job) -> dict[str, object]:

@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import grpc
-from sqlalchemy import ColumnElement, Engine, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from common import paging
@@ -298,27 +298,14 @@ class MediaLibrary:
         with self._db.query() as conn:
             if media_id:
                 role = conn.scalar(
-                    select(MediaItemRow.media_role).where(
-                        MediaItemRow.media_id == media_id,
-                        MediaItemRow.organization_id == organization_id,
-                        MediaItemRow.project_id == project_id,
-                    )
+                    _PINNED_ROLE, {"media_id": media_id, "organization_id": organization_id, "project_id": project_id}
                 )
                 if role is None:
                     raise _media_not_on_project()
                 demo_id = media_id if role == APP_DEMO_ROLE else None
                 problem = AppDemoProblem.NOT_APP_DEMO
             else:
-                demo_id = conn.scalar(
-                    select(MediaItemRow.media_id)
-                    .where(
-                        MediaItemRow.organization_id == organization_id,
-                        MediaItemRow.project_id == project_id,
-                        MediaItemRow.media_role == APP_DEMO_ROLE,
-                    )
-                    .order_by(MediaItemRow.seq)
-                    .limit(1)
-                )
+                demo_id = conn.scalar(_FIRST_APP_DEMO, {"organization_id": organization_id, "project_id": project_id})
                 problem = AppDemoProblem.MISSING
         if demo_id is None:
             return RenderInputs("", problem, "", "")
@@ -438,3 +425,21 @@ def _blob_in_use(blob_id: str) -> ColumnElement[bool]:
         exists().where(ReactionTemplateRow.blob_id == blob_id),
         exists().where(MusicTrackRow.blob_id == blob_id),
     )
+
+
+# pick_render_inputs' two reads, built once (every ugc-remix runs one of them).
+_PINNED_ROLE = select(MediaItemRow.media_role).where(
+    MediaItemRow.media_id == bindparam("media_id"),
+    MediaItemRow.organization_id == bindparam("organization_id"),
+    MediaItemRow.project_id == bindparam("project_id"),
+)
+_FIRST_APP_DEMO = (
+    select(MediaItemRow.media_id)
+    .where(
+        MediaItemRow.organization_id == bindparam("organization_id"),
+        MediaItemRow.project_id == bindparam("project_id"),
+        MediaItemRow.media_role == APP_DEMO_ROLE,
+    )
+    .order_by(MediaItemRow.seq)
+    .limit(1)
+)
