@@ -66,7 +66,8 @@ async def create_ugc_remix(
     if parsed is None or problems:
         raise validation_error(problems)
 
-    path = request.app.url_path_for("create_ugc_remix", projectId=project)
+    # The route's own path with the canonical project id (url_path_for would try every route in turn).
+    path = f"/v1/projects/{project}/content/ugc-remix"
     response = await clients.partner.CreateUgcRemix(
         content_pb2.CreateUgcRemixRequest(
             organization_id=key.organization_id,
@@ -76,7 +77,7 @@ async def create_ugc_remix(
             hook=parsed.hook,
             media_id=parsed.media_id or "",
             idempotency_key=idempotency_key or "",
-            request_fingerprint=request_fingerprint("POST", str(path), parsed.canonical()),
+            request_fingerprint=request_fingerprint("POST", path, parsed.canonical()),
             request_id=request_id,
             api_key_id=key.key_id,
         )
