@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import cast
 
 import grpc
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from common.db import Database
@@ -50,11 +50,7 @@ class Jobs:
             job = conn.execute(_JOB, {"job_id": job_id}).first()
             if job is None or job.organization_id != organization_id:
                 raise not_found("job", "Job not found.")
-            container_ids = list(conn.scalars(_CONTAINER_IDS, {"job_id": job_id}))
-            assets: Sequence[object] = []
-            if job.status == "completed" and container_ids:
-                assets = conn.execute(_ASSETS, {"container_id": container_ids[0]}).all()
-            return views.job_pb(cast(Job, job), container_ids, cast(Sequence[Asset], assets))
+            return self._job_view(conn, cast(Job, job))
 
     def get_container(self, organization_id: str, container_id: str) -> tuple[pb.Container, pb.Job]:
         with self.db.read() as session:
@@ -65,10 +61,10 @@ class Jobs:
             assert job is not None
             return views.container_pb(container, _assets(session, container_id)), self._job_view(session, job)
 
-    def _job_view(self, session: Session, job: Job) -> pb.Job:
-        containers = list(session.scalars(select(Container).where(Container.job_id == job.job_id)))
-        assets = _assets(session, containers[0].container_id) if job.status == "completed" and containers else []
-        return views.job_pb(job, [c.container_id for c in containers], assets)
+    def _job_view(self, db: Session | Connection, job: Job) -> pb.Job:
+        container_ids = list(db.scalars(_CONTAINER_IDS, {"job_id": job.job_id}))
+        assets = _assets(db, container_ids[0]) if job.status == "completed" and container_ids else []
+        return views.job_pb(job, container_ids, assets)
 
     # --- the renderer's calls ----------------------------------------------------------------------
 
@@ -208,7 +204,7 @@ class Jobs:
         return len(job_ids)
 
 
-# get_job's reads, built once: partners poll.
+# A job's reads, built once: partners poll.
 _JOB = select(table_of(Job)).where(table_of(Job).c.job_id == bindparam("job_id"))
 _CONTAINER_IDS = select(Container.container_id).where(Container.job_id == bindparam("job_id"))
 _ASSETS = (
@@ -239,5 +235,6 @@ def _locked(session: Session, job_id: str) -> tuple[Job, Container]:
     return job, container
 
 
-def _assets(session: Session, container_id: str) -> list[Asset]:
-    return list(session.scalars(select(Asset).where(Asset.container_id == container_id).order_by(Asset.created_at)))
+def _assets(db: Session | Connection, container_id: str) -> Sequence[Asset]:
+    """A container's assets as plain rows (they have the model's attributes, which is all the views read)."""
+    return cast(Sequence[Asset], db.execute(_ASSETS, {"container_id": container_id}).all())
