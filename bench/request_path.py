@@ -18,6 +18,7 @@ database, processes, temporary files) is removed at the end, also after a failur
     .venv/bin/python bench/request_path.py
     .venv/bin/python bench/request_path.py --duration 20 --http-workers 2 --grpc-workers 2 --json out.json
     .venv/bin/python bench/request_path.py --flat-jobs 10,10000      # is ugc-remix flat in running jobs?
+    .venv/bin/python bench/request_path.py --only rest --profile prof/   # where each service spends its CPU
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 DEFAULT_REDIS = "127.0.0.1:6379"
 PHASES = ("rest", "grpc", "flat")
+PROJECT_FRAME = re.compile(r"[(/](gateway|services|common|layers)/")
 
 
 def log(message: str) -> None:
@@ -196,6 +198,67 @@ class CpuMeter:
         # A backend that started during the window counts whole; one that ended is lost (rare: pools persist).
         postgres = sum(cpu - before.postgres.get(pid, 0.0) for pid, cpu in after.postgres.items())
         return services, postgres
+
+
+class Profiler:
+    """py-spy sampling every service process (workers included) during a measured window.
+
+    Each window leaves one collapsed-stack file per service (`<row>.<service>.txt`, flamegraph.pl's input)
+    in the folder, and the log gets each service's heaviest functions by their own samples."""
+
+    def __init__(self, py_spy: str, folder: Path) -> None:
+        self.py_spy = py_spy
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def find(folder: Path) -> Profiler:
+        found = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+        if found is None:
+            raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+        return Profiler(found, folder)
+
+    def start(
+        self, row: str, roots: Mapping[str, int], seconds: float
+    ) -> list[tuple[str, Path, subprocess.Popen[bytes]]]:
+        slug = re.sub(r"[^a-z0-9]+", "-", row.lower()).strip("-")[:60]
+        running = []
+        for name, pid in roots.items():
+            out = self.folder / f"{slug}.{name}.txt"
+            command = [self.py_spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--function"]
+            command += ["--format", "raw"]
+            command += ["--rate", "250", "--duration", str(max(1, int(seconds))), "--output", str(out)]
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            running.append((name, out, process))
+        return running
+
+    def finish(self, running: Sequence[tuple[str, Path, subprocess.Popen[bytes]]], top: int = 12) -> None:
+        for name, out, process in running:
+            _, err = process.communicate(timeout=120)
+            if process.returncode != 0 or not out.exists():
+                log(f"profile of {name}: py-spy failed: {err.decode(errors='replace').strip()[-300:]}")
+                continue
+            own: dict[str, int] = {}
+            ours: dict[str, int] = {}  # the project's own functions, with what they call
+            total = 0
+            for line in out.read_text(errors="replace").splitlines():
+                stack, _, count = line.rpartition(" ")
+                if not count.isdigit():
+                    continue
+                frames = stack.split(";")
+                own[frames[-1]] = own.get(frames[-1], 0) + int(count)
+                for frame in set(frames):
+                    if PROJECT_FRAME.search(frame) and "site-packages" not in frame:
+                        ours[frame] = ours.get(frame, 0) + int(count)
+                total += int(count)
+            if not total:
+                log(f"profile of {name}: no samples")
+                continue
+            lines = [f"profile of {name} ({total} samples, {out.name}); own time:"]
+            lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in sorted(own.items(), key=lambda i: -i[1])[:top]]
+            lines.append("  the project's functions, with what they call:")
+            lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in sorted(ours.items(), key=lambda i: -i[1])[:top]]
+            log("\n".join(lines))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -781,6 +844,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Redis host:port; the run uses its highest-numbered empty database and flushes it at the end "
         f"(default {DEFAULT_REDIS})",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample every process with py-spy during each measured window; collapsed stacks go to DIR and "
+        "each service's heaviest functions to the log (needs py-spy; it costs CPU, so figures drop)",
+    )
     parser.add_argument("--wrk", help="path of wrk (default: from PATH)")
     parser.add_argument("--keep", type=Path, help="keep the services' logs and data in this folder")
     args = parser.parse_args(argv)
@@ -840,6 +910,7 @@ class Bench:
         self.flat: list[dict[str, Any]] = []
         self.info: dict[str, Any] = {}
         self.tenant: Tenant | None = None
+        self.profiler = Profiler.find(args.profile) if args.profile else None
 
     # -- setting up and tearing down -------------------------------------------------------------------
 
@@ -979,9 +1050,12 @@ class Bench:
                 log(f"{row.call}: warm-up {self.args.warmup:g} s")
                 run(self.args.warmup)
             log(f"{row.call}: measuring {seconds:g} s")
+            profiling = self.profiler.start(row.call, self.meter.roots, seconds) if self.profiler else []
             before = self.meter.sample()
             row.result = run(seconds)
             after = self.meter.sample()
+            if self.profiler:
+                self.profiler.finish(profiling)
             row.cpu_seconds, postgres_seconds = CpuMeter.delta(before, after)
             row.postgres_seconds = None if row.ceiling else postgres_seconds  # a ceiling touches no database
         except (ghz_runner.ConfigError, RuntimeError) as exc:
