@@ -22,13 +22,11 @@ from typing import Annotated, Any
 
 import grpc
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from common.clients import Clients
 from common.revocations import CHANNEL
 from common.settings import Settings
 from gateway import rate_limit
-from gateway.deps import ClientsDep
 from gateway.errors import ApiError, from_rpc_error
 from layers.content.v1 import content_pb2
 
@@ -38,8 +36,7 @@ log = logging.getLogger("layers.gateway.auth")
 _KEY_SHAPE = re.compile(r"lp_(?:live|test)_[A-Za-z0-9][A-Za-z0-9_-]*_[A-Za-z0-9_-]+")
 _MAX_KEY_LENGTH = 512
 
-# Declares the scheme for OpenAPI; auto_error=False so a missing key gets our envelope, not FastAPI's.
-_bearer = HTTPBearer(auto_error=False, bearerFormat="lp_live_<keyId>_<secret>")
+BEARER_FORMAT = "lp_live_<keyId>_<secret>"
 
 
 @dataclass(frozen=True)
@@ -195,29 +192,39 @@ async def listen_for_revocations(redis_url: str, cache: KeyCache) -> None:
             await client.aclose()
 
 
-async def get_key_cache(request: Request) -> KeyCache:
-    cache: KeyCache = request.app.state.key_cache
-    return cache
-
-
 def key_cache_for(settings: Settings) -> KeyCache:
     return KeyCache(settings.auth_cache_seconds, settings.auth_refusal_cache_seconds)
 
 
-async def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    clients: ClientsDep,
-    cache: Annotated[KeyCache, Depends(get_key_cache)],
-) -> ApiKey:
-    if credentials is None:
+def bearer_token(authorization: str | None) -> str | None:
+    """The credentials of an `Authorization: Bearer …` header (as FastAPI's HTTPBearer reads them)."""
+    scheme, _, credentials = (authorization or "").partition(" ")
+    credentials = credentials.strip()
+    return credentials if scheme.lower() == "bearer" and credentials else None
+
+
+_KEY_STATE = "api_key"
+
+
+async def authenticate(request: Request) -> ApiKey:
+    """The caller's key, verified and counted against its rate limit, once per request.
+
+    It takes nothing but the request, reading the header and app state itself: FastAPI solves every
+    dependency anew on each request, and this one runs on every authenticated call."""
+    state = request.scope.setdefault("state", {})
+    known: ApiKey | None = state.get(_KEY_STATE)
+    if known is not None:
+        return known
+    key = bearer_token(request.headers.get("authorization"))
+    if key is None:
         raise _unauthenticated("Missing API key: send Authorization: Bearer lp_live_<keyId>_<secret>.")
-    key = credentials.credentials
     if len(key) > _MAX_KEY_LENGTH or not _KEY_SHAPE.fullmatch(key):
         raise _unauthenticated("Malformed API key.")
-    api_key = await verify(key, clients, cache)
+    app_state = request.app.state
+    api_key = await verify(key, app_state.clients, app_state.key_cache)
     # Every authenticated request counts against its key's rate limit, whatever it then answers.
     await rate_limit.consume(request, api_key.key_id)
+    state[_KEY_STATE] = api_key
     return api_key
 
 
@@ -231,7 +238,8 @@ class RequireScope:
 
     scope: str
 
-    async def __call__(self, key: CurrentKey) -> ApiKey:
+    async def __call__(self, request: Request) -> ApiKey:
+        key = await authenticate(request)
         if not key.allows(self.scope):
             raise ApiError(
                 403, "FORBIDDEN_SCOPE", f"This API key lacks the {self.scope} scope.", {"requiredScope": self.scope}

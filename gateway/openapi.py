@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import models_json_schema
 
-from gateway.auth import RequireScope
+from gateway.auth import BEARER_FORMAT, RequireScope, authenticate
 from gateway.schemas import AppMediaUpload, AppMediaUrlBody, MediaKind, MediaRole, Platform
 
 REF = "#/components/schemas/{model}"
@@ -453,7 +453,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     scheme = components.setdefault("securitySchemes", {}).setdefault(
-        SECURITY_SCHEME, {"type": "http", "scheme": "bearer"}
+        SECURITY_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": BEARER_FORMAT}
     )
     scheme["description"] = (
         "`Authorization: Bearer lp_live_<keyId>_<secret>` (test keys `lp_test_…`). Each operation lists the "
@@ -475,6 +475,15 @@ def build(app: FastAPI) -> dict[str, Any]:
     return document
 
 
+def _authenticates(dependant: Dependant) -> bool:
+    """Whether the operation needs an API key: the auth dependency (read from the request, so FastAPI does
+    not see the bearer scheme itself), directly or through a scope check."""
+    return any(
+        dependency.call is authenticate or isinstance(dependency.call, RequireScope) or _authenticates(dependency)
+        for dependency in dependant.dependencies
+    )
+
+
 def _required_scope(dependant: Dependant) -> str | None:
     for dependency in dependant.dependencies:
         if isinstance(dependency.call, RequireScope):
@@ -493,8 +502,10 @@ def _json(schema: dict[str, Any], examples: dict[str, dict[str, Any]] | None = N
 
 
 def _document(operation: dict[str, Any], route: APIRoute, method: str) -> None:
-    secured = "security" in operation
+    secured = _authenticates(route.dependant)
     scope = _required_scope(route.dependant)
+    if secured:
+        operation["security"] = [{SECURITY_SCHEME: []}]
     if scope:
         operation["security"] = [{SECURITY_SCHEME: [scope]}]
         operation["x-required-scope"] = scope
