@@ -58,6 +58,8 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,  # served by gateway.docs from packaged assets, not a CDN
         redoc_url=None,
         lifespan=lifespan,
+        # No OpenTelemetry provider is set up; without this FastAPI looks for one on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.signer = UrlSigner.from_settings(settings)

@@ -10,6 +10,7 @@ RateLimitHeadersMiddleware; over the budget it answers 429 RATE_LIMITED with Ret
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -26,6 +27,7 @@ from gateway.errors import UNAVAILABLE_MESSAGE, ApiError
 log = logging.getLogger("layers.gateway.rate_limit")
 
 WINDOW_SECONDS = 60
+STORE_TIMEOUT_SECONDS = 2.0
 GENERATION_ROUTES = frozenset({"create_ugc_remix"})
 _STATE_KEY = "rate_limit_headers"
 
@@ -49,8 +51,9 @@ class RateLimits:
                 implementation="redispy",
                 key_prefix="layers-rate",
                 wrap_exceptions=True,
-                socket_timeout=2,
-                socket_connect_timeout=2,
+                # No socket_timeout: redis-py would wrap every send in asyncio.wait_for (a task per command);
+                # consume() bounds the whole call instead.
+                socket_connect_timeout=STORE_TIMEOUT_SECONDS,
             )
             if settings.redis_url
             else MemoryStorage()
@@ -71,9 +74,11 @@ class RateLimits:
         reset_at = (window + 1) * WINDOW_SECONDS
         try:
             # The counter outlives its window a little, so a slow clock elsewhere never restarts it early.
-            count = await self.storage.incr(f"{key_id}/{endpoint}/{window}", WINDOW_SECONDS * 2)
-        except StorageError as exc:
-            log.warning("rate-limit store unavailable: %s", exc.storage_error)
+            async with asyncio.timeout(STORE_TIMEOUT_SECONDS):
+                count = await self.storage.incr(f"{key_id}/{endpoint}/{window}", WINDOW_SECONDS * 2)
+        except (StorageError, TimeoutError) as exc:
+            cause = exc.storage_error if isinstance(exc, StorageError) else "no answer in time"
+            log.warning("rate-limit store unavailable: %s", cause)
             raise ApiError(503, "UNAVAILABLE", UNAVAILABLE_MESSAGE) from None
         request.scope.setdefault("state", {})[_STATE_KEY] = [
             (b"x-ratelimit-limit", str(limit).encode()),
