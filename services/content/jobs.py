@@ -44,13 +44,17 @@ class Jobs:
     # --- reads -------------------------------------------------------------------------------------
 
     def get_job(self, organization_id: str, job_id: str) -> pb.Job:
-        """The partners' polling call: plain rows over one connection, no ORM objects. The rows have the
-        models' attributes, which is all the views read."""
+        """The partners' polling call: the job and its container ids in one statement, plain rows, no ORM
+        objects (the rows have the models' attributes, which is all the views read); assets only once
+        the job has completed."""
         with self.db.query() as conn:
-            job = conn.execute(_JOB, {"job_id": job_id}).first()
-            if job is None or job.organization_id != organization_id:
+            rows = conn.execute(_JOB_WITH_CONTAINERS, {"job_id": job_id}).all()
+            if not rows or rows[0].organization_id != organization_id:
                 raise not_found("job", "Job not found.")
-            return self._job_view(conn, cast(Job, job))
+            job = cast(Job, rows[0])
+            container_ids = [row.job_container_id for row in rows if row.job_container_id is not None]
+            assets = _assets(conn, container_ids[0]) if job.status == "completed" and container_ids else []
+            return views.job_pb(job, container_ids, assets)
 
     def get_container(self, organization_id: str, container_id: str) -> tuple[pb.Container, pb.Job]:
         with self.db.read() as session:
@@ -205,8 +209,13 @@ class Jobs:
 
 
 # A job's reads, built once: partners poll.
-_JOB = select(table_of(Job)).where(table_of(Job).c.job_id == bindparam("job_id"))
 _CONTAINER_IDS = select(Container.container_id).where(Container.job_id == bindparam("job_id"))
+_JOB_WITH_CONTAINERS = (
+    select(table_of(Job), table_of(Container).c.container_id.label("job_container_id"))
+    .outerjoin(table_of(Container), table_of(Container).c.job_id == table_of(Job).c.job_id)
+    .where(table_of(Job).c.job_id == bindparam("job_id"))
+    .order_by(table_of(Container).c.container_id)
+)
 _ASSETS = (
     select(table_of(Asset))
     .where(table_of(Asset).c.container_id == bindparam("container_id"))
