@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from common.db import Database
 from common.errors import ServiceError, invalid, not_found
@@ -124,14 +125,21 @@ class UgcRemixHandler:
         if hook is not None and "\x00" in hook:
             raise invalid("hook must not contain NUL characters.", field="hook")
         with self.db.query() as conn:
-            running = self._project_visible(conn, request)
-            if not request.social_account_id and not request.influencer_id:
-                raise wiring_error(
-                    "INFLUENCER_REQUIRED",
-                    "one of socialAccountId (with a wired influencer) or influencerId is required.",
-                )
-            # Wiring errors wait until media has said whether a pinned mediaId exists (NOT_FOUND goes first).
-            on_camera, wiring_problem = self._resolve(conn, request)
+            if request.influencer_id and not request.social_account_id:
+                # The common start, an influencer named directly: everything it reads in one statement.
+                row = conn.execute(_START_BY_INFLUENCER, self._start_parameters(request)).first()
+                running = self._visible(row, request)
+                assert row is not None  # _visible refused a missing project
+                on_camera, wiring_problem = self._by_influencer(row, request)
+            else:
+                running = self._visible(self._project_row(conn, request), request)
+                if not request.social_account_id:
+                    raise wiring_error(
+                        "INFLUENCER_REQUIRED",
+                        "one of socialAccountId (with a wired influencer) or influencerId is required.",
+                    )
+                # Wiring errors wait until media has said whether a pinned mediaId exists (NOT_FOUND first).
+                on_camera, wiring_problem = self._resolve(conn, request)
         try:
             inputs = self.media.pick_render_inputs(request.organization_id, request.project_id, request.media_id)
         except ServiceError as exc:
@@ -170,23 +178,41 @@ class UgcRemixHandler:
         except ServiceError:
             log.warning("could not release %s; it will expire", reservation_id)
 
-    def _project_visible(self, conn: Connection, request: pb.CreateUgcRemixRequest) -> int | None:
+    @staticmethod
+    def _start_parameters(request: pb.CreateUgcRemixRequest) -> dict[str, str]:
+        return {
+            "project_id": request.project_id,
+            "key_id": request.api_key_id,
+            "influencer_id": request.influencer_id,
+        }
+
+    @staticmethod
+    def _project_row(conn: Connection, request: pb.CreateUgcRemixRequest) -> Row[Any] | None:
+        if request.api_key_id:
+            return conn.execute(_PROJECT_AND_RUNNING_JOBS, UgcRemixHandler._start_parameters(request)).first()
+        return conn.execute(_PROJECT, {"project_id": request.project_id}).first()
+
+    @staticmethod
+    def _visible(row: Row[Any] | None, request: pb.CreateUgcRemixRequest) -> int | None:
         """NOT_FOUND unless the organization owns the project; returns the key's running jobs (None when
         the request names no key), read in the same round trip. A key revoked since the gateway cached it
         is refused here, so no paid job starts on it."""
-        if request.api_key_id:
-            row = conn.execute(
-                _PROJECT_AND_RUNNING_JOBS, {"project_id": request.project_id, "key_id": request.api_key_id}
-            ).first()
-        else:
-            row = conn.execute(_PROJECT, {"project_id": request.project_id}).first()
-        if row is None or row[0] != request.organization_id:
+        if row is None or row.organization_id != request.organization_id:
             raise not_found("project", "Project not found.")
         if not request.api_key_id:
             return None
-        if row[1] is None:
+        if row.running_jobs is None:
             raise ServiceError(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", "Invalid or revoked API key.")
-        return int(row[1])
+        return int(row.running_jobs)
+
+    @staticmethod
+    def _by_influencer(row: Row[Any], request: pb.CreateUgcRemixRequest) -> tuple[OnCamera | None, ServiceError | None]:
+        """The influencer named directly, and the first content layer it drives (_chain's rule)."""
+        if row.influencer_project != request.project_id:
+            raise not_found("influencerId", "influencerId is not on this project.")
+        if row.driven_layer_id is None:
+            return None, wiring_error("NO_CONTENT_LAYER_WIRED", "the influencer drives no content layer.")
+        return OnCamera(request.influencer_id, row.language, row.voice, row.driven_layer_id, None), None
 
     def _reserve(self, request: pb.CreateUgcRemixRequest, claim: Claim) -> tuple[Claim, str]:
         """Hold the credits under an id derived from the job id, so a retry finds the same hold."""
@@ -206,63 +232,53 @@ class UgcRemixHandler:
     def _resolve(
         self, conn: Connection, request: pb.CreateUgcRemixRequest
     ) -> tuple[OnCamera | None, ServiceError | None]:
-        """Who is on camera, or the wiring error to raise once the referenced ids are known to exist.
-        An id that is not on the project raises NOT_FOUND at once."""
-        account_id = None
-        if request.social_account_id:
-            account_project = conn.scalar(
-                select(SocialAccount.project_id).where(SocialAccount.social_account_id == request.social_account_id)
-            )
-            if account_project != request.project_id:
-                raise not_found("socialAccountId", "socialAccountId is not on this project.")
-            account_id = request.social_account_id
+        """Who is on camera for a start naming a social account (and maybe an influencer too), or the wiring
+        error to raise once the referenced ids are known to exist. An id that is not on the project raises
+        NOT_FOUND at once."""
+        account_project = conn.scalar(
+            select(SocialAccount.project_id).where(SocialAccount.social_account_id == request.social_account_id)
+        )
+        if account_project != request.project_id:
+            raise not_found("socialAccountId", "socialAccountId is not on this project.")
         explicit = None
         if request.influencer_id:
             explicit = conn.execute(_INFLUENCER, {"influencer_id": request.influencer_id}).first()
             if explicit is None or explicit.project_id != request.project_id:
                 raise not_found("influencerId", "influencerId is not on this project.")
         try:
-            return self._chain(conn, request, account_id, explicit), None
+            return self._chain(conn, request.social_account_id, explicit), None
         except ServiceError as exc:
             return None, exc
 
-    def _chain(self, conn: Connection, request: pb.CreateUgcRemixRequest, account_id: str | None, explicit) -> OnCamera:  # type: ignore[no-untyped-def]
+    @staticmethod
+    def _chain(conn: Connection, account_id: str, explicit: Any) -> OnCamera:
         """account → its first wired content layer → that layer's influencer (an explicit one wins)."""
-        if account_id is not None:
-            layers = conn.execute(
-                select(Layer.layer_id, Layer.kind, Layer.influencer_id)
-                .join(Wiring, Wiring.layer_id == Layer.layer_id)
-                .where(Wiring.social_account_id == account_id)
-                .order_by(Wiring.seq)
-            ).all()
-            if not layers:
-                raise wiring_error("ACCOUNT_NOT_WIRED", "the social account is not wired to any layer.")
-            content_layers = [layer for layer in layers if layer.kind == "content"]
-            if not content_layers:
-                raise wiring_error("NO_CONTENT_LAYER_WIRED", "the social account is not wired to a content layer.")
-            layer = content_layers[0]
-            if explicit is not None:
-                return OnCamera(explicit.influencer_id, explicit.language, explicit.voice, layer.layer_id, account_id)
-            wired = (
-                conn.execute(
-                    select(Influencer.influencer_id, Influencer.language, Influencer.voice).where(
-                        Influencer.influencer_id == layer.influencer_id
-                    )
-                ).first()
-                if layer.influencer_id
-                else None
-            )
-            if wired is None:
-                raise wiring_error("INFLUENCER_NOT_WIRED", "the account's content layer has no influencer.")
-            return OnCamera(wired.influencer_id, wired.language, wired.voice, layer.layer_id, account_id)
-
-        assert explicit is not None
-        driven = conn.scalar(
-            _DRIVEN_CONTENT_LAYER, {"project_id": request.project_id, "influencer_id": explicit.influencer_id}
+        layers = conn.execute(
+            select(Layer.layer_id, Layer.kind, Layer.influencer_id)
+            .join(Wiring, Wiring.layer_id == Layer.layer_id)
+            .where(Wiring.social_account_id == account_id)
+            .order_by(Wiring.seq)
+        ).all()
+        if not layers:
+            raise wiring_error("ACCOUNT_NOT_WIRED", "the social account is not wired to any layer.")
+        content_layers = [layer for layer in layers if layer.kind == "content"]
+        if not content_layers:
+            raise wiring_error("NO_CONTENT_LAYER_WIRED", "the social account is not wired to a content layer.")
+        layer = content_layers[0]
+        if explicit is not None:
+            return OnCamera(explicit.influencer_id, explicit.language, explicit.voice, layer.layer_id, account_id)
+        wired = (
+            conn.execute(
+                select(Influencer.influencer_id, Influencer.language, Influencer.voice).where(
+                    Influencer.influencer_id == layer.influencer_id
+                )
+            ).first()
+            if layer.influencer_id
+            else None
         )
-        if driven is None:
-            raise wiring_error("NO_CONTENT_LAYER_WIRED", "the influencer drives no content layer.")
-        return OnCamera(explicit.influencer_id, explicit.language, explicit.voice, driven, None)
+        if wired is None:
+            raise wiring_error("INFLUENCER_NOT_WIRED", "the account's content layer has no influencer.")
+        return OnCamera(wired.influencer_id, wired.language, wired.voice, layer.layer_id, account_id)
 
     @staticmethod
     def _check_app_demo(inputs: RenderInputs) -> None:
@@ -380,12 +396,15 @@ class UgcRemixHandler:
 
 # The hot path's statements, built once.
 _PROJECT = select(Project.organization_id).where(Project.project_id == bindparam("project_id"))
-_PROJECT_AND_RUNNING_JOBS = select(
-    Project.organization_id,
+_RUNNING_JOBS = (
     select(ApiKey.running_jobs)
     .where(ApiKey.key_id == bindparam("key_id"), ApiKey.revoked_at.is_(None))
-    .scalar_subquery(),
-).where(Project.project_id == bindparam("project_id"))
+    .scalar_subquery()
+    .label("running_jobs")  # NULL: no such key, or revoked
+)
+_PROJECT_AND_RUNNING_JOBS = select(Project.organization_id, _RUNNING_JOBS).where(
+    Project.project_id == bindparam("project_id")
+)
 _INFLUENCER = select(Influencer.influencer_id, Influencer.project_id, Influencer.language, Influencer.voice).where(
     Influencer.influencer_id == bindparam("influencer_id")
 )
@@ -398,6 +417,19 @@ _DRIVEN_CONTENT_LAYER = (
     )
     .order_by(Layer.seq)
     .limit(1)
+)
+_START_BY_INFLUENCER = (
+    select(
+        Project.organization_id,
+        _RUNNING_JOBS,
+        Influencer.project_id.label("influencer_project"),  # NULL: no such influencer
+        Influencer.language,
+        Influencer.voice,
+        _DRIVEN_CONTENT_LAYER.scalar_subquery().label("driven_layer_id"),
+    )
+    .select_from(Project)
+    .outerjoin(Influencer, Influencer.influencer_id == bindparam("influencer_id"))
+    .where(Project.project_id == bindparam("project_id"))
 )
 _INSERT_JOB = insert(table_of(Job))
 _INSERT_CONTAINER = insert(table_of(Container))

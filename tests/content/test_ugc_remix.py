@@ -97,6 +97,25 @@ def test_error_rows(world: World) -> None:
     assert count(world, Job) == 0 and world.billing.held == {}
 
 
+def test_an_influencer_of_another_project_is_not_found_by_either_path(world: World) -> None:
+    elsewhere = world.tenancy.create_project(world.org, "Other app").project_id
+    stranger = world.tenancy.create_influencer(elsewhere, "Ana", "v", "en").influencer_id
+    world.tenancy.create_layer(elsewhere, "content", "L", stranger)
+    assert reason_of(world, request(world, influencer_id=stranger)) == "NOT_FOUND"
+    assert reason_of(world, request(world, social_account_id=world.account, influencer_id=stranger)) == "NOT_FOUND"
+    assert count(world, Job) == 0 and world.billing.held == {}
+
+
+def test_a_revoked_or_unknown_key_starts_nothing_by_either_path(world: World) -> None:
+    key_id, _ = world.tenancy.create_api_key(world.org, ["*"], test_mode=False)
+    assert world.handler.handle(request(world, influencer_id=world.influencer, api_key_id=key_id)).job.job_id
+    world.tenancy.revoke_api_key(key_id)
+    for key in (key_id, "key_unknown"):
+        assert reason_of(world, request(world, influencer_id=world.influencer, api_key_id=key)) == "UNAUTHENTICATED"
+        assert reason_of(world, request(world, social_account_id=world.account, api_key_id=key)) == "UNAUTHENTICATED"
+    assert count(world, Job) == 1 and len(world.billing.held) == 1
+
+
 def test_other_orgs_project_is_not_found(world: World) -> None:
     stranger = world.tenancy.create_organization("Other").organization_id
     req = pb.CreateUgcRemixRequest(organization_id=stranger, project_id=world.project, influencer_id=world.influencer)
