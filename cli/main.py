@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import grpc
+from pydantic import ValidationError
 
 from common.errors import unpack
-from common.settings import Settings
+from common.settings import Settings, describe_invalid
 
 SERVICES = ("content", "media", "billing", "gateway", "renderer")
 
@@ -44,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except ValidationError as exc:  # a LAYERS_* variable out of range or inconsistent with another
+        print(f"layers: invalid settings:\n{describe_invalid(exc)}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
     if args.command == "dev":
         from cli import dev
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -75,6 +75,10 @@ class Settings(BaseSettings):
 
     # Default deadline of every unary gRPC call (set in the channels' service config).
     rpc_timeout_seconds: float = 30.0
+    # How long an unanswered POST keeps its Idempotency-Key before its request is taken for dead: then a
+    # retry takes the key over, and credits a dead ugc-remix held are released. It must outlast the
+    # longest live request (two service calls of rpc_timeout each, and a margin).
+    idempotency_lease_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
 
     # Redis: shared rate-limit counters and the API-key revocation broadcast. Unset (the embedded default)
     # keeps counters in process memory, and revocations reach gateways in the same process only.
@@ -92,6 +96,15 @@ class Settings(BaseSettings):
     # `layers dev` always runs one of each.
     http_workers: Annotated[int, Field(ge=0, le=256)] = 0
     grpc_workers: Annotated[int, Field(ge=1, le=256)] = 1
+
+    @model_validator(mode="after")
+    def _lease_outlasts_live_requests(self) -> Settings:
+        if self.idempotency_lease_seconds <= 2 * self.rpc_timeout_seconds:
+            raise ValueError(
+                f"LAYERS_IDEMPOTENCY_LEASE_SECONDS ({self.idempotency_lease_seconds:g}) must be more than twice "
+                f"LAYERS_RPC_TIMEOUT_SECONDS ({self.rpc_timeout_seconds:g}): a live request could outlast it"
+            )
+        return self
 
     def sqlite_url(self, name: str) -> str:
         return f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"
@@ -111,3 +124,13 @@ class Settings(BaseSettings):
     @property
     def blobs(self) -> Path:
         return self.blob_dir or self.data_dir / "blobs"
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """One line per bad setting, named as the environment variable an operator sets."""
+    lines = []
+    for problem in error.errors():
+        names = ", ".join(f"LAYERS_{str(part).upper()}" for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{names}: {message}" if names else message)
+    return "\n".join(lines)

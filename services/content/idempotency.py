@@ -10,6 +10,7 @@ work happens in the gateway and other services, store their HTTP status and body
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,10 +26,12 @@ from common.timeutil import as_utc, utcnow
 from services.content.models import IdempotencyRecord, table_of
 
 RETENTION = timedelta(hours=24)
-# How long a claim may stay in progress before another request may take it over (its owner died). Well
-# beyond the longest a live request can take (a few downstream calls of rpc_timeout each), so a slow but
-# live owner is never overtaken: its retries answer 409 IN_PROGRESS until it finishes.
-CLAIM_LEASE = timedelta(minutes=5)
+# How long a claim may stay in progress before its owner is taken for dead (LAYERS_IDEMPOTENCY_LEASE_SECONDS):
+# then a retry takes the key over, and credits a job-starting owner held are released. Settings keep it
+# beyond the longest a live request can take, so a slow but live owner is never overtaken.
+DEFAULT_LEASE = timedelta(minutes=2)
+# Retries of a key still in progress are told to come back within this: a live request ends in seconds.
+MAX_RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -43,16 +46,21 @@ class Claim:
     lease: datetime | None = None
 
 
+def in_progress(retry_after_seconds: int = 1) -> ServiceError:
+    return ServiceError(
+        grpc.StatusCode.ABORTED,
+        "IDEMPOTENCY_CONFLICT",
+        "A request with this Idempotency-Key is still in progress.",
+        {"reason": "IN_PROGRESS", "retryAfterSeconds": str(retry_after_seconds)},
+    )
+
+
 class ClaimLost(ServiceError):
     """The claim's lease ran out and another request took the key over: this one must not finish."""
 
     def __init__(self) -> None:
-        super().__init__(
-            grpc.StatusCode.ABORTED,
-            "IDEMPOTENCY_CONFLICT",
-            "A request with this Idempotency-Key is still in progress.",
-            {"reason": "IN_PROGRESS"},
-        )
+        template = in_progress()
+        super().__init__(template.code, template.reason, template.message, template.metadata)
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,9 @@ def conflict(reason: str, message: str) -> ServiceError:
 
 
 class IdempotencyStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, lease: timedelta = DEFAULT_LEASE) -> None:
         self.db = db
+        self.lease = lease
         insert = sqlite.insert if is_sqlite(db.engine) else postgresql.insert
         # One statement, built once: the unique index decides who owns the key, without an exception on a
         # repeat.
@@ -88,7 +97,7 @@ class IdempotencyStore:
         for _ in range(3):
             now = utcnow()
             job_id = new_id("job") if with_job else ""
-            lease = now + CLAIM_LEASE
+            lease = now + self.lease
             values = {
                 "organization_id": organization_id,
                 "scope": scope,
@@ -125,11 +134,12 @@ class IdempotencyStore:
                 raise conflict("BODY_MISMATCH", "This Idempotency-Key was already used with a different request.")
             if record.state == "completed" and record.response is not None:
                 return Replay(record.response, record.response_status)
-            if as_utc(record.locked_until) > now:
-                raise conflict("IN_PROGRESS", "A request with this Idempotency-Key is still in progress.")
+            remaining = (as_utc(record.locked_until) - now).total_seconds()
+            if remaining > 0:
+                raise in_progress(min(MAX_RETRY_AFTER_SECONDS, math.ceil(remaining)))
             # The first owner's lease ran out (it died): take the claim over, keeping its job id, so a hold it
             # reserved is found again rather than doubled.
-            record.locked_until = now + CLAIM_LEASE
+            record.locked_until = now + self.lease
             return Claim(record.id, record.job_id, record.locked_until)
 
     def complete(self, conn: Connection, claim: Claim, response: bytes) -> None:
@@ -140,6 +150,26 @@ class IdempotencyStore:
         stored = conn.execute(_COMPLETE_CLAIM, {"record_id": claim.record_id, "lease": claim.lease, "answer": response})
         if stored.rowcount == 0:  # type: ignore[attr-defined]
             raise ClaimLost()
+
+    def take_abandoned_job_claims(self, limit: int = 100) -> list[Claim]:
+        """Claims of job-starting requests left in progress past their lease (the owner died between claiming
+        and committing), each taken over with a fresh lease, so the caller can settle what the owner left and
+        no other caller (a retry, another replica) gets the same claim meanwhile."""
+        now = utcnow()
+        records = table_of(IdempotencyRecord).c
+        with self.db.write() as session:
+            rows = session.scalars(
+                select(IdempotencyRecord)
+                .where(records.state == "in_progress", records.job_id != "", records.locked_until <= now)
+                .order_by(records.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            taken = []
+            for record in rows:
+                record.locked_until = now + self.lease
+                taken.append(Claim(record.id, record.job_id, record.locked_until))
+        return taken
 
     def abandon(self, claim: Claim) -> None:
         """Forget the claim: a request that failed without side effects is not stored. A claim another

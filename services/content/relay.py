@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import Select, delete, select, update
@@ -26,6 +27,8 @@ MAX_BACKOFF_SECONDS = 5.0
 PURGE_EVERY_SECONDS = 600.0
 # Settlements that did not go through are retried on this beat, not on every wake-up by a new job.
 SETTLE_EVERY_SECONDS = 2.0
+# Requests that died before committing their job are looked for on this beat (and at start-up).
+ABANDONED_CLAIMS_EVERY_SECONDS = 5.0
 # Rows one PostgreSQL transaction claims and publishes: under load a wake-up finds many.
 BATCH_ROWS = 50
 # Sent rows are kept a while for inspection; the job itself records everything that matters.
@@ -33,10 +36,18 @@ SENT_RETENTION = timedelta(days=7)
 
 
 class OutboxRelay:
-    def __init__(self, db: Database, publisher: Publisher, jobs: Jobs, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        db: Database,
+        publisher: Publisher,
+        jobs: Jobs,
+        poll_seconds: float = 0.5,
+        release_abandoned: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.db = db
         self.publisher = publisher
         self.jobs = jobs
+        self.release_abandoned = release_abandoned
         self.poll_seconds = poll_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -57,13 +68,16 @@ class OutboxRelay:
 
     def _run(self) -> None:
         backoff = 0.0
-        next_purge = next_settle = 0.0
+        next_purge = next_settle = next_abandoned = 0.0
         while not self._stop.is_set():
             try:
                 self.publish_pending()
                 if time.monotonic() >= next_settle:
                     self.jobs.settle_pending()
                     next_settle = time.monotonic() + SETTLE_EVERY_SECONDS
+                if time.monotonic() >= next_abandoned:
+                    self.release_abandoned()
+                    next_abandoned = time.monotonic() + ABANDONED_CLAIMS_EVERY_SECONDS
                 if time.monotonic() >= next_purge:
                     self.purge()
                     next_purge = time.monotonic() + PURGE_EVERY_SECONDS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -49,8 +50,7 @@ def start(
         billing = GrpcBilling(clients.billing)
         media = GrpcMedia(clients.media)
         jobs = Jobs(db, billing)
-        relay = OutboxRelay(db, publisher, jobs)
-        idempotency = IdempotencyStore(db)
+        idempotency = IdempotencyStore(db, lease=timedelta(seconds=settings.idempotency_lease_seconds))
         tenancy = Tenancy(db)
         ugc_remix = UgcRemixHandler(
             db,
@@ -60,8 +60,9 @@ def start(
             credits=settings.ugc_remix_credits,
             reservation_ttl_seconds=settings.reservation_ttl_seconds,
             max_running_jobs_per_key=settings.max_concurrent_jobs_per_key,
-            on_committed=relay.wake,
         )
+        relay = OutboxRelay(db, publisher, jobs, release_abandoned=ugc_remix.release_abandoned)
+        ugc_remix.on_committed = relay.wake
 
         def register(server: grpc.Server) -> None:
             content_pb2_grpc.add_PartnerServiceServicer_to_server(PartnerServicer(tenancy, ugc_remix, jobs), server)

@@ -172,6 +172,26 @@ class UgcRemixHandler:
             self._release_quietly(reservation_id)
             raise
 
+    def release_abandoned(self) -> int:
+        """Settle what requests that died between claiming their key and committing their job left behind:
+        the credits they held are released and their claims forgotten, so a retry starts afresh and a
+        partner who never retries is not charged. Returns how many were settled."""
+        settled = 0
+        for claim in self.idempotency.take_abandoned_job_claims():
+            with self.db.query() as conn:
+                committed = conn.scalar(_JOB_EXISTS, {"job_id": claim.job_id}) is not None
+            if not committed:  # (a committed job completes its claim in the same transaction)
+                try:
+                    self.billing.release(reservation_id_for(claim.job_id))
+                except ServiceError as exc:
+                    if exc.code != grpc.StatusCode.NOT_FOUND:  # NOT_FOUND: it died before holding anything
+                        log.warning("could not release %s yet: %s", reservation_id_for(claim.job_id), exc.message)
+                        continue  # the claim's new lease runs out and a later pass tries again
+                log.info("released the credits of %s, whose request died before its job was created", claim.job_id)
+            self.idempotency.abandon(claim)
+            settled += 1
+        return settled
+
     def _release_quietly(self, reservation_id: str) -> None:
         try:
             self.billing.release(reservation_id)
@@ -431,6 +451,7 @@ _START_BY_INFLUENCER = (
     .outerjoin(Influencer, Influencer.influencer_id == bindparam("influencer_id"))
     .where(Project.project_id == bindparam("project_id"))
 )
+_JOB_EXISTS = select(Job.job_id).where(Job.job_id == bindparam("job_id"))
 _INSERT_JOB = insert(table_of(Job))
 _INSERT_CONTAINER = insert(table_of(Container))
 _INSERT_OUTBOX = insert(table_of(OutboxMessage))

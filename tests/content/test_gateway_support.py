@@ -33,7 +33,7 @@ def test_generic_claims_store_status_and_body_and_replay_them(db: Database) -> N
     assert isinstance(claim, Claim) and claim.job_id == ""
     with pytest.raises(ServiceError) as info:
         store.claim("org_1", scope, "key-1", "fp-a", with_job=False)
-    assert info.value.metadata == {"reason": "IN_PROGRESS"}
+    assert info.value.metadata == {"reason": "IN_PROGRESS", "retryAfterSeconds": "5"}  # the lease has minutes left
     store.complete_request("org_1", scope, "key-1", 201, b'{"mediaId":"med_1"}')
     replay = store.claim("org_1", scope, "key-1", "fp-a", with_job=False)
     assert replay == Replay(b'{"mediaId":"med_1"}', 201)

@@ -67,6 +67,19 @@ def test_serve_content_without_a_broker_says_what_is_missing(tmp_path: Path) -> 
     assert done.returncode != 0 and "LAYERS_AMQP_URL" in done.stderr
 
 
+def test_an_idempotency_lease_a_live_request_could_outlast_is_refused_at_start_up(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "LAYERS_DATA_DIR": str(tmp_path),
+        "LAYERS_CONTENT_ADDR": f"127.0.0.1:{_free_port()}",
+        "LAYERS_RPC_TIMEOUT_SECONDS": "30",
+        "LAYERS_IDEMPOTENCY_LEASE_SECONDS": "45",
+    }
+    done = subprocess.run([LAYERS, "serve", "content"], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("layers: invalid settings:\nLAYERS_IDEMPOTENCY_LEASE_SECONDS (45) must be more than")
+
+
 def test_a_taken_port_is_refused_and_nothing_is_left_open(tmp_path: Path) -> None:
     from common.render_queue import InProcessQueue
     from common.settings import Settings

@@ -6,6 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import grpc
 import pytest
 from sqlalchemy import func, select
 
@@ -222,9 +223,7 @@ def test_a_slow_owner_overtaken_after_its_lease_neither_duplicates_nor_releases(
 ) -> None:
     from datetime import timedelta
 
-    from services.content import idempotency
-
-    monkeypatch.setattr(idempotency, "CLAIM_LEASE", timedelta(milliseconds=200))
+    monkeypatch.setattr(world.handler.idempotency, "lease", timedelta(milliseconds=200))
     first_pick, resume = threading.Event(), threading.Event()
     original = world.media.pick_reaction_template
 
@@ -267,7 +266,7 @@ def test_a_key_whose_dead_owner_released_its_hold_starts_a_fresh_job(
 
     from services.content import idempotency
 
-    monkeypatch.setattr(idempotency, "CLAIM_LEASE", timedelta(milliseconds=100))
+    monkeypatch.setattr(world.handler.idempotency, "lease", timedelta(milliseconds=100))
     # A first owner claimed the key, reserved under its job id, released the hold, then died.
     dead = world.handler.idempotency.claim(
         world.org, f"POST /v1/projects/{world.project}/content/ugc-remix", "orphan", "fp"
@@ -282,3 +281,79 @@ def test_a_key_whose_dead_owner_released_its_hold_starts_a_fresh_job(
     assert job.job_id != dead.job_id
     assert world.billing.held == {reservation_id_for(job.job_id): 120}
     assert world.handler.handle(req).job == job  # and the key now replays it
+
+
+def _dead_claim(world: World, key: str, reserved: bool) -> object:
+    """A request that claimed `key` (and, when `reserved`, held its credits) and then died uncommitted."""
+    from services.content.idempotency import Claim
+
+    claim = world.handler.idempotency.claim(
+        world.org, f"POST /v1/projects/{world.project}/content/ugc-remix", key, "fp"
+    )
+    assert isinstance(claim, Claim)
+    if reserved:
+        world.billing.reserve(reservation_id_for(claim.job_id), world.org, 120, 7200)
+    return claim
+
+
+def test_credits_held_by_a_request_that_died_uncommitted_are_released_once_its_lease_ends(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    monkeypatch.setattr(world.handler.idempotency, "lease", timedelta(milliseconds=300))
+    held = _dead_claim(world, "held", reserved=True)
+    _dead_claim(world, "never-held", reserved=False)
+    generic = world.handler.idempotency.claim(world.org, "POST /v1/jobs/x/cancel", "generic", "fp", with_job=False)
+    assert world.handler.release_abandoned() == 0  # both owners may still be alive: nothing is touched
+    assert world.billing.held == {reservation_id_for(held.job_id): 120}  # type: ignore[attr-defined]
+
+    time.sleep(0.4)
+    live = _dead_claim(world, "live", reserved=True)  # claimed just now: its lease still runs
+    assert world.handler.release_abandoned() == 2
+    assert world.billing.held == {reservation_id_for(live.job_id): 120}  # type: ignore[attr-defined]
+    assert reservation_id_for(held.job_id) in world.billing.released  # type: ignore[attr-defined]
+    assert world.handler.release_abandoned() == 0  # settled once
+    with world.db.read() as session:
+        keys = set(session.scalars(select(IdempotencyRecord.idempotency_key)))
+    assert keys == {"live", "generic"}  # a generic POST's claim is never settled here: it holds no credits
+    assert generic is not None
+
+    # A retry with the dead request's key starts one fresh job and holds its credits once.
+    req = request(world, influencer_id=world.influencer, idempotency_key="held", request_fingerprint="fp")
+    job = world.handler.handle(req).job
+    assert job.job_id != held.job_id  # type: ignore[attr-defined]
+    assert world.billing.held == {
+        reservation_id_for(live.job_id): 120,  # type: ignore[attr-defined]
+        reservation_id_for(job.job_id): 120,
+    }
+
+
+def test_a_release_that_fails_is_tried_again_on_a_later_pass(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    monkeypatch.setattr(world.handler.idempotency, "lease", timedelta(milliseconds=200))
+    held = _dead_claim(world, "held", reserved=True)
+    time.sleep(0.3)
+    real_release = world.billing.release
+
+    def unavailable(reservation_id: str) -> None:
+        raise ServiceError(grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE", "billing is down")
+
+    monkeypatch.setattr(world.billing, "release", unavailable)
+    assert world.handler.release_abandoned() == 0
+    monkeypatch.setattr(world.billing, "release", real_release)
+    assert world.handler.release_abandoned() == 0  # the failed pass took the claim: its new lease runs first
+    time.sleep(0.3)
+    assert world.handler.release_abandoned() == 1
+    assert world.billing.held == {} and world.billing.released == [reservation_id_for(held.job_id)]  # type: ignore[attr-defined]
+
+
+def test_a_retry_while_the_first_request_runs_is_told_when_to_come_back(world: World) -> None:
+    from services.content.idempotency import MAX_RETRY_AFTER_SECONDS
+
+    _dead_claim(world, "busy", reserved=False)
+    req = request(world, influencer_id=world.influencer, idempotency_key="busy", request_fingerprint="fp")
+    with pytest.raises(ServiceError) as caught:
+        world.handler.handle(req)
+    assert caught.value.metadata == {"reason": "IN_PROGRESS", "retryAfterSeconds": str(MAX_RETRY_AFTER_SECONDS)}

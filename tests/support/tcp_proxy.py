@@ -1,4 +1,5 @@
-"""A loopback TCP proxy a test can cut and restore, to make a real server unreachable on demand."""
+"""A loopback TCP proxy a test can cut and restore, to make a real server unreachable on demand, or tell to
+swallow the server's replies (the server did the work; its client never hears of it)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self.port = 0
         self._stopped = threading.Event()
+        self.swallowing_replies = threading.Event()
 
     def __enter__(self) -> TcpProxy:
         self.start()
@@ -75,6 +77,8 @@ class TcpProxy:
                     data = sock.recv(65536)
                     if not data:
                         return
+                    if sock is b and self.swallowing_replies.is_set():
+                        continue  # from the target: dropped while replies are swallowed
                     (b if sock is a else a).sendall(data)
         except OSError:
             return

@@ -1,0 +1,229 @@
+"""A content process SIGKILLed in the middle of a ugc-remix, after billing held the credits and before the
+job was committed, leaves nothing stuck: retries meanwhile answer 409 IN_PROGRESS with Retry-After, the
+held credits are released once the dead request's lease ends (whether or not the partner retries), and a
+retry then starts exactly one job holding credits once.
+
+Real processes and servers: content runs as `python -m services.content` on PostgreSQL with RabbitMQ;
+billing and media are real gRPC servers; the gateway is real HTTP. A TCP proxy in front of billing swallows
+billing's answer to the hold, so the kill lands exactly between the hold and the commit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+
+from cli.admin import create_demo_tenant
+from common.clients import Clients, channel
+from common.settings import Settings
+from gateway.app import create_app
+from layers.billing.v1 import billing_pb2
+from services.billing import server as billing_server
+from services.content.ugc_remix import reservation_id_for
+from services.media import seed_clips
+from services.media import server as media_server
+from tests.e2e.test_outbox_rabbitmq import delete_topology
+from tests.gateway.conftest import LiveGateway
+from tests.support.tcp_proxy import TcpProxy
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
+
+ROOT = Path(__file__).resolve().parents[2]
+RPC_TIMEOUT = 3.0  # the kill must land before content gives up on billing's (swallowed) answer
+LEASE = 7.0  # more than twice the RPC timeout, as settings require
+PRICE = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ContentProcess:
+    """`python -m services.content` with the given environment; started, killed and started again."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "services.content"], cwd=ROOT, env=self.env, stdout=out, stderr=out
+            )
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        with channel(self.env["LAYERS_CONTENT_ADDR"]) as content:
+            health = health_pb2_grpc.HealthStub(content)
+            deadline = time.monotonic() + 60
+            while True:
+                assert self.proc.poll() is None, self.log.read_text()[-3000:]
+                try:
+                    if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                        return
+                except grpc.RpcError:
+                    pass
+                assert time.monotonic() < deadline, "content did not come up"
+                time.sleep(0.2)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@contextmanager
+def killable_content(pg_url: str, amqp_url: str, tmp_path: Path) -> Iterator[tuple[Settings, ContentProcess, TcpProxy]]:
+    queue = f"layers.render.crash.{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        data_dir=tmp_path,
+        content_db_url=pg_url,
+        billing_db_url=pg_url,  # each service keeps its own tables and migration history
+        signing_secret="test-signing-secret",
+        amqp_url=amqp_url,
+        render_queue=queue,
+        rpc_timeout_seconds=RPC_TIMEOUT,
+        idempotency_lease_seconds=LEASE,
+        rate_limit_generations_per_minute=10**6,
+    )
+    billing = billing_server.start(settings, "127.0.0.1:0")
+    media = media_server.start(settings, "127.0.0.1:0")
+    proxy = TcpProxy("127.0.0.1", billing.port)
+    proxy.start()
+    content_addr = f"127.0.0.1:{_free_port()}"
+    settings = settings.model_copy(
+        update={"billing_addr": billing.address, "media_addr": media.address, "content_addr": content_addr}
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAYERS_")}
+    env.update(
+        {
+            "LAYERS_DATA_DIR": str(tmp_path),
+            "LAYERS_CONTENT_ADDR": content_addr,
+            "LAYERS_CONTENT_DB_URL": pg_url,
+            "LAYERS_MEDIA_ADDR": media.address,
+            "LAYERS_BILLING_ADDR": f"127.0.0.1:{proxy.port}",  # content reaches billing only through the proxy
+            "LAYERS_AMQP_URL": amqp_url,
+            "LAYERS_RENDER_QUEUE": queue,
+            "LAYERS_RPC_TIMEOUT_SECONDS": str(RPC_TIMEOUT),
+            "LAYERS_IDEMPOTENCY_LEASE_SECONDS": str(LEASE),
+        }
+    )
+    content = ContentProcess(env, tmp_path / "content.log")
+    try:
+        yield settings, content, proxy
+    finally:
+        content.stop()
+        proxy.stop()
+        media.stop(grace_seconds=1)
+        billing.stop(grace_seconds=1)
+        delete_topology(amqp_url, queue)
+
+
+def reservation_state(clients: Clients, reservation_id: str) -> int:
+    reply = clients.billing.GetReservation(billing_pb2.GetReservationRequest(reservation_id=reservation_id))
+    return int(reply.reservation.state)
+
+
+def wallet(clients: Clients, organization_id: str) -> billing_pb2.Wallet:
+    return clients.billing.GetWallet(billing_pb2.GetWalletRequest(organization_id=organization_id)).wallet
+
+
+def test_a_request_killed_between_hold_and_commit_is_released_and_retries_start_one_job(
+    pg_url: str, amqp_url: str, tmp_path: Path
+) -> None:
+    with killable_content(pg_url, amqp_url, tmp_path) as (settings, content, proxy):
+        clients = Clients.connect(settings)
+        content.start()
+        gateway = LiveGateway(create_app(settings)).start()
+        try:
+            with httpx.Client(base_url=gateway.base_url, timeout=30) as http:
+                seed_clips.seed_catalog(clients.media, tmp_path / "catalog", reaction_count=1, track_count=1)
+                tenant = create_demo_tenant(clients, credits=PRICE * 10)
+                org = tenant["organizationId"]
+                path = f"/v1/projects/{tenant['projectId']}/content/ugc-remix"
+                auth = {"Authorization": f"Bearer {tenant['apiKey']}"}
+
+                def post(key: str) -> httpx.Response:
+                    body = {"influencerId": tenant["influencerId"]}
+                    return http.post(path, json=body, headers={**auth, "Idempotency-Key": key})
+
+                assert post("warm-up").status_code == 202  # content's channel to billing is up
+                assert wallet(clients, org).reserved_credits == PRICE
+
+                # The doomed request: billing holds its credits, content never hears so, and is killed.
+                proxy.swallowing_replies.set()
+                with httpx.Client(base_url=gateway.base_url, timeout=30) as doomed_http:
+                    answers: list[int] = []
+                    doomed = threading.Thread(
+                        target=lambda: answers.append(
+                            doomed_http.post(
+                                path,
+                                json={"influencerId": tenant["influencerId"]},
+                                headers={**auth, "Idempotency-Key": "doomed"},
+                            ).status_code
+                        )
+                    )
+                    doomed.start()
+                    deadline = time.monotonic() + RPC_TIMEOUT - 0.5
+                    while wallet(clients, org).reserved_credits < 2 * PRICE:
+                        assert time.monotonic() < deadline, "billing never held the doomed request's credits"
+                        time.sleep(0.02)
+                    content.kill()
+                    killed_at = time.monotonic()
+                    doomed.join(30)
+                assert answers == [503]  # content went away mid-call: safe to retry
+                proxy.swallowing_replies.clear()
+                assert wallet(clients, org).reserved_credits == 2 * PRICE  # held, and no job
+
+                content.start()
+                retry = post("doomed")
+                assert retry.status_code == 409, retry.text
+                assert retry.json()["error"]["details"]["reason"] == "IN_PROGRESS"
+                assert 1 <= int(retry.headers["Retry-After"]) <= 5
+
+                # No retry needed: once the lease ends the dead request's hold is given back.
+                released_after = None
+                while time.monotonic() - killed_at < LEASE + 15:
+                    if wallet(clients, org).reserved_credits == PRICE:
+                        released_after = time.monotonic() - killed_at
+                        break
+                    time.sleep(0.2)
+                assert released_after is not None, (tmp_path / "content.log").read_text()[-3000:]
+                assert released_after >= LEASE - 1  # not before the dead request's lease ran out
+
+                # A retry now starts exactly one job, and holds its credits once.
+                fresh = post("doomed")
+                assert fresh.status_code == 202, fresh.text
+                assert fresh.headers.get("Idempotent-Replayed") is None
+                replay = post("doomed")
+                assert replay.status_code == 202 and replay.json()["jobId"] == fresh.json()["jobId"]
+                assert replay.headers["Idempotent-Replayed"] == "true"
+                assert wallet(clients, org).reserved_credits == 2 * PRICE  # warm-up + the one fresh job
+                assert reservation_state(clients, reservation_id_for(fresh.json()["jobId"])) == (
+                    billing_pb2.RESERVATION_STATE_HELD
+                )
+        finally:
+            gateway.stop()
+            clients.close()
