@@ -2,12 +2,14 @@
 
 A write streams into a temp file next to its final place, counting size and SHA-256 as it goes, then
 fsyncs and renames it in. Whatever goes wrong before the rename (limit passed, client gone, disk full),
-the temp file is removed, so a reader only ever sees whole files.
+the temp file is removed, so a reader only ever sees whole files. A full or read-only disk is UNAVAILABLE
+(the gateway's 503: retry later), never an internal error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -31,6 +33,21 @@ _BLOB_ID = re.compile(r"^blb_[0-9A-HJKMNP-TV-Z]{26}$")
 class WrittenFile:
     size_bytes: int
     checksum_sha256: str
+
+
+# A disk that is full or mounted read-only refuses writes until an operator acts; callers may retry later.
+_STORAGE_REFUSALS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
+
+
+def storage_unavailable(exc: OSError) -> ServiceError:
+    return ServiceError(
+        grpc.StatusCode.UNAVAILABLE,
+        STORAGE_UNAVAILABLE,
+        f"The blob store cannot take writes: {os.strerror(exc.errno or 0)}.",
+    )
 
 
 def cancelled() -> ServiceError:
@@ -73,6 +90,16 @@ class LocalBlobStore:
         `still_wanted` is asked once the chunks end: a cancelled gRPC stream can end like a finished one,
         and its bytes must not become a blob.
         """
+        try:
+            return self._write(blob_id, chunks, limit, still_wanted)
+        except OSError as exc:
+            if exc.errno in _STORAGE_REFUSALS:
+                raise storage_unavailable(exc) from None
+            raise
+
+    def _write(
+        self, blob_id: str, chunks: Iterable[bytes], limit: int, still_wanted: Callable[[], bool]
+    ) -> WrittenFile:
         final = self.path(blob_id)
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(prefix=f".{blob_id}.", suffix=".part", dir=final.parent)

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import grpc
 
-from common.errors import invalid
+from common.errors import ServiceError, invalid
 from common.timeutil import to_timestamp
 from layers.media.v1 import media_pb2, media_pb2_grpc
-from services.media.blob_store import cancelled
+from services.media.blob_store import STORAGE_UNAVAILABLE, cancelled
 from services.media.library import AppDemoProblem, MediaLibrary
 from services.media.models import BlobRow, MediaItemRow, MusicTrackRow, ProbeColumns, ReactionTemplateRow
 from services.media.url_import import UrlImporter
@@ -37,9 +37,17 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("payload") != "metadata":
             raise invalid("The first WriteBlob message must carry metadata.", field="metadata", problem="missing")
-        blob = self._library.write_blob(
-            first.metadata.mime_type, first.metadata.max_size_bytes, _chunks(request_iterator), context.is_active
-        )
+        try:
+            blob = self._library.write_blob(
+                first.metadata.mime_type, first.metadata.max_size_bytes, _chunks(request_iterator), context.is_active
+            )
+        except ServiceError as exc:
+            if exc.reason == STORAGE_UNAVAILABLE:
+                # Read the rest before answering: an asyncio client still writing when the status arrives
+                # reports INTERNAL instead of it (grpc/grpc#36066). A full disk is rare; the bytes are dropped.
+                for _ in request_iterator:
+                    pass
+            raise
         return media_pb2.WriteBlobResponse(blob=blob_pb(blob))
 
     def ReadBlob(
