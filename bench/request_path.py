@@ -68,8 +68,11 @@ PHASES = ("rest", "grpc", "flat")
 PROJECT_FRAME = re.compile(r"[(/](gateway|services|common|layers)/")
 
 
+LOG_PREFIX = "[request-path]"  # bench/soak.py, which reuses this set-up, says its own name
+
+
 def log(message: str) -> None:
-    print(f"[request-path] {message}", file=sys.stderr, flush=True)
+    print(f"{LOG_PREFIX} {message}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
