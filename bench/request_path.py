@@ -45,7 +45,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
@@ -898,6 +898,8 @@ class Tenant:
 
 
 class Bench:
+    """One run: its databases, queue, Redis database and processes, the rows it measured."""
+
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
         self.workdir = workdir
@@ -1296,6 +1298,9 @@ def set_ratios(ceiling: Row, rows: Sequence[Row]) -> None:
             row.ratio = row.result.rps / ceiling.result.rps
 
 
+B = TypeVar("B", bound=Bench)
+
+
 @contextlib.contextmanager
 def workdir(keep: Path | None) -> Iterator[Path]:
     if keep is not None:
@@ -1312,11 +1317,16 @@ def _interrupt(signum: int, _frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    return run_and_clean_up(args.keep, lambda folder: Bench(args, folder), Bench.run)
+
+
+def run_and_clean_up(keep: Path | None, make: Callable[[Path], B], run: Callable[[B], int]) -> int:
+    """Run a bench in its work folder; whatever happens (a failure, Ctrl-C, SIGTERM) tear it down."""
     signal.signal(signal.SIGTERM, _interrupt)
-    with workdir(args.keep) as folder:
-        bench = Bench(args, folder)
+    with workdir(keep) as folder:
+        bench = make(folder)
         try:
-            return bench.run()
+            return run(bench)
         except KeyboardInterrupt:
             log("interrupted: cleaning up")
             return 130

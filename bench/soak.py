@@ -26,7 +26,6 @@ import dataclasses
 import json
 import os
 import random
-import signal
 import sys
 import threading
 import time
@@ -39,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import request_path
-from request_path import REPO, Bench, descendants, log, process_table, workdir
+from request_path import REPO, Bench, descendants, log, process_table, run_and_clean_up
 
 EXPECTED = {
     "start": {202},
@@ -336,19 +335,7 @@ class Soak(Bench):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     request_path.LOG_PREFIX = "[soak]"
-    signal.signal(signal.SIGTERM, request_path._interrupt)
-    with workdir(args.keep) as folder:
-        soak = Soak(args, folder)
-        try:
-            return soak.soak()
-        except KeyboardInterrupt:
-            log("interrupted: cleaning up")
-            return 130
-        except (RuntimeError, OSError) as exc:
-            log(f"failed: {exc}")
-            return 1
-        finally:
-            soak.tear_down()
+    return run_and_clean_up(args.keep, lambda folder: Soak(args, folder), Soak.soak)
 
 
 if __name__ == "__main__":
