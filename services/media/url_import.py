@@ -1,18 +1,16 @@
 """ImportMedia: fetch a partner's https URL into the blob store without letting it reach into our network.
 
-The SSRF guard runs on every hop (the URL and each redirect, at most 3): https only, and every address the
-host name resolves to must be a public one (no loopback, private, link-local, metadata, multicast or
-reserved address). The connection then goes to one of exactly those checked addresses, so a DNS answer
-that changes between the check and the connect (rebinding) cannot slip past it. Hosts named in
-`fetch_allowed_hosts` skip the address check (tests serve files from loopback); nothing is allowed by
-default. Timeouts bound each socket operation and the whole fetch; the size cap is the blob store's,
+The SSRF guard (common.ssrf, the one webhooks use too) runs on every hop (the URL and each redirect, at
+most 3): https only, and every address the host name resolves to must be a public one. The connection
+then goes to one of exactly those checked addresses, so a DNS answer that changes between the check and
+the connect (rebinding) cannot slip past it. Hosts named in `fetch_allowed_hosts` skip the address check
+(tests serve files from loopback); nothing is allowed by default. Timeouts bound each socket operation and the whole fetch; the size cap is the blob store's,
 counted on the bytes that arrive.
 """
 
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
 import ssl
 import time
@@ -24,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import grpc
 
 from common.errors import ServiceError, invalid
+from common.ssrf import OutboundGuard, Refused, is_public, split_hosts
 from services.media.blob_store import too_large
 from services.media.library import KINDS, MediaLibrary
 from services.media.models import MediaItemRow
@@ -38,13 +37,7 @@ def refused(reason: str, message: str) -> ServiceError:
     return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION", message, {"reason": reason, "field": "url"})
 
 
-def is_public(address: str) -> bool:
-    """True for an address on the public internet; False for anything internal or special-purpose."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-    # is_global is False for loopback, private, link-local (169.254.169.254 metadata), shared and reserved.
-    return ip.is_global and not ip.is_multicast
+__all__ = ["Fetched", "UrlFetcher", "UrlImporter", "is_public", "refused"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +69,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 class UrlFetcher:
     def __init__(self, allowed_hosts: str, timeout_seconds: float, max_bytes: int, ca_file: Path | None) -> None:
-        self._allowed = frozenset(h.strip().lower() for h in allowed_hosts.split(",") if h.strip())
+        self._guard = OutboundGuard(split_hosts(allowed_hosts))
         self._timeout = timeout_seconds
         self._max_bytes = max_bytes
         self._tls = ssl.create_default_context()
@@ -115,13 +108,10 @@ class UrlFetcher:
 
     def _addresses(self, host: str, port: int) -> list[str]:
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as exc:
-            raise refused("URL_FETCH_FAILED", "The URL's host name does not resolve.") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        if host.lower() not in self._allowed and not all(is_public(a) for a in addresses):
-            raise refused("URL_FORBIDDEN", "The URL points to an address that is not on the public internet.")
-        return addresses
+            return self._guard.addresses(host, port)
+        except Refused as exc:
+            reason = "URL_FORBIDDEN" if exc.reason == "URL_FORBIDDEN" else "URL_FETCH_FAILED"
+            raise refused(reason, exc.message) from exc
 
 
 def _parse(url: str) -> tuple[str, int, str]:
