@@ -19,6 +19,7 @@ from common.settings import Settings
 from layers.billing.v1 import billing_pb2_grpc
 from layers.content.v1 import content_pb2_grpc
 from layers.media.v1 import media_pb2_grpc
+from layers.webhooks.v1 import webhooks_pb2_grpc
 
 # Large enough for blob chunks plus framing; chunks themselves are 1 MiB.
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
@@ -47,6 +48,7 @@ IDEMPOTENT_READS: dict[str, tuple[str, ...]] = {
         "PickRenderInputs",
     ),
     "layers.billing.v1.BillingService": ("GetWallet", "GetReservation", "ListLedgerEntries"),
+    "layers.webhooks.v1.WebhookService": ("GetEndpoint", "ListEndpoints", "ListDeliveries"),
 }
 # Calls whose length is the transfer's, not a request's: no deadline from the config.
 LONG_CALLS: dict[str, tuple[str, ...]] = {
@@ -108,6 +110,7 @@ class Clients:
     edge: content_pb2_grpc.EdgeServiceStub
     media: media_pb2_grpc.MediaServiceStub
     billing: billing_pb2_grpc.BillingServiceStub
+    webhooks: webhooks_pb2_grpc.WebhookServiceStub
     channels: tuple[Any, ...]
 
     @classmethod
@@ -123,8 +126,9 @@ class Clients:
     @classmethod
     def _build(cls, settings: Settings, make: Any) -> Clients:
         timeout = settings.rpc_timeout_seconds
-        content, media, billing = (
-            make(address, timeout) for address in (settings.content_addr, settings.media_addr, settings.billing_addr)
+        content, media, billing, webhooks = (
+            make(address, timeout)
+            for address in (settings.content_addr, settings.media_addr, settings.billing_addr, settings.webhooks_addr)
         )
         return cls(
             partner=content_pb2_grpc.PartnerServiceStub(content),
@@ -133,7 +137,8 @@ class Clients:
             edge=content_pb2_grpc.EdgeServiceStub(content),
             media=media_pb2_grpc.MediaServiceStub(media),
             billing=billing_pb2_grpc.BillingServiceStub(billing),
-            channels=(content, media, billing),
+            webhooks=webhooks_pb2_grpc.WebhookServiceStub(webhooks),
+            channels=(content, media, billing, webhooks),
         )
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     content_addr: str = "127.0.0.1:50051"
     media_addr: str = "127.0.0.1:50052"
     billing_addr: str = "127.0.0.1:50053"
+    webhooks_addr: str = "127.0.0.1:50054"
     # The REST gateway's port and bind host.
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -32,6 +33,7 @@ class Settings(BaseSettings):
     content_db_url: str | None = None
     media_db_url: str | None = None
     billing_db_url: str | None = None
+    webhooks_db_url: str | None = None
 
     # Blob store folder; unset means data_dir/blobs.
     blob_dir: Path | None = None
@@ -43,6 +45,21 @@ class Settings(BaseSettings):
     # seconds, up to max_attempts in all; then the job fails and the message is dead-lettered.
     render_max_attempts: int = 5
     render_retry_base_seconds: float = 2.0
+    # Domain events (job.completed, …): a topic exchange keyed by event type, and the webhooks service's
+    # durable queue bound to it.
+    events_exchange: str = "layers.events"
+    webhooks_queue: str = "layers.webhooks.events"
+
+    # Webhooks. The key that encrypts signing secrets at rest (any long random string); unset means one
+    # generated and kept under data_dir (the embedded default only).
+    webhook_secret_key: str | None = None
+    # Seconds before each attempt of a delivery: the first is immediate; after the last, abandoned.
+    webhook_retry_delays: str = "0,30,60,300,900,3600,21600,86400"
+    webhook_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+    # How long the previous secret keeps signing after a rotation.
+    webhook_secret_overlap_seconds: Annotated[float, Field(ge=0)] = 24 * 3600.0
+    # Deliveries one webhooks process sends at once.
+    webhook_concurrency: Annotated[int, Field(ge=1, le=1000)] = 64
 
     # Billing.
     ugc_remix_credits: int = 120
@@ -120,6 +137,14 @@ class Settings(BaseSettings):
     @property
     def billing_database(self) -> str:
         return self.billing_db_url or self.sqlite_url("billing")
+
+    @property
+    def webhooks_database(self) -> str:
+        return self.webhooks_db_url or self.sqlite_url("webhooks")
+
+    @property
+    def webhook_retry_ladder(self) -> list[float]:
+        return [float(d) for d in self.webhook_retry_delays.split(",") if d.strip()]
 
     @property
     def blobs(self) -> Path:

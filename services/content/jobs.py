@@ -8,7 +8,7 @@ retries the ones that did not (billing down), so every reservation ends captured
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import grpc
@@ -20,7 +20,7 @@ from common.errors import ServiceError, not_found
 from common.ids import new_id
 from common.timeutil import utcnow
 from layers.content.v1 import content_pb2 as pb
-from services.content import views
+from services.content import events, views
 from services.content.models import ApiKey, Asset, Container, Job, table_of
 from services.content.ports import BillingPort
 
@@ -37,9 +37,11 @@ def overall_progress(stage: str, stage_progress: float) -> float:
 
 
 class Jobs:
-    def __init__(self, db: Database, billing: BillingPort) -> None:
+    def __init__(self, db: Database, billing: BillingPort, on_committed: Callable[[], None] | None = None) -> None:
         self.db = db
         self.billing = billing
+        # Called after a commit that wrote events to the outbox (the relay's wake-up).
+        self.on_committed = on_committed or (lambda: None)
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -109,8 +111,9 @@ class Jobs:
             if job.status != "running":
                 return False, self._job_view(session, job)
             now = utcnow()
+            rows = []
             for asset in assets:
-                session.add(
+                rows.append(
                     Asset(
                         asset_id=new_id("ast"),
                         container_id=container.container_id,
@@ -126,12 +129,15 @@ class Jobs:
                         created_at=now,
                     )
                 )
+            session.add_all(rows)
             _free_running_slot(session, job)
             job.status, job.progress, job.stage_progress, job.eta_seconds = "completed", 1.0, 1.0, 0
             job.finished_at = job.updated_at = now
             container.status, container.completed_at = "completed", now
+            events.job_completed(session, job, container, rows, now)
             session.flush()
             view = self._job_view(session, job)
+        self.on_committed()
         self._settle(job_id)
         return True, view
 
@@ -146,7 +152,9 @@ class Jobs:
                 job.eta_seconds = None
                 container.status, container.failed_at = "failed", now
                 container.last_error_code, container.last_error_message = code, message
+                events.job_failed(session, job, code, message, now)
             view = self._job_view(session, job)
+        self.on_committed()
         self._settle(job_id)
         return view
 
@@ -162,7 +170,9 @@ class Jobs:
             _free_running_slot(session, job)
             job.status, job.finished_at, job.updated_at, job.eta_seconds = "canceled", now, now, None
             container.status = "canceled"
+            events.job_canceled(session, job, now)
             view = self._job_view(session, job)
+        self.on_committed()
         self._settle(job_id)
         return True, "", view
 

@@ -1,4 +1,5 @@
-"""The outbox relay: publishes committed render messages, marks each sent only after the broker confirms.
+"""The outbox relay: publishes committed render messages and domain events, marks each sent only after the
+broker confirms. Render messages go to the render queue, events to the `layers.events` topic exchange.
 
 With the broker unreachable the rows simply wait and the relay backs off (capped); nothing is lost. On
 PostgreSQL rows are claimed with FOR UPDATE SKIP LOCKED so several content replicas never publish one
@@ -15,9 +16,12 @@ from datetime import timedelta
 
 from sqlalchemy import Select, delete, select, update
 
+from common import events
 from common.db import Database, is_sqlite
+from common.events import EventPublisher
 from common.render_queue import Publisher
 from common.timeutil import utcnow
+from layers.events.v1 import events_pb2
 from services.content.jobs import Jobs
 from services.content.models import IdempotencyRecord, Job, OutboxMessage
 
@@ -43,9 +47,11 @@ class OutboxRelay:
         jobs: Jobs,
         poll_seconds: float = 0.5,
         release_abandoned: Callable[[], int] = lambda: 0,
+        events: EventPublisher | None = None,
     ) -> None:
         self.db = db
         self.publisher = publisher
+        self.events = events
         self.jobs = jobs
         self.release_abandoned = release_abandoned
         self.poll_seconds = poll_seconds
@@ -65,6 +71,8 @@ class OutboxRelay:
         self._wake.set()
         self._thread.join(timeout=10)
         self.publisher.close()
+        if self.events is not None:
+            self.events.close()
 
     def _run(self) -> None:
         backoff = 0.0
@@ -83,6 +91,8 @@ class OutboxRelay:
                     next_purge = time.monotonic() + PURGE_EVERY_SECONDS
                 backoff = 0.0
                 self.publisher.idle()
+                if self.events is not None:
+                    self.events.idle()
                 self._wake.wait(self.poll_seconds)
             except Exception as exc:
                 backoff = min(MAX_BACKOFF_SECONDS, max(0.2, backoff * 2))
@@ -140,7 +150,7 @@ class OutboxRelay:
             for row in rows:
                 row.attempts += 1
                 try:
-                    self.publisher.publish(row.message_id, row.payload)
+                    self._publish(row.message_id, row.message_type, row.payload)
                 except Exception as exc:
                     failure = exc
                     row.last_error = _describe(exc)
@@ -158,14 +168,22 @@ class OutboxRelay:
             row = session.scalar(_next_unsent())
             if row is None:
                 return False
-            row_id, message_id, payload = row.id, row.message_id, row.payload
+            row_id, message_id, message_type, payload = row.id, row.message_id, row.message_type, row.payload
         try:
-            self.publisher.publish(message_id, payload)
+            self._publish(message_id, message_type, payload)
         except Exception as exc:
             self._record(row_id, error=_describe(exc))
             raise
         self._record(row_id, error=None)
         return True
+
+    def _publish(self, message_id: str, message_type: str, payload: bytes) -> None:
+        if message_type != events.MESSAGE_TYPE:
+            self.publisher.publish(message_id, payload)
+            return
+        if self.events is None:
+            raise RuntimeError("no event publisher: the event stays in the outbox")
+        self.events.publish_event(events_pb2.DomainEvent.FromString(payload))
 
     def _record(self, row_id: int, error: str | None) -> None:
         with self.db.write() as session:

@@ -11,6 +11,7 @@ import grpc
 
 from common.clients import Clients
 from common.db import Database, make_engine, migrate
+from common.events import DiscardEvents, EventPublisher, RabbitEventPublisher
 from common.grpc_server import RunningService, create_server, serve
 from common.render_queue import InProcessQueue, Publisher, RabbitPublisher
 from common.revocations import RevocationPublisher
@@ -34,12 +35,21 @@ def start(
     address: str | None = None,
     publisher: Publisher | None = None,
     reuse_port: bool = False,
+    events: EventPublisher | None = None,
 ) -> RunningService:
-    """Start the content service. Without a publisher it publishes to RabbitMQ at settings.amqp_url."""
+    """Start the content service. Without a publisher it publishes render messages to RabbitMQ at
+    settings.amqp_url; without an event publisher, events go to RabbitMQ too when it is configured, and are
+    dropped otherwise (a content service given only an in-process render queue, in tests of other parts)."""
     if publisher is None:
         if not settings.amqp_url:
             raise SystemExit("LAYERS_AMQP_URL is required to run the content service on its own")
         publisher = RabbitPublisher(settings.amqp_url, settings.render_queue)
+    if events is None:
+        events = (
+            RabbitEventPublisher(settings.amqp_url, settings.events_exchange, settings.webhooks_queue)
+            if settings.amqp_url
+            else DiscardEvents()
+        )
     db = Database(make_engine(settings.content_database))
     closers: list[Callable[[], object]] = [db.dispose]
     try:
@@ -61,8 +71,9 @@ def start(
             reservation_ttl_seconds=settings.reservation_ttl_seconds,
             max_running_jobs_per_key=settings.max_concurrent_jobs_per_key,
         )
-        relay = OutboxRelay(db, publisher, jobs, release_abandoned=ugc_remix.release_abandoned)
+        relay = OutboxRelay(db, publisher, jobs, release_abandoned=ugc_remix.release_abandoned, events=events)
         ugc_remix.on_committed = relay.wake
+        jobs.on_committed = relay.wake
 
         def register(server: grpc.Server) -> None:
             content_pb2_grpc.add_PartnerServiceServicer_to_server(PartnerServicer(tenancy, ugc_remix, jobs), server)

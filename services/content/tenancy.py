@@ -36,6 +36,8 @@ SCOPES = frozenset(
         "projects:read",
         "projects:write",
         "credits:read",
+        "webhooks:read",
+        "webhooks:write",
         "*",
     }
 )

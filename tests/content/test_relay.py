@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from common.render_queue import InProcessQueue
+from layers.events.v1 import events_pb2
 from common.timeutil import utcnow
 from services.content.jobs import Jobs
 from services.content.models import IdempotencyRecord, Job, OutboxMessage
@@ -15,8 +16,24 @@ from tests.content.fakes import FakeBilling
 from tests.content.world import World, request
 
 
-def _relay(w: World, queue: InProcessQueue) -> OutboxRelay:
-    return OutboxRelay(w.db, queue, Jobs(w.db, FakeBilling(0)))
+class CollectedEvents:
+    """An event publisher that keeps what it was given (the relay's side of the contract only)."""
+
+    def __init__(self) -> None:
+        self.events: list[events_pb2.DomainEvent] = []
+
+    def publish_event(self, event: events_pb2.DomainEvent) -> None:
+        self.events.append(event)
+
+    def idle(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _relay(w: World, queue: InProcessQueue, events: CollectedEvents | None = None) -> OutboxRelay:
+    return OutboxRelay(w.db, queue, Jobs(w.db, FakeBilling(0)), events=events or CollectedEvents())
 
 
 def test_running_jobs_are_resent_and_finished_ones_are_not(world: World) -> None:
@@ -25,7 +42,7 @@ def test_running_jobs_are_resent_and_finished_ones_are_not(world: World) -> None
     running = world.handler.handle(request(world, influencer_id=world.influencer)).job
     done = world.handler.handle(request(world, influencer_id=world.influencer)).job
     world.jobs.cancel(world.org, done.job_id)
-    assert relay.publish_pending() == 2 and len(queue) == 2
+    assert relay.publish_pending() == 3 and len(queue) == 2  # and the cancel's event
 
     restarted = InProcessQueue()  # what a restart leaves: an empty in-memory queue
     relay = _relay(world, restarted)

@@ -1,0 +1,132 @@
+"""Domain events: the `layers.events` topic exchange, its confirming publisher, and the event envelope.
+
+Content writes a DomainEvent to its outbox in the transaction of the state change; the relay publishes it
+to the topic exchange with the event type as routing key, so any internal consumer can bind a queue to the
+types it wants. The webhooks service's durable queue is declared here too, by publisher and consumer alike
+(RabbitMQ refuses a redeclare with other arguments), so no event is published before a queue holds it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Protocol
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+
+from common.render_queue import connection_parameters
+from common.timeutil import as_utc, to_timestamp
+from layers.events.v1 import events_pb2
+
+log = logging.getLogger("layers.events")
+
+MESSAGE_TYPE = events_pb2.DomainEvent.DESCRIPTOR.full_name
+
+JOB_COMPLETED = "job.completed"
+JOB_FAILED = "job.failed"
+JOB_CANCELED = "job.canceled"
+CONTENT_GENERATED = "content.generated"
+TEST_PING = "test.ping"
+EVENT_TYPES = (JOB_COMPLETED, JOB_FAILED, JOB_CANCELED, CONTENT_GENERATED, TEST_PING)
+
+
+def rfc3339(moment: datetime) -> str:
+    """`2026-04-18T12:04:11.000Z`: UTC, milliseconds, Z (the public contract's timestamps)."""
+    moment = as_utc(moment)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def domain_event(
+    event_id: str, event_type: str, organization_id: str, project_id: str, created_at: datetime, body: bytes
+) -> events_pb2.DomainEvent:
+    return events_pb2.DomainEvent(
+        event_id=event_id,
+        type=event_type,
+        organization_id=organization_id,
+        project_id=project_id,
+        created_at=to_timestamp(created_at),
+        body=body,
+    )
+
+
+def declare_topology(channel: BlockingChannel, exchange: str, webhooks_queue: str) -> None:
+    channel.exchange_declare(exchange=exchange, exchange_type="topic", durable=True)
+    channel.queue_declare(queue=webhooks_queue, durable=True)
+    channel.queue_bind(queue=webhooks_queue, exchange=exchange, routing_key="#")
+
+
+class EventPublisher(Protocol):
+    def publish_event(self, event: events_pb2.DomainEvent) -> None:
+        """Return only once the event is durably someone else's responsibility; raise otherwise."""
+
+    def idle(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RabbitEventPublisher:
+    """Persistent messages with publisher confirms, routed by event type; reconnects after a failure."""
+
+    def __init__(self, amqp_url: str, exchange: str, webhooks_queue: str) -> None:
+        self.amqp_url = amqp_url
+        self.exchange = exchange
+        self.webhooks_queue = webhooks_queue
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+
+    def _ensure(self) -> BlockingChannel:
+        if self._channel is None or not self._channel.is_open:
+            self.close()
+            self._connection = pika.BlockingConnection(connection_parameters(self.amqp_url))
+            channel = self._connection.channel()
+            declare_topology(channel, self.exchange, self.webhooks_queue)
+            channel.confirm_delivery()
+            self._channel = channel
+        return self._channel
+
+    def publish_event(self, event: events_pb2.DomainEvent) -> None:
+        try:
+            self._ensure().basic_publish(
+                exchange=self.exchange,
+                routing_key=event.type,
+                body=event.SerializeToString(),
+                properties=pika.BasicProperties(
+                    delivery_mode=pika.DeliveryMode.Persistent,
+                    message_id=event.event_id,
+                    type=MESSAGE_TYPE,
+                    content_type="application/x-protobuf",
+                ),
+                mandatory=True,
+            )
+        except Exception:
+            self.close()
+            raise
+
+    def idle(self) -> None:
+        if self._connection is not None and self._connection.is_open:
+            try:
+                self._connection.process_data_events(0)
+            except Exception:
+                self.close()
+
+    def close(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except Exception:
+                log.debug("error closing AMQP connection", exc_info=True)
+
+
+class DiscardEvents:
+    """For a content service whose events nobody consumes (tests of other parts): accepts and drops them."""
+
+    def publish_event(self, event: events_pb2.DomainEvent) -> None:
+        log.debug("event %s (%s) not published: no consumer configured", event.event_id, event.type)
+
+    def idle(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
