@@ -1,0 +1,1 @@
+"""The webhooks service: partners' endpoints, encrypted signing secrets, deliveries and their attempts."""

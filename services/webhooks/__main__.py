@@ -1,0 +1,3 @@
+from services.webhooks.server import main
+
+main()
