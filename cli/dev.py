@@ -25,6 +25,7 @@ from services.billing import server as billing_server
 from services.content import server as content_server
 from services.media import seed_clips
 from services.media import server as media_server
+from services.webhooks import server as webhooks_server
 
 log = logging.getLogger("layers.dev")
 
@@ -44,7 +45,10 @@ def run(data_dir: Path | None, http_port: int | None) -> None:
     try:
         started.append(billing_server.start(settings))
         started.append(media_server.start(settings))
-        started.append(content_server.start(settings, publisher=in_process))
+        # Webhooks take content's events straight from its relay: one process, nothing in between to lose.
+        webhooks = webhooks_server.start(settings, embedded=True, consume=False)
+        started.append(webhooks)
+        started.append(content_server.start(settings, publisher=in_process, events=webhooks.sink))
         started.extend(start_renderer(settings, in_process))
         clients = Clients.connect(settings)
         started.append(clients)
@@ -93,6 +97,7 @@ def print_banner(settings: Settings, demo: dict[str, Any]) -> None:
 Layers partner API is running (data in {settings.data_dir.resolve()})
   REST gateway   {base}   (OpenAPI: {base}/docs)
   gRPC           content {settings.content_addr}  media {settings.media_addr}  billing {settings.billing_addr}
+                 webhooks {settings.webhooks_addr}
   queue          {"RabbitMQ " + str(settings.amqp_url) if settings.amqp_url else "in-process"}
 
 Demo tenant: project {demo["projectId"]}, influencer {demo["influencerId"]}, {demo["credits"]} credits

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from common.errors import unpack
 from common.settings import Settings, describe_invalid
 
-SERVICES = ("content", "media", "billing", "gateway", "renderer")
+SERVICES = ("content", "media", "billing", "webhooks", "gateway", "renderer")
 
 
 def build_parser() -> argparse.ArgumentParser:

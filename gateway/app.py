@@ -21,7 +21,7 @@ from gateway.auth import key_cache_for, listen_for_revocations
 from gateway.errors import install_error_handlers
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from gateway.rate_limit import RateLimitHeadersMiddleware, RateLimits
-from gateway.routes import account, app_media, content, health, jobs, projects
+from gateway.routes import account, app_media, content, health, jobs, projects, webhooks
 from gateway.signing import UrlSigner
 
 API_PREFIX = "/v1"
@@ -76,7 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(RequestIdMiddleware)
 
-    for router in (content.router, jobs.router, account.router, projects.router, app_media.router):
+    for router in (content.router, jobs.router, account.router, projects.router, app_media.router, webhooks.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     openapi.install(app)

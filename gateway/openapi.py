@@ -216,6 +216,65 @@ class Health(_Model):
     status: Literal["ok"]
 
 
+WebhookEventType = Literal["job.completed", "job.failed", "job.canceled", "content.generated", "test.ping"]
+
+
+class WebhookEndpoint(_Model):
+    """A URL that receives signed events (never its secret)."""
+
+    endpoint_id: str = Field(examples=["whe_01HZX3..."])
+    url: str
+    events: list[WebhookEventType]
+    description: str | None
+    project_id: str | None = Field(description="Only this project's events; null for the whole organization.")
+    status: Literal["active", "paused", "auto_paused"]
+    created_at: str | None
+    updated_at: str | None
+
+
+class CreatedWebhookEndpoint(_Model):
+    endpoint: WebhookEndpoint
+    signing_secret: str = Field(description="`whsec_…`: shown this once.", examples=["whsec_..."])
+
+
+class WebhookEndpointPage(_Model):
+    items: list[WebhookEndpoint]
+    next_cursor: str | None
+
+
+class RotatedWebhookSecret(_Model):
+    endpoint_id: str
+    signing_secret: str = Field(description="The new secret, shown this once.")
+    previous_secret_expires_at: str | None = Field(description="Until then the old secret signs too.")
+
+
+class WebhookTestAccepted(_Model):
+    delivery_id: str
+    event_id: str
+
+
+class WebhookDelivery(_Model):
+    delivery_id: str = Field(examples=["whd_01HZX3..."])
+    event_id: str = Field(examples=["evt_01HZX3..."])
+    event_type: WebhookEventType
+    status: Literal["pending", "succeeded", "failed", "abandoned"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: str | None
+    created_at: str | None
+    replay_of: str | None = Field(description="The delivery this one replays.")
+
+
+class WebhookDeliveryPage(_Model):
+    items: list[WebhookDelivery]
+    next_cursor: str | None
+
+
+class ReplayAccepted(_Model):
+    delivery_id: str = Field(description="The new delivery.")
+
+
 # --- the error envelope --------------------------------------------------------------------------------
 
 
@@ -273,6 +332,14 @@ DOC_MODELS: list[type[BaseModel]] = [
     InfluencerPage,
     SocialAccountPage,
     Health,
+    WebhookEndpoint,
+    CreatedWebhookEndpoint,
+    WebhookEndpointPage,
+    RotatedWebhookSecret,
+    WebhookTestAccepted,
+    WebhookDelivery,
+    WebhookDeliveryPage,
+    ReplayAccepted,
     ErrorEnvelope,
     AppMediaUpload,
     AppMediaUrlBody,
@@ -288,6 +355,14 @@ SUCCESS_MODELS: dict[str, dict[int, type[BaseModel]]] = {
     "cancel_job": {202: CancelResult, 200: CancelResult},
     "get_credits": {200: Credits},
     "whoami": {200: WhoAmI},
+    "create_webhook_endpoint": {201: CreatedWebhookEndpoint},
+    "list_webhook_endpoints": {200: WebhookEndpointPage},
+    "get_webhook_endpoint": {200: WebhookEndpoint},
+    "update_webhook_endpoint": {200: WebhookEndpoint},
+    "rotate_webhook_secret": {200: RotatedWebhookSecret},
+    "test_webhook_endpoint": {202: WebhookTestAccepted},
+    "list_webhook_deliveries": {200: WebhookDeliveryPage},
+    "replay_webhook_delivery": {202: ReplayAccepted},
 }
 # The signed download links answer bytes (HEAD: headers only), by route name.
 BINARY_ROUTES: dict[str, str | None] = {
@@ -458,7 +533,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     scheme["description"] = (
         "`Authorization: Bearer lp_live_<keyId>_<secret>` (test keys `lp_test_…`). Each operation lists the "
         "scope it needs (`x-required-scope`): content:write, content:read, jobs:read, jobs:cancel, "
-        "projects:read, projects:write, credits:read; `*` grants all."
+        "projects:read, projects:write, credits:read, webhooks:read, webhooks:write; `*` grants all."
     )
     # Included routers keep their routes nested; their contexts carry the full path.
     routes = {

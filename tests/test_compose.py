@@ -92,7 +92,7 @@ def test_dependencies_volumes_and_health() -> None:
             else:
                 assert source in volumes, source
         assert "healthcheck" in spec, f"{name} has no health check"
-    for db in ("content", "media", "billing"):
+    for db in ("content", "media", "billing", "webhooks"):
         assert f"CREATE DATABASE {db};" in init_sql
 
 

@@ -12,12 +12,12 @@ from tests.e2e.stack import Stack, running_stack
 
 @pytest.fixture(scope="session")
 def pg_databases() -> Iterator[dict[str, str]]:
-    """Three fresh PostgreSQL databases (content, media, billing) for the whole session."""
+    """Fresh PostgreSQL databases (content, media, billing, webhooks) for the whole session."""
     require_server("PostgreSQL", "127.0.0.1", 5432)
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     base, _, _ = PG_ADMIN_URL.rpartition("/")
     tag = uuid.uuid4().hex[:8]
-    names = {svc: f"layers_e2e_{tag}_{svc}" for svc in ("content", "media", "billing")}
+    names = {svc: f"layers_e2e_{tag}_{svc}" for svc in ("content", "media", "billing", "webhooks")}
     with admin.connect() as conn:
         for name in names.values():
             conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -1,5 +1,5 @@
-"""The whole system for end-to-end tests: billing, media and content gRPC servers and the REST gateway on
-free loopback ports, on SQLite or PostgreSQL, with the in-process queue or a real RabbitMQ."""
+"""The whole system for end-to-end tests: billing, media, webhooks and content gRPC servers and the REST
+gateway on free loopback ports, on SQLite or PostgreSQL, with the in-process queue or a real RabbitMQ."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from services.content import server as content_server
 from services.media import seed_clips
 from services.media import server as media_server
 from services.renderer import worker as render_worker
+from services.webhooks import server as webhooks_server
 
 
 @dataclass
@@ -60,18 +61,23 @@ def running_stack(
     publisher: Publisher | None = None,
     renderer: bool = False,
     catalog: tuple[int, int] = (3, 2),
+    webhooks_embedded: bool = False,
     **overrides: Any,
 ) -> Iterator[Stack]:
     """Start everything. Without a publisher, render messages go to an in-process queue the test can read
     (or that the in-process renderer consumes, with renderer=True; with a publisher, renderer=True consumes
-    from RabbitMQ at settings.amqp_url). catalog = (reaction templates, music tracks) to seed."""
+    from RabbitMQ at settings.amqp_url). catalog = (reaction templates, music tracks) to seed. Events reach
+    webhooks directly without a publisher, through RabbitMQ with one; `webhooks_embedded` accepts loopback
+    http endpoints as `layers dev` does."""
     urls = db_urls or {}
     settings = Settings(
         data_dir=data_dir,
         content_db_url=urls.get("content"),
         media_db_url=urls.get("media"),
         billing_db_url=urls.get("billing"),
+        webhooks_db_url=urls.get("webhooks"),
         signing_secret="test-signing-secret",
+        webhook_secret_key="test-webhook-secret-key",
         **overrides,
     )
     queue = InProcessQueue() if publisher is None else None
@@ -81,8 +87,16 @@ def running_stack(
         stack_parts.append(billing)
         media = media_server.start(settings, "127.0.0.1:0")
         stack_parts.append(media)
-        settings = settings.model_copy(update={"billing_addr": billing.address, "media_addr": media.address})
-        content = content_server.start(settings, "127.0.0.1:0", publisher=publisher or queue)
+        webhooks = webhooks_server.start(
+            settings, "127.0.0.1:0", embedded=webhooks_embedded, consume=publisher is not None
+        )
+        stack_parts.append(webhooks)
+        settings = settings.model_copy(
+            update={"billing_addr": billing.address, "media_addr": media.address, "webhooks_addr": webhooks.address}
+        )
+        content = content_server.start(
+            settings, "127.0.0.1:0", publisher=publisher or queue, events=None if publisher else webhooks.sink
+        )
         stack_parts.append(content)
         settings = settings.model_copy(update={"content_addr": content.address})
         stubs = Clients.connect(settings)
@@ -104,7 +118,11 @@ def running_stack(
                 raise RuntimeError("gateway did not start")
             time.sleep(0.02)
         stack = Stack(
-            settings, f"http://127.0.0.1:{port}", stubs, queue, {"billing": billing, "media": media, "content": content}
+            settings,
+            f"http://127.0.0.1:{port}",
+            stubs,
+            queue,
+            {"billing": billing, "media": media, "content": content, "webhooks": webhooks},
         )
         try:
             yield stack

@@ -1,0 +1,304 @@
+"""Webhook endpoints and their deliveries: /v1/webhook-endpoints… and /v1/webhook-deliveries/:id/replay.
+
+The webhooks service owns them and scopes every call to the key's organization (another organization's id
+answers 404). Create and rotate-secret answer a secret, so their Idempotency-Key records are kept by the
+webhooks service, where the secret is stored only encrypted; test and replay use the gateway's generic
+idempotency (content's records).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from google.protobuf import field_mask_pb2
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from common.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from gateway.auth import ApiKey, require_scope
+from gateway.deps import BodyDep, ClientsDep
+from gateway.errors import FieldProblem, problems_from_errors, validation_error
+from gateway.idempotency import REPLAYED_HEADER, IdempotentPost
+from gateway.routes._responses import json_response
+from gateway.routes.jobs import cancel_body_problems
+from gateway.routes.projects import visible_project
+from gateway.schemas import IDEMPOTENCY_HEADER, Id, idempotency_key_problems, parse_json_object
+from gateway.serializers import _enum_value, optional_time
+from layers.webhooks.v1 import webhooks_pb2 as pb
+
+router = APIRouter(tags=["webhooks"])
+
+EventType = Literal["job.completed", "job.failed", "job.canceled", "content.generated", "test.ping"]
+EndpointId = Annotated[Id, Path(alias="endpointId", description="The webhook endpoint (`whe_…`).")]
+DeliveryId = Annotated[Id, Path(alias="deliveryId", description="A delivery (`whd_…`).")]
+Reader = Annotated[ApiKey, Depends(require_scope("webhooks:read"))]
+Writer = Annotated[ApiKey, Depends(require_scope("webhooks:write"))]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]
+Cursor = Annotated[str | None, Query(max_length=512, description="nextCursor of the previous page.")]
+IdempotencyKey = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+
+class CreateWebhookEndpointBody(_Body):
+    """POST /v1/webhook-endpoints."""
+
+    url: Annotated[str, Field(min_length=1, max_length=2048, examples=["https://example.com/layers-webhooks"])]
+    events: Annotated[list[EventType], Field(min_length=1, max_length=50)]
+    description: Annotated[str, Field(max_length=1000)] = ""
+    project_id: Annotated[str | None, Field(alias="projectId")] = None
+
+
+class UpdateWebhookEndpointBody(_Body):
+    """PATCH /v1/webhook-endpoints/:endpointId: only the fields sent change."""
+
+    url: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+    events: Annotated[list[EventType], Field(min_length=1, max_length=50)] | None = None
+    description: Annotated[str, Field(max_length=1000)] | None = None
+    status: Literal["active", "paused"] | None = None
+
+
+def _parse(model: type[_Body], raw: bytes) -> tuple[Any, list[FieldProblem]]:
+    data, problems = parse_json_object(raw)
+    if data is None:
+        return None, problems
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        return None, problems_from_errors(exc.errors(include_url=False))
+
+
+def _fingerprint(path: str, raw_body: Any) -> str:
+    canonical = json.dumps(raw_body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"POST\n{path}\n{canonical}".encode()).hexdigest()
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema(by_alias=True)}},
+        }
+    }
+
+
+# --- JSON --------------------------------------------------------------------------------------------
+
+
+def endpoint_json(endpoint: pb.Endpoint) -> dict[str, Any]:
+    return {
+        "endpointId": endpoint.endpoint_id,
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "description": endpoint.description or None,
+        "projectId": endpoint.project_id or None,
+        "status": _enum_value(pb.EndpointStatus, "ENDPOINT_STATUS_", endpoint.status),
+        "createdAt": optional_time(endpoint, "created_at"),
+        "updatedAt": optional_time(endpoint, "updated_at"),
+    }
+
+
+def delivery_json(delivery: pb.Delivery) -> dict[str, Any]:
+    return {
+        "deliveryId": delivery.delivery_id,
+        "eventId": delivery.event_id,
+        "eventType": delivery.event_type,
+        "status": _enum_value(pb.DeliveryStatus, "DELIVERY_STATUS_", delivery.status),
+        "attempts": delivery.attempts,
+        "lastStatusCode": delivery.last_status_code or None,
+        "lastError": delivery.last_error or None,
+        "nextAttemptAt": optional_time(delivery, "next_attempt_at"),
+        "createdAt": optional_time(delivery, "created_at"),
+        "replayOf": delivery.replay_of or None,
+    }
+
+
+def _page(items: list[dict[str, Any]], token: str) -> dict[str, Any]:
+    return {"items": items, "nextCursor": token or None}
+
+
+def _secret_answer(body: dict[str, Any], status: int, replayed: bool) -> Response:
+    headers = {REPLAYED_HEADER: "true"} if replayed else None
+    # A secret is in this answer: no cache anywhere may keep it.
+    return json_response(body, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
+
+
+# --- endpoints ---------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/webhook-endpoints",
+    name="create_webhook_endpoint",
+    status_code=201,
+    openapi_extra=_json_body(CreateWebhookEndpointBody),
+)
+async def create_endpoint(
+    request: Request,
+    key: Writer,
+    body: BodyDep,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    parsed, problems = _parse(CreateWebhookEndpointBody, body)
+    problems += idempotency_key_problems(idempotency_key)
+    if parsed is None or problems:
+        raise validation_error(problems)
+    project = await visible_project(request, key, parsed.project_id) if parsed.project_id else ""
+    canonical = {**parsed.model_dump(by_alias=True), "projectId": project}
+    answer = await clients.webhooks.CreateEndpoint(
+        pb.CreateEndpointRequest(
+            organization_id=key.organization_id,
+            url=parsed.url,
+            events=parsed.events,
+            description=parsed.description,
+            project_id=project,
+            idempotency_key=idempotency_key or "",
+            request_fingerprint=_fingerprint("/v1/webhook-endpoints", canonical),
+        )
+    )
+    body_json = {"endpoint": endpoint_json(answer.endpoint), "signingSecret": answer.signing_secret}
+    return _secret_answer(body_json, 201, answer.replayed)
+
+
+@router.get("/webhook-endpoints", name="list_webhook_endpoints")
+async def list_endpoints(
+    key: Reader, clients: ClientsDep, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+) -> Response:
+    answer = await clients.webhooks.ListEndpoints(
+        pb.ListEndpointsRequest(organization_id=key.organization_id, page_size=limit, page_token=cursor or "")
+    )
+    return json_response(_page([endpoint_json(e) for e in answer.endpoints], answer.next_page_token))
+
+
+@router.get("/webhook-endpoints/{endpointId}", name="get_webhook_endpoint")
+async def get_endpoint(endpoint_id: EndpointId, key: Reader, clients: ClientsDep) -> Response:
+    answer = await clients.webhooks.GetEndpoint(
+        pb.GetEndpointRequest(organization_id=key.organization_id, endpoint_id=endpoint_id)
+    )
+    return json_response(endpoint_json(answer.endpoint))
+
+
+_STATUSES = {"active": pb.ENDPOINT_STATUS_ACTIVE, "paused": pb.ENDPOINT_STATUS_PAUSED}
+
+
+@router.patch(
+    "/webhook-endpoints/{endpointId}",
+    name="update_webhook_endpoint",
+    openapi_extra=_json_body(UpdateWebhookEndpointBody),
+)
+async def update_endpoint(endpoint_id: EndpointId, key: Writer, body: BodyDep, clients: ClientsDep) -> Response:
+    parsed, problems = _parse(UpdateWebhookEndpointBody, body)
+    if parsed is None or problems:
+        raise validation_error(problems)
+    sent = sorted(parsed.model_fields_set)
+    nulls = [FieldProblem(name, "Must not be null.") for name in sent if getattr(parsed, name) is None]
+    if nulls:
+        raise validation_error(nulls)
+    change = pb.Endpoint(
+        endpoint_id=endpoint_id,
+        url=parsed.url or "",
+        events=parsed.events or [],
+        description=parsed.description or "",
+        status=_STATUSES.get(parsed.status or "", pb.ENDPOINT_STATUS_UNSPECIFIED),
+    )
+    answer = await clients.webhooks.UpdateEndpoint(
+        pb.UpdateEndpointRequest(
+            organization_id=key.organization_id, endpoint=change, update_mask=field_mask_pb2.FieldMask(paths=sent)
+        )
+    )
+    return json_response(endpoint_json(answer.endpoint))
+
+
+@router.delete("/webhook-endpoints/{endpointId}", name="delete_webhook_endpoint", status_code=204)
+async def delete_endpoint(endpoint_id: EndpointId, key: Writer, clients: ClientsDep) -> Response:
+    await clients.webhooks.DeleteEndpoint(
+        pb.DeleteEndpointRequest(organization_id=key.organization_id, endpoint_id=endpoint_id)
+    )
+    return Response(status_code=204)
+
+
+@router.post("/webhook-endpoints/{endpointId}/rotate-secret", name="rotate_webhook_secret")
+async def rotate_secret(
+    endpoint_id: EndpointId, key: Writer, body: BodyDep, clients: ClientsDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    problems = cancel_body_problems(body) + idempotency_key_problems(idempotency_key)
+    if problems:
+        raise validation_error(problems)
+    path = f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret"
+    answer = await clients.webhooks.RotateSecret(
+        pb.RotateSecretRequest(
+            organization_id=key.organization_id,
+            endpoint_id=endpoint_id,
+            idempotency_key=idempotency_key or "",
+            request_fingerprint=_fingerprint(path, {}),
+        )
+    )
+    body_json = {
+        "endpointId": answer.endpoint_id,
+        "signingSecret": answer.signing_secret,
+        "previousSecretExpiresAt": optional_time(answer, "previous_secret_expires_at"),
+    }
+    return _secret_answer(body_json, 200, answer.replayed)
+
+
+@router.post("/webhook-endpoints/{endpointId}/test", name="test_webhook_endpoint", status_code=202)
+async def send_test(
+    request: Request,
+    endpoint_id: EndpointId,
+    key: Writer,
+    body: BodyDep,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    problems = cancel_body_problems(body) + idempotency_key_problems(idempotency_key)
+    if problems:
+        raise validation_error(problems)
+
+    async def send() -> Response:
+        answer = await clients.webhooks.SendTestEvent(
+            pb.SendTestEventRequest(organization_id=key.organization_id, endpoint_id=endpoint_id)
+        )
+        delivery = answer.delivery
+        return json_response({"deliveryId": delivery.delivery_id, "eventId": delivery.event_id}, status_code=202)
+
+    path = request.url.path
+    return await IdempotentPost(clients, key.organization_id, path, idempotency_key).run(_fingerprint(path, {}), send)
+
+
+@router.get("/webhook-endpoints/{endpointId}/deliveries", name="list_webhook_deliveries")
+async def list_deliveries(
+    endpoint_id: EndpointId, key: Reader, clients: ClientsDep, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+) -> Response:
+    answer = await clients.webhooks.ListDeliveries(
+        pb.ListDeliveriesRequest(
+            organization_id=key.organization_id, endpoint_id=endpoint_id, page_size=limit, page_token=cursor or ""
+        )
+    )
+    return json_response(_page([delivery_json(d) for d in answer.deliveries], answer.next_page_token))
+
+
+@router.post("/webhook-deliveries/{deliveryId}/replay", name="replay_webhook_delivery", status_code=202)
+async def replay_delivery(
+    request: Request,
+    delivery_id: DeliveryId,
+    key: Writer,
+    body: BodyDep,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    problems = cancel_body_problems(body) + idempotency_key_problems(idempotency_key)
+    if problems:
+        raise validation_error(problems)
+
+    async def replay() -> Response:
+        answer = await clients.webhooks.ReplayDelivery(
+            pb.ReplayDeliveryRequest(organization_id=key.organization_id, delivery_id=delivery_id)
+        )
+        return json_response({"deliveryId": answer.delivery.delivery_id}, status_code=202)
+
+    path = request.url.path
+    return await IdempotentPost(clients, key.organization_id, path, idempotency_key).run(_fingerprint(path, {}), replay)
