@@ -4,8 +4,8 @@ The SSRF guard (common.ssrf, the one webhooks use too) runs on every hop (the UR
 most 3): https only, and every address the host name resolves to must be a public one. The connection
 then goes to one of exactly those checked addresses, so a DNS answer that changes between the check and
 the connect (rebinding) cannot slip past it. Hosts named in `fetch_allowed_hosts` skip the address check
-(tests serve files from loopback); nothing is allowed by default. Timeouts bound each socket operation and the whole fetch; the size cap is the blob store's,
-counted on the bytes that arrive.
+(tests serve files from loopback); nothing is allowed by default. Timeouts bound each socket operation
+and the whole fetch; the size cap is the blob store's, counted on the bytes that arrive.
 """
 
 from __future__ import annotations

@@ -29,8 +29,12 @@ from services.webhooks.store import LOCAL_HOSTS, Webhooks
 SERVICE_NAME = webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_webhooks"
-# A taken attempt not reported within this is due again (a crashed worker's): well past the timeout.
-LEASE_SECONDS_OVER_TIMEOUT = 50.0
+
+
+# A taken attempt not reported within this is due again (a crashed worker's): well past its timeout.
+def lease_seconds(timeout: float) -> float:
+    return 3 * timeout + 5
+
 
 log = logging.getLogger("layers.webhooks")
 
@@ -65,7 +69,7 @@ def start(
             settings.webhook_retry_ladder,
             embedded=embedded,
             overlap_seconds=settings.webhook_secret_overlap_seconds,
-            lease_seconds=settings.webhook_timeout_seconds + LEASE_SECONDS_OVER_TIMEOUT,
+            lease_seconds=lease_seconds(settings.webhook_timeout_seconds),
         )
         worker = DeliveryWorker(
             webhooks, settings.webhook_timeout_seconds, settings.webhook_concurrency, settings.fetch_ca_file

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 HANG = "hang"
@@ -39,10 +41,13 @@ class Receiver:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _released: threading.Event = field(default_factory=threading.Event)
+    tls: ssl.SSLContext | None = None
 
     @property
     def url(self) -> str:
         assert self._server is not None
+        if self.tls is not None:  # the certificate names localhost
+            return f"https://localhost:{self._server.server_address[1]}/hooks"
         return f"http://127.0.0.1:{self._server.server_address[1]}/hooks"
 
     @property
@@ -58,7 +63,9 @@ class Receiver:
         with self._lock:
             self.requests.append(received)
 
-    def wait_for(self, count: int, timeout: float = 20.0, where: Callable[[Received], bool] | None = None) -> list[Received]:
+    def wait_for(
+        self, count: int, timeout: float = 20.0, where: Callable[[Received], bool] | None = None
+    ) -> list[Received]:
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
@@ -96,6 +103,8 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -106,9 +115,25 @@ class Receiver:
             self._server.server_close()
 
 
+def tls_context(ca_file: Path) -> ssl.SSLContext:
+    """A server context with a localhost certificate from a throwaway CA, whose PEM goes to ca_file."""
+    import trustme
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(ca_file))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    return context
+
+
 @contextlib.contextmanager
-def receiver(script: list[int | str] | None = None, default: int | str = 200, port: int = 0) -> Iterator[Receiver]:
-    running = Receiver(script=list(script or []), default=default).start(port)
+def receiver(
+    script: list[int | str] | None = None,
+    default: int | str = 200,
+    port: int = 0,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[Receiver]:
+    running = Receiver(script=list(script or []), default=default, tls=tls).start(port)
     try:
         yield running
     finally:
