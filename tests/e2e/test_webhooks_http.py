@@ -17,9 +17,7 @@ from tests.webhooks.helpers import complete_job, deliveries, eventually, start_j
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def hooks_stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
+def hooks_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     urls = request.getfixturevalue("pg_databases") if request.param == "postgres" else None
     with running_stack(
         tmp_path_factory.mktemp("hooks"), db_urls=urls, webhooks_embedded=True, webhook_retry_delays="0,0.2,0.2"
@@ -68,9 +66,11 @@ def test_a_completed_render_pushes_signed_events(hooks_stack: Stack, hook: Recei
         assert generated["data"]["id"] == job["containerIds"][0]
 
         log = eventually(
-            lambda: (rows := deliveries(client, endpoint["endpointId"]))
-            and all(d["status"] == "succeeded" for d in rows)
-            and rows
+            lambda: (
+                (rows := deliveries(client, endpoint["endpointId"]))
+                and all(d["status"] == "succeeded" for d in rows)
+                and rows
+            )
         )
         assert len(log) == 2
         assert {d["eventId"] for d in log} == {r.event_id for r in received}
@@ -87,7 +87,11 @@ def test_canceled_and_unsubscribed_events(hooks_stack: Stack, hook: Receiver) ->
         complete_job(hooks_stack.stubs, other["jobId"])  # job.completed: not subscribed
         received = hook.wait_for(1)
         assert [r.json["type"] for r in received] == ["job.canceled"]
-        assert received[0].json["data"] == {"jobId": job["jobId"], "kind": "content_generate", "projectId": tenant["projectId"]}
+        assert received[0].json["data"] == {
+            "jobId": job["jobId"],
+            "kind": "content_generate",
+            "projectId": tenant["projectId"],
+        }
         assert len(hook.wait_for(2, timeout=1.0)) == 1
 
 
@@ -122,9 +126,13 @@ def test_endpoint_crud_secret_once_and_tenancy(hooks_stack: Stack, hook: Receive
             answer = other.request(method, path, json={} if method == "PATCH" else None)
             assert answer.status_code == 404 and answer.json()["error"]["code"] == "NOT_FOUND", (method, path)
         assert other.get("/v1/webhook-endpoints").json()["items"] == []
-        assert other.post(
-            "/v1/webhook-endpoints", json={"url": hook.url, "events": ["job.failed"], "projectId": tenant["projectId"]}
-        ).status_code == 404
+        assert (
+            other.post(
+                "/v1/webhook-endpoints",
+                json={"url": hook.url, "events": ["job.failed"], "projectId": tenant["projectId"]},
+            ).status_code
+            == 404
+        )
 
         assert client.delete(f"/v1/webhook-endpoints/{endpoint_id}").status_code == 204
         assert client.get(f"/v1/webhook-endpoints/{endpoint_id}").status_code == 404

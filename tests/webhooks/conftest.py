@@ -39,9 +39,7 @@ class Service:
         event_id = new_id("evt")
         now = utcnow()
         body = events.rfc3339(now)
-        raw = (
-            f'{{"id":"{event_id}","type":"{event_type}","createdAt":"{body}","data":{{"jobId":"job_x"}}}}'.encode()
-        )
+        raw = f'{{"id":"{event_id}","type":"{event_type}","createdAt":"{body}","data":{{"jobId":"job_x"}}}}'.encode()
         self.running.sink.publish_event(events.domain_event(event_id, event_type, org, PROJECT, now, raw))
         return event_id
 

@@ -27,10 +27,12 @@ def service(tmp_path: Path, db_url: str) -> Iterator[Service]:
 def _settled(service: Service, endpoint_id: str, count: int = 1) -> list[pb.Delivery]:
     return list(
         eventually(
-            lambda: (rows := service.deliveries(endpoint_id))
-            and len(rows) >= count
-            and all(d.status != pb.DELIVERY_STATUS_PENDING for d in rows)
-            and rows
+            lambda: (
+                (rows := service.deliveries(endpoint_id))
+                and len(rows) >= count
+                and all(d.status != pb.DELIVERY_STATUS_PENDING for d in rows)
+                and rows
+            )
         )
         or service.deliveries(endpoint_id)
     )
