@@ -372,7 +372,11 @@ BINARY_ROUTES: dict[str, str | None] = {
     "head_asset_thumbnail": None,
 }
 # Error statuses some operations answer beyond what their shape implies.
-EXTRA_ERRORS: dict[str, set[int]] = {"create_ugc_remix": {402}, "cancel_job": {409}}
+EXTRA_ERRORS: dict[str, set[int]] = {
+    "create_ugc_remix": {402},
+    "cancel_job": {409},
+    "create_webhook_endpoint": {404},  # a projectId that is not the organization's
+}
 
 # --- examples (the seed page's, where it has them) ------------------------------------------------------
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from common.render_queue import InProcessQueue
-from layers.events.v1 import events_pb2
 from common.timeutil import utcnow
+from layers.events.v1 import events_pb2
 from services.content.jobs import Jobs
 from services.content.models import IdempotencyRecord, Job, OutboxMessage
 from services.content.relay import OutboxRelay
