@@ -37,6 +37,8 @@ def lease_seconds(timeout: float) -> float:
 
 
 log = logging.getLogger("layers.webhooks")
+# httpx logs every request with its URL at INFO; a partner's URL may carry a token of theirs.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class RunningWebhooks(RunningService):

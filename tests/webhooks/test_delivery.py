@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from google.protobuf import field_mask_pb2
+from sqlalchemy import select
 
 from layers.webhooks.v1 import webhooks_pb2 as pb
 from services.webhooks import signing
+from services.webhooks.models import EndpointSecret
 from services.webhooks.store import AUTO_PAUSE_AFTER
 from tests.support.receiver import HANG, receiver
 from tests.webhooks.conftest import ORG, Service, webhooks_service
@@ -138,10 +140,6 @@ def test_rotation_signs_with_both_secrets_then_with_the_new_one(tmp_path: Path, 
 
 
 def test_secrets_are_encrypted_at_rest(service: Service) -> None:
-    from sqlalchemy import select
-
-    from services.webhooks.models import EndpointSecret
-
     created = service.endpoint("http://127.0.0.1:9/hooks")
     with service.running.webhooks.db.read() as session:
         stored = list(session.scalars(select(EndpointSecret.ciphertext)))
