@@ -23,7 +23,9 @@ from services.webhooks.store import Webhooks
 log = logging.getLogger("layers.webhooks.consumer")
 
 MAX_RECONNECT_SECONDS = 30.0
-PREFETCH = 100
+PREFETCH = 200
+# Events taken in per transaction, at most: what arrived together is committed together, then acked.
+INGEST_BATCH = 100
 
 
 class LocalEventSink:
@@ -51,6 +53,7 @@ class RabbitEventConsumer:
         self.webhooks = webhooks
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run_forever, name="webhook-events", daemon=True)
+        self._pending: list[tuple[int, events_pb2.DomainEvent]] = []
 
     def start(self) -> None:
         self._thread.start()
@@ -78,8 +81,10 @@ class RabbitEventConsumer:
             channel.basic_qos(prefetch_count=PREFETCH)
             channel.basic_consume(self.queue_name, on_message_callback=self._on_message, auto_ack=False)
             log.info("webhooks consuming %s", self.queue_name)
+            self._pending = []  # unacked messages of a lost connection come again
             while not self._stop.is_set():
-                connection.process_data_events(time_limit=0.5)
+                connection.process_data_events(time_limit=0.05 if self._pending else 0.5)
+                self._flush(channel)
         finally:
             if connection.is_open:
                 connection.close()
@@ -91,18 +96,27 @@ class RabbitEventConsumer:
         properties: pika.BasicProperties,
         body: bytes,
     ) -> None:
-        # Taking an event in is one short transaction: done on this thread, then acked.
         try:
             event = events_pb2.DomainEvent.FromString(body)
         except DecodeError:
             log.error("dropping message %s: not a DomainEvent", properties.message_id)
             channel.basic_reject(method.delivery_tag, requeue=False)
             return
-        try:
-            self.webhooks.ingest(event)
-        except Exception:
-            log.warning("could not take event %s in; requeued", event.event_id, exc_info=True)
-            self._stop.wait(0.5)
-            channel.basic_nack(method.delivery_tag, requeue=True)
+        self._pending.append((method.delivery_tag, event))
+        if len(self._pending) >= INGEST_BATCH:
+            self._flush(channel)
+
+    def _flush(self, channel: BlockingChannel) -> None:
+        """Commit the pending events' deliveries, then ack them all at once; on failure, requeue them."""
+        if not self._pending:
             return
-        channel.basic_ack(method.delivery_tag)
+        batch, self._pending = self._pending, []
+        last_tag = batch[-1][0]
+        try:
+            self.webhooks.ingest_many([event for _, event in batch])
+        except Exception:
+            log.warning("could not take %d events in; requeued", len(batch), exc_info=True)
+            self._stop.wait(0.5)
+            channel.basic_nack(last_tag, multiple=True, requeue=True)
+            return
+        channel.basic_ack(last_tag, multiple=True)

@@ -33,6 +33,8 @@ log = logging.getLogger("layers.webhooks.delivery")
 USER_AGENT = "layers-webhooks/1"
 MAX_ANSWER_BYTES = 4096
 IDLE_POLL_SECONDS = 1.0
+# Outcomes recorded in one transaction, at most.
+RECORD_BATCH = 200
 
 # (host, port) -> the addresses checked for this attempt; set per task, read by the network backend.
 _PINNED: contextvars.ContextVar[dict[tuple[str, int], list[str]]] = contextvars.ContextVar("webhook_pins")
@@ -140,6 +142,7 @@ class DeliveryWorker:
         self.ca_file = ca_file
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
+        self._refill = max(1, concurrency // 4)
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
@@ -170,9 +173,15 @@ class DeliveryWorker:
         client = pinned_client(self.timeout, self.concurrency, self.ca_file)
         sender = Sender(self.webhooks, client, self.timeout)
         in_flight: set[asyncio.Task[None]] = set()
+        self._outcomes: asyncio.Queue[tuple[Due, Outcome]] = asyncio.Queue()
+        recorder = asyncio.create_task(self._record_forever())
         try:
             while not self._stopping.is_set():
                 free = self.concurrency - len(in_flight)
+                if in_flight and free < self._refill:
+                    # Claim in batches, not one attempt per finished one: a claim is a transaction.
+                    await self._wait_for_wake(IDLE_POLL_SECONDS)
+                    continue
                 taken: list[Due] = []
                 if free > 0:
                     try:
@@ -192,6 +201,9 @@ class DeliveryWorker:
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
+            await self._outcomes.join()  # what came back is recorded before the loop ends
+            recorder.cancel()
+            await asyncio.gather(recorder, return_exceptions=True)
             await client.aclose()
 
     def _finished(self, in_flight: set[asyncio.Task[None]]) -> typing.Callable[[asyncio.Task[None]], None]:
@@ -212,26 +224,46 @@ class DeliveryWorker:
                     # Due but not taken means another worker holds it: do not spin on it.
                     floor = 0.05 if idle else 0.0
                     wait = max(floor, min(wait, (due_at - utcnow()).total_seconds()))
-        if wait > 0:
+        await self._wait_for_wake(wait)
+
+    async def _wait_for_wake(self, seconds: float) -> None:
+        assert self._wake is not None
+        if seconds > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()
 
     async def _deliver(self, sender: Sender, due: Due) -> None:
         outcome = await sender.attempt(due)
-        for pause in (0.5, 1.0, 2.0, 5.0):
+        await self._outcomes.put((due, outcome))
+
+    async def _record_forever(self) -> None:
+        """Record outcomes as they come, those waiting together in one transaction. An outcome that cannot
+        be recorded is dropped after a few tries: its lease runs out and the attempt is made again."""
+        while True:
+            batch = [await self._outcomes.get()]
+            while len(batch) < RECORD_BATCH and not self._outcomes.empty():
+                batch.append(self._outcomes.get_nowait())
             try:
-                status = await asyncio.to_thread(self.webhooks.record, due, outcome)
-                break
+                for pause in (0.5, 1.0, 2.0, 5.0, 0.0):
+                    try:
+                        statuses = await asyncio.to_thread(self.webhooks.record_many, batch)
+                        break
+                    except Exception:
+                        log.warning("could not record %d attempts; retrying", len(batch), exc_info=True)
+                        if not pause:
+                            raise
+                        await asyncio.sleep(pause)
+                for (due, outcome), status in zip(batch, statuses, strict=True):
+                    log.info(
+                        "delivery %s attempt %d: %s (%s)",
+                        due.delivery_id,
+                        due.attempt,
+                        outcome.status_code or outcome.error,
+                        status,
+                    )
             except Exception:
-                log.warning("could not record an attempt of %s; retrying", due.delivery_id, exc_info=True)
-                await asyncio.sleep(pause)
-        else:
-            return  # the lease runs out and the attempt is made again
-        log.info(
-            "delivery %s attempt %d: %s (%s)",
-            due.delivery_id,
-            due.attempt,
-            outcome.status_code or outcome.error,
-            status,
-        )
+                log.error("gave up recording %d attempts; they will be made again", len(batch))
+            finally:
+                for _ in batch:
+                    self._outcomes.task_done()

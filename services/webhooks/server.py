@@ -37,8 +37,6 @@ def lease_seconds(timeout: float) -> float:
 
 
 log = logging.getLogger("layers.webhooks")
-# httpx logs every request with its URL at INFO; a partner's URL may carry a token of theirs.
-logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class RunningWebhooks(RunningService):
@@ -56,6 +54,8 @@ def start(
 ) -> RunningWebhooks:
     """Migrate, start the delivery worker, the consumer (when RabbitMQ is configured and `consume` is not
     False) and the gRPC server. `resolver` replaces DNS for the guard (tests of DNS that changes)."""
+    # httpx logs every request with its URL at INFO; a partner's URL may carry a token of theirs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     db = Database(make_engine(settings.webhooks_database))
     closers: list[Callable[[], Any]] = [db.dispose]
     try:

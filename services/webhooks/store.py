@@ -370,32 +370,41 @@ class Webhooks:
 
     def ingest(self, event: events_pb2.DomainEvent) -> int:
         """Take an event in and fan it out; returns the deliveries made (0 for an event seen before)."""
+        return self.ingest_many([event])
+
+    def ingest_many(self, batch: Sequence[events_pb2.DomainEvent]) -> int:
+        """Take events in and fan them out in one transaction; returns the deliveries made. An event seen
+        before (a redelivered message) adds nothing."""
         now = utcnow()
+        made = 0
         with self.db.write() as session:
-            inserted = session.execute(
-                _insert_ignoring(session, Event).values(
-                    event_id=event.event_id,
-                    type=event.type,
-                    organization_id=event.organization_id,
-                    project_id=event.project_id,
-                    body=event.body,
-                    created_at=event.created_at.ToDatetime(tzinfo=now.tzinfo),
-                    received_at=now,
+            endpoints_of: dict[str, Sequence[Endpoint]] = {}
+            for event in batch:
+                inserted = session.execute(
+                    _insert_ignoring(session, Event).values(
+                        event_id=event.event_id,
+                        type=event.type,
+                        organization_id=event.organization_id,
+                        project_id=event.project_id,
+                        body=event.body,
+                        created_at=event.created_at.ToDatetime(tzinfo=now.tzinfo),
+                        received_at=now,
+                    )
                 )
-            )
-            if not getattr(inserted, "rowcount", 0):
-                return 0
-            endpoints = session.scalars(
-                select(Endpoint).where(Endpoint.organization_id == event.organization_id, Endpoint.deleted_at.is_(None))
-            ).all()
-            matching = [
-                e for e in endpoints if event.type in e.events.split() and e.project_id in (None, event.project_id)
-            ]
-            for endpoint in matching:
-                session.add(self._delivery(endpoint, event.event_id, event.type, now))
-        if matching:
+                if not getattr(inserted, "rowcount", 0):
+                    continue
+                org = event.organization_id
+                if org not in endpoints_of:
+                    endpoints_of[org] = session.scalars(
+                        select(Endpoint).where(Endpoint.organization_id == org, Endpoint.deleted_at.is_(None))
+                    ).all()
+                for endpoint in endpoints_of[org]:
+                    if event.type in endpoint.events.split() and endpoint.project_id in (None, event.project_id):
+                        session.add(self._delivery(endpoint, event.event_id, event.type, now))
+                        made += 1
+        if made:
             self.on_due()
-        return len(matching)
+        return made
 
     def _delivery(self, endpoint: Endpoint, event_id: str, event_type: str, now: datetime, **extra: str) -> Delivery:
         return Delivery(
@@ -529,58 +538,73 @@ class Webhooks:
     def record(self, due: Due, outcome: Outcome) -> str | None:
         """Apply one attempt's outcome; returns the delivery's new status, or None when the attempt was no
         longer this worker's (its lease ran out and another took it, or the endpoint was deleted)."""
+        return self.record_many([(due, outcome)])[0]
+
+    def record_many(self, results: Sequence[tuple[Due, Outcome]]) -> list[str | None]:
+        """`record` for several attempts in one transaction (a busy worker reports in batches)."""
         now = utcnow()
+        statuses: list[str | None] = []
         with self.db.write() as session:
-            query = select(Delivery).where(
-                Delivery.delivery_id == due.delivery_id,
-                Delivery.attempts == due.attempt,
-                Delivery.status == "pending",
-            )
-            delivery = session.scalar(query if is_sqlite(self.db.engine) else query.with_for_update())
-            if delivery is None:
-                return None
-            session.add(
-                Attempt(
-                    delivery_id=due.delivery_id,
-                    number=due.attempt,
-                    started_at=outcome.started_at,
-                    duration_ms=outcome.duration_ms,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
+            query = select(Delivery).where(Delivery.delivery_id.in_([due.delivery_id for due, _ in results]))
+            if not is_sqlite(self.db.engine):
+                query = query.order_by(Delivery.seq).with_for_update()
+            rows = {row.delivery_id: row for row in session.scalars(query)}
+            succeeded: set[str] = set()
+            failures: dict[str, int] = {}
+            for due, outcome in results:
+                delivery = rows.get(due.delivery_id)
+                if delivery is None or delivery.attempts != due.attempt or delivery.status != "pending":
+                    statuses.append(None)
+                    continue
+                session.add(
+                    Attempt(
+                        delivery_id=due.delivery_id,
+                        number=due.attempt,
+                        started_at=outcome.started_at,
+                        duration_ms=outcome.duration_ms,
+                        status_code=outcome.status_code,
+                        error=outcome.error,
+                    )
                 )
-            )
-            delivery.last_status_code = outcome.status_code
-            delivery.last_error = outcome.error
-            delivery.updated_at = now
+                delivery.last_status_code = outcome.status_code
+                delivery.last_error = outcome.error
+                delivery.updated_at = now
+                if outcome.succeeded:
+                    delivery.status, delivery.next_attempt_at = "succeeded", None
+                    succeeded.add(due.endpoint_id)
+                    failures.pop(due.endpoint_id, None)
+                elif outcome.retryable and delivery.attempts < len(self.ladder):
+                    delivery.next_attempt_at = now + timedelta(seconds=self.ladder[delivery.attempts])
+                else:
+                    delivery.status = "abandoned" if outcome.retryable else "failed"
+                    delivery.next_attempt_at = None
+                    failures[due.endpoint_id] = failures.get(due.endpoint_id, 0) + 1
+                statuses.append(delivery.status)
             endpoints = Endpoint.__table__.c
-            if outcome.succeeded:
-                delivery.status, delivery.next_attempt_at = "succeeded", None
+            for endpoint_id in sorted(succeeded - set(failures)):
                 session.execute(
                     update(Endpoint)
-                    .where(endpoints.endpoint_id == due.endpoint_id, endpoints.consecutive_failures != 0)
+                    .where(endpoints.endpoint_id == endpoint_id, endpoints.consecutive_failures != 0)
                     .values(consecutive_failures=0)
                 )
-                return delivery.status
-            if outcome.retryable and delivery.attempts < len(self.ladder):
-                delivery.next_attempt_at = now + timedelta(seconds=self.ladder[delivery.attempts])
-                return delivery.status
-            delivery.status = "abandoned" if outcome.retryable else "failed"
-            delivery.next_attempt_at = None
-            session.execute(
-                update(Endpoint)
-                .where(endpoints.endpoint_id == due.endpoint_id)
-                .values(consecutive_failures=endpoints.consecutive_failures + 1)
-            )
-            session.execute(
-                update(Endpoint)
-                .where(
-                    endpoints.endpoint_id == due.endpoint_id,
-                    endpoints.status == "active",
-                    endpoints.consecutive_failures >= AUTO_PAUSE_AFTER,
+            for endpoint_id, count in sorted(failures.items()):
+                # Failures after a success in this batch count from zero.
+                base = 0 if endpoint_id in succeeded else endpoints.consecutive_failures
+                session.execute(
+                    update(Endpoint)
+                    .where(endpoints.endpoint_id == endpoint_id)
+                    .values(consecutive_failures=base + count)
                 )
-                .values(status="auto_paused", updated_at=now)
-            )
-            return delivery.status
+                session.execute(
+                    update(Endpoint)
+                    .where(
+                        endpoints.endpoint_id == endpoint_id,
+                        endpoints.status == "active",
+                        endpoints.consecutive_failures >= AUTO_PAUSE_AFTER,
+                    )
+                    .values(status="auto_paused", updated_at=now)
+                )
+        return statuses
 
     def open_secrets(self, due: Due) -> list[str]:
         return [self.box.open(due.endpoint_id, s) for s in due.sealed_secrets]
