@@ -87,9 +87,9 @@ def running_stack(
         stack_parts.append(billing)
         media = media_server.start(settings, "127.0.0.1:0")
         stack_parts.append(media)
-        webhooks = webhooks_server.start(
-            settings, "127.0.0.1:0", embedded=webhooks_embedded, consume=publisher is not None
-        )
+        # With RabbitMQ, events go through it (when the test names a broker for them); else straight in.
+        consume = publisher is not None and bool(settings.amqp_url)
+        webhooks = webhooks_server.start(settings, "127.0.0.1:0", embedded=webhooks_embedded, consume=consume)
         stack_parts.append(webhooks)
         settings = settings.model_copy(
             update={"billing_addr": billing.address, "media_addr": media.address, "webhooks_addr": webhooks.address}
