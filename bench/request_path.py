@@ -302,14 +302,19 @@ def postgres_version(admin_url: str) -> str:
     return str(row[0]).split()[0] if row else "?"
 
 
-def delete_queues(amqp_url: str, queue: str) -> None:
+def delete_queues(
+    amqp_url: str, queue: str, events_exchange: str | None = None, events_queue: str | None = None
+) -> None:
+    """The render queue (with its retry and dead queues) and, when named, the events exchange and queue."""
     import pika
 
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         channel = connection.channel()
-        for name in (queue, f"{queue}.retry", f"{queue}.dead"):
+        for name in (queue, f"{queue}.retry", f"{queue}.dead", *([events_queue] if events_queue else [])):
             channel.queue_delete(queue=name)
+        if events_exchange:
+            channel.exchange_delete(exchange=events_exchange)
     finally:
         connection.close()
 
@@ -906,6 +911,9 @@ class Bench:
         self.run_id = uuid.uuid4().hex[:10]
         self.databases = {name: f"layers_bench_{self.run_id}_{name}" for name in ("content", "media", "billing")}
         self.queue = f"layers.render.bench.{self.run_id}"
+        # Content publishes job events too; a run's own exchange and queue keep them out of anyone else's.
+        self.events_exchange = f"layers.events.bench.{self.run_id}"
+        self.events_queue = f"layers.webhooks.bench.{self.run_id}"
         self.redis_db: int | None = None
         self.postgres: PostgresBackends | None = None
         self.meter = CpuMeter(None)
@@ -932,6 +940,8 @@ class Bench:
                 "LAYERS_HTTP_PORT": str(ports["http"]),
                 "LAYERS_AMQP_URL": self.args.amqp_url,
                 "LAYERS_RENDER_QUEUE": self.queue,
+                "LAYERS_EVENTS_EXCHANGE": self.events_exchange,
+                "LAYERS_WEBHOOKS_QUEUE": self.events_queue,
                 "LAYERS_SIGNING_SECRET": f"bench-{uuid.uuid4().hex}",
                 "LAYERS_RATE_LIMIT_READS_PER_MINUTE": LIFTED,
                 "LAYERS_RATE_LIMIT_WRITES_PER_MINUTE": LIFTED,
@@ -979,7 +989,12 @@ class Bench:
             steps.append(
                 ("drop the databases", lambda: drop_databases(self.args.pg_url, list(self.databases.values())))
             )
-        steps.append(("delete the queues", lambda: delete_queues(self.args.amqp_url, self.queue)))
+        steps.append(
+            (
+                "delete the queues",
+                lambda: delete_queues(self.args.amqp_url, self.queue, self.events_exchange, self.events_queue),
+            )
+        )
         if self.redis_db is not None:
             steps.append(("flush the Redis database", self.flush_redis))
         for what, step in steps:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import pika
 import pytest
 
 from cli.admin import create_demo_tenant
@@ -96,7 +97,8 @@ class ContentProcess:
 
 @contextmanager
 def killable_content(pg_url: str, amqp_url: str, tmp_path: Path) -> Iterator[tuple[Settings, ContentProcess, TcpProxy]]:
-    queue = f"layers.render.crash.{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:8]
+    queue, events_exchange, events_queue = f"layers.render.crash.{tag}", f"layers.events.crash.{tag}", f"crash.{tag}"
     settings = Settings(
         data_dir=tmp_path,
         content_db_url=pg_url,
@@ -126,6 +128,8 @@ def killable_content(pg_url: str, amqp_url: str, tmp_path: Path) -> Iterator[tup
             "LAYERS_BILLING_ADDR": f"127.0.0.1:{proxy.port}",  # content reaches billing only through the proxy
             "LAYERS_AMQP_URL": amqp_url,
             "LAYERS_RENDER_QUEUE": queue,
+            "LAYERS_EVENTS_EXCHANGE": events_exchange,  # the job events this content publishes stay here
+            "LAYERS_WEBHOOKS_QUEUE": events_queue,
             "LAYERS_RPC_TIMEOUT_SECONDS": str(RPC_TIMEOUT),
             "LAYERS_IDEMPOTENCY_LEASE_SECONDS": str(LEASE),
         }
@@ -139,6 +143,17 @@ def killable_content(pg_url: str, amqp_url: str, tmp_path: Path) -> Iterator[tup
         media.stop(grace_seconds=1)
         billing.stop(grace_seconds=1)
         delete_topology(amqp_url, queue)
+        delete_events(amqp_url, events_exchange, events_queue)
+
+
+def delete_events(amqp_url: str, exchange: str, queue: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        channel.queue_delete(queue=queue)
+        channel.exchange_delete(exchange=exchange)
+    finally:
+        connection.close()
 
 
 def reservation_state(clients: Clients, reservation_id: str) -> int:
