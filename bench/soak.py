@@ -10,8 +10,8 @@ content|media|billing|gateway`) plus `layers serve renderer`, seeds a tenant, an
 - uploads: an app-media clip every --upload-every seconds.
 
 Every --sample-every seconds it reads each service's resident memory and open file descriptors (its
-processes summed, from /proc). The report compares the first sample after --settle seconds with the last and
-the largest; a service whose memory grew by more than --rss-slack (MB, or 10 %) or whose descriptors grew by
+processes summed, from /proc). The report compares the first sample after --settle seconds with the last
+(and shows the largest); a service whose memory grew by more than --rss-slack (MB, or 10 %) or whose descriptors grew by
 more than --fd-slack is not flat, and the exit status is 1, as it is for any unexpected answer.
 
     .venv/bin/python bench/soak.py --minutes 20
@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import request_path
 from request_path import REPO, Bench, descendants, log, process_table, run_and_clean_up
 
+# Status 0 stands for an exception in the client (a timeout, a reset connection): never expected.
 EXPECTED = {
     "start": {202},
     "poll": {200, 304},
@@ -135,6 +136,23 @@ class Traffic:
         headers = {"Authorization": f"Bearer {self.tenant.api_key}"}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=60)
 
+    def _guarded(self, name: str, loop: Any) -> Any:
+        """Run a client's loop; an exception (a timeout, a reset connection) is an unexpected answer, and the
+        client starts again rather than dying silently."""
+
+        def run() -> None:
+            while not self.stop.is_set():
+                try:
+                    loop()
+                except Exception as exc:
+                    with self.lock:
+                        self.counts[(name, 0)] += 1
+                        if len(self.unexpected) < 20:
+                            self.unexpected.append(f"{name}: {exc.__class__.__name__}: {exc}"[:300])
+                    self.stop.wait(1.0)
+
+        return run
+
     def _count(self, call: str, response: Any) -> None:
         with self.lock:
             self.counts[(call, response.status_code)] += 1
@@ -207,8 +225,8 @@ class Traffic:
                 self._count("upload", response)
 
     def start(self) -> None:
-        targets = [self._starter, self._uploader] + [self._poller] * self.args.pollers
-        self.threads = [threading.Thread(target=t, daemon=True) for t in targets]
+        targets = [("start", self._starter), ("upload", self._uploader)] + [("poll", self._poller)] * self.args.pollers
+        self.threads = [threading.Thread(target=self._guarded(name, loop), daemon=True) for name, loop in targets]
         for thread in self.threads:
             thread.start()
 
@@ -216,6 +234,8 @@ class Traffic:
         self.stop.set()
         for thread in self.threads:
             thread.join(90)
+            if thread.is_alive():
+                self.unexpected.append("a client did not stop within 90 s")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -252,7 +272,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # What the request-path bench's set-up reads.
     seconds = args.minutes * 60
     args.http_workers, args.grpc_workers = 2, 1
-    args.duration, args.warmup, args.flat_levels, args.flat_duration = seconds / 40_000, 0.0, [], None
+    # Bench.credits_needed is overridden below; these only satisfy the shared set-up.
+    args.duration, args.warmup, args.flat_levels, args.flat_duration = seconds, 0.0, [], None
     args.profile = None
     args.minimum_credits = int(seconds / args.start_every) + 100
     return args

@@ -46,13 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return run(args)
-    except ValidationError as exc:  # a LAYERS_* variable out of range or inconsistent with another
+        Settings()  # every command reads them: a bad LAYERS_* variable is named before anything starts
+    except ValidationError as exc:
         print(f"layers: invalid settings:\n{describe_invalid(exc)}", file=sys.stderr)
         return 2
-
-
-def run(args: argparse.Namespace) -> int:
     if args.command == "dev":
         from cli import dev
 

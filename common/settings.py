@@ -94,8 +94,8 @@ class Settings(BaseSettings):
     rpc_timeout_seconds: float = 30.0
     # How long an unanswered POST keeps its Idempotency-Key before its request is taken for dead: then a
     # retry takes the key over, and credits a dead ugc-remix held are released. It must outlast the
-    # longest live request (two service calls of rpc_timeout each, and a margin).
-    idempotency_lease_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    # longest live request: four service calls of rpc_timeout each, and a URL import's fetch.
+    idempotency_lease_seconds: Annotated[float, Field(gt=0, le=3600)] = 300.0
 
     # Redis: shared rate-limit counters and the API-key revocation broadcast. Unset (the embedded default)
     # keeps counters in process memory, and revocations reach gateways in the same process only.
@@ -116,10 +116,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _lease_outlasts_live_requests(self) -> Settings:
-        if self.idempotency_lease_seconds <= 2 * self.rpc_timeout_seconds:
+        longest = 4 * self.rpc_timeout_seconds + self.fetch_timeout_seconds
+        if self.idempotency_lease_seconds <= longest:
             raise ValueError(
-                f"LAYERS_IDEMPOTENCY_LEASE_SECONDS ({self.idempotency_lease_seconds:g}) must be more than twice "
-                f"LAYERS_RPC_TIMEOUT_SECONDS ({self.rpc_timeout_seconds:g}): a live request could outlast it"
+                f"LAYERS_IDEMPOTENCY_LEASE_SECONDS ({self.idempotency_lease_seconds:g}) must be more than "
+                f"4 x LAYERS_RPC_TIMEOUT_SECONDS + LAYERS_FETCH_TIMEOUT_SECONDS ({longest:g}): a live request "
+                "could outlast it"
             )
         return self
 
@@ -149,6 +151,14 @@ class Settings(BaseSettings):
     @property
     def blobs(self) -> Path:
         return self.blob_dir or self.data_dir / "blobs"
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; bad ones end the process with one line each, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SystemExit(f"layers: invalid settings:\n{describe_invalid(exc)}") from None
 
 
 def describe_invalid(error: ValidationError) -> str:

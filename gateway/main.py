@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
-from common.settings import Settings
+from common.settings import Settings, load_settings
 from gateway.app import create_app
 
 log = logging.getLogger("layers.gateway")
@@ -59,7 +59,7 @@ def workers_for(settings: Settings) -> int:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    settings = Settings()
+    settings = load_settings()
     workers = workers_for(settings)
     if workers == 1:
         run_server(uvicorn_config(create_app(settings), settings))

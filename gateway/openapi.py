@@ -641,6 +641,11 @@ def _document(operation: dict[str, Any], route: APIRoute, method: str) -> None:
             error_headers = {"X-Request-Id": headers["X-Request-Id"]}
         if status == 429:
             error_headers["Retry-After"] = {**_HEADERS["Retry-After"], "required": True}
+        if status == 409 and "idempotency-key" in header_names:
+            error_headers["Retry-After"] = {
+                **_HEADERS["Retry-After"],
+                "description": "With reason IN_PROGRESS: seconds after which a retry may find the first answer.",
+            }
         responses[str(status)] = {"description": description, "headers": error_headers}
         if method != "head":  # a HEAD answer has no body to describe
             responses[str(status)]["content"] = _json({"$ref": REF.format(model="ErrorEnvelope")}, examples)

@@ -9,7 +9,7 @@ import grpc
 
 from common.db import Database, make_engine, migrate
 from common.grpc_server import RunningService, create_server, serve
-from common.settings import Settings
+from common.settings import Settings, load_settings
 from layers.billing.v1 import billing_pb2, billing_pb2_grpc
 from services.billing.ledger import Ledger
 from services.billing.servicer import BillingServicer
@@ -48,5 +48,5 @@ def start(settings: Settings, address: str | None = None, reuse_port: bool = Fal
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings()
+    settings = load_settings()
     serve("billing", __name__, settings.billing_addr, settings, settings.billing_database)

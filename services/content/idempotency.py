@@ -151,25 +151,31 @@ class IdempotencyStore:
         if stored.rowcount == 0:  # type: ignore[attr-defined]
             raise ClaimLost()
 
-    def take_abandoned_job_claims(self, limit: int = 100) -> list[Claim]:
-        """Claims of job-starting requests left in progress past their lease (the owner died between claiming
-        and committing), each taken over with a fresh lease, so the caller can settle what the owner left and
-        no other caller (a retry, another replica) gets the same claim meanwhile."""
+    def take_abandoned_job_claim(self) -> Claim | None:
+        """The oldest claim of a job-starting request left in progress past its lease (its owner died between
+        claiming and committing), taken over with a fresh lease so the caller can settle what the owner left
+        while no one else (a retry, another replica) gets it. One at a time: settling it takes a billing call,
+        which must end well inside the new lease."""
         now = utcnow()
         records = table_of(IdempotencyRecord).c
         with self.db.write() as session:
-            rows = session.scalars(
+            record = session.scalars(
                 select(IdempotencyRecord)
                 .where(records.state == "in_progress", records.job_id != "", records.locked_until <= now)
-                .order_by(records.id)
-                .limit(limit)
+                .order_by(records.locked_until)
+                .limit(1)
                 .with_for_update(skip_locked=True)
-            ).all()
-            taken = []
-            for record in rows:
-                record.locked_until = now + self.lease
-                taken.append(Claim(record.id, record.job_id, record.locked_until))
-        return taken
+            ).first()
+            if record is None:
+                return None
+            record.locked_until = now + self.lease
+            return Claim(record.id, record.job_id, record.locked_until)
+
+    def claims_job(self, job_id: str) -> bool:
+        """Whether some key's record still names this job id (in progress or answered)."""
+        records = table_of(IdempotencyRecord).c
+        with self.db.query() as conn:
+            return conn.scalar(select(records.id).where(records.job_id == job_id).limit(1)) is not None
 
     def abandon(self, claim: Claim) -> None:
         """Forget the claim: a request that failed without side effects is not stored. A claim another

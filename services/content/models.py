@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -188,7 +189,16 @@ class IdempotencyRecord(Base):
     # An in_progress claim older than this was abandoned (its process died) and may be taken over.
     locked_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    __table_args__ = (UniqueConstraint("organization_id", "scope", "idempotency_key"),)
+    # Keys held the longest by requests still running or dead: what content looks for every few seconds.
+    __table_args__ = (
+        UniqueConstraint("organization_id", "scope", "idempotency_key"),
+        Index(
+            "ix_idempotency_records_in_progress",
+            "locked_until",
+            postgresql_where=text("state = 'in_progress'"),
+            sqlite_where=text("state = 'in_progress'"),
+        ),
+    )
 
 
 class OutboxMessage(Base):

@@ -58,9 +58,11 @@ class OutboxRelay:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+        self._claims = threading.Thread(target=self._settle_abandoned_claims, name="abandoned-claims", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+        self._claims.start()
 
     def wake(self) -> None:
         """Called after a commit that added a row, so it goes out without waiting for the next poll."""
@@ -70,35 +72,42 @@ class OutboxRelay:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=10)
+        self._claims.join(timeout=10)
         self.publisher.close()
         if self.events is not None:
             self.events.close()
 
     def _run(self) -> None:
         backoff = 0.0
-        next_purge = next_settle = next_abandoned = 0.0
+        next_purge = next_settle = 0.0
         while not self._stop.is_set():
             try:
                 self.publish_pending()
-                if time.monotonic() >= next_settle:
-                    self.jobs.settle_pending()
-                    next_settle = time.monotonic() + SETTLE_EVERY_SECONDS
-                if time.monotonic() >= next_abandoned:
-                    self.release_abandoned()
-                    next_abandoned = time.monotonic() + ABANDONED_CLAIMS_EVERY_SECONDS
-                if time.monotonic() >= next_purge:
-                    self.purge()
-                    next_purge = time.monotonic() + PURGE_EVERY_SECONDS
                 backoff = 0.0
+            except Exception as exc:
+                backoff = min(MAX_BACKOFF_SECONDS, max(0.2, backoff * 2))
+                log.warning("relay: %s; retrying in %.1fs", exc.__class__.__name__, backoff)
+            # The chores go on while the broker is away (each failing alone).
+            if time.monotonic() >= next_settle:
+                _chore("settle billing", self.jobs.settle_pending)
+                next_settle = time.monotonic() + SETTLE_EVERY_SECONDS
+            if time.monotonic() >= next_purge:
+                _chore("purge", self.purge)
+                next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+            if backoff:
+                self._stop.wait(backoff)
+            else:
                 self.publisher.idle()
                 if self.events is not None:
                     self.events.idle()
                 self._wake.wait(self.poll_seconds)
-            except Exception as exc:
-                backoff = min(MAX_BACKOFF_SECONDS, max(0.2, backoff * 2))
-                log.warning("relay: %s; retrying in %.1fs", exc.__class__.__name__, backoff)
-                self._stop.wait(backoff)
             self._wake.clear()
+
+    def _settle_abandoned_claims(self) -> None:
+        """Its own thread: a pass waits on billing, which must never hold up render messages."""
+        while not self._stop.is_set():
+            _chore("release abandoned claims", self.release_abandoned)
+            self._stop.wait(ABANDONED_CLAIMS_EVERY_SECONDS)
 
     def purge(self) -> tuple[int, int]:
         """Delete idempotency records past their 24 hours and outbox rows sent more than a week ago, so
@@ -198,6 +207,13 @@ class OutboxRelay:
 
 def _next_unsent(rows: int = 1) -> Select[OutboxMessage]:
     return select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(rows)
+
+
+def _chore(what: str, run: Callable[[], object]) -> None:
+    try:
+        run()
+    except Exception as exc:
+        log.warning("relay: could not %s: %s", what, exc.__class__.__name__)
 
 
 def _count(result: object) -> int:

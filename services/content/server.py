@@ -15,7 +15,7 @@ from common.events import DiscardEvents, EventPublisher, RabbitEventPublisher
 from common.grpc_server import RunningService, create_server, serve
 from common.render_queue import InProcessQueue, Publisher, RabbitPublisher
 from common.revocations import RevocationPublisher
-from common.settings import Settings
+from common.settings import Settings, load_settings
 from layers.content.v1 import content_pb2, content_pb2_grpc
 from services.content.idempotency import IdempotencyStore
 from services.content.jobs import Jobs
@@ -98,5 +98,5 @@ def start(
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = Settings()
+    settings = load_settings()
     serve("content", __name__, settings.content_addr, settings, settings.content_database)

@@ -12,6 +12,7 @@ and one write transaction of plain INSERTs and conditional UPDATEs (SQLAlchemy C
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -157,7 +158,7 @@ class UgcRemixHandler:
         try:
             claim, reservation_id = self._reserve(request, claim)
         except ServiceError as exc:
-            if exc.code in AMBIGUOUS and self.idempotency.owns(claim):
+            if exc.code in AMBIGUOUS and self._hold_is_ours(claim):
                 # The hold may have been made before the answer was lost: give it back, or a retry with this
                 # key (a new job id once this claim is abandoned) would hold the credits a second time.
                 self._release_quietly(reservation_id_for(claim.job_id))
@@ -165,29 +166,43 @@ class UgcRemixHandler:
         try:
             return self._commit(request, claim, on_camera, hook, inputs, reservation_id)
         except BaseException as exc:
+            if self._hold_is_ours(claim):
+                # Nothing was committed: give the credits back now rather than waiting for the hold to expire.
+                self._release_quietly(reservation_id)
             if not self.idempotency.owns(claim):
-                # Another request took this key over (our lease ran out): the job id and its hold are theirs.
                 raise ClaimLost() from exc
-            # Nothing was committed: give the credits back now rather than waiting for the hold to expire.
-            self._release_quietly(reservation_id)
             raise
 
-    def release_abandoned(self) -> int:
+    def _hold_is_ours(self, claim: Claim) -> bool:
+        """Whether this request may give back the hold under its job id: it still owns its claim, or no key's
+        record names the job any more (the claim was settled while this request was slow). A request that
+        took the key over keeps the job id, and then the hold is its own."""
+        return self.idempotency.owns(claim) or not self.idempotency.claims_job(claim.job_id)
+
+    def release_abandoned(self, budget_seconds: float | None = None) -> int:
         """Settle what requests that died between claiming their key and committing their job left behind:
-        the credits they held are released and their claims forgotten, so a retry starts afresh and a
-        partner who never retries is not charged. Returns how many were settled."""
+        the credits they held are released and their claims forgotten, so a retry with the key starts afresh
+        and a partner who never retries is not charged. Claims go one at a time, for at most half a lease
+        per pass; billing unreachable ends the pass (the claim's new lease runs out and a later pass tries
+        again). Returns how many were settled."""
+        budget = self.idempotency.lease.total_seconds() / 2 if budget_seconds is None else budget_seconds
+        ends = time.monotonic() + budget
         settled = 0
-        for claim in self.idempotency.take_abandoned_job_claims():
+        while time.monotonic() < ends and (claim := self.idempotency.take_abandoned_job_claim()) is not None:
             with self.db.query() as conn:
                 committed = conn.scalar(_JOB_EXISTS, {"job_id": claim.job_id}) is not None
-            if not committed:  # (a committed job completes its claim in the same transaction)
-                try:
-                    self.billing.release(reservation_id_for(claim.job_id))
-                except ServiceError as exc:
-                    if exc.code != grpc.StatusCode.NOT_FOUND:  # NOT_FOUND: it died before holding anything
-                        log.warning("could not release %s yet: %s", reservation_id_for(claim.job_id), exc.message)
-                        continue  # the claim's new lease runs out and a later pass tries again
-                log.info("released the credits of %s, whose request died before its job was created", claim.job_id)
+            if committed:
+                # Cannot happen (a job completes its claim in its own transaction); never start it twice.
+                log.error("claim for %s is in progress although the job exists; left alone", claim.job_id)
+                continue
+            reservation_id = reservation_id_for(claim.job_id)
+            try:
+                self.billing.release(reservation_id)
+                log.info("released %s: its request died before creating job %s", reservation_id, claim.job_id)
+            except ServiceError as exc:
+                if exc.code != grpc.StatusCode.NOT_FOUND:  # NOT_FOUND: it died before holding anything
+                    log.warning("could not release %s yet: %s", reservation_id, exc.message)
+                    break
             self.idempotency.abandon(claim)
             settled += 1
         return settled

@@ -120,6 +120,10 @@ class MediaLibrary:
 
     # Blobs
 
+    def upload_limit(self, max_size_bytes: int) -> int:
+        """The most bytes one blob may take: the writer's own cap, never above the service's."""
+        return min(max_size_bytes or self._max_upload_bytes, self._max_upload_bytes)
+
     def write_blob(
         self,
         mime_type: str,
@@ -135,7 +139,7 @@ class MediaLibrary:
             raise invalid("max_size_bytes must not be negative.", field="max_size_bytes", problem="negative")
         if len(mime_type) > 255:
             raise invalid("mime_type is too long.", field="mime_type", problem="too long")
-        limit = min(max_size_bytes or self._max_upload_bytes, self._max_upload_bytes)
+        limit = self.upload_limit(max_size_bytes)
         blob_id = new_id("blb")
         written = self._store.write(blob_id, chunks, limit, still_wanted)
         row = BlobRow(

@@ -9,7 +9,7 @@ import grpc
 
 from common.db import make_engine, migrate
 from common.grpc_server import RunningService, create_server, serve
-from common.settings import Settings
+from common.settings import Settings, load_settings
 from layers.media.v1 import media_pb2_grpc
 from services.media.blob_store import LocalBlobStore
 from services.media.library import MediaLibrary
@@ -53,5 +53,5 @@ def start(settings: Settings, address: str | None = None, reuse_port: bool = Fal
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings()
+    settings = load_settings()
     serve("media", __name__, settings.media_addr, settings, settings.media_database)

@@ -43,10 +43,13 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
             )
         except ServiceError as exc:
             if exc.reason == STORAGE_UNAVAILABLE:
-                # Read the rest before answering: an asyncio client still writing when the status arrives
-                # reports INTERNAL instead of it (grpc/grpc#36066). A full disk is rare; the bytes are dropped.
-                for _ in request_iterator:
-                    pass
+                # Read the rest (up to the upload limit) before answering: an asyncio client still writing when
+                # the status arrives reports INTERNAL instead of it (grpc/grpc#36066). The bytes are dropped.
+                drained, limit = 0, self._library.upload_limit(first.metadata.max_size_bytes)
+                for message in request_iterator:
+                    drained += len(message.chunk)
+                    if drained > limit:
+                        break
             raise
         return media_pb2.WriteBlobResponse(blob=blob_pb(blob))
 

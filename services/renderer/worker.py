@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from common.clients import Clients
 from common.grpc_server import wait_for_stop_signal
 from common.render_queue import InProcessQueue
-from common.settings import Settings
+from common.settings import Settings, load_settings
 from services.renderer.consumers import Consumer, Heartbeat, InProcessConsumer, RabbitConsumer
 from services.renderer.pipeline import RenderPipeline
 
@@ -51,6 +51,6 @@ def start(settings: Settings, in_process: InProcessQueue | None = None) -> Runni
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    running = start(Settings())
+    running = start(load_settings())
     log.info("renderer started")
     wait_for_stop_signal(running.close)

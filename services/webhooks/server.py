@@ -17,7 +17,7 @@ import grpc
 
 from common.db import Database, make_engine, migrate
 from common.grpc_server import RunningService, create_server, serve
-from common.settings import Settings
+from common.settings import Settings, load_settings
 from common.ssrf import OutboundGuard, Resolver, split_hosts
 from layers.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc
 from services.webhooks.consumer import LocalEventSink, RabbitEventConsumer
@@ -106,7 +106,7 @@ def start(
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings()
+    settings = load_settings()
     if not settings.amqp_url:
         raise SystemExit("LAYERS_AMQP_URL is required to run the webhooks service on its own")
     serve("webhooks", __name__, settings.webhooks_addr, settings, settings.webhooks_database)

@@ -87,5 +87,8 @@ class FakeBilling:
 
     def release(self, reservation_id: str) -> None:
         with self.lock:
+            if reservation_id not in self.held and reservation_id not in self.released:
+                # As the real ledger: an id nobody reserved is not found.
+                raise ServiceError(grpc.StatusCode.NOT_FOUND, "NOT_FOUND", "The reservation was not found.")
             self.available += self.held.pop(reservation_id, 0)
             self.released.append(reservation_id)

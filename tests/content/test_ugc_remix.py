@@ -301,14 +301,14 @@ def test_credits_held_by_a_request_that_died_uncommitted_are_released_once_its_l
 ) -> None:
     from datetime import timedelta
 
-    monkeypatch.setattr(world.handler.idempotency, "lease", timedelta(milliseconds=300))
+    monkeypatch.setattr(world.handler.idempotency, "lease", timedelta(seconds=1))
     held = _dead_claim(world, "held", reserved=True)
-    _dead_claim(world, "never-held", reserved=False)
-    generic = world.handler.idempotency.claim(world.org, "POST /v1/jobs/x/cancel", "generic", "fp", with_job=False)
+    _dead_claim(world, "never-held", reserved=False)  # billing answers NOT_FOUND: nothing to give back
+    world.handler.idempotency.claim(world.org, "POST /v1/jobs/x/cancel", "generic", "fp", with_job=False)
     assert world.handler.release_abandoned() == 0  # both owners may still be alive: nothing is touched
     assert world.billing.held == {reservation_id_for(held.job_id): 120}  # type: ignore[attr-defined]
 
-    time.sleep(0.4)
+    time.sleep(1.2)
     live = _dead_claim(world, "live", reserved=True)  # claimed just now: its lease still runs
     assert world.handler.release_abandoned() == 2
     assert world.billing.held == {reservation_id_for(live.job_id): 120}  # type: ignore[attr-defined]
@@ -317,7 +317,6 @@ def test_credits_held_by_a_request_that_died_uncommitted_are_released_once_its_l
     with world.db.read() as session:
         keys = set(session.scalars(select(IdempotencyRecord.idempotency_key)))
     assert keys == {"live", "generic"}  # a generic POST's claim is never settled here: it holds no credits
-    assert generic is not None
 
     # A retry with the dead request's key starts one fresh job and holds its credits once.
     req = request(world, influencer_id=world.influencer, idempotency_key="held", request_fingerprint="fp")
@@ -332,9 +331,9 @@ def test_credits_held_by_a_request_that_died_uncommitted_are_released_once_its_l
 def test_a_release_that_fails_is_tried_again_on_a_later_pass(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import timedelta
 
-    monkeypatch.setattr(world.handler.idempotency, "lease", timedelta(milliseconds=200))
+    monkeypatch.setattr(world.handler.idempotency, "lease", timedelta(seconds=1))
     held = _dead_claim(world, "held", reserved=True)
-    time.sleep(0.3)
+    time.sleep(1.2)
     real_release = world.billing.release
 
     def unavailable(reservation_id: str) -> None:
@@ -344,7 +343,7 @@ def test_a_release_that_fails_is_tried_again_on_a_later_pass(world: World, monke
     assert world.handler.release_abandoned() == 0
     monkeypatch.setattr(world.billing, "release", real_release)
     assert world.handler.release_abandoned() == 0  # the failed pass took the claim: its new lease runs first
-    time.sleep(0.3)
+    time.sleep(1.2)
     assert world.handler.release_abandoned() == 1
     assert world.billing.held == {} and world.billing.released == [reservation_id_for(held.job_id)]  # type: ignore[attr-defined]
 
@@ -357,3 +356,36 @@ def test_a_retry_while_the_first_request_runs_is_told_when_to_come_back(world: W
     with pytest.raises(ServiceError) as caught:
         world.handler.handle(req)
     assert caught.value.metadata == {"reason": "IN_PROGRESS", "retryAfterSeconds": str(MAX_RETRY_AFTER_SECONDS)}
+
+
+def test_a_slow_request_whose_claim_was_settled_gives_back_the_hold_it_made_afterwards(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    monkeypatch.setattr(world.handler.idempotency, "lease", timedelta(seconds=1))
+    first_pick, resume = threading.Event(), threading.Event()
+    original = world.media.pick_reaction_template
+
+    def slow_once() -> str:
+        if not first_pick.is_set():
+            first_pick.set()
+            resume.wait(10)  # stalls before reserving, past its lease
+        return original()
+
+    world.media.pick_reaction_template = slow_once  # type: ignore[method-assign]
+    req = request(world, influencer_id=world.influencer, idempotency_key="slow", request_fingerprint="fp")
+    outcome: dict[str, object] = {}
+    slow = threading.Thread(target=lambda: outcome.update(a=_call(world, req)))
+    slow.start()
+    assert first_pick.wait(5)
+    time.sleep(1.2)
+    assert world.handler.release_abandoned() == 1  # taken for dead: nothing held yet (NOT_FOUND), claim gone
+    resume.set()
+    slow.join(10)
+    error = outcome["a"]
+    assert isinstance(error, ServiceError) and error.reason == "IDEMPOTENCY_CONFLICT"
+    assert count(world, Job) == 0
+    assert world.billing.held == {}  # the hold it made after its claim was settled went back at once
+    fresh = world.handler.handle(req)  # and the key starts one job afresh
+    assert world.billing.held == {reservation_id_for(fresh.job.job_id): 120}

@@ -43,7 +43,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
 ROOT = Path(__file__).resolve().parents[2]
 RPC_TIMEOUT = 3.0  # the kill must land before content gives up on billing's (swallowed) answer
-LEASE = 7.0  # more than twice the RPC timeout, as settings require
+FETCH_TIMEOUT = 1.0
+LEASE = 20.0  # more than 4 RPC timeouts and a fetch, as settings require, and than content's restart
 PRICE = 120
 
 
@@ -107,6 +108,7 @@ def killable_content(pg_url: str, amqp_url: str, tmp_path: Path) -> Iterator[tup
         amqp_url=amqp_url,
         render_queue=queue,
         rpc_timeout_seconds=RPC_TIMEOUT,
+        fetch_timeout_seconds=FETCH_TIMEOUT,
         idempotency_lease_seconds=LEASE,
         rate_limit_generations_per_minute=10**6,
     )
@@ -131,6 +133,7 @@ def killable_content(pg_url: str, amqp_url: str, tmp_path: Path) -> Iterator[tup
             "LAYERS_EVENTS_EXCHANGE": events_exchange,  # the job events this content publishes stay here
             "LAYERS_WEBHOOKS_QUEUE": events_queue,
             "LAYERS_RPC_TIMEOUT_SECONDS": str(RPC_TIMEOUT),
+            "LAYERS_FETCH_TIMEOUT_SECONDS": str(FETCH_TIMEOUT),
             "LAYERS_IDEMPOTENCY_LEASE_SECONDS": str(LEASE),
         }
     )
@@ -200,13 +203,13 @@ def test_a_request_killed_between_hold_and_commit_is_released_and_retries_start_
                             ).status_code
                         )
                     )
+                    claimed_by = time.monotonic()  # the claim's lease starts once the POST reaches content
                     doomed.start()
                     deadline = time.monotonic() + RPC_TIMEOUT - 0.5
                     while wallet(clients, org).reserved_credits < 2 * PRICE:
                         assert time.monotonic() < deadline, "billing never held the doomed request's credits"
                         time.sleep(0.02)
                     content.kill()
-                    killed_at = time.monotonic()
                     doomed.join(30)
                 assert answers == [503]  # content went away mid-call: safe to retry
                 proxy.swallowing_replies.clear()
@@ -220,13 +223,13 @@ def test_a_request_killed_between_hold_and_commit_is_released_and_retries_start_
 
                 # No retry needed: once the lease ends the dead request's hold is given back.
                 released_after = None
-                while time.monotonic() - killed_at < LEASE + 15:
+                while time.monotonic() - claimed_by < LEASE + 20:
                     if wallet(clients, org).reserved_credits == PRICE:
-                        released_after = time.monotonic() - killed_at
+                        released_after = time.monotonic() - claimed_by
                         break
                     time.sleep(0.2)
                 assert released_after is not None, (tmp_path / "content.log").read_text()[-3000:]
-                assert released_after >= LEASE - 1  # not before the dead request's lease ran out
+                assert released_after >= LEASE  # not before the dead request's lease ran out
 
                 # A retry now starts exactly one job, and holds its credits once.
                 fresh = post("doomed")
