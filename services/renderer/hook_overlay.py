@@ -1,7 +1,8 @@
 """The hook: a line of text drawn over the reaction template, as a transparent full-frame image.
 
 How a hook becomes pixels:
-1. Normalise: keep the partner's line breaks (each one starts a paragraph), drop other control chars.
+1. Normalise: keep the partner's line breaks (each one starts a paragraph), drop other control chars
+   and explicit bidi embeddings.
 2. Fit: the largest font size (between MAX and MIN, by frame width) at which every paragraph, wrapped at
    spaces (or between characters for a word wider than the box), fits the safe area, i.e. nothing
    within 8% of an edge. A hook too long even at the smallest size is cut with an ellipsis: it never
@@ -93,6 +94,9 @@ _EMOJI_BMP_RANGES = (
     (0x2B55, 0x2B55),
 )
 _VS16 = 0xFE0F
+# Embeddings, overrides and isolates. The bidi here resolves each character from its neighbours and does
+# not nest; and FriBiDi, under raqm, crashes the process on some nestings past its depth limit.
+_BIDI_EXPLICIT = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 # Cached FreeType faces are shared; FreeType faces are not safe to use from two threads at once, and a
 # hook takes tens of milliseconds, so renders in parallel workers simply take turns.
@@ -164,10 +168,13 @@ class Shaper:
 
 
 def paragraphs(text: str) -> list[str]:
-    """Split on the partner's line breaks; tabs become spaces, other control characters go."""
-    unified = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    cleaned = "".join(ch for ch in unified if ch == "\n" or unicodedata.category(ch) != "Cc")
-    lines = [re.sub(r" {2,}", " ", line).strip() for line in cleaned.split("\n")]
+    """Split on the partner's line breaks (every one Unicode has: raqm refuses a paragraph separator
+    inside a line); tabs become spaces; other control characters and explicit bidi controls go."""
+    lines = [
+        "".join(ch for ch in line if ch not in _BIDI_EXPLICIT and unicodedata.category(ch) != "Cc")
+        for line in text.replace("\t", " ").splitlines()
+    ]
+    lines = [re.sub(r" {2,}", " ", line).strip() for line in lines]
     while lines and not lines[0]:
         lines.pop(0)
     while lines and not lines[-1]:
