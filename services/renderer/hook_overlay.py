@@ -361,9 +361,10 @@ def split_runs(text: str, faces: Sequence[FontFace], levels: Sequence[int]) -> l
 
 
 @functools.lru_cache(maxsize=512)
-def load_font(path: Path, size: int, engine: ImageFont.Layout) -> ImageFont.FreeTypeFont:
+def load_font(path: Path, size: int, engine: ImageFont.Layout, bold: bool = True) -> ImageFont.FreeTypeFont:
     font = ImageFont.truetype(str(path), size, layout_engine=engine)
-    _make_bold(font)
+    if bold:
+        _make_bold(font)
     return font
 
 
@@ -689,11 +690,14 @@ def _draw_block(layout: HookLayout, shaper: Shaper) -> Image.Image:
         for placed in line.runs
     ]
     baseline = round(layout.size * ASCENT)
+    regular: set[str] = set()  # runs drawn by the fallback
     # Outline first for every run, fill after: a neighbour's outline never covers a letter.
     for fill, width in ((OUTLINE, stroke), (FILL, 0)):
         for placed, x, top in placements:
-            if not placed.run.face.is_emoji:
-                font = load_font(placed.run.face.path, layout.size, shaper.engine)
+            if placed.run.face.is_emoji:
+                continue
+            font = load_font(placed.run.face.path, layout.size, shaper.engine)
+            try:
                 draw.text(
                     (x, top + baseline),
                     placed.run.text,
@@ -705,10 +709,56 @@ def _draw_block(layout: HookLayout, shaper: Shaper) -> Image.Image:
                     direction=_direction(placed.run, shaper),
                     language=_language(shaper),
                 )
+            except OSError:  # nothing was drawn: the mask is made before it is pasted
+                _draw_regular(canvas, placed, x, top + baseline, layout.size, shaper, fill, width)
+                regular.add(placed.run.text)
     for placed, x, top in placements:
         if placed.run.face.is_emoji:
             _draw_emoji(canvas, placed, round(x), top + baseline, layout.size, shaper)
+    if regular:
+        log.warning("hook: FreeType cannot draw %s in bold: drawn at regular weight", ", ".join(map(repr, regular)))
     return canvas
+
+
+def _draw_regular(
+    canvas: Image.Image,
+    placed: PlacedRun,
+    x: float,
+    baseline: int,
+    size: int,
+    shaper: Shaper,
+    fill: tuple[int, int, int, int],
+    stroke: int,
+) -> None:
+    """A run the bold instance cannot rasterize (FreeType's "raster overflow" on U+FDFD in Noto Sans
+    Arabic, at any size): drawn at the face's regular weight, centred in the slot the layout measured in
+    bold, and scaled down when it is wider than that slot."""
+    run = placed.run
+    font = load_font(run.face.path, size, shaper.engine, bold=False)
+    direction, language = _direction(run, shaper), _language(shaper)
+    left, top, right, bottom = font.getbbox(
+        run.text, anchor="ls", stroke_width=stroke, direction=direction, language=language
+    )
+    tile = Image.new("RGBA", (max(1, math.ceil(right - left)), max(1, math.ceil(bottom - top))), (0, 0, 0, 0))
+    ImageDraw.Draw(tile).text(
+        (-left, -top),
+        run.text,
+        font=font,
+        anchor="ls",
+        fill=fill,
+        stroke_width=stroke,
+        stroke_fill=OUTLINE,
+        direction=direction,
+        language=language,
+    )
+    advance = font.getlength(run.text, direction=direction, language=language)
+    scale = min(1.0, placed.width / advance) if advance > 0 else 1.0
+    if scale < 1.0:
+        tile = tile.resize(
+            (max(1, round(tile.width * scale)), max(1, round(tile.height * scale))), Image.Resampling.LANCZOS
+        )
+    offset = (placed.width - advance * scale) / 2
+    canvas.alpha_composite(tile, (round(x + offset + left * scale), round(baseline + top * scale)))
 
 
 def _draw_emoji(canvas: Image.Image, placed: PlacedRun, x: int, baseline: int, size: int, shaper: Shaper) -> None:

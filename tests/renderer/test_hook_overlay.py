@@ -128,6 +128,19 @@ def test_a_hook_too_long_for_the_smallest_size_is_cut_with_an_ellipsis() -> None
     assert layout.lines[-1].text.endswith("…")
 
 
+def test_a_glyph_the_bold_weight_cannot_draw_is_drawn_at_regular_weight() -> None:
+    """FreeType cannot rasterize U+FDFD from Noto Sans Arabic's bold instance: that run falls back to the
+    face's regular weight, in the slot the layout gave it, and the rest of the hook stays bold."""
+    alone = render_hook("\ufdfd", "ar")
+    assert_in_safe_area(alone)
+    layout = layout_hook("\ufdfd", "ar")
+    left, _, right, _ = bbox(white_fill(alone))
+    assert right - left > 8 * layout.size  # the whole ligature (about 10 em wide), not a missing-glyph box
+    among = render_hook("Hi \ufdfd there", "en")
+    assert_in_safe_area(among)
+    assert mask_count(white_fill(among)) > mask_count(white_fill(render_hook("Hi there", "en")))
+
+
 def test_every_unicode_line_break_starts_a_line() -> None:
     for separator in ("\n", "\r", "\r\n", "\v", "\f", "\x85", "\u2028", "\u2029"):
         assert [line.text for line in layout_hook(f"Wait{separator}for it", "en").lines] == ["Wait", "for it"]
