@@ -480,6 +480,9 @@ def _break_word(word: str, measure: Callable[[str], float], max_width: float, ma
     guess = 1
     while rest and len(pieces) < max_pieces - 1:
         count = _fitting_prefix(rest, measure, max_width, guess)
+        if count == 1 and len(rest[0]) > 1 and measure(rest[0]) > max_width:
+            rest[0:1] = list(rest[0])  # one cluster wider than the line: break between its characters
+            continue
         pieces.append("".join(rest[:count]))
         rest = rest[count:]
         guess = count

@@ -167,6 +167,13 @@ def test_explicit_bidi_controls_are_dropped_and_deep_nesting_does_not_crash() ->
     assert paragraphs(hook) == ["hello \u05e9\u05dc\u05d5\u05dd"]
 
 
+def test_a_cluster_wider_than_the_line_is_broken_between_its_characters() -> None:
+    """One base with 1999 spacing vowel signs is a single cluster: it wraps rather than becoming '…'."""
+    layout = layout_hook("\u0915" + "\u093e" * 1999, "hi")
+    assert len(layout.lines) > 10 and layout.lines[0].text.startswith("\u0915\u093e")
+    assert_in_safe_area(render_hook("\u0915" + "\u093e" * 1999, "hi"))
+
+
 def test_blank_hook_draws_nothing() -> None:
     assert render_hook(" \n \t ", "en").getbbox() is None
 
