@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # seconds, up to max_attempts in all; then the job fails and the message is dead-lettered.
     render_max_attempts: int = 5
     render_retry_base_seconds: float = 2.0
+    # Where renders keep their inputs and partial outputs; unset means data_dir/render-work. Swept of
+    # what dead renderers left each time a renderer starts.
+    render_work_dir: Path | None = None
     # Domain events (job.completed, …): a topic exchange keyed by event type, and the webhooks service's
     # durable queue bound to it.
     events_exchange: str = "layers.events"
@@ -151,6 +154,10 @@ class Settings(BaseSettings):
     @property
     def blobs(self) -> Path:
         return self.blob_dir or self.data_dir / "blobs"
+
+    @property
+    def render_work(self) -> Path:
+        return self.render_work_dir or self.data_dir / "render-work"
 
 
 def load_settings() -> Settings:

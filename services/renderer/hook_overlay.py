@@ -1,7 +1,8 @@
 """The hook: a line of text drawn over the reaction template, as a transparent full-frame image.
 
 How a hook becomes pixels:
-1. Normalise: keep the partner's line breaks (each one starts a paragraph), drop other control chars.
+1. Normalise: keep the partner's line breaks (each one starts a paragraph), drop other control chars
+   and explicit bidi embeddings.
 2. Fit: the largest font size (between MAX and MIN, by frame width) at which every paragraph, wrapped at
    spaces (or between characters for a word wider than the box), fits the safe area, i.e. nothing
    within 8% of an edge. A hook too long even at the smallest size is cut with an ellipsis: it never
@@ -93,6 +94,9 @@ _EMOJI_BMP_RANGES = (
     (0x2B55, 0x2B55),
 )
 _VS16 = 0xFE0F
+# Embeddings, overrides and isolates. The bidi here resolves each character from its neighbours and does
+# not nest; and FriBiDi, under raqm, crashes the process on some nestings past its depth limit.
+_BIDI_EXPLICIT = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 # Cached FreeType faces are shared; FreeType faces are not safe to use from two threads at once, and a
 # hook takes tens of milliseconds, so renders in parallel workers simply take turns.
@@ -145,9 +149,10 @@ class HookPng:
     height: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Shaper:
-    """Everything a layout depends on besides the text: faces, engine, language."""
+    """Everything a layout depends on besides the text: faces, engine, language. One per language and
+    engine (make_shaper), compared by identity: it keys the layout caches, which hash it on every call."""
 
     faces: tuple[FontFace, ...]
     emoji: FontFace
@@ -163,10 +168,13 @@ class Shaper:
 
 
 def paragraphs(text: str) -> list[str]:
-    """Split on the partner's line breaks; tabs become spaces, other control characters go."""
-    unified = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    cleaned = "".join(ch for ch in unified if ch == "\n" or unicodedata.category(ch) != "Cc")
-    lines = [re.sub(r" {2,}", " ", line).strip() for line in cleaned.split("\n")]
+    """Split on the partner's line breaks (every one Unicode has: raqm refuses a paragraph separator
+    inside a line); tabs become spaces; other control characters and explicit bidi controls go."""
+    lines = [
+        "".join(ch for ch in line if ch not in _BIDI_EXPLICIT and unicodedata.category(ch) != "Cc")
+        for line in text.replace("\t", " ").splitlines()
+    ]
+    lines = [re.sub(r" {2,}", " ", line).strip() for line in lines]
     while lines and not lines[0]:
         lines.pop(0)
     while lines and not lines[-1]:
@@ -205,9 +213,10 @@ def is_emoji_at(text: str, index: int, emoji_cmap: frozenset[int]) -> bool:
     return cp >= 0x1F000 or any(lo <= cp <= hi for lo, hi in _EMOJI_BMP_RANGES)
 
 
-def assign_faces(text: str, faces: Sequence[FontFace], emoji: FontFace) -> list[FontFace]:
+def assign_faces(text: str, faces: tuple[FontFace, ...], emoji: FontFace) -> list[FontFace]:
     """The face drawing each character: emoji font for emoji, else the first text face covering it."""
     emoji_cmap = covered_codepoints(emoji.path)
+    coverage = _coverage(faces, emoji)
     chosen: list[FontFace | None] = []
     for i, ch in enumerate(text):
         if _is_attached(ch):
@@ -217,46 +226,51 @@ def assign_faces(text: str, faces: Sequence[FontFace], emoji: FontFace) -> list[
         elif _is_weak(ch):
             chosen.append(None)
         else:
-            chosen.append(_first_covering(ord(ch), faces, emoji))
-    return _resolve_inherited(text, chosen, faces, emoji)
+            chosen.append(coverage.get(ord(ch), faces[0]))
+    return _resolve_inherited(text, chosen, faces, coverage)
 
 
-def _first_covering(cp: int, faces: Sequence[FontFace], emoji: FontFace) -> FontFace:
-    for face in faces:
-        if cp in covered_codepoints(face.path):
-            return face
-    if cp in covered_codepoints(emoji.path):
-        return emoji
-    return faces[0]  # nobody has it: draw the primary face's missing-glyph box
+@functools.cache
+def _coverage(faces: tuple[FontFace, ...], emoji: FontFace) -> dict[int, FontFace]:
+    """Code point → the first face of the chain covering it, emoji last. A code point nobody has is
+    missing: the primary face draws its missing-glyph box."""
+    table = dict.fromkeys(covered_codepoints(emoji.path), emoji)
+    for face in reversed(faces):
+        table.update(dict.fromkeys(covered_codepoints(face.path), face))
+    return table
 
 
 def _resolve_inherited(
-    text: str, chosen: list[FontFace | None], faces: Sequence[FontFace], emoji: FontFace
+    text: str, chosen: list[FontFace | None], faces: tuple[FontFace, ...], coverage: dict[int, FontFace]
 ) -> list[FontFace]:
+    following: list[FontFace | None] = [None] * len(text)  # the next chosen face after each character
+    upcoming: FontFace | None = None
+    for i in range(len(text) - 1, -1, -1):
+        following[i] = upcoming
+        upcoming = chosen[i] or upcoming
     resolved: list[FontFace] = []
     for i, ch in enumerate(text):
         face = chosen[i]
         if face is None and _is_attached(ch) and resolved:
             face = resolved[-1]
         if face is None:
-            face = _neighbour_face(ord(ch), resolved[-1:], chosen[i + 1 :], faces, emoji)
+            face = _neighbour_face(ord(ch), resolved[-1] if resolved else None, following[i], faces, coverage)
         resolved.append(face)
     return resolved
 
 
 def _neighbour_face(
     cp: int,
-    before: Sequence[FontFace],
-    after: Sequence[FontFace | None],
-    faces: Sequence[FontFace],
-    emoji: FontFace,
+    before: FontFace | None,
+    after: FontFace | None,
+    faces: tuple[FontFace, ...],
+    coverage: dict[int, FontFace],
 ) -> FontFace:
     """A weak character joins the text face before it, else the one after it, if that face has it."""
-    following = next((f for f in after if f is not None), None)
-    for face in (*before, following):
+    for face in (before, after):
         if face is not None and not face.is_emoji and cp in covered_codepoints(face.path):
             return face
-    return _first_covering(cp, faces, emoji)
+    return coverage.get(cp, faces[0])
 
 
 # --- bidi -------------------------------------------------------------------------------------------
@@ -285,17 +299,23 @@ def paragraph_is_rtl(text: str, language: str | None) -> bool:
 def bidi_levels(text: str, base_rtl: bool) -> list[int]:
     """Embedding level of each character: strong ones by type, neutrals by their neighbours."""
     base = 1 if base_rtl else 0
+    edge = "R" if base_rtl else "L"  # what a paragraph's start and end count as
     kinds = [None if _is_attached(ch) else _strong(ch) for ch in text]
+    after = [edge] * len(text)  # the next strong direction after each character
+    upcoming = edge
+    for i in range(len(text) - 1, -1, -1):
+        after[i] = upcoming
+        upcoming = kinds[i] or upcoming
     directions: list[str] = []
+    before = edge
     for i, ch in enumerate(text):
         kind = kinds[i]
         if kind is None and _is_attached(ch) and directions:
             kind = directions[-1]
         if kind is None:
-            before = next((k for k in reversed(kinds[:i]) if k), "R" if base_rtl else "L")
-            after = next((k for k in kinds[i + 1 :] if k), "R" if base_rtl else "L")
-            kind = before if before == after else ("R" if base_rtl else "L")
+            kind = before if before == after[i] else edge
         directions.append(kind)
+        before = kinds[i] or before
     return [_level(kind, base) for kind in directions]
 
 
@@ -341,9 +361,10 @@ def split_runs(text: str, faces: Sequence[FontFace], levels: Sequence[int]) -> l
 
 
 @functools.lru_cache(maxsize=512)
-def load_font(path: Path, size: int, engine: ImageFont.Layout) -> ImageFont.FreeTypeFont:
+def load_font(path: Path, size: int, engine: ImageFont.Layout, bold: bool = True) -> ImageFont.FreeTypeFont:
     font = ImageFont.truetype(str(path), size, layout_engine=engine)
-    _make_bold(font)
+    if bold:
+        _make_bold(font)
     return font
 
 
@@ -376,7 +397,9 @@ def _language(shaper: Shaper) -> str | None:
     return shaper.language if shaper.shaped else None
 
 
+@functools.lru_cache(maxsize=16384)
 def run_width(run: Run, size: int, shaper: Shaper) -> float:
+    # Cached: wrapping measures line after line that differ from the last only in their last run.
     if run.face.is_emoji:
         font = load_font(run.face.path, EMOJI_NATIVE_SIZE, shaper.engine)
         return font.getlength(run.text, direction=_direction(run, shaper), language=_language(shaper)) * emoji_scale(
@@ -417,11 +440,17 @@ def clusters(word: str) -> list[str]:
     return pieces
 
 
-def wrap_paragraph(paragraph: str, measure: Callable[[str], float], max_width: float) -> list[str]:
-    """Greedy wrap at spaces; a word wider than the line is broken between clusters."""
+def wrap_paragraph(
+    paragraph: str, measure: Callable[[str], float], max_width: float, max_lines: int | None = None
+) -> list[str]:
+    """Greedy wrap at spaces; a word wider than the line is broken between clusters. With max_lines, stops
+    once there are more lines than that: the caller only needs to know that they do not fit."""
+    limit = len(paragraph) + 1 if max_lines is None else max_lines
     lines: list[str] = []
     current = ""
     for word in paragraph.split(" "):
+        if len(lines) > limit:
+            return lines
         if not word:
             continue
         candidate = f"{current} {word}" if current else word
@@ -434,7 +463,7 @@ def wrap_paragraph(paragraph: str, measure: Callable[[str], float], max_width: f
         if measure(word) <= max_width:
             current = word
             continue
-        pieces = _break_word(word, measure, max_width)
+        pieces = _break_word(word, measure, max_width, limit + 1 - len(lines))
         lines.extend(pieces[:-1])
         current = pieces[-1]
     if current or not lines:
@@ -442,17 +471,59 @@ def wrap_paragraph(paragraph: str, measure: Callable[[str], float], max_width: f
     return lines
 
 
-def _break_word(word: str, measure: Callable[[str], float], max_width: float) -> list[str]:
+def _break_word(word: str, measure: Callable[[str], float], max_width: float, max_pieces: int) -> list[str]:
+    """Pieces of as many clusters as fit (at least one each), at most max_pieces of them (the last holds
+    the rest). Each piece's length is searched for from the last one's, so a long word costs a few
+    measurements per line rather than one per character."""
     pieces: list[str] = []
-    current = ""
-    for cluster in clusters(word):
-        if current and measure(current + cluster) > max_width:
-            pieces.append(current)
-            current = cluster
-        else:
-            current += cluster
-    pieces.append(current)
+    rest = clusters(word)
+    guess = 1
+    while rest and len(pieces) < max_pieces - 1:
+        count = _fitting_prefix(rest, measure, max_width, guess)
+        if count == 1 and len(rest[0]) > 1 and measure(rest[0]) > max_width:
+            rest[0:1] = list(rest[0])  # one cluster wider than the line: break between its characters
+            continue
+        pieces.append("".join(rest[:count]))
+        rest = rest[count:]
+        guess = count
+    if rest or not pieces:
+        pieces.append("".join(rest))
     return pieces
+
+
+def _fitting_prefix(parts: list[str], measure: Callable[[str], float], max_width: float, guess: int) -> int:
+    """The most leading parts that fit on one line; one when not even that does."""
+    return _largest(2, len(parts), guess, lambda n: measure("".join(parts[:n])) <= max_width) or 1
+
+
+def _largest(low: int, high: int, guess: int, fits: Callable[[int], bool]) -> int | None:
+    """The largest n in [low, high] for which fits(n) (true up to some n, false after), None if none:
+    searched outward from guess, doubling the step, then bisected. A good guess costs two or three calls."""
+    if low > high:
+        return None
+    guess = max(low, min(guess, high))
+    step = 1
+    if fits(guess):
+        good, bad = guess, high + 1
+        while good + step <= high:
+            if not fits(good + step):
+                bad = good + step
+                break
+            good, step = good + step, step * 2
+    else:
+        good, bad = low - 1, guess
+        while bad - step >= low:
+            if fits(bad - step):
+                good = bad - step
+                break
+            bad, step = bad - step, step * 2
+    while bad - good > 1:  # good fits (or is below low), bad does not (or is above high)
+        middle = (good + bad) // 2
+        if fits(middle):
+            good = middle
+        else:
+            bad = middle
+    return good if good >= low else None
 
 
 def font_sizes(width: int) -> tuple[int, int]:
@@ -476,15 +547,22 @@ def safe_box(width: int, height: int) -> tuple[int, int, int, int]:
     return mx, my, width - mx, height - my
 
 
-def _wrap_all(paras: Sequence[str], size: int, box_width: float, shaper: Shaper) -> list[LaidLine]:
+def _wrap_all(
+    paras: Sequence[str], size: int, box_width: float, shaper: Shaper, max_lines: int | None = None
+) -> list[LaidLine]:
+    """Every paragraph's lines; with max_lines, stops once there are more than that."""
     laid: list[LaidLine] = []
     for para in paras:
+        if max_lines is not None and len(laid) > max_lines:
+            break
         rtl = paragraph_is_rtl(para, shaper.language)
 
         def measure(text: str, rtl: bool = rtl) -> float:
             return layout_line(text, rtl, size, shaper).width
 
-        laid.extend(layout_line(line, rtl, size, shaper) for line in wrap_paragraph(para, measure, box_width))
+        remaining = None if max_lines is None else max_lines - len(laid)
+        lines = wrap_paragraph(para, measure, box_width, remaining)
+        laid.extend(layout_line(line, rtl, size, shaper) for line in lines)
     return laid
 
 
@@ -499,29 +577,43 @@ def _box_for(size: int, width: int, height: int) -> tuple[float, float]:
     return right - left - 2 * pad, bottom - top - 2 * pad
 
 
+def _lines_that_fit(size: int, box_h: float) -> int:
+    return int(box_h // round(size * LINE_HEIGHT))
+
+
 def layout_hook_text(text: str, width: int, height: int, shaper: Shaper) -> HookLayout:
     """Largest size whose wrapped lines fit the safe area; at the smallest size, cut with '…'."""
     paras = paragraphs(text)
     low, high = font_sizes(width)
-    best: tuple[int, list[LaidLine]] | None = None
-    while low <= high:  # fitting shrinks with size, so bisect
-        size = (low + high) // 2
+    wrapped: dict[int, list[LaidLine]] = {}
+
+    def fits(size: int) -> bool:
         box_w, box_h = _box_for(size, width, height)
-        lines = _wrap_all(paras, size, box_w, shaper)
-        if _fits(lines, size, box_w, box_h):
-            best = (size, lines)
-            low = size + 1
-        else:
-            high = size - 1
-    if best is not None:
-        size, lines = best
-        return HookLayout(size, round(size * LINE_HEIGHT), tuple(lines), truncated=False)
-    size = font_sizes(width)[0]
+        wrapped[size] = _wrap_all(paras, size, box_w, shaper, _lines_that_fit(size, box_h))
+        return _fits(wrapped[size], size, box_w, box_h)
+
+    # Fitting shrinks with size: search from an estimate, as wrapping a long hook at a size is not cheap.
+    size = _largest(low, high, _estimated_size(paras, low, high, width, height, shaper), fits)
+    if size is not None:
+        return HookLayout(size, round(size * LINE_HEIGHT), tuple(wrapped[size]), truncated=False)
+    size = low
     box_w, box_h = _box_for(size, width, height)
-    lines = _wrap_all(paras, size, box_w, shaper)
-    keep = max(1, int(box_h // round(size * LINE_HEIGHT)))
+    keep = max(1, _lines_that_fit(size, box_h))
+    lines = _wrap_all(paras, size, box_w, shaper, keep)
     cut = _truncate(lines[:keep], size, box_w, shaper)
     return HookLayout(size, round(size * LINE_HEIGHT), tuple(cut), truncated=True)
+
+
+def _estimated_size(paras: Sequence[str], low: int, high: int, width: int, height: int, shaper: Shaper) -> int:
+    """The largest size at which the paragraphs, wrapped without any waste, would fit: most hooks fit at
+    it or a size or two below it."""
+    natural = [layout_line(p, paragraph_is_rtl(p, shaper.language), high, shaper).width / high for p in paras]
+    for size in range(high, low, -1):
+        box_w, box_h = _box_for(size, width, height)
+        lines = sum(max(1, math.ceil(per_px * size / box_w)) for per_px in natural)
+        if lines * round(size * LINE_HEIGHT) <= box_h:
+            return size
+    return low
 
 
 def _truncate(lines: list[LaidLine], size: int, box_w: float, shaper: Shaper) -> list[LaidLine]:
@@ -539,6 +631,7 @@ def _truncate(lines: list[LaidLine], size: int, box_w: float, shaper: Shaper) ->
 # --- drawing ----------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
 def make_shaper(language: str, shaping: bool = True) -> Shaper:
     engine = ImageFont.Layout.BASIC
     if shaping and features.check("raqm"):
@@ -570,7 +663,7 @@ def render_hook(
     x = (width - block.width) // 2
     y = round(height * HOOK_CENTER_Y - block.height / 2)
     y = min(max(y, top), bottom - block.height)
-    frame.alpha_composite(block, (x, y))
+    frame.paste(block, (x, y))  # onto a transparent frame: the same pixels as compositing, cheaper
     return frame
 
 
@@ -600,11 +693,14 @@ def _draw_block(layout: HookLayout, shaper: Shaper) -> Image.Image:
         for placed in line.runs
     ]
     baseline = round(layout.size * ASCENT)
+    regular: set[str] = set()  # runs drawn by the fallback
     # Outline first for every run, fill after: a neighbour's outline never covers a letter.
     for fill, width in ((OUTLINE, stroke), (FILL, 0)):
         for placed, x, top in placements:
-            if not placed.run.face.is_emoji:
-                font = load_font(placed.run.face.path, layout.size, shaper.engine)
+            if placed.run.face.is_emoji:
+                continue
+            font = load_font(placed.run.face.path, layout.size, shaper.engine)
+            try:
                 draw.text(
                     (x, top + baseline),
                     placed.run.text,
@@ -616,10 +712,56 @@ def _draw_block(layout: HookLayout, shaper: Shaper) -> Image.Image:
                     direction=_direction(placed.run, shaper),
                     language=_language(shaper),
                 )
+            except OSError:  # nothing was drawn: the mask is made before it is pasted
+                _draw_regular(canvas, placed, x, top + baseline, layout.size, shaper, fill, width)
+                regular.add(placed.run.text)
     for placed, x, top in placements:
         if placed.run.face.is_emoji:
             _draw_emoji(canvas, placed, round(x), top + baseline, layout.size, shaper)
+    if regular:
+        log.warning("hook: FreeType cannot draw %s in bold: drawn at regular weight", ", ".join(map(repr, regular)))
     return canvas
+
+
+def _draw_regular(
+    canvas: Image.Image,
+    placed: PlacedRun,
+    x: float,
+    baseline: int,
+    size: int,
+    shaper: Shaper,
+    fill: tuple[int, int, int, int],
+    stroke: int,
+) -> None:
+    """A run the bold instance cannot rasterize (FreeType's "raster overflow" on U+FDFD in Noto Sans
+    Arabic, at any size): drawn at the face's regular weight, centred in the slot the layout measured in
+    bold, and scaled down when it is wider than that slot."""
+    run = placed.run
+    font = load_font(run.face.path, size, shaper.engine, bold=False)
+    direction, language = _direction(run, shaper), _language(shaper)
+    left, top, right, bottom = font.getbbox(
+        run.text, anchor="ls", stroke_width=stroke, direction=direction, language=language
+    )
+    tile = Image.new("RGBA", (max(1, math.ceil(right - left)), max(1, math.ceil(bottom - top))), (0, 0, 0, 0))
+    ImageDraw.Draw(tile).text(
+        (-left, -top),
+        run.text,
+        font=font,
+        anchor="ls",
+        fill=fill,
+        stroke_width=stroke,
+        stroke_fill=OUTLINE,
+        direction=direction,
+        language=language,
+    )
+    advance = font.getlength(run.text, direction=direction, language=language)
+    scale = min(1.0, placed.width / advance) if advance > 0 else 1.0
+    if scale < 1.0:
+        tile = tile.resize(
+            (max(1, round(tile.width * scale)), max(1, round(tile.height * scale))), Image.Resampling.LANCZOS
+        )
+    offset = (placed.width - advance * scale) / 2
+    canvas.alpha_composite(tile, (round(x + offset + left * scale), round(baseline + top * scale)))
 
 
 def _draw_emoji(canvas: Image.Image, placed: PlacedRun, x: int, baseline: int, size: int, shaper: Shaper) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from layers.media.v1 import media_pb2_grpc
 from layers.render.v1 import render_pb2
 from services.media import client as media_client
 from services.renderer.compose import ComposeCanceled, ComposeFailure, ComposeInputs, ComposeResult, compose
+from services.renderer.workspace import WorkArea
 
 log = logging.getLogger("layers.renderer")
 
@@ -97,16 +97,16 @@ class RenderPipeline:
         self,
         content: content_pb2_grpc.RenderCallbackServiceStub,
         media: media_pb2_grpc.MediaServiceStub,
+        workspace: WorkArea,
         demo_cap_seconds: float = 20.0,
         transfer_timeout: float = 300.0,
-        work_root: Path | None = None,
     ) -> None:
         self.content = content
         self.media = media
+        self.workspace = workspace
         self.demo_cap_seconds = demo_cap_seconds
         # Unary calls take the channels' default deadline; blob transfers get this one.
         self.transfer_timeout = transfer_timeout
-        self.work_root = work_root
 
     def run(self, job: render_pb2.RenderJob) -> Outcome:
         try:
@@ -127,8 +127,7 @@ class RenderPipeline:
             log.info("job %s is %s: skipping", job.job_id, cpb.JobStatus.Name(started.job.status))
             return Outcome.SKIPPED
         reporter = ProgressReporter(self.content, job.job_id)
-        with tempfile.TemporaryDirectory(prefix="render-", dir=self.work_root) as tmp:
-            workdir = Path(tmp)
+        with self.workspace.job(job.job_id) as workdir:
             reporter.report(cpb.JOB_STAGE_FETCHING_INPUTS, 0.0, force=True)
             try:
                 inputs = self._fetch(job, workdir, reporter)

@@ -12,6 +12,7 @@ from common.render_queue import InProcessQueue
 from common.settings import Settings, load_settings
 from services.renderer.consumers import Consumer, Heartbeat, InProcessConsumer, RabbitConsumer
 from services.renderer.pipeline import RenderPipeline
+from services.renderer.workspace import WorkArea
 
 log = logging.getLogger("layers.renderer")
 
@@ -21,17 +22,24 @@ class RunningRenderer:
     consumer: Consumer
     thread: threading.Thread
     clients: Clients
+    workspace: WorkArea
 
     def close(self) -> None:
         self.consumer.stop()
         self.thread.join(timeout=15)
         self.clients.close()
+        # Also when a render outlasted the join: its message goes back to the queue, its files go now.
+        self.workspace.close()
 
 
 def start(settings: Settings, in_process: InProcessQueue | None = None) -> RunningRenderer:
-    """Start consuming in a background thread: from in_process when given, else from RabbitMQ."""
+    """Start consuming in a background thread: from in_process when given, else from RabbitMQ. What
+    renderers that died left in the work folder is removed first."""
+    if in_process is None and not settings.amqp_url:
+        raise SystemExit("LAYERS_AMQP_URL is required to run the renderer on its own")
+    workspace = WorkArea.open(settings.render_work)
     clients = Clients.connect(settings)
-    pipeline = RenderPipeline(clients.render, clients.media, demo_cap_seconds=settings.demo_cap_seconds)
+    pipeline = RenderPipeline(clients.render, clients.media, workspace, demo_cap_seconds=settings.demo_cap_seconds)
     options = {
         "heartbeat": Heartbeat(settings.data_dir / "renderer-heartbeat"),
         "max_attempts": settings.render_max_attempts,
@@ -40,13 +48,12 @@ def start(settings: Settings, in_process: InProcessQueue | None = None) -> Runni
     consumer: Consumer
     if in_process is not None:
         consumer = InProcessConsumer(in_process, pipeline, **options)
-    elif settings.amqp_url:
-        consumer = RabbitConsumer(settings.amqp_url, settings.render_queue, pipeline, **options)
     else:
-        raise SystemExit("LAYERS_AMQP_URL is required to run the renderer on its own")
+        assert settings.amqp_url is not None
+        consumer = RabbitConsumer(settings.amqp_url, settings.render_queue, pipeline, **options)
     thread = threading.Thread(target=consumer.run_forever, name="renderer", daemon=True)
     thread.start()
-    return RunningRenderer(consumer, thread, clients)
+    return RunningRenderer(consumer, thread, clients, workspace)
 
 
 def main() -> None:

@@ -87,8 +87,9 @@ def credits(stack: Stack, tenant: dict[str, Any]) -> dict[str, Any]:
         return dict(client.get("/v1/credits").json())
 
 
-def encoders_running() -> list[str]:
-    """ffmpeg processes writing a render output right now (found through /proc)."""
+def encoders_running(under: Path) -> list[str]:
+    """ffmpeg processes writing a render output under this folder right now (found through /proc); the
+    folder tells this test's encoders from those of anything else running on the machine."""
     found = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
@@ -96,7 +97,7 @@ def encoders_running() -> list[str]:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b".video.partial.mp4" in cmdline:
+            if b".video.partial.mp4" in cmdline and str(under).encode() in cmdline:
                 found.append(pid)
     return found
 
@@ -200,13 +201,13 @@ def test_cancel_during_compositing_stops_ffmpeg_and_releases_credits(
         media_id = _add_app_demo(stack, tenant, long_demo)
         job = start_job(stack, tenant, mediaId=media_id, hook="cancel me")
         wait_for(stack, tenant, job["jobId"], lambda j: j["stage"] == "compositing" and j["progress"] > 0.15)
-        assert encoders_running()
+        assert encoders_running(tmp_path)
         cancel_key = {"Idempotency-Key": str(uuid.uuid4())}
         with stack.http(tenant["apiKey"]) as client:
             canceled_at = time.monotonic()
             response = client.post(f"/v1/jobs/{job['jobId']}/cancel", headers=cancel_key)
             assert response.status_code == 202 and response.json() == {"accepted": True}
-            while encoders_running():
+            while encoders_running(tmp_path):
                 assert time.monotonic() - canceled_at < 2.0, "ffmpeg still running 2 s after the cancel"
                 time.sleep(0.05)
             stopped_after = time.monotonic() - canceled_at
@@ -231,7 +232,7 @@ def _add_app_demo(stack: Stack, tenant: dict[str, Any], clip: Path) -> str:
     return add_media(stack.stubs, tenant["organizationId"], tenant["projectId"], "app-demo", clip)
 
 
-def _renderer(stack: Stack, amqp_url: str, queue: str, data_dir: Path) -> subprocess.Popen[bytes]:
+def _renderer(stack: Stack, amqp_url: str, queue: str, data_dir: Path, tmp: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "LAYERS_CONTENT_ADDR": stack.settings.content_addr,
@@ -240,35 +241,56 @@ def _renderer(stack: Stack, amqp_url: str, queue: str, data_dir: Path) -> subpro
         "LAYERS_RENDER_QUEUE": queue,
         "LAYERS_DATA_DIR": str(data_dir),
         "LAYERS_DEMO_CAP_SECONDS": "20",
+        "TMPDIR": str(tmp),  # the system temp folder, watched: nothing of a render may land there
     }
     return subprocess.Popen(
         [sys.executable, "-m", "services.renderer"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
-def test_renderer_killed_mid_render_completes_the_job_once(tmp_path: Path, amqp_url: str, queue_name: str) -> None:
+def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.1)
+
+
+def test_renderer_killed_mid_render_completes_the_job_once_and_leaves_no_files(
+    tmp_path: Path, amqp_url: str, queue_name: str
+) -> None:
+    data, tmp = tmp_path / "renderer", tmp_path / "tmp"
+    work = data / "render-work"  # the default: under the data dir
+    tmp.mkdir()
+    demo = seed_clips.make_app_demo(tmp_path / "long.mp4", seconds=20)
     with rabbit_stack(tmp_path / "stack", amqp_url, queue_name, renderer=False) as stack:
         tenant = stack.tenant(credits=120 * 2)
-        media_id = _add_app_demo(stack, tenant, seed_clips.make_app_demo(tmp_path / "long.mp4", seconds=20))
+        media_id = _add_app_demo(stack, tenant, demo)
         job = start_job(stack, tenant, mediaId=media_id)
-        first = _renderer(stack, amqp_url, queue_name, tmp_path / "r1")
+        first = _renderer(stack, amqp_url, queue_name, data, tmp)
         try:
             wait_for(stack, tenant, job["jobId"], lambda j: j["stage"] == "compositing" and j["progress"] > 0.2)
+            (job_dir,) = work.glob(f"renderer-*/{job['jobId']}-*")
+            assert (job_dir / "demo").read_bytes() == demo.read_bytes()  # the tenant's own clip
+            assert (job_dir / "music").is_file() and (job_dir / "template").is_file()
+            assert (job_dir / "out" / ".video.partial.mp4").stat().st_size > 0 and encoders_running(tmp_path)
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
         finally:
             first.kill()
         deadline = time.monotonic() + 3
-        while encoders_running() and time.monotonic() < deadline:  # the encoder dies with its renderer
+        while encoders_running(tmp_path) and time.monotonic() < deadline:  # the encoder dies with its renderer
             time.sleep(0.05)
-        assert not encoders_running()
+        assert not encoders_running(tmp_path)
         with stack.http(tenant["apiKey"]) as client:
             assert client.get(f"/v1/jobs/{job['jobId']}").json()["status"] == "running"
+        assert (job_dir / "demo").is_file()  # a killed renderer removes nothing: the next one must
 
-        second = _renderer(stack, amqp_url, queue_name, tmp_path / "r2")
+        second = _renderer(stack, amqp_url, queue_name, data, tmp)
         try:
+            wait_until(lambda: not job_dir.parent.exists(), 30, "the dead renderer's folder is swept")
             done = wait_for(stack, tenant, job["jobId"], is_terminal)
             time.sleep(1.0)  # a second delivery, if any, would land now
+            wait_until(lambda: not list(work.glob("renderer-*/*")), 10, "the finished render's folder is removed")
         finally:
             second.send_signal(signal.SIGTERM)
             assert second.wait(timeout=20) == 0
@@ -281,6 +303,8 @@ def test_renderer_killed_mid_render_completes_the_job_once(tmp_path: Path, amqp_
     assert len(container["assets"]) == 1
     captures = [e for e in ledger if e.kind == "capture"]
     assert len(captures) == 1 and captures[0].delta == -120
+    assert [p.name for p in work.iterdir()] == [".lock"]  # a renderer that stops removes its folder
+    assert list(tmp.iterdir()) == []
 
 
 def test_unreachable_dependency_retries_then_fails_the_job_and_dead_letters(

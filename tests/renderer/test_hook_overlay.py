@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,6 +128,52 @@ def test_a_hook_too_long_for_the_smallest_size_is_cut_with_an_ellipsis() -> None
     assert layout.lines[-1].text.endswith("…")
 
 
+def test_a_glyph_the_bold_weight_cannot_draw_is_drawn_at_regular_weight() -> None:
+    """FreeType cannot rasterize U+FDFD from Noto Sans Arabic's bold instance: that run falls back to the
+    face's regular weight, in the slot the layout gave it, and the rest of the hook stays bold."""
+    alone = render_hook("\ufdfd", "ar")
+    assert_in_safe_area(alone)
+    layout = layout_hook("\ufdfd", "ar")
+    left, _, right, _ = bbox(white_fill(alone))
+    assert right - left > 8 * layout.size  # the whole ligature (about 10 em wide), not a missing-glyph box
+    among = render_hook("Hi \ufdfd there", "en")
+    assert_in_safe_area(among)
+    assert mask_count(white_fill(among)) > mask_count(white_fill(render_hook("Hi there", "en")))
+
+
+def test_every_unicode_line_break_starts_a_line() -> None:
+    for separator in ("\n", "\r", "\r\n", "\v", "\f", "\x85", "\u2028", "\u2029"):
+        assert [line.text for line in layout_hook(f"Wait{separator}for it", "en").lines] == ["Wait", "for it"]
+        assert bands(ink_rows(render_hook(f"Wait{separator}for it", "en"))) == 2
+
+
+def test_explicit_bidi_controls_are_dropped_and_deep_nesting_does_not_crash() -> None:
+    """Overrides nested past FriBiDi's depth limit, then an isolate, crashed the whole process (SIGSEGV)."""
+    hook = "\u202d" * 63 + "\u2067\u2069 hello \u202e\u05e9\u05dc\u05d5\u05dd\u202c"
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from services.renderer.hook_overlay import render_hook as r; "
+            "print(r(sys.argv[1], 'en').getbbox())",
+            hook,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip() != "None"
+    assert paragraphs(hook) == ["hello \u05e9\u05dc\u05d5\u05dd"]
+
+
+def test_a_cluster_wider_than_the_line_is_broken_between_its_characters() -> None:
+    """One base with 1999 spacing vowel signs is a single cluster: it wraps rather than becoming '…'."""
+    layout = layout_hook("\u0915" + "\u093e" * 1999, "hi")
+    assert len(layout.lines) > 10 and layout.lines[0].text.startswith("\u0915\u093e")
+    assert_in_safe_area(render_hook("\u0915" + "\u093e" * 1999, "hi"))
+
+
 def test_blank_hook_draws_nothing() -> None:
     assert render_hook(" \n \t ", "en").getbbox() is None
 
@@ -212,6 +260,7 @@ def test_write_hook_png_crops_to_the_ink(tmp_path: Path) -> None:
 
 def test_paragraphs_keep_breaks_and_drop_control_characters() -> None:
     assert paragraphs("\n a\r\nb\x07 \r\n\nc  d\n\n") == ["a", "b", "", "c d"]
+    assert paragraphs("a\u2029b\u2028c\x85d") == ["a", "b", "c", "d"]
 
 
 def test_paragraph_direction_from_first_strong_letter_then_language() -> None:
