@@ -60,6 +60,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         # No OpenTelemetry provider is set up; without this FastAPI looks for one on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # A slash redirect would build its Location from the client's Host header (and carry a signed
+        # link's query to it); a path with a trailing slash is simply not one of ours.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.signer = UrlSigner.from_settings(settings)

@@ -330,6 +330,15 @@ def test_tampered_link_is_403(dl: httpx.Client, file_url: str, fake_content: Fak
     assert fake_content.requests("GetContainer") == []  # refused before any look-up
 
 
+def test_a_signed_link_with_a_trailing_slash_is_404_and_its_signature_goes_nowhere(
+    dl: httpx.Client, file_url: str
+) -> None:
+    path, _, query = file_url.partition("?")
+    response = dl.get(f"{path}/?{query}", headers={"Host": "evil.example.com"})
+    error_of(response, 404, "NOT_FOUND")
+    assert "location" not in response.headers
+
+
 def test_expired_link_is_403(dl: httpx.Client) -> None:
     past = UrlSigner(SECRET.encode(), ttl_seconds=60, clock=lambda: time.time() - 3600)
     url = link(past)

@@ -27,6 +27,16 @@ def test_wrong_method_is_enveloped_405_with_allow(http: httpx.Client) -> None:
     assert response.headers["allow"] == "POST"
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v1/whoami/"), ("GET", "/v1/credits/"), ("POST", UGC_REMIX + "/"), ("GET", "/v1/jobs/job_1/")],
+)
+def test_a_trailing_slash_is_404_never_a_redirect_built_from_host(http: httpx.Client, method: str, path: str) -> None:
+    response = http.request(method, path, headers={**AUTH, "Host": "evil.example.com"}, json={})
+    error_of(response, 404, "NOT_FOUND")
+    assert "location" not in response.headers
+
+
 def test_caller_request_id_is_replaced_by_ours(http: httpx.Client) -> None:
     response = http.get("/v1/whoami", headers={**AUTH, "X-Request-Id": "req_mine"})
     assert response.status_code == 200
