@@ -15,6 +15,7 @@ from uvicorn.supervisors import Multiprocess
 
 from common.settings import Settings, load_settings
 from gateway.app import create_app
+from gateway.http_protocol import GatewayHttpProtocol
 
 log = logging.getLogger("layers.gateway")
 
@@ -36,6 +37,8 @@ def uvicorn_config(app: FastAPI | str, settings: Settings, workers: int = 1, **e
         port=settings.http_port,
         workers=workers,
         factory=isinstance(app, str),
+        # httptools (uvicorn's fastest parser) with bounded request heads; see gateway.http_protocol.
+        http=GatewayHttpProtocol,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         # Every request already carries an X-Request-Id and errors are logged with it; a line per request
         # would cost more CPU than the request itself.

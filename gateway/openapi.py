@@ -39,6 +39,7 @@ ErrorCode = Literal[
     "RANGE_NOT_SATISFIABLE",
     "METHOD_NOT_ALLOWED",
     "BAD_REQUEST",
+    "HEADERS_TOO_LARGE",
     "INTERNAL",
     "UNAVAILABLE",
 ]
