@@ -1,5 +1,6 @@
 """The gateway's HTTP/1.1 server protocol: uvicorn's httptools protocol with the bounds a client must not be
-able to push past, enforced before the app (and so authentication) sees a request.
+able to push past, enforced before the app (and so authentication) sees a request, and the error envelope
+(with a request id) on what it refuses itself.
 
 A request's head (its target and header fields) is at most MAX_HEAD_BYTES and MAX_HEADER_FIELDS; beyond
 either the answer is 431 HEADERS_TOO_LARGE and the connection closes. httptools hands a header over only
@@ -7,6 +8,9 @@ once it is whole and buffers it until then, so the bytes of a head still arrivin
 an endless header is cut off near the limit instead of being held. After such an answer the connection
 lingers a little, reading and dropping what the client still sends, so that it reads the answer rather
 than a reset.
+
+Bytes the parser refuses (a control character in a header, two Content-Lengths, Content-Length with
+Transfer-Encoding, no HTTP at all) are 400 BAD_REQUEST, where uvicorn answers text/plain.
 
 All of it is counters in the parser's callbacks; nothing else runs per request.
 """
@@ -61,8 +65,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError:
             if not self._answered:
-                log.warning("Invalid HTTP request received.")
-                self.send_400_response("Invalid HTTP request received.")
+                self._answer(400, "BAD_REQUEST", "The request is not valid HTTP/1.1.")
             return
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():

@@ -195,3 +195,25 @@ def test_a_client_still_sending_an_oversized_head_reads_the_431(served: ServedGa
     with served.connect() as sock:
         answer = exchange(sock, head(AUTH, ("X-Pad", "a" * (4 * 1024 * 1024))))
     assert_envelope(answer, 431, "HEADERS_TOO_LARGE")
+
+
+# --- what the parser refuses --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /v1/whoami HTTP/1.1\r\nHost: gateway.test\r\nX-Bad: a\x01b\r\n\r\n",  # a control character
+        b"POST /v1/whoami HTTP/1.1\r\nHost: gateway.test\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        b"POST /v1/whoami HTTP/1.1\r\nHost: gateway.test\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+        b"GET /v1/whoami HTTP/1.1\r\nHost: gateway.test\r\nBad Name: 1\r\n\r\n",  # a space in a field name
+        b"NOT HTTP AT ALL\r\n\r\n",
+    ],
+    ids=["control-character", "two-content-lengths", "content-length-and-chunked", "bad-name", "garbage"],
+)
+def test_what_the_parser_refuses_is_400_with_the_envelope(served: ServedGateway, raw: bytes) -> None:
+    with served.connect() as sock:
+        answer = exchange(sock, raw)
+    error = assert_envelope(answer, 400, "BAD_REQUEST")
+    assert error["message"] == "The request is not valid HTTP/1.1."
+    assert answer.closed
