@@ -40,6 +40,7 @@ ErrorCode = Literal[
     "METHOD_NOT_ALLOWED",
     "BAD_REQUEST",
     "HEADERS_TOO_LARGE",
+    "REQUEST_TIMEOUT",
     "INTERNAL",
     "UNAVAILABLE",
 ]

@@ -1,15 +1,18 @@
 """What a hostile client can do to the HTTP server in front of everything, before any key is checked: send
-heads too large or with too many fields, or bytes the parser refuses. Against `python -m gateway` (the
-production server and protocol) over real loopback sockets; the server's own memory is read from /proc."""
+heads too large or with too many fields, bytes the parser refuses, or a request a drip at a time; or go
+away in the middle of one. Against `python -m gateway` (the production server and protocol) over real
+loopback sockets; the server's own memory is read from /proc and its log from its output."""
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,11 +22,13 @@ import httpx
 import pytest
 
 from tests.gateway.fakes import ALL
-from tests.gateway.helpers import ERROR_KEYS, REQUEST_ID
+from tests.gateway.helpers import ERROR_KEYS, REQUEST_ID, UGC_REMIX
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD_LIMIT = 64 * 1024
 FIELD_LIMIT = 100
+# Short, so that the tests of slow clients take seconds.
+TIMEOUT_SECONDS = 1.0
 
 
 @dataclass
@@ -39,6 +44,15 @@ class ServedGateway:
 
     def connect(self, timeout: float = 10) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size
+
+    def log_since(self, offset: int, settle: float = 0.5) -> list[str]:
+        time.sleep(settle)  # let the server finish writing what the last request made it say
+        with self.log.open("rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace").splitlines()
 
 
 def _free_port() -> int:
@@ -60,6 +74,8 @@ def served(services_addr: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "LAYERS_BILLING_ADDR": services_addr,
         "LAYERS_DATA_DIR": str(data_dir),
         "LAYERS_HTTP_WORKERS": "1",
+        "LAYERS_HTTP_HEADER_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
+        "LAYERS_HTTP_BODY_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
     }
     log = data_dir / "gateway.log"
     with log.open("wb") as out:
@@ -117,8 +133,6 @@ AUTH = ("Authorization", f"Bearer {ALL}")
 
 
 def assert_envelope(answer: Answer, status: int, code: str) -> dict[str, object]:
-    import json
-
     assert answer.status == status, answer.body
     assert answer.headers["content-type"] == "application/json"
     assert REQUEST_ID.fullmatch(answer.headers["x-request-id"] or "")
@@ -217,3 +231,93 @@ def test_what_the_parser_refuses_is_400_with_the_envelope(served: ServedGateway,
     error = assert_envelope(answer, 400, "BAD_REQUEST")
     assert error["message"] == "The request is not valid HTTP/1.1."
     assert answer.closed
+
+
+# --- slow clients, and clients that go away -----------------------------------------------------------
+
+
+def _drip(sock: socket.socket, pieces: list[bytes], every: float, stop: threading.Event) -> None:
+    for piece in pieces:
+        if stop.wait(every):
+            return
+        try:
+            sock.sendall(piece)
+        except OSError:
+            return
+
+
+def _answer_to_a_drip(served: ServedGateway, start: bytes, pieces: list[bytes]) -> tuple[Answer, float]:
+    """Send `start`, then a piece every 0.2 s from a thread; return the answer and how long it took."""
+    stop = threading.Event()
+    with served.connect(timeout=len(pieces) * 0.2 + 5) as sock:
+        sock.sendall(start)
+        began = time.monotonic()
+        dripper = threading.Thread(target=_drip, args=(sock, pieces, 0.2, stop))
+        dripper.start()
+        try:
+            answer = read_answer(sock)
+        finally:
+            stop.set()
+            dripper.join()
+    return answer, time.monotonic() - began
+
+
+def test_a_head_sent_a_line_at_a_time_is_cut_off(served: ServedGateway) -> None:
+    lines = [f"X-Drip-{i}: 1\r\n".encode() for i in range(40)]  # 8 s of drip, far past the timeout
+    answer, took = _answer_to_a_drip(served, b"GET /v1/whoami HTTP/1.1\r\nHost: gateway.test\r\n", lines)
+    error = assert_envelope(answer, 408, "REQUEST_TIMEOUT")
+    assert "headers" in str(error["message"])
+    assert answer.closed
+    assert TIMEOUT_SECONDS <= took < TIMEOUT_SECONDS + 2.5
+
+
+def test_a_head_that_stops_halfway_is_cut_off(served: ServedGateway) -> None:
+    with served.connect() as sock:
+        sock.sendall(b"GET /v1/whoami HTTP/1.1\r\nHo")
+        began = time.monotonic()
+        answer = read_answer(sock)
+    assert_envelope(answer, 408, "REQUEST_TIMEOUT")
+    assert TIMEOUT_SECONDS <= time.monotonic() - began < TIMEOUT_SECONDS + 2.5
+
+
+def test_a_body_sent_a_byte_at_a_time_is_cut_off_with_one_quiet_log_line(served: ServedGateway) -> None:
+    offset = served.log_size()
+    start = (
+        f"POST {UGC_REMIX} HTTP/1.1\r\nHost: gateway.test\r\nAuthorization: Bearer {ALL}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+    ).encode()
+    answer, took = _answer_to_a_drip(served, start, [b" "] * 40)
+    error = assert_envelope(answer, 408, "REQUEST_TIMEOUT")
+    assert "body" in str(error["message"])
+    assert answer.closed
+    assert TIMEOUT_SECONDS <= took < TIMEOUT_SECONDS + 2.5
+    lines = served.log_since(offset)
+    assert not any("Traceback" in line for line in lines), "\n".join(lines)
+    assert len(lines) <= 2, "\n".join(lines)  # the refusal, and the request that never got its body
+
+
+@pytest.mark.parametrize("target", [UGC_REMIX, UGC_REMIX.replace("content/ugc-remix", "app-media")])
+def test_a_client_gone_mid_body_is_one_quiet_log_line(served: ServedGateway, target: str) -> None:
+    offset = served.log_size()
+    content_type = "application/json" if target == UGC_REMIX else "multipart/form-data; boundary=b"
+    body = b'{"influencerId": ' if target == UGC_REMIX else b'--b\r\nContent-Disposition: form-data; name="kind"\r\n'
+    with served.connect() as sock:
+        sock.sendall(
+            (
+                f"POST {target} HTTP/1.1\r\nHost: gateway.test\r\nAuthorization: Bearer {ALL}\r\n"
+                f"Content-Type: {content_type}\r\nContent-Length: 5000\r\n\r\n"
+            ).encode()
+            + body
+        )
+        time.sleep(0.3)  # the app is waiting for the rest of the body
+    lines = served.log_since(offset)
+    assert len(lines) == 1 and "went away" in lines[0], "\n".join(lines)
+
+
+def test_a_slow_but_steady_client_is_served(served: ServedGateway) -> None:
+    body = json.dumps({"influencerId": "inf_1", "hook": "hi"}).encode().ljust(3000)
+    head_pieces = [f"Authorization: Bearer {ALL}\r\n".encode(), b"Content-Type: application/json\r\n"]
+    head_pieces.append(f"Content-Length: {len(body)}\r\n\r\n".encode())
+    pieces = head_pieces + [body[i : i + 1000] for i in range(0, len(body), 1000)]
+    answer, _ = _answer_to_a_drip(served, f"POST {UGC_REMIX} HTTP/1.1\r\nHost: gateway.test\r\n".encode(), pieces)
+    assert answer.status == 202, answer.body
