@@ -100,6 +100,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         if self._reading_head:
             self._head_received += len(data)
+        else:
+            self._body_received += len(data)  # with any chunked framing: near enough to judge a rate
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
@@ -114,10 +116,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             return
         if self._reading_head and self._head_received > MAX_HEAD_BYTES:
             self._answer(431, "HEADERS_TOO_LARGE", f"The request's headers are larger than {MAX_HEAD_BYTES} bytes.")
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -141,13 +139,9 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             raise _Answered
         super().on_headers_complete()
 
-    def on_body(self, body: bytes) -> None:
-        self._body_received += len(body)
-        super().on_body(body)
-
     def on_message_complete(self) -> None:
         self._reading_head = True
-        self._head_received = 0
+        self._head_received = self._head_bytes = 0
         self._window = None
         super().on_message_complete()
 
