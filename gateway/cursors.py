@@ -1,6 +1,6 @@
 """Page cursors. What a partner passes as `?cursor=` is a service's page token sealed by the gateway: opaque
 (the token, a row sequence number, is encrypted), issued only by this API, and good only for the listing it
-came from (the same endpoint, organization, project and filter).
+came from (the same endpoint, organization, parent resource (the project, the webhook endpoint) and filter).
 
 Sealing is deterministic authenticated encryption in the SIV style, from HMAC-SHA256 alone: the tag
 HMAC(tag key, listing, token) is also the IV of the keystream HMAC(stream key, tag, block number), and the
@@ -13,6 +13,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Annotated
+
+from fastapi import Query
 
 from common.settings import Settings
 from gateway.errors import ApiError, FieldProblem, validation_error
@@ -24,10 +27,17 @@ MAX_CURSOR_CHARS = 128
 _TAG_BYTES = 16
 _BLOCK_BYTES = hashlib.sha256().digest_size
 
+# ?cursor= of a cursor list. Its length is checked by CursorSealer.open, so that an over-long cursor is
+# refused in the same words as any other.
+CursorQuery = Annotated[
+    str | None,
+    Query(description="nextCursor of the previous page.", json_schema_extra={"maxLength": MAX_CURSOR_CHARS}),
+]
 
-def listing(endpoint: str, organization_id: str, project_id: str, **filters: str) -> str:
+
+def listing(endpoint: str, organization_id: str, parent: str = "", **filters: str) -> str:
     """What a cursor is bound to. No part holds a newline (ids, enum filters), so this reads back one way."""
-    return "\n".join([endpoint, organization_id, project_id, *(f"{k}={v}" for k, v in sorted(filters.items()))])
+    return "\n".join([endpoint, organization_id, parent, *(f"{k}={v}" for k, v in sorted(filters.items()))])
 
 
 def not_ours() -> ApiError:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from common.clients import Clients
 from common.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from gateway.auth import ApiKey, require_scope
-from gateway.cursors import MAX_CURSOR_CHARS, CursorSealer, listing
+from gateway.cursors import CursorQuery, CursorSealer, listing
 from gateway.deps import ClientsDep, CursorsDep
 from gateway.errors import ApiError, not_found
 from gateway.openapi import InfluencerPage, MediaPage, SocialAccountPage
@@ -27,11 +27,6 @@ UNKNOWN_PROJECT = "projectId is not a project of this organization."
 ProjectId = Annotated[str, Path(alias="projectId", description="The project (a bare UUID).")]
 Reader = Annotated[ApiKey, Depends(require_scope("projects:read"))]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]
-# The length is checked by CursorSealer.open, so an over-long cursor is refused in the same words as any other.
-Cursor = Annotated[
-    str | None,
-    Query(description="nextCursor of the previous page.", json_schema_extra={"maxLength": MAX_CURSOR_CHARS}),
-]
 
 
 class VisibleProjects:
@@ -93,7 +88,7 @@ async def list_media(
     cursors: CursorsDep,
     role: Annotated[MediaRole | None, Query(description="Only media with this role.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     # The media service files rows by project without knowing projects: ask content whether it is visible.
     project = await visible_project(request, key, project_id)
@@ -119,7 +114,7 @@ async def list_influencers(
     clients: ClientsDep,
     cursors: CursorsDep,
     limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     project = project_or_404(project_id)
     pages = listing("influencers", key.organization_id, project)
@@ -147,7 +142,7 @@ async def list_social_accounts(
     cursors: CursorsDep,
     platform: Annotated[Platform | None, Query(description="Only accounts on this platform.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     project = project_or_404(project_id)
     pages = listing("social-accounts", key.organization_id, project, platform=platform or "")
