@@ -1,4 +1,7 @@
-"""Cursor pagination over an ever-growing sequence column: opaque tokens, stable under inserts."""
+"""Cursor pagination over an ever-growing sequence column: page tokens stable under inserts.
+
+A token names the last sequence number a page held. Partners never see one: the gateway seals it into an
+opaque cursor bound to its listing (gateway.cursors); a token is still checked here, whoever sends it."""
 
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ def decode_token(token: str) -> int:
     try:
         padded = token + "=" * (-len(token) % 4)
         after = json.loads(base64.urlsafe_b64decode(padded))["after"]
-        if not isinstance(after, int) or after < 0:
+        # A bool is an int to Python but not a sequence number; a column holds no more than an int64.
+        if type(after) is not int or not 0 <= after < 2**63:
             raise ValueError(after)
         return after
     except (ValueError, KeyError, TypeError) as exc:

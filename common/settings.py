@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     download_url_ttl_seconds: int = 3600
 
     # Limits.
+    # Slow clients: a request's head must arrive whole within the header timeout of its first byte, and
+    # its body must bring at least 1 KiB in every body timeout (gateway.http_protocol).
+    http_header_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    http_body_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
     max_json_body_bytes: int = 64 * 1024
     max_upload_bytes: int = 200 * 1000 * 1000
     demo_cap_seconds: float = 20.0

@@ -18,6 +18,7 @@ from common.clients import Clients
 from common.settings import Settings
 from gateway import docs, openapi
 from gateway.auth import key_cache_for, listen_for_revocations
+from gateway.cursors import CursorSealer
 from gateway.errors import install_error_handlers
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from gateway.rate_limit import RateLimitHeadersMiddleware, RateLimits
@@ -60,9 +61,13 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         # No OpenTelemetry provider is set up; without this FastAPI looks for one on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # A slash redirect would build its Location from the client's Host header (and carry a signed
+        # link's query to it); a path with a trailing slash is simply not one of ours.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.signer = UrlSigner.from_settings(settings)
+    app.state.cursors = CursorSealer.from_settings(settings)
     app.state.key_cache = key_cache_for(settings)
     app.state.visible_projects = projects.VisibleProjects()
 

@@ -1,5 +1,5 @@
-"""FastAPI dependencies: what the composition root built (settings, service clients, the URL signer), and
-the request's id and raw body.
+"""FastAPI dependencies: what the composition root built (settings, service clients, the URL signer, the
+cursor sealer), and the request's id and raw body.
 
 create_app puts the former on app.state; routes ask for them by type through these aliases.
 """
@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from common.clients import Clients
 from common.settings import Settings
+from gateway.cursors import CursorSealer
 from gateway.errors import request_id_of
 from gateway.signing import UrlSigner
 
@@ -31,6 +32,11 @@ async def get_signer(request: Request) -> UrlSigner:
     return signer
 
 
+async def get_cursors(request: Request) -> CursorSealer:
+    cursors: CursorSealer = request.app.state.cursors
+    return cursors
+
+
 async def get_request_id(request: Request) -> str:
     return request_id_of(request.scope)
 
@@ -45,5 +51,6 @@ async def get_body(request: Request) -> bytes:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClientsDep = Annotated[Clients, Depends(get_clients)]
 SignerDep = Annotated[UrlSigner, Depends(get_signer)]
+CursorsDep = Annotated[CursorSealer, Depends(get_cursors)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
 BodyDep = Annotated[bytes, Depends(get_body)]

@@ -31,8 +31,15 @@ THUMBNAIL_TYPE = "image/jpeg"
 # RPC deadline however slowly the client reads; memory per download stays at one window.
 WINDOW_BYTES = CHUNK_BYTES
 DOWNLOAD_WINDOW_TIMEOUT_SECONDS = 30.0
-# No more digits than an int64 holds; a longer number makes the Range header invalid (ignored).
-_RANGE_SPEC = re.compile(r"(\d{0,18})-(\d{0,18})")
+_RANGE_SPEC = re.compile(r"(\d*)-(\d*)")
+# Any position of more digits than this is past the end of every file we hold; it is read as this
+# rather than parsed (int() refuses thousands of digits, and the header may hold that many).
+_MAX_DIGITS = 18
+_PAST_ANY_FILE = 10**_MAX_DIGITS
+
+
+def _position(digits: str) -> int:
+    return int(digits) if len(digits) <= _MAX_DIGITS else _PAST_ANY_FILE
 
 
 @dataclass(frozen=True)
@@ -106,16 +113,18 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         return None
     first, last = match.groups()
     if not first:  # bytes=-n: the last n bytes
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or size == 0:
             raise range_not_satisfiable(size)
         return ByteRange(max(0, size - suffix), size - 1)
-    start = int(first)
-    if last and int(last) < start:
+    start = _position(first)
+    end = _position(last) if last else size - 1
+    if last and end < start:
         return None
     if start >= size:
         raise range_not_satisfiable(size)
-    return ByteRange(start, min(int(last), size - 1) if last else size - 1)
+    # RFC 9110: a last position at or past the end means the rest of the file.
+    return ByteRange(start, min(end, size - 1))
 
 
 def asset_of(container: content_pb2.Container, asset_id: str) -> content_pb2.Asset:

@@ -1,6 +1,7 @@
 """The error envelope, and the one table that turns a gRPC status into an HTTP answer.
 
-Every 4xx/5xx body is `{"error": {"code", "message", "requestId", "details"?}}`. Routes raise ApiError
+Every 4xx/5xx body is `{"error": {"code", "message", "requestId", "details"}}` (`details` is `{}` when the
+code carries no structure). Routes raise ApiError
 for what the gateway decides itself and let grpc.RpcError escape for what a service decided; the
 handlers installed here render both (plus Starlette's 404/405 and FastAPI's validation errors) at the
 edge, so no route builds an error body by hand.
@@ -197,10 +198,7 @@ def request_id_of(scope: Scope) -> str:
 
 
 def envelope(code: str, message: str, request_id: str, details: Mapping[str, Any] | None = None) -> dict:
-    error: dict[str, Any] = {"code": code, "message": message, "requestId": request_id}
-    if details:
-        error["details"] = dict(details)
-    return {"error": error}
+    return {"error": {"code": code, "message": message, "requestId": request_id, "details": dict(details or {})}}
 
 
 def error_response(err: ApiError, request_id: str) -> JSONResponse:

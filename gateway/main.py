@@ -15,6 +15,7 @@ from uvicorn.supervisors import Multiprocess
 
 from common.settings import Settings, load_settings
 from gateway.app import create_app
+from gateway.http_protocol import GatewayConfig
 
 log = logging.getLogger("layers.gateway")
 
@@ -30,8 +31,11 @@ def app_from_environment() -> FastAPI:
 
 
 def uvicorn_config(app: FastAPI | str, settings: Settings, workers: int = 1, **extra: object) -> uvicorn.Config:
-    return uvicorn.Config(
+    # httptools (uvicorn's fastest parser) with bounded heads and slow-client timeouts: gateway.http_protocol.
+    return GatewayConfig(
         app,
+        header_timeout_seconds=settings.http_header_timeout_seconds,
+        body_timeout_seconds=settings.http_body_timeout_seconds,
         host=settings.http_host,
         port=settings.http_port,
         workers=workers,

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.ids import new_id
@@ -23,7 +24,8 @@ _REQUEST_ID = b"x-request-id"
 
 class RequestIdMiddleware:
     """Gives every request our own `req_<ULID>`, stamps it on every response, and answers the 500
-    envelope for anything nothing else handled. A caller's X-Request-Id is not ours and is dropped."""
+    envelope for anything nothing else handled. A caller's X-Request-Id is not ours and is dropped. A client
+    that goes away before its request is read is noted in one line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,6 +50,9 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # Nobody is left to answer, and nothing is wrong here: one line, no traceback.
+            log.info("client went away before request %s was read: %s %s", request_id, scope["method"], scope["path"])
         except Exception:
             log.exception("unhandled error in request %s", request_id)
             if started:

@@ -39,6 +39,8 @@ ErrorCode = Literal[
     "RANGE_NOT_SATISFIABLE",
     "METHOD_NOT_ALLOWED",
     "BAD_REQUEST",
+    "HEADERS_TOO_LARGE",
+    "REQUEST_TIMEOUT",
     "INTERNAL",
     "UNAVAILABLE",
 ]
@@ -309,7 +311,7 @@ class ErrorBody(_Model):
     code: ErrorCode
     message: str
     request_id: str
-    details: ErrorDetails | None = None
+    details: ErrorDetails = Field(description="Structure for the codes that carry it; `{}` for the others.")
 
 
 class ErrorEnvelope(_Model):
@@ -395,9 +397,7 @@ _MISSING_APP_DEMO = (
 
 
 def _error_example(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": code, "message": message, "requestId": "req_..."}
-    if details:
-        body["details"] = details
+    body = {"code": code, "message": message, "requestId": "req_...", "details": details or {}}
     return {"value": {"error": body}}
 
 

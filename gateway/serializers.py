@@ -244,5 +244,5 @@ def social_account_json(account: content_pb2.SocialAccount) -> dict[str, Any]:
     }
 
 
-def page_json(items: list[dict[str, Any]], next_page_token: str) -> dict[str, Any]:
-    return {"items": items, "nextCursor": next_page_token or None}
+def page_json(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "nextCursor": next_cursor}

@@ -52,11 +52,11 @@ class UrlSigner:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UrlSigner:
-        if settings.signing_secret:
-            secret = settings.signing_secret.encode("utf-8")
-        else:
-            secret = load_or_create_secret(settings.data_dir / SECRET_FILE)
-        return cls(secret, base_url=settings.public_base_url, ttl_seconds=settings.download_url_ttl_seconds)
+        return cls(
+            signing_secret(settings),
+            base_url=settings.public_base_url,
+            ttl_seconds=settings.download_url_ttl_seconds,
+        )
 
     # -- the URLs the API hands out ----------------------------------------------------------------
 
@@ -100,6 +100,13 @@ class UrlSigner:
     def _signature(self, path: str, organization_id: str, expires: int) -> str:
         message = f"{path}\n{organization_id}\n{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+
+def signing_secret(settings: Settings) -> bytes:
+    """LAYERS_SIGNING_SECRET, or the secret generated into the data dir the first time."""
+    if settings.signing_secret:
+        return settings.signing_secret.encode("utf-8")
+    return load_or_create_secret(settings.data_dir / SECRET_FILE)
 
 
 def load_or_create_secret(path: Path) -> bytes:

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from common.clients import Clients
 from common.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from gateway.auth import ApiKey, require_scope
-from gateway.deps import ClientsDep
-from gateway.errors import not_found
+from gateway.cursors import CursorQuery, CursorSealer, listing
+from gateway.deps import ClientsDep, CursorsDep
+from gateway.errors import ApiError, not_found
 from gateway.openapi import InfluencerPage, MediaPage, SocialAccountPage
 from gateway.routes._responses import json_response
 from gateway.schemas import MediaRole, Platform, canonical_project_id
@@ -26,11 +27,6 @@ UNKNOWN_PROJECT = "projectId is not a project of this organization."
 ProjectId = Annotated[str, Path(alias="projectId", description="The project (a bare UUID).")]
 Reader = Annotated[ApiKey, Depends(require_scope("projects:read"))]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]
-Cursor = Annotated[str | None, Query(max_length=512, description="nextCursor of the previous page.")]
-
-
-# A cursor the service refuses comes back as INVALID_ARGUMENT on field "cursor", which the error table
-# renders as a 422 naming ?cursor= (common.paging words it for partners).
 
 
 class VisibleProjects:
@@ -71,69 +67,93 @@ async def visible_project(request: Request, key: ApiKey, project_id: str) -> str
     return project
 
 
+async def page_token(
+    request: Request, key: ApiKey, project: str, cursors: CursorSealer, pages: str, cursor: str | None
+) -> str:
+    """The service's page token inside `cursor`. A refused cursor on a project the key cannot see answers
+    that project's 404, as the project is checked before anything else the request carries."""
+    try:
+        return cursors.open(pages, cursor)
+    except ApiError:
+        await visible_project(request, key, project)
+        raise
+
+
 @router.get("/projects/{projectId}/media", name="list_project_media", response_model=MediaPage)
 async def list_media(
     request: Request,
     project_id: ProjectId,
     key: Reader,
     clients: ClientsDep,
+    cursors: CursorsDep,
     role: Annotated[MediaRole | None, Query(description="Only media with this role.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     # The media service files rows by project without knowing projects: ask content whether it is visible.
     project = await visible_project(request, key, project_id)
+    pages = listing("media", key.organization_id, project, role=role or "")
     response = await clients.media.ListMedia(
         media_pb2.ListMediaRequest(
             organization_id=key.organization_id,
             project_id=project,
             media_role=role or "",
             page_size=limit,
-            page_token=cursor or "",
+            page_token=await page_token(request, key, project, cursors, pages, cursor),
         )
     )
-    return json_response(page_json([media_json(m) for m in response.media], response.next_page_token))
+    items = [media_json(m) for m in response.media]
+    return json_response(page_json(items, cursors.seal(pages, response.next_page_token)))
 
 
 @router.get("/projects/{projectId}/influencers", name="list_project_influencers", response_model=InfluencerPage)
 async def list_influencers(
+    request: Request,
     project_id: ProjectId,
     key: Reader,
     clients: ClientsDep,
+    cursors: CursorsDep,
     limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     project = project_or_404(project_id)
+    pages = listing("influencers", key.organization_id, project)
     # Content checks the project belongs to the organization (NOT_FOUND otherwise).
     response = await clients.partner.ListInfluencers(
         content_pb2.ListInfluencersRequest(
-            organization_id=key.organization_id, project_id=project, page_size=limit, page_token=cursor or ""
+            organization_id=key.organization_id,
+            project_id=project,
+            page_size=limit,
+            page_token=await page_token(request, key, project, cursors, pages, cursor),
         )
     )
     items = [influencer_json(i) for i in response.influencers]
-    return json_response(page_json(items, response.next_page_token))
+    return json_response(page_json(items, cursors.seal(pages, response.next_page_token)))
 
 
 @router.get(
     "/projects/{projectId}/social-accounts", name="list_project_social_accounts", response_model=SocialAccountPage
 )
 async def list_social_accounts(
+    request: Request,
     project_id: ProjectId,
     key: Reader,
     clients: ClientsDep,
+    cursors: CursorsDep,
     platform: Annotated[Platform | None, Query(description="Only accounts on this platform.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     project = project_or_404(project_id)
+    pages = listing("social-accounts", key.organization_id, project, platform=platform or "")
     response = await clients.partner.ListSocialAccounts(
         content_pb2.ListSocialAccountsRequest(
             organization_id=key.organization_id,
             project_id=project,
             platform=platform or "",
             page_size=limit,
-            page_token=cursor or "",
+            page_token=await page_token(request, key, project, cursors, pages, cursor),
         )
     )
     items = [social_account_json(a) for a in response.social_accounts]
-    return json_response(page_json(items, response.next_page_token))
+    return json_response(page_json(items, cursors.seal(pages, response.next_page_token)))

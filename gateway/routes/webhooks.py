@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from common.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from gateway.auth import ApiKey, require_scope
-from gateway.deps import BodyDep, ClientsDep
-from gateway.errors import FieldProblem, problems_from_errors, validation_error
+from gateway.cursors import CursorQuery, listing
+from gateway.deps import BodyDep, ClientsDep, CursorsDep
+from gateway.errors import ApiError, FieldProblem, problems_from_errors, validation_error
 from gateway.idempotency import REPLAYED_HEADER, IdempotentPost
 from gateway.routes._responses import json_response
 from gateway.routes.jobs import cancel_body_problems
@@ -36,7 +37,6 @@ DeliveryId = Annotated[Id, Path(alias="deliveryId", description="A delivery (`wh
 Reader = Annotated[ApiKey, Depends(require_scope("webhooks:read"))]
 Writer = Annotated[ApiKey, Depends(require_scope("webhooks:write"))]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]
-Cursor = Annotated[str | None, Query(max_length=512, description="nextCursor of the previous page.")]
 IdempotencyKey = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)]
 
 
@@ -117,8 +117,8 @@ def delivery_json(delivery: pb.Delivery) -> dict[str, Any]:
     }
 
 
-def _page(items: list[dict[str, Any]], token: str) -> dict[str, Any]:
-    return {"items": items, "nextCursor": token or None}
+def _page(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "nextCursor": cursor}
 
 
 def _secret_answer(body: dict[str, Any], status: int, replayed: bool) -> Response:
@@ -166,12 +166,16 @@ async def create_endpoint(
 
 @router.get("/webhook-endpoints", name="list_webhook_endpoints")
 async def list_endpoints(
-    key: Reader, clients: ClientsDep, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+    key: Reader, clients: ClientsDep, cursors: CursorsDep, limit: Limit = DEFAULT_PAGE_SIZE, cursor: CursorQuery = None
 ) -> Response:
+    pages = listing("webhook-endpoints", key.organization_id)
     answer = await clients.webhooks.ListEndpoints(
-        pb.ListEndpointsRequest(organization_id=key.organization_id, page_size=limit, page_token=cursor or "")
+        pb.ListEndpointsRequest(
+            organization_id=key.organization_id, page_size=limit, page_token=cursors.open(pages, cursor)
+        )
     )
-    return json_response(_page([endpoint_json(e) for e in answer.endpoints], answer.next_page_token))
+    items = [endpoint_json(e) for e in answer.endpoints]
+    return json_response(_page(items, cursors.seal(pages, answer.next_page_token)))
 
 
 @router.get("/webhook-endpoints/{endpointId}", name="get_webhook_endpoint")
@@ -271,14 +275,29 @@ async def send_test(
 
 @router.get("/webhook-endpoints/{endpointId}/deliveries", name="list_webhook_deliveries")
 async def list_deliveries(
-    endpoint_id: EndpointId, key: Reader, clients: ClientsDep, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+    endpoint_id: EndpointId,
+    key: Reader,
+    clients: ClientsDep,
+    cursors: CursorsDep,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: CursorQuery = None,
 ) -> Response:
+    pages = listing("webhook-deliveries", key.organization_id, endpoint_id)
+    try:
+        token = cursors.open(pages, cursor)
+    except ApiError:
+        # An endpoint the key cannot see is its 404, whatever cursor comes along.
+        await clients.webhooks.GetEndpoint(
+            pb.GetEndpointRequest(organization_id=key.organization_id, endpoint_id=endpoint_id)
+        )
+        raise
     answer = await clients.webhooks.ListDeliveries(
         pb.ListDeliveriesRequest(
-            organization_id=key.organization_id, endpoint_id=endpoint_id, page_size=limit, page_token=cursor or ""
+            organization_id=key.organization_id, endpoint_id=endpoint_id, page_size=limit, page_token=token
         )
     )
-    return json_response(_page([delivery_json(d) for d in answer.deliveries], answer.next_page_token))
+    items = [delivery_json(d) for d in answer.deliveries]
+    return json_response(_page(items, cursors.seal(pages, answer.next_page_token)))
 
 
 @router.post("/webhook-deliveries/{deliveryId}/replay", name="replay_webhook_delivery", status_code=202)

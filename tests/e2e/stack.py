@@ -22,6 +22,7 @@ from common.grpc_server import RunningService
 from common.render_queue import InProcessQueue, Publisher
 from common.settings import Settings
 from gateway.app import create_app
+from gateway.main import uvicorn_config
 from services.billing import server as billing_server
 from services.content import server as content_server
 from services.media import seed_clips
@@ -109,7 +110,7 @@ def running_stack(
         app = create_app(settings)
         sock = _free_socket()
         port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        server = uvicorn.Server(uvicorn_config(app, settings, log_level="warning", lifespan="on"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         deadline = time.monotonic() + 10

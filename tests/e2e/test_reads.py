@@ -3,15 +3,22 @@ filters, tenancy, scopes), and /v1/whoami and /v1/credits against CONTRACT.md.""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from sqlalchemy import create_engine
 
+from cli.admin import add_media
+from common.errors import unpack
 from common.ffmpeg import probe
 from layers.content.v1 import content_pb2
+from layers.media.v1 import media_pb2
 from services.media import seed_clips
 from services.media.blob_store import LocalBlobStore
 from services.media.library import MediaLibrary
@@ -136,6 +143,110 @@ def test_bad_paging_tenancy_and_scope(stack: Stack, resource: str) -> None:
     with stack.http(reader) as client:
         error = assert_error(client.get(path), 403, "FORBIDDEN_SCOPE")
         assert error["details"] == {"requiredScope": "projects:read"}
+
+
+NOT_OURS = "Not a cursor this API issued."
+
+
+def _hand_made(payload: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def _second_row(stack: Stack, tenant: dict[str, Any], project: str, resource: str, tmp: Path) -> None:
+    """One more row after the demo tenant's own, so a page of one has a next page."""
+    admin = stack.stubs.admin
+    if resource == "influencers":
+        admin.CreateInfluencer(
+            content_pb2.CreateInfluencerRequest(project_id=project, name="Ana", voice="v", language="en")
+        )
+    elif resource == "social-accounts":
+        admin.CreateSocialAccount(
+            content_pb2.CreateSocialAccountRequest(project_id=project, platform="tiktok", handle="@b")
+        )
+    else:
+        add_media(
+            stack.stubs, tenant["organizationId"], project, "app-demo", seed_clips.make_app_demo(tmp / "b.mp4", 1)
+        )
+
+
+@pytest.mark.parametrize(
+    ("resource", "narrowed"),
+    [("media", {"role": "app-demo"}), ("influencers", None), ("social-accounts", {"platform": "tiktok"})],
+)
+def test_only_a_cursor_this_api_issued_for_this_very_listing_turns_the_page(
+    stack: Stack, tmp_path: Path, resource: str, narrowed: dict[str, str] | None
+) -> None:
+    tenant, stranger = stack.tenant(), stack.tenant()
+    project = tenant["projectId"]
+    sibling = stack.stubs.admin.CreateProject(
+        content_pb2.CreateProjectRequest(organization_id=tenant["organizationId"], name="Sibling")
+    ).project.project_id
+    _second_row(stack, tenant, project, resource, tmp_path)
+    path = f"/v1/projects/{project}/{resource}"
+    with stack.http(tenant["apiKey"]) as client:
+        first = client.get(path, params={"limit": 1}).json()
+        cursor = first["nextCursor"]
+        second = client.get(path, params={"limit": 1, "cursor": cursor})
+        assert second.status_code == 200, second.text
+        assert second.json()["items"] and second.json()["items"] != first["items"]
+
+        # Opaque: nothing in it reads as the JSON the services page with, nor as a row number.
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        assert b"after" not in raw and not raw.isdigit()
+
+        other_listing = "influencers" if resource != "influencers" else "media"
+        flipped = cursor[:5] + ("A" if cursor[5] != "A" else "B") + cursor[6:]
+        refused: dict[str, tuple[str, dict[str, str], str]] = {
+            "true": (path, {}, _hand_made({"after": True})),
+            "2**63": (path, {}, _hand_made({"after": 2**63})),
+            "a plain row number": (path, {}, _hand_made({"after": 1})),
+            "not base64": (path, {}, "!!!"),
+            "tampered": (path, {}, flipped),
+            "too long": (path, {}, cursor * 40),
+            "another endpoint": (f"/v1/projects/{project}/{other_listing}", {}, cursor),
+            "another project": (f"/v1/projects/{sibling}/{resource}", {}, cursor),
+        }
+        if narrowed:
+            narrow_first = client.get(path, params={"limit": 1, **narrowed}).json()["nextCursor"]
+            assert client.get(path, params={"limit": 1, **narrowed, "cursor": narrow_first}).status_code == 200
+            refused["unfiltered cursor, filtered page"] = (path, narrowed, cursor)
+            refused["filtered cursor, unfiltered page"] = (path, {}, narrow_first)
+        for why, (where, filters, token) in refused.items():
+            response = client.get(where, params={"limit": 1, **filters, "cursor": token})
+            error = assert_error(response, 422, "VALIDATION")
+            assert error["message"] == NOT_OURS, why
+            assert error["details"] == {"fields": [{"field": "cursor", "problem": NOT_OURS}]}, why
+    with stack.http(stranger["apiKey"]) as client:
+        # Another organization's key: its project does not exist for it, cursor or not.
+        assert_error(client.get(path, params={"cursor": cursor}), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("payload", [{"after": True}, {"after": 2**63}, {"after": -1}, {"after": 1.5}, [1], "x"])
+def test_the_services_refuse_a_page_token_they_did_not_make(stack: Stack, payload: object) -> None:
+    tenant = stack.tenant()
+    token = _hand_made(payload)
+    calls = [
+        lambda: stack.stubs.partner.ListInfluencers(
+            content_pb2.ListInfluencersRequest(
+                organization_id=tenant["organizationId"], project_id=tenant["projectId"], page_token=token
+            )
+        ),
+        lambda: stack.stubs.partner.ListSocialAccounts(
+            content_pb2.ListSocialAccountsRequest(
+                organization_id=tenant["organizationId"], project_id=tenant["projectId"], page_token=token
+            )
+        ),
+        lambda: stack.stubs.media.ListMedia(
+            media_pb2.ListMediaRequest(
+                organization_id=tenant["organizationId"], project_id=tenant["projectId"], page_token=token
+            )
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.RpcError) as raised:
+            call()
+        err = unpack(raised.value)
+        assert (err.code, err.metadata.get("field")) == (grpc.StatusCode.INVALID_ARGUMENT, "cursor")
 
 
 def test_whoami_and_credits_follow_the_contract(stack: Stack) -> None:

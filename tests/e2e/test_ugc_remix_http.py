@@ -33,6 +33,7 @@ def assert_error(response, status: int, code: str, details_code: str | None = No
     error = response.json()["error"]
     assert error["code"] == code
     assert error["requestId"] == response.headers["X-Request-Id"] and error["requestId"].startswith("req_")
+    assert set(error) == {"code", "message", "requestId", "details"}
     if details_code is not None:
         assert error["details"]["code"] == details_code
         assert error["details"]["format"] == "ugc-remix"
@@ -256,7 +257,7 @@ def test_ids_postgres_cannot_hold_are_refused_not_a_500(pg_stack: Stack) -> None
         for method, path in routes:
             malformed = assert_error(client.request(method, path.format("x_%00x")), 404, "NOT_FOUND")
             unknown = assert_error(client.request(method, path.format("x_unknown")), 404, "NOT_FOUND")
-            assert (malformed["message"], malformed.get("details")) == (unknown["message"], None), path
+            assert (malformed["message"], malformed["details"]) == (unknown["message"], {}), path
 
 
 def test_malformed_json_uses_the_envelope(stack: Stack) -> None:

@@ -4,6 +4,8 @@ the secret shown once). On SQLite (in-process events) and on PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -216,3 +218,35 @@ def test_loopback_is_refused_outside_the_embedded_default(tmp_path: Path, hook: 
             )
             assert answer.status_code == 422 and answer.json()["error"]["details"]["reason"] == "URL_FORBIDDEN"
     assert hook.requests == []
+
+
+def test_the_webhook_lists_take_only_cursors_they_issued(hooks_stack: Stack, hook: Receiver) -> None:
+    tenant, stranger = hooks_stack.tenant(), hooks_stack.tenant()
+    not_ours = "Not a cursor this API issued."
+    hand_made = [
+        base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode().rstrip("=")
+        for after in (True, 2**63, 1)
+    ]
+    with hooks_stack.http(tenant["apiKey"]) as client, hooks_stack.http(stranger["apiKey"]) as other:
+        first, second = (_register(client, hook.url, ["job.failed"])["endpoint"]["endpointId"] for _ in range(2))
+        for _ in range(2):
+            assert client.post(f"/v1/webhook-endpoints/{first}/test").status_code == 202
+        assert eventually(lambda: len(deliveries(client, first)) == 2)
+        endpoints = "/v1/webhook-endpoints"
+        log, other_log = f"{endpoints}/{first}/deliveries", f"{endpoints}/{second}/deliveries"
+        endpoints_cursor = client.get(endpoints, params={"limit": 1}).json()["nextCursor"]
+        log_cursor = client.get(log, params={"limit": 1}).json()["nextCursor"]
+        for path, cursor in ((endpoints, endpoints_cursor), (log, log_cursor)):
+            page = client.get(path, params={"limit": 1, "cursor": cursor})
+            assert page.status_code == 200 and len(page.json()["items"]) == 1, page.text
+        refused = [(client, path, token) for path in (endpoints, log) for token in hand_made]
+        refused += [(client, log, endpoints_cursor), (client, other_log, log_cursor), (client, endpoints, log_cursor)]
+        refused += [(other, endpoints, endpoints_cursor)]
+        for who, path, token in refused:
+            response = who.get(path, params={"limit": 1, "cursor": token})
+            assert response.status_code == 422, (path, token, response.text)
+            error = response.json()["error"]
+            assert error["message"] == not_ours
+            assert error["details"] == {"fields": [{"field": "cursor", "problem": not_ours}]}
+        # Another organization's endpoint is unknown to it, whatever cursor comes along.
+        assert other.get(log, params={"cursor": log_cursor}).status_code == 404

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from common.grpc_server import create_server
 from common.settings import Settings
 from gateway.app import create_app
+from gateway.main import uvicorn_config
 from gateway.routes.projects import VisibleProjects
 from layers.billing.v1 import billing_pb2_grpc
 from layers.content.v1 import content_pb2_grpc
@@ -27,7 +28,8 @@ PUBLIC_BASE_URL = "https://api.example.test"
 
 
 class LiveGateway:
-    """A gateway app served by uvicorn in a thread, on a port the OS picked."""
+    """A gateway app served in a thread as production serves it (gateway.main's uvicorn config), on a port
+    the OS picked."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -36,7 +38,8 @@ class LiveGateway:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        settings: Settings = app.state.settings
+        self._server = uvicorn.Server(uvicorn_config(app, settings, log_level="warning", lifespan="on"))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
 
     def start(self) -> LiveGateway:

@@ -24,8 +24,11 @@ def request_id(response: httpx.Response) -> str:
     return value
 
 
+ERROR_KEYS = {"code", "message", "requestId", "details"}
+
+
 def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """Check the envelope is exactly {"error": {code, message, requestId, details?}} and return it."""
+    """Check the envelope is exactly {"error": {code, message, requestId, details}} and return it."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
@@ -34,9 +37,8 @@ def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]
     assert error["code"] == code
     assert isinstance(error["message"], str) and error["message"]
     assert error["requestId"] == request_id(response)
-    assert set(error) <= {"code", "message", "requestId", "details"}
-    if "details" in error:
-        assert error["details"], "empty details must be omitted"
+    assert set(error) == ERROR_KEYS, f"envelope keys {sorted(error)}"
+    assert isinstance(error["details"], dict)
     return dict(error)
 
 

@@ -173,6 +173,9 @@ def test_empty_file(dl: httpx.Client, downloads: LiveGateway, fake_blobs: FakeBl
         ("bytes=1048570-1048590", 1048570, 1048590),  # across a window boundary
         (f"bytes={SIZE - 1}-{SIZE - 1}", SIZE - 1, SIZE - 1),
         ("bytes=5-99999999999", 5, SIZE - 1),  # the end is clamped to the file
+        ("bytes=100-9999999999999999999", 100, SIZE - 1),  # past any int64, still clamped
+        ("bytes=0-" + "9" * 5000, 0, SIZE - 1),  # more digits than int() takes
+        ("bytes=-" + "9" * 40, 0, SIZE - 1),
         (f"bytes=-{SIZE + 10}", 0, SIZE - 1),  # a suffix longer than the file is all of it
         ("Bytes=10-19", 10, 19),  # the unit is case-insensitive
         ("bytes=10-19,", 10, 19),  # an empty list element is not a second range
@@ -195,7 +198,16 @@ def test_single_range_is_206_with_exact_bytes(
     assert all(0 < r.length <= WINDOW_BYTES for r in reads)
 
 
-@pytest.mark.parametrize("header", [f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"bytes={SIZE}-",
+        f"bytes={SIZE + 10}-{SIZE + 20}",
+        "bytes=-0",
+        "bytes=" + "9" * 30 + "-",  # a first byte past any file we hold
+        "bytes=" + "9" * 19 + "-" + "9" * 20,
+    ],
+)
 def test_unsatisfiable_range_is_416(dl: httpx.Client, file_url: str, fake_blobs: FakeBlobs, header: str) -> None:
     response = dl.get(file_url, headers={"Range": header})
     error = error_of(response, 416, "RANGE_NOT_SATISFIABLE")
@@ -213,7 +225,6 @@ def test_unsatisfiable_range_is_416(dl: httpx.Client, file_url: str, fake_blobs:
         "bytes=abc",
         "bytes=-",
         "bytes=1-2-3",
-        "bytes=" + "9" * 30 + "-",  # larger than any file size we can hold
     ],
 )
 def test_multiple_or_invalid_ranges_get_the_whole_file(dl: httpx.Client, file_url: str, header: str) -> None:
@@ -315,8 +326,17 @@ def test_tampered_link_is_403(dl: httpx.Client, file_url: str, fake_content: Fak
     assert dl.head(file_url).status_code == 200  # the untampered link works
     fake_content.reset()
     error = error_of(dl.get(_tamper(file_url, how)), 403, "FORBIDDEN_SIGNATURE")
-    assert "details" not in error
+    assert error["details"] == {}
     assert fake_content.requests("GetContainer") == []  # refused before any look-up
+
+
+def test_a_signed_link_with_a_trailing_slash_is_404_and_its_signature_goes_nowhere(
+    dl: httpx.Client, file_url: str
+) -> None:
+    path, _, query = file_url.partition("?")
+    response = dl.get(f"{path}/?{query}", headers={"Host": "evil.example.com"})
+    error_of(response, 404, "NOT_FOUND")
+    assert "location" not in response.headers
 
 
 def test_expired_link_is_403(dl: httpx.Client) -> None:

@@ -4,27 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import grpc
 import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
-from tests.gateway.conftest import LiveGateway
-from tests.gateway.fakes import ALL, FakeContent
-from tests.gateway.helpers import UGC_REMIX, bearer, error_of, fields_of, request_id
+from common.errors import ServiceError
+from tests.gateway.conftest import PUBLIC_BASE_URL, LiveGateway
+from tests.gateway.fakes import ALL, ASSET_ID, CONTAINER_ID, ORG, READ_ONLY, FakeContent
+from tests.gateway.helpers import ERROR_KEYS, UGC_REMIX, bearer, error_of, fields_of, request_id
 
 AUTH = bearer(ALL)
+BODY = {"influencerId": "inf_1"}
 
 
 def test_unknown_route_is_enveloped_404(http: httpx.Client) -> None:
     error = error_of(http.get("/v1/nope"), 404, "NOT_FOUND")
-    assert "details" not in error
+    assert error["details"] == {}
 
 
 def test_wrong_method_is_enveloped_405_with_allow(http: httpx.Client) -> None:
     response = http.get(UGC_REMIX, headers=AUTH)
     error_of(response, 405, "METHOD_NOT_ALLOWED")
     assert response.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v1/whoami/"), ("GET", "/v1/credits/"), ("POST", UGC_REMIX + "/"), ("GET", "/v1/jobs/job_1/")],
+)
+def test_a_trailing_slash_is_404_never_a_redirect_built_from_host(http: httpx.Client, method: str, path: str) -> None:
+    response = http.request(method, path, headers={**AUTH, "Host": "evil.example.com"}, json={})
+    error_of(response, 404, "NOT_FOUND")
+    assert "location" not in response.headers
 
 
 def test_caller_request_id_is_replaced_by_ours(http: httpx.Client) -> None:
@@ -199,3 +212,44 @@ def test_request_validation_error_is_enveloped(
         headers={"Content-Type": "application/json"},
     )
     assert sorted(fields_of(error_of(response, 422, "VALIDATION"))) == sorted(fields)
+
+
+# --- one shape for every error ------------------------------------------------------------------------
+
+
+def test_every_kind_of_error_has_exactly_code_message_request_id_and_details(
+    start_gateway: Callable[..., LiveGateway], fake_content: FakeContent
+) -> None:
+    live, frugal = start_gateway(), start_gateway(rate_limit_reads_per_minute=1)
+
+    async def boom() -> None:
+        raise RuntimeError("unhandled")
+
+    live.app.add_api_route("/v1/_test/boom", boom)
+    signed = live.signer.asset_file_url(ORG, CONTAINER_ID, ASSET_ID).removeprefix(PUBLIC_BASE_URL)
+    kinds: list[tuple[str, Callable[[httpx.Client], httpx.Response], int, str]] = [
+        ("no key", lambda c: c.post(UGC_REMIX, json=BODY), 401, "UNAUTHENTICATED"),
+        ("unknown key", lambda c: c.post(UGC_REMIX, headers=bearer("lp_live_nope_x")), 401, "UNAUTHENTICATED"),
+        ("scope", lambda c: c.post(UGC_REMIX, json=BODY, headers=bearer(READ_ONLY)), 403, "FORBIDDEN_SCOPE"),
+        ("route", lambda c: c.get("/v1/nope", headers=AUTH), 404, "NOT_FOUND"),
+        ("trailing slash", lambda c: c.post(UGC_REMIX + "/", json=BODY, headers=AUTH), 404, "NOT_FOUND"),
+        ("unknown job", lambda c: c.get("/v1/jobs/job_01HZX3ZZZZZZZZZZZZZZZZZZZZ", headers=AUTH), 404, "NOT_FOUND"),
+        ("malformed job id", lambda c: c.get("/v1/jobs/nope", headers=AUTH), 404, "NOT_FOUND"),
+        ("method", lambda c: c.get(UGC_REMIX, headers=AUTH), 405, "METHOD_NOT_ALLOWED"),
+        ("body size", lambda c: c.post(UGC_REMIX, content=b"x" * 70_000, headers=AUTH), 413, "PAYLOAD_TOO_LARGE"),
+        ("body shape", lambda c: c.post(UGC_REMIX, json={"hook": 1}, headers=AUTH), 422, "VALIDATION"),
+        ("signature", lambda c: c.get(signed.replace("signature=", "signature=0")), 403, "FORBIDDEN_SIGNATURE"),
+        ("unsigned", lambda c: c.get(signed.partition("?")[0]), 403, "FORBIDDEN_SIGNATURE"),
+        ("unhandled", lambda c: c.get("/v1/_test/boom"), 500, "INTERNAL"),
+        ("service bug", lambda c: c.post(UGC_REMIX, json=BODY, headers=AUTH), 500, "INTERNAL"),
+    ]
+    fake_content.fail("CreateUgcRemix", ServiceError(grpc.StatusCode.INTERNAL, "INTERNAL", "psycopg exploded"))
+    with httpx.Client(base_url=live.base_url, timeout=10) as client:
+        for name, send, status, code in kinds:
+            response = send(client)
+            assert response.status_code == status, (name, response.text)
+            error = error_of(response, status, code)
+            assert set(error) == ERROR_KEYS, name
+    with httpx.Client(base_url=frugal.base_url, headers=AUTH, timeout=10) as client:
+        client.get("/v1/whoami")
+        assert set(error_of(client.get("/v1/whoami"), 429, "RATE_LIMITED")) == ERROR_KEYS

@@ -19,7 +19,7 @@ from tests.gateway.helpers import UGC_REMIX, bearer, error_of
 C = grpc.StatusCode
 BODY = {"influencerId": "inf_1"}
 
-ROWS: list[tuple[ServiceError, int, str, dict[str, Any] | None]] = [
+ROWS: list[tuple[ServiceError, int, str, dict[str, Any]]] = [
     # A refused argument that names its field: the contract's details.fields, other metadata beside it.
     (
         ServiceError(
@@ -42,14 +42,14 @@ ROWS: list[tuple[ServiceError, int, str, dict[str, Any] | None]] = [
         "VALIDATION",
         {"fields": [{"field": "kind", "problem": "kind is required."}]},
     ),
-    # No field named: the metadata is the details, as sent (none at all: no details).
+    # No field named: the metadata is the details, as sent (none at all: empty details).
     (
         ServiceError(C.INVALID_ARGUMENT, "VALIDATION", "That URL is not allowed.", {"reason": "URL_FORBIDDEN"}),
         422,
         "VALIDATION",
         {"reason": "URL_FORBIDDEN"},
     ),
-    (ServiceError(C.INVALID_ARGUMENT, "VALIDATION", "Bad request."), 422, "VALIDATION", None),
+    (ServiceError(C.INVALID_ARGUMENT, "VALIDATION", "Bad request."), 422, "VALIDATION", {}),
     *[
         (
             ServiceError(C.FAILED_PRECONDITION, reason, f"{reason}: explained.", {"format": "ugc-remix"}),
@@ -85,7 +85,7 @@ ROWS: list[tuple[ServiceError, int, str, dict[str, Any] | None]] = [
         "IDEMPOTENCY_CONFLICT",
         {"reason": "IN_PROGRESS"},
     ),
-    (ServiceError(C.NOT_FOUND, "NOT_FOUND", "mediaId is not on this project."), 404, "NOT_FOUND", None),
+    (ServiceError(C.NOT_FOUND, "NOT_FOUND", "mediaId is not on this project."), 404, "NOT_FOUND", {}),
     (
         ServiceError(C.ALREADY_EXISTS, "DUPLICATE_NAME", "Already there."),
         409,
@@ -116,19 +116,19 @@ ROWS: list[tuple[ServiceError, int, str, dict[str, Any] | None]] = [
         "RATE_LIMITED",
         {"retryAfterSeconds": 30},
     ),
-    (ServiceError(C.UNAUTHENTICATED, "UNAUTHENTICATED", "Key revoked."), 401, "UNAUTHENTICATED", None),
+    (ServiceError(C.UNAUTHENTICATED, "UNAUTHENTICATED", "Key revoked."), 401, "UNAUTHENTICATED", {}),
     (
         ServiceError(C.PERMISSION_DENIED, "PERMISSION_DENIED", "No.", {"requiredScope": "content:write"}),
         403,
         "FORBIDDEN_SCOPE",
         {"requiredScope": "content:write"},
     ),
-    (ServiceError(C.UNAVAILABLE, "UNAVAILABLE", "media down at 10.0.0.7"), 503, "UNAVAILABLE", None),
-    (ServiceError(C.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "slow db"), 503, "UNAVAILABLE", None),
-    (ServiceError(C.INTERNAL, "INTERNAL", "psycopg: relation jobs missing"), 500, "INTERNAL", None),
-    (ServiceError(C.UNKNOWN, "WHATEVER", "boom at line 3"), 500, "INTERNAL", None),
-    (ServiceError(C.DATA_LOSS, "DATA_LOSS", "disk"), 500, "INTERNAL", None),
-    (ServiceError(C.UNIMPLEMENTED, "UNIMPLEMENTED", "Method not found!"), 500, "INTERNAL", None),
+    (ServiceError(C.UNAVAILABLE, "UNAVAILABLE", "media down at 10.0.0.7"), 503, "UNAVAILABLE", {}),
+    (ServiceError(C.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "slow db"), 503, "UNAVAILABLE", {}),
+    (ServiceError(C.INTERNAL, "INTERNAL", "psycopg: relation jobs missing"), 500, "INTERNAL", {}),
+    (ServiceError(C.UNKNOWN, "WHATEVER", "boom at line 3"), 500, "INTERNAL", {}),
+    (ServiceError(C.DATA_LOSS, "DATA_LOSS", "disk"), 500, "INTERNAL", {}),
+    (ServiceError(C.UNIMPLEMENTED, "UNIMPLEMENTED", "Method not found!"), 500, "INTERNAL", {}),
 ]
 
 
@@ -139,12 +139,12 @@ def test_service_error_maps_to_http(
     service_error: ServiceError,
     status: int,
     code: str,
-    details: dict[str, Any] | None,
+    details: dict[str, Any],
 ) -> None:
     fake_content.fail("CreateUgcRemix", service_error)
     response = http.post(UGC_REMIX, json=BODY, headers=bearer(ALL))
     error = error_of(response, status, code)
-    assert error.get("details") == details
+    assert error["details"] == details
     if status < 500:
         assert error["message"] == service_error.message
     else:

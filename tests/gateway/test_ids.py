@@ -127,7 +127,7 @@ def test_a_path_id_that_is_not_an_id_is_404_and_reaches_no_service(
 ) -> None:
     error = error_of(http.request(method, path.format(id=bad), headers=AUTH), 404, "NOT_FOUND")
     assert error["message"] == message
-    assert "details" not in error
+    assert error["details"] == {}
     assert looked_up(fake_content) == []
 
 
