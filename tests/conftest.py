@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 PG_ADMIN_URL = os.environ.get("LAYERS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 AMQP_URL = os.environ.get("LAYERS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -40,10 +41,11 @@ def require_server(name: str, host: str, port: int) -> None:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards (a connection of its own each
+    time: a pooled one would not survive a server restart a test made)."""
     require_server("PostgreSQL", "127.0.0.1", 5432)
     name = f"layers_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     base, _, _ = PG_ADMIN_URL.rpartition("/")

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tests.conftest import PG_ADMIN_URL, require_server
 from tests.e2e.stack import Stack, running_stack
@@ -14,7 +15,7 @@ from tests.e2e.stack import Stack, running_stack
 def pg_databases() -> Iterator[dict[str, str]]:
     """Fresh PostgreSQL databases (content, media, billing, webhooks) for the whole session."""
     require_server("PostgreSQL", "127.0.0.1", 5432)
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     base, _, _ = PG_ADMIN_URL.rpartition("/")
     tag = uuid.uuid4().hex[:8]
     names = {svc: f"layers_e2e_{tag}_{svc}" for svc in ("content", "media", "billing", "webhooks")}
