@@ -1,51 +1,17 @@
-"""The hand-written Alembic migration builds exactly the tables models.py describes."""
+"""The hand-written Alembic migrations build exactly the tables models.py describes."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
-
-from common.db import make_engine, migrate
 from services.content.models import Base
-from services.content.server import MIGRATIONS as MIGRATIONS_DIR
+from services.content.server import MIGRATIONS
+from tests.support.migrations import assert_migrations_build_the_models, assert_migrations_downgrade_to_nothing
 
 VERSION_TABLE = "alembic_version_content"
 
 
-def _not_version_table(name: str | None, type_: str, _parent: Any) -> bool:
-    return not (type_ == "table" and name == VERSION_TABLE)
-
-
 def test_migration_matches_models(db_url: str) -> None:
-    engine = make_engine(db_url)
-    try:
-        migrate(engine, MIGRATIONS_DIR, VERSION_TABLE)
-        migrate(engine, MIGRATIONS_DIR, VERSION_TABLE)  # a second run is a no-op
-
-        assert set(inspect(engine).get_table_names()) == {*Base.metadata.tables, VERSION_TABLE}
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": _not_version_table})
-            assert compare_metadata(context, Base.metadata) == []
-            assert conn.scalar(text(f"SELECT version_num FROM {VERSION_TABLE}")) == "0004"
-    finally:
-        engine.dispose()
+    assert_migrations_build_the_models(db_url, Base.metadata, MIGRATIONS, VERSION_TABLE, "0004")
 
 
 def test_migration_downgrades_to_nothing(db_url: str) -> None:
-    engine = make_engine(db_url)
-    try:
-        migrate(engine, MIGRATIONS_DIR, VERSION_TABLE)
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        config.attributes["version_table"] = VERSION_TABLE
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "base")
-        assert set(inspect(engine).get_table_names()) == {VERSION_TABLE}
-    finally:
-        engine.dispose()
+    assert_migrations_downgrade_to_nothing(db_url, MIGRATIONS, VERSION_TABLE)

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect
-
-from common.db import make_engine, migrate
 from services.media.models import Base
 from services.media.server import MIGRATIONS_DIR, VERSION_TABLE
+from tests.support.migrations import assert_migrations_build_the_models
 
 
 def test_migration_matches_models(db_url: str) -> None:
-    engine = make_engine(db_url)
-    try:
-        migrate(engine, MIGRATIONS_DIR, VERSION_TABLE)
-        migrate(engine, MIGRATIONS_DIR, VERSION_TABLE)  # already at head: a no-op
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            assert compare_metadata(context, Base.metadata) == []
-            assert context.get_current_revision() == "0001"
-        tables = set(inspect(engine).get_table_names())
-        assert tables == {"blobs", "media_items", "reaction_templates", "music_tracks", VERSION_TABLE}
-    finally:
-        engine.dispose()
+    tables = assert_migrations_build_the_models(db_url, Base.metadata, MIGRATIONS_DIR, VERSION_TABLE, "0001")
+    assert tables == {"blobs", "media_items", "reaction_templates", "music_tracks", VERSION_TABLE}
