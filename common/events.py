@@ -12,10 +12,9 @@ import logging
 from datetime import datetime
 from typing import Protocol
 
-import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from common.render_queue import connection_parameters
+from common.render_queue import ConfirmingPublisher
 from common.timeutil import as_utc, to_timestamp
 from layers.events.v1 import events_pb2
 
@@ -65,58 +64,16 @@ class EventPublisher(Protocol):
     def close(self) -> None: ...
 
 
-class RabbitEventPublisher:
-    """Persistent messages with publisher confirms, routed by event type; reconnects after a failure."""
+class RabbitEventPublisher(ConfirmingPublisher):
+    """Domain events to the topic exchange, routed by event type."""
 
     def __init__(self, amqp_url: str, exchange: str, webhooks_queue: str) -> None:
-        self.amqp_url = amqp_url
+        super().__init__(amqp_url, lambda channel: declare_topology(channel, exchange, webhooks_queue))
         self.exchange = exchange
         self.webhooks_queue = webhooks_queue
-        self._connection: pika.BlockingConnection | None = None
-        self._channel: BlockingChannel | None = None
-
-    def _ensure(self) -> BlockingChannel:
-        if self._channel is None or not self._channel.is_open:
-            self.close()
-            self._connection = pika.BlockingConnection(connection_parameters(self.amqp_url))
-            channel = self._connection.channel()
-            declare_topology(channel, self.exchange, self.webhooks_queue)
-            channel.confirm_delivery()
-            self._channel = channel
-        return self._channel
 
     def publish_event(self, event: events_pb2.DomainEvent) -> None:
-        try:
-            self._ensure().basic_publish(
-                exchange=self.exchange,
-                routing_key=event.type,
-                body=event.SerializeToString(),
-                properties=pika.BasicProperties(
-                    delivery_mode=pika.DeliveryMode.Persistent,
-                    message_id=event.event_id,
-                    type=MESSAGE_TYPE,
-                    content_type="application/x-protobuf",
-                ),
-                mandatory=True,
-            )
-        except Exception:
-            self.close()
-            raise
-
-    def idle(self) -> None:
-        if self._connection is not None and self._connection.is_open:
-            try:
-                self._connection.process_data_events(0)
-            except Exception:
-                self.close()
-
-    def close(self) -> None:
-        connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except Exception:
-                log.debug("error closing AMQP connection", exc_info=True)
+        self._send(self.exchange, event.type, event.SerializeToString(), event.event_id, MESSAGE_TYPE)
 
 
 class DiscardEvents:

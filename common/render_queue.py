@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -67,12 +68,14 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
-class RabbitPublisher:
-    """Persistent messages with publisher confirms; reconnects on the next publish after a failure."""
+class ConfirmingPublisher:
+    """One AMQP connection publishing persistent, mandatory messages with publisher confirms: a publish
+    returns once the broker has taken the message, and a failure drops the connection so the next publish
+    reconnects (declaring the topology again). Render messages and domain events both go out this way."""
 
-    def __init__(self, amqp_url: str, queue_name: str) -> None:
+    def __init__(self, amqp_url: str, declare: Callable[[BlockingChannel], None]) -> None:
         self.amqp_url = amqp_url
-        self.queue_name = queue_name
+        self._declare = declare
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
 
@@ -81,22 +84,21 @@ class RabbitPublisher:
             self.close()
             self._connection = pika.BlockingConnection(connection_parameters(self.amqp_url))
             channel = self._connection.channel()
-            declare_topology(channel, self.queue_name)
+            self._declare(channel)
             channel.confirm_delivery()
             self._channel = channel
         return self._channel
 
-    def publish(self, message_id: str, body: bytes) -> None:
+    def _send(self, exchange: str, routing_key: str, body: bytes, message_id: str, message_type: str) -> None:
         try:
-            channel = self._ensure()
-            channel.basic_publish(
-                exchange="",
-                routing_key=self.queue_name,
+            self._ensure().basic_publish(
+                exchange=exchange,
+                routing_key=routing_key,
                 body=body,
                 properties=pika.BasicProperties(
                     delivery_mode=pika.DeliveryMode.Persistent,
                     message_id=message_id,
-                    type=MESSAGE_TYPE,
+                    type=message_type,
                     content_type="application/x-protobuf",
                 ),
                 mandatory=True,
@@ -119,6 +121,17 @@ class RabbitPublisher:
                 connection.close()
             except Exception:
                 log.debug("error closing AMQP connection", exc_info=True)
+
+
+class RabbitPublisher(ConfirmingPublisher):
+    """Render messages to the work queue (the default exchange, routed by queue name)."""
+
+    def __init__(self, amqp_url: str, queue_name: str) -> None:
+        super().__init__(amqp_url, lambda channel: declare_topology(channel, queue_name))
+        self.queue_name = queue_name
+
+    def publish(self, message_id: str, body: bytes) -> None:
+        self._send("", self.queue_name, body, message_id, MESSAGE_TYPE)
 
 
 @dataclass
