@@ -44,6 +44,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p = key.add_parser("revoke", help="revoke an API key")
     p.add_argument("--key-id", required=True)
     p.set_defaults(run=key_revoke)
+    p = key.add_parser(
+        "recount",
+        help="set the keys' running-job counters (the concurrent-job cap) to their jobs actually running",
+    )
+    p.add_argument("--key-id", default="", help="one key (default: every key)")
+    p.set_defaults(run=key_recount)
 
     inf = nouns.add_parser("influencer", help="influencers").add_subparsers(dest="verb", required=True)
     p = inf.add_parser("create", help="create an influencer in a project")
@@ -130,6 +136,14 @@ def key_create(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
 def key_revoke(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
     clients.admin.RevokeApiKey(content_pb2.RevokeApiKeyRequest(key_id=args.key_id))
     return {"keyId": args.key_id, "revoked": True}
+
+
+def key_recount(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
+    response = clients.admin.RecountRunningJobs(content_pb2.RecountRunningJobsRequest(key_id=args.key_id))
+    return {
+        "keysChecked": response.keys_checked,
+        "corrections": [{"keyId": c.key_id, "counted": c.counted, "running": c.running} for c in response.corrections],
+    }
 
 
 def influencer_create(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:

@@ -110,6 +110,13 @@ class TenancyAdminServicer(content_pb2_grpc.TenancyAdminServiceServicer):
         self.revocations.publish(request.key_id)
         return pb.RevokeApiKeyResponse()
 
+    def RecountRunningJobs(self, request: pb.RecountRunningJobsRequest, context: grpc.ServicerContext):
+        checked, corrections = self.tenancy.recount_running_jobs(request.key_id)
+        return pb.RecountRunningJobsResponse(
+            keys_checked=checked,
+            corrections=[pb.RunningJobsCorrection(key_id=k, counted=c, running=r) for k, c, r in corrections],
+        )
+
     def CreateInfluencer(self, request: pb.CreateInfluencerRequest, context: grpc.ServicerContext):
         row = self.tenancy.create_influencer(request.project_id, request.name, request.voice, request.language)
         return pb.CreateInfluencerResponse(influencer=views.influencer_pb(row))

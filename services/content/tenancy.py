@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 
 import grpc
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from common import paging
@@ -20,6 +20,7 @@ from common.timeutil import utcnow
 from services.content.models import (
     ApiKey,
     Influencer,
+    Job,
     Layer,
     Organization,
     Project,
@@ -120,6 +121,33 @@ class Tenancy:
                 raise not_found("key", "API key not found.")
             if key.revoked_at is None:
                 key.revoked_at = utcnow()
+
+    def recount_running_jobs(self, key_id: str = "") -> tuple[int, list[tuple[str, int, int]]]:
+        """Set each key's running-job counter to its jobs actually running; return the keys checked and the
+        (key, counted, running) of those that were wrong. One key per transaction, so starts wait briefly."""
+        if key_id:
+            key_ids = [key_id]
+        else:
+            with self.db.read() as session:
+                key_ids = list(session.scalars(select(ApiKey.key_id).order_by(ApiKey.key_id)))
+        corrections = []
+        for kid in key_ids:
+            with self.db.write() as session:
+                # The key's row lock first: a start or finish of one of its jobs changes the counter under
+                # that lock, so the count below (a fresh snapshot on PostgreSQL's READ COMMITTED, taken
+                # once the lock is ours) and the counter agree at commit.
+                counted = session.scalar(select(ApiKey.running_jobs).where(ApiKey.key_id == kid).with_for_update())
+                if counted is None:
+                    if key_id:
+                        raise not_found("key", "API key not found.")
+                    continue
+                running = session.scalar(
+                    select(func.count()).select_from(Job).where(Job.api_key_id == kid, Job.status == "running")
+                )
+                if running != counted:
+                    session.execute(update(ApiKey).where(ApiKey.key_id == kid).values(running_jobs=running))
+                    corrections.append((kid, counted, int(running or 0)))
+        return len(key_ids), corrections
 
     def authenticate(self, api_key: str) -> Principal:
         match = _KEY_PATTERN.match(api_key)

@@ -134,3 +134,53 @@ def test_concurrent_starts_with_one_key_stay_within_the_cap(world: World) -> Non
         outcomes = list(pool.map(start, range(50)))
     assert outcomes.count("ACCEPTED") == 3 and outcomes.count("RATE_LIMITED") == 47, outcomes
     assert running_counter(world, key_id) == 3
+
+
+def set_running_counter(world: World, key_id: str, value: int) -> None:
+    with world.db.write() as session:
+        session.get_one(ApiKey, key_id).running_jobs = value
+
+
+def test_recount_sets_a_drifted_counter_to_the_jobs_running(world: World) -> None:
+    key_id = world.tenancy.create_api_key(world.org, ["*"], False)[0]
+    idle = world.tenancy.create_api_key(world.org, ["*"], False)[0]
+    for _ in "ab":
+        world.handler.handle(request(world, influencer_id=world.influencer, api_key_id=key_id))
+    set_running_counter(world, key_id, 7)
+    set_running_counter(world, idle, -1)
+    checked, corrections = world.tenancy.recount_running_jobs()
+    assert checked >= 2
+    assert sorted(corrections) == sorted([(key_id, 7, 2), (idle, -1, 0)])
+    assert (running_counter(world, key_id), running_counter(world, idle)) == (2, 0)
+    assert world.tenancy.recount_running_jobs(key_id) == (1, [])
+    with pytest.raises(ServiceError) as info:
+        world.tenancy.recount_running_jobs("key_nope")
+    assert info.value.code.name == "NOT_FOUND"
+
+
+def test_recount_while_jobs_start_and_end_leaves_the_counter_exact(world: World) -> None:
+    key_id = world.tenancy.create_api_key(world.org, ["*"], False)[0]
+    jobs = Jobs(world.db, world.billing)
+    stop = threading.Event()
+
+    def churn(_: int) -> None:
+        while not stop.is_set():
+            try:
+                started = world.handler.handle(request(world, influencer_id=world.influencer, api_key_id=key_id))
+            except ServiceError:
+                continue
+            jobs.cancel(world.org, started.job.job_id)
+
+    with ThreadPoolExecutor(4) as pool:
+        churners = [pool.submit(churn, i) for i in range(4)]
+        corrections = [world.tenancy.recount_running_jobs(key_id)[1] for _ in range(30)]
+        stop.set()
+        for churner in churners:
+            churner.result()  # a churner's own failure fails the test
+    assert corrections == [[]] * 30  # the counter was never wrong to begin with
+    with world.db.read() as session:
+        running = session.scalar(
+            select(func.count()).select_from(Job).where(Job.api_key_id == key_id, Job.status == "running")
+        )
+    assert running_counter(world, key_id) == running
+    assert world.tenancy.recount_running_jobs(key_id) == (1, [])

@@ -86,6 +86,8 @@ def test_building_a_tenant_step_by_step(stack: Stack, tmp_path: Path) -> None:
         response = client.post(f"/v1/projects/{project}/content/ugc-remix", json={"socialAccountId": account})
     assert response.status_code == 202, response.text
 
+    # The job's start counted it against the key's cap, exactly: a recount finds nothing to correct.
+    assert ok(stack, "admin", "key", "recount", "--key-id", key["keyId"]) == {"keysChecked": 1, "corrections": []}
     ok(stack, "admin", "key", "revoke", "--key-id", key["keyId"])
     with stack.http(key["apiKey"]) as client:
         assert client.get("/v1/whoami").status_code == 401
@@ -100,6 +102,8 @@ def test_refusals_are_clear(stack: Stack, tmp_path: Path) -> None:
     assert done.returncode != 0 and done.stdout == ""
     assert "VALIDATION" in done.stderr
     done = layers(stack, "admin", "project", "create", "--org", "org_missing", "--name", "X")
+    assert done.returncode != 0 and "NOT_FOUND" in done.stderr
+    done = layers(stack, "admin", "key", "recount", "--key-id", "key_missing")
     assert done.returncode != 0 and "NOT_FOUND" in done.stderr
     done = layers(None, "admin", "org", "create", "--name", "X")
     assert done.returncode != 0 and "not reachable" in done.stderr

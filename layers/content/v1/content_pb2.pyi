@@ -417,6 +417,30 @@ class RevokeApiKeyResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class RecountRunningJobsRequest(_message.Message):
+    __slots__ = ("key_id",)
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    def __init__(self, key_id: _Optional[str] = ...) -> None: ...
+
+class RunningJobsCorrection(_message.Message):
+    __slots__ = ("key_id", "counted", "running")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    counted: int
+    running: int
+    def __init__(self, key_id: _Optional[str] = ..., counted: _Optional[int] = ..., running: _Optional[int] = ...) -> None: ...
+
+class RecountRunningJobsResponse(_message.Message):
+    __slots__ = ("keys_checked", "corrections")
+    KEYS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    CORRECTIONS_FIELD_NUMBER: _ClassVar[int]
+    keys_checked: int
+    corrections: _containers.RepeatedCompositeFieldContainer[RunningJobsCorrection]
+    def __init__(self, keys_checked: _Optional[int] = ..., corrections: _Optional[_Iterable[_Union[RunningJobsCorrection, _Mapping]]] = ...) -> None: ...
+
 class Influencer(_message.Message):
     __slots__ = ("influencer_id", "project_id", "name", "voice", "language", "created_at")
     INFLUENCER_ID_FIELD_NUMBER: _ClassVar[int]

@@ -620,6 +620,11 @@ class TenancyAdminServiceStub:
                 request_serializer=layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyRequest.SerializeToString,
                 response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyResponse.FromString,
                 _registered_method=True)
+        self.RecountRunningJobs = channel.unary_unary(
+                '/layers.content.v1.TenancyAdminService/RecountRunningJobs',
+                request_serializer=layers_dot_content_dot_v1_dot_content__pb2.RecountRunningJobsRequest.SerializeToString,
+                response_deserializer=layers_dot_content_dot_v1_dot_content__pb2.RecountRunningJobsResponse.FromString,
+                _registered_method=True)
         self.CreateInfluencer = channel.unary_unary(
                 '/layers.content.v1.TenancyAdminService/CreateInfluencer',
                 request_serializer=layers_dot_content_dot_v1_dot_content__pb2.CreateInfluencerRequest.SerializeToString,
@@ -683,6 +688,15 @@ class TenancyAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecountRunningJobs(self, request, context):
+        """RecountRunningJobs sets each key's running-job counter (the concurrent-job
+        cap's) to the number of its jobs actually running, and reports what it changed.
+        Safe while jobs start and finish.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateInfluencer(self, request, context):
         """CreateInfluencer creates an influencer in a project.
         """
@@ -738,6 +752,11 @@ def add_TenancyAdminServiceServicer_to_server(servicer, server):
                     servicer.RevokeApiKey,
                     request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyRequest.FromString,
                     response_serializer=layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyResponse.SerializeToString,
+            ),
+            'RecountRunningJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecountRunningJobs,
+                    request_deserializer=layers_dot_content_dot_v1_dot_content__pb2.RecountRunningJobsRequest.FromString,
+                    response_serializer=layers_dot_content_dot_v1_dot_content__pb2.RecountRunningJobsResponse.SerializeToString,
             ),
             'CreateInfluencer': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateInfluencer,
@@ -897,6 +916,33 @@ class TenancyAdminService:
             '/layers.content.v1.TenancyAdminService/RevokeApiKey',
             layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyRequest.SerializeToString,
             layers_dot_content_dot_v1_dot_content__pb2.RevokeApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecountRunningJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/layers.content.v1.TenancyAdminService/RecountRunningJobs',
+            layers_dot_content_dot_v1_dot_content__pb2.RecountRunningJobsRequest.SerializeToString,
+            layers_dot_content_dot_v1_dot_content__pb2.RecountRunningJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,
