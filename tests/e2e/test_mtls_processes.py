@@ -1,7 +1,7 @@
-"""The production shape under mutual TLS: billing, media, content, the gateway and a renderer as separate
+"""The production shape under mutual TLS: billing, media, webhooks, content, the gateway and a renderer as separate
 `layers serve` processes, each with its own certificate (made by trustme) in LAYERS_GRPC_TLS_*, on
 RabbitMQ. The operator's `layers admin` seeds the catalog and a tenant with the admin certificate; one
-ugc-remix through the gateway is accepted (202) and rendered, every hop on the caller map; and a renderer
+ugc-remix through the gateway is accepted (202), rendered and downloaded, every hop on the caller map; and a renderer
 certificate calling CreateUgcRemix on the content process is refused."""
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def shape(amqp_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], Certi
             "LAYERS_EVENTS_EXCHANGE": events_exchange,
             "LAYERS_WEBHOOKS_QUEUE": events_queue,
             "LAYERS_SIGNING_SECRET": "test-signing-secret",
+            "LAYERS_WEBHOOK_SECRET_KEY": "test-webhook-secret-key",
         }
     )
     (tmp_path / "certs").mkdir()
@@ -71,7 +72,7 @@ def shape(amqp_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], Certi
         return process
 
     try:
-        for name in ("billing", "media"):
+        for name in ("billing", "media", "webhooks"):
             start(name)
         for process in started:
             process.wait_grpc(env[f"LAYERS_{process.name.upper()}_ADDR"], probe)
@@ -111,7 +112,11 @@ def test_a_ugc_remix_through_every_hop_under_mtls(
         while (job := http.get(f"/v1/jobs/{job_id}").json())["status"] == "running":
             assert time.monotonic() < deadline, job
             time.sleep(0.5)
-    assert job["status"] == "completed", job
+        assert job["status"] == "completed", job
+        # The gateway's reads of the result (content, media) and of webhooks, on its certificate.
+        video = http.get(job["result"]["assets"][0]["url"])
+        assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+        assert http.get("/v1/webhook-endpoints").status_code == 200
 
     renderer = certs.issue("renderer").tls
     with (
