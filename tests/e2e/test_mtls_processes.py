@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,9 +26,13 @@ from services.media import seed_clips
 from tests.e2e.test_crash_recovery import delete_events
 from tests.e2e.test_outbox_rabbitmq import delete_topology
 from tests.support.certs import Certificates
-from tests.support.processes import ServiceProcess, admin
+from tests.support.processes import LAYERS, ROOT, ServiceProcess, admin
 
 pytestmark = pytest.mark.rabbitmq
+
+
+def health(env: dict[str, str], address: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LAYERS, "health", address], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
 def _free_port() -> int:
@@ -117,6 +122,10 @@ def test_a_ugc_remix_through_every_hop_under_mtls(
         video = http.get(job["result"]["assets"][0]["url"])
         assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
         assert http.get("/v1/webhook-endpoints").status_code == 200
+
+    # The containers' probe: `layers health` shows the process's own certificate, and without one is refused.
+    assert health(operator, env["LAYERS_BILLING_ADDR"]).returncode == 0
+    assert health(env, env["LAYERS_BILLING_ADDR"]).returncode == 1
 
     renderer = certs.issue("renderer").tls
     with (
