@@ -80,8 +80,10 @@ def health_check(addr: str) -> int:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     from common.clients import channel
+    from common.tls import GrpcTls
 
-    with channel(addr) as ch:
+    # With LAYERS_GRPC_TLS_* set, the probe shows this process's certificate like any other caller.
+    with channel(addr, tls=GrpcTls.from_settings(Settings())) as ch:
         try:
             response = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=3)
         except grpc.RpcError as exc:

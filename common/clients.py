@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 
 from common.settings import Settings
+from common.tls import GrpcTls
 from layers.billing.v1 import billing_pb2_grpc
 from layers.content.v1 import content_pb2_grpc
 from layers.media.v1 import media_pb2_grpc
@@ -89,14 +90,19 @@ def _options(timeout_seconds: float) -> list[tuple[str, Any]]:
     ]
 
 
-def channel(address: str, timeout_seconds: float = 30.0) -> grpc.Channel:
-    """A blocking channel with the project's limits, deadlines and retries."""
-    return grpc.insecure_channel(address, options=_options(timeout_seconds))
+def channel(address: str, timeout_seconds: float = 30.0, tls: GrpcTls | None = None) -> grpc.Channel:
+    """A blocking channel with the project's limits, deadlines and retries; mutual TLS with `tls` (the
+    server's certificate must name the host of `address`)."""
+    if tls is None:
+        return grpc.insecure_channel(address, options=_options(timeout_seconds))
+    return grpc.secure_channel(address, tls.channel_credentials(), options=_options(timeout_seconds))
 
 
-def aio_channel(address: str, timeout_seconds: float = 30.0) -> grpc.aio.Channel:
+def aio_channel(address: str, timeout_seconds: float = 30.0, tls: GrpcTls | None = None) -> grpc.aio.Channel:
     """The same for asyncio callers; build it on the event loop that will use it."""
-    return grpc.aio.insecure_channel(address, options=_options(timeout_seconds))
+    if tls is None:
+        return grpc.aio.insecure_channel(address, options=_options(timeout_seconds))
+    return grpc.aio.secure_channel(address, tls.channel_credentials(), options=_options(timeout_seconds))
 
 
 @dataclass
@@ -126,8 +132,9 @@ class Clients:
     @classmethod
     def _build(cls, settings: Settings, make: Any) -> Clients:
         timeout = settings.rpc_timeout_seconds
+        tls = GrpcTls.from_settings(settings)
         content, media, billing, webhooks = (
-            make(address, timeout)
+            make(address, timeout, tls)
             for address in (settings.content_addr, settings.media_addr, settings.billing_addr, settings.webhooks_addr)
         )
         return cls(

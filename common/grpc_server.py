@@ -24,8 +24,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from common.callers import CallerInterceptor
 from common.clients import CHANNEL_OPTIONS
 from common.errors import ErrorInterceptor
+from common.tls import GrpcTls
 
 log = logging.getLogger("layers.grpc")
 
@@ -36,12 +38,18 @@ def create_server(
     address: str,
     max_workers: int = 16,
     reuse_port: bool = False,
+    tls: GrpcTls | None = None,
 ) -> tuple[grpc.Server, int]:
     """Build, bind and start a server; return it and the port it listens on. `reuse_port` only for the
-    worker processes of `serve`, which checked that no other process holds the port."""
+    worker processes of `serve`, which checked that no other process holds the port. With `tls`, only
+    clients with a certificate from its CA connect, and each may call only what common.callers allows."""
+    # The first runs first: a refused caller never reaches the handler.
+    interceptors: list[grpc.ServerInterceptor] = [ErrorInterceptor()]
+    if tls is not None:
+        interceptors.insert(0, CallerInterceptor())
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=[ErrorInterceptor()],
+        interceptors=interceptors,
         # SO_REUSEPORT off by default: a second server on a taken port must fail, not silently share it.
         options=[*CHANNEL_OPTIONS, ("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
@@ -53,7 +61,7 @@ def create_server(
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     try:
-        port = server.add_insecure_port(address)
+        port = server.add_secure_port(address, tls.server_credentials()) if tls else server.add_insecure_port(address)
     except RuntimeError:
         port = 0
     if port == 0:

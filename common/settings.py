@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, FilePath, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     media_addr: str = "127.0.0.1:50052"
     billing_addr: str = "127.0.0.1:50053"
     webhooks_addr: str = "127.0.0.1:50054"
+    # Mutual TLS on every gRPC server and client (all three or none; unset means plain gRPC): this
+    # process's certificate chain and key (PEM; its common name is its caller identity, common.callers)
+    # and the CA that signed every process's certificate. `layers dev` ignores them: it talks on loopback.
+    grpc_tls_cert: FilePath | None = None
+    grpc_tls_key: FilePath | None = None
+    grpc_tls_ca: FilePath | None = None
     # The REST gateway's port and bind host.
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -129,6 +135,17 @@ class Settings(BaseSettings):
                 f"LAYERS_IDEMPOTENCY_LEASE_SECONDS ({self.idempotency_lease_seconds:g}) must be more than "
                 f"4 x LAYERS_RPC_TIMEOUT_SECONDS + LAYERS_FETCH_TIMEOUT_SECONDS ({longest:g}): a live request "
                 "could outlast it"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _grpc_tls_all_or_none(self) -> Settings:
+        files = {"CERT": self.grpc_tls_cert, "KEY": self.grpc_tls_key, "CA": self.grpc_tls_ca}
+        missing = [f"LAYERS_GRPC_TLS_{name}" for name, path in files.items() if path is None]
+        if 0 < len(missing) < len(files):
+            raise ValueError(
+                "LAYERS_GRPC_TLS_CERT, LAYERS_GRPC_TLS_KEY and LAYERS_GRPC_TLS_CA go together: "
+                f"{', '.join(missing)} not set"
             )
         return self
 

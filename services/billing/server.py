@@ -10,6 +10,7 @@ import grpc
 from common.db import Database, make_engine, migrate
 from common.grpc_server import RunningService, create_server, serve
 from common.settings import Settings, load_settings
+from common.tls import GrpcTls
 from layers.billing.v1 import billing_pb2, billing_pb2_grpc
 from services.billing.ledger import Ledger
 from services.billing.servicer import BillingServicer
@@ -36,7 +37,13 @@ def start(settings: Settings, address: str | None = None, reuse_port: bool = Fal
         def register(server: grpc.Server) -> None:
             billing_pb2_grpc.add_BillingServiceServicer_to_server(servicer, server)
 
-        server, port = create_server(register, [SERVICE_NAME], address or settings.billing_addr, reuse_port=reuse_port)
+        server, port = create_server(
+            register,
+            [SERVICE_NAME],
+            address or settings.billing_addr,
+            reuse_port=reuse_port,
+            tls=GrpcTls.from_settings(settings),
+        )
     except BaseException:
         if sweeper is not None:
             sweeper.stop()

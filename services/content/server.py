@@ -16,6 +16,7 @@ from common.grpc_server import RunningService, create_server, serve
 from common.render_queue import InProcessQueue, Publisher, RabbitPublisher
 from common.revocations import RevocationPublisher
 from common.settings import Settings, load_settings
+from common.tls import GrpcTls
 from layers.content.v1 import content_pb2, content_pb2_grpc
 from services.content.idempotency import IdempotencyStore
 from services.content.jobs import Jobs
@@ -83,7 +84,13 @@ def start(
             )
             content_pb2_grpc.add_EdgeServiceServicer_to_server(EdgeServicer(tenancy, idempotency), server)
 
-        server, port = create_server(register, SERVICE_NAMES, address or settings.content_addr, reuse_port=reuse_port)
+        server, port = create_server(
+            register,
+            SERVICE_NAMES,
+            address or settings.content_addr,
+            reuse_port=reuse_port,
+            tls=GrpcTls.from_settings(settings),
+        )
     except BaseException:
         for close in reversed(closers):
             close()

@@ -10,6 +10,7 @@ import grpc
 from common.db import make_engine, migrate
 from common.grpc_server import RunningService, create_server, serve
 from common.settings import Settings, load_settings
+from common.tls import GrpcTls
 from layers.media.v1 import media_pb2_grpc
 from services.media.blob_store import LocalBlobStore
 from services.media.library import MediaLibrary
@@ -44,7 +45,13 @@ def start(settings: Settings, address: str | None = None, reuse_port: bool = Fal
         def register(server: grpc.Server) -> None:
             media_pb2_grpc.add_MediaServiceServicer_to_server(servicer, server)
 
-        server, port = create_server(register, [SERVICE_NAME], address or settings.media_addr, reuse_port=reuse_port)
+        server, port = create_server(
+            register,
+            [SERVICE_NAME],
+            address or settings.media_addr,
+            reuse_port=reuse_port,
+            tls=GrpcTls.from_settings(settings),
+        )
     except BaseException:
         engine.dispose()
         raise

@@ -19,6 +19,7 @@ from common.db import Database, make_engine, migrate
 from common.grpc_server import RunningService, create_server, serve
 from common.settings import Settings, load_settings
 from common.ssrf import OutboundGuard, Resolver, split_hosts
+from common.tls import GrpcTls
 from layers.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc
 from services.webhooks.consumer import LocalEventSink, RabbitEventConsumer
 from services.webhooks.delivery import DeliveryWorker
@@ -93,7 +94,13 @@ def start(
         def register(server: grpc.Server) -> None:
             webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(webhooks), server)
 
-        server, port = create_server(register, [SERVICE_NAME], address or settings.webhooks_addr, reuse_port=reuse_port)
+        server, port = create_server(
+            register,
+            [SERVICE_NAME],
+            address or settings.webhooks_addr,
+            reuse_port=reuse_port,
+            tls=GrpcTls.from_settings(settings),
+        )
     except BaseException:
         for close in reversed(closers):
             close()
