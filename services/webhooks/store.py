@@ -380,8 +380,11 @@ class Webhooks:
         with self.db.write() as session:
             endpoints_of: dict[str, Sequence[Endpoint]] = {}
             for event in batch:
-                inserted = session.execute(
-                    _insert_ignoring(session, Event).values(
+                # RETURNING, not rowcount: PostgreSQL's driver reports -1 for an ORM insert, which read as
+                # "inserted" fanned a redelivered event out a second time.
+                inserted = session.scalar(
+                    _insert_ignoring(session, Event)
+                    .values(
                         event_id=event.event_id,
                         type=event.type,
                         organization_id=event.organization_id,
@@ -390,8 +393,9 @@ class Webhooks:
                         created_at=event.created_at.ToDatetime(tzinfo=now.tzinfo),
                         received_at=now,
                     )
+                    .returning(Event.event_id)
                 )
-                if not getattr(inserted, "rowcount", 0):
+                if inserted is None:
                     continue
                 org = event.organization_id
                 if org not in endpoints_of:
