@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import grpc
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -347,11 +347,20 @@ class Webhooks:
             now = utcnow()
             expires = now + self.overlap
             _endpoint(session, organization_id, endpoint_id, lock=True)
+            secrets = EndpointSecret.__table__.c
+            # Live after this: the new secret and the one it replaces, for the overlap. Secrets an earlier
+            # rotation left overlapping end now, so rotating again and again never adds a v1 per rotation.
             session.execute(
                 update(EndpointSecret)
-                .where(EndpointSecret.endpoint_id == endpoint_id, EndpointSecret.expires_at.is_(None))
+                .where(secrets.endpoint_id == endpoint_id, secrets.expires_at > now)
+                .values(expires_at=now)
+            )
+            session.execute(
+                update(EndpointSecret)
+                .where(secrets.endpoint_id == endpoint_id, secrets.expires_at.is_(None))
                 .values(expires_at=expires)
             )
+            self._purge_expired_secrets(session, organization_id, endpoint_id, now)
             sealed = self._sealed(endpoint_id, secret, now)
             session.add(sealed)
             session.flush()
@@ -362,6 +371,24 @@ class Webhooks:
         if not answer.replayed:
             answer.signing_secret = secret
         return answer
+
+    def _purge_expired_secrets(self, session: Session, organization_id: str, endpoint_id: str, now: datetime) -> None:
+        """Delete the endpoint's expired secrets, but those an unexpired Idempotency-Key answer still shows
+        (a retried request gets the answer it first had); keys past their 24 h go first."""
+        keys = IdempotencyKey.__table__.c
+        session.execute(
+            delete(IdempotencyKey).where(
+                keys.organization_id == organization_id, keys.created_at <= now - IDEMPOTENCY_TTL
+            )
+        )
+        secrets = EndpointSecret.__table__.c
+        session.execute(
+            delete(EndpointSecret).where(
+                secrets.endpoint_id == endpoint_id,
+                secrets.expires_at <= now,
+                secrets.id.not_in(select(keys.secret_id).where(keys.organization_id == organization_id)),
+            )
+        )
 
     def _sealed(self, endpoint_id: str, secret: str, now: datetime) -> EndpointSecret:
         return EndpointSecret(endpoint_id=endpoint_id, ciphertext=self.box.seal(endpoint_id, secret), created_at=now)
@@ -510,13 +537,15 @@ class Webhooks:
                 )
             }
             sealed: dict[str, list[bytes]] = {}
-            for endpoint_id, ciphertext, expires_at in session.execute(
-                select(EndpointSecret.endpoint_id, EndpointSecret.ciphertext, EndpointSecret.expires_at)
-                .where(EndpointSecret.endpoint_id.in_(endpoint_ids))
+            for endpoint_id, ciphertext in session.execute(
+                select(EndpointSecret.endpoint_id, EndpointSecret.ciphertext)
+                .where(
+                    EndpointSecret.endpoint_id.in_(endpoint_ids),
+                    or_(EndpointSecret.expires_at.is_(None), EndpointSecret.expires_at > now),
+                )
                 .order_by(EndpointSecret.id.desc())
             ):
-                if expires_at is None or as_utc(expires_at) > now:
-                    sealed.setdefault(endpoint_id, []).append(ciphertext)
+                sealed.setdefault(endpoint_id, []).append(ciphertext)
             return [
                 Due(
                     r.delivery_id,
