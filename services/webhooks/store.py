@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import typing
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import grpc
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -35,6 +36,8 @@ from services.webhooks.secrets import SecretBox, new_secret
 from services.webhooks.views import endpoint_pb
 
 AUTO_PAUSE_AFTER = 20
+# Live (not deleted) endpoints per organization: every event of it is fanned out to each of them.
+MAX_ENDPOINTS = 20
 MAX_EVENTS = 50
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION = 1000
@@ -171,6 +174,22 @@ class Webhooks:
         secret = new_secret()
 
         def write(session: Session) -> tuple[pb.CreateEndpointResponse, EndpointSecret]:
+            if not is_sqlite(self.db.engine):
+                # Two creates at once must not both see room for one more (SQLite has one writer anyway).
+                lock = zlib.crc32(f"webhook-endpoints:{organization_id}".encode())
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+            live = session.scalar(
+                select(func.count())
+                .select_from(Endpoint)
+                .where(Endpoint.organization_id == organization_id, Endpoint.deleted_at.is_(None))
+            )
+            if (live or 0) >= MAX_ENDPOINTS:
+                raise ServiceError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    "ENDPOINT_LIMIT_REACHED",
+                    f"An organization has at most {MAX_ENDPOINTS} webhook endpoints; delete one to add another.",
+                    {"limit": str(MAX_ENDPOINTS)},
+                )
             session.add(endpoint)
             session.flush()
             sealed = self._sealed(endpoint.endpoint_id, secret, now)
