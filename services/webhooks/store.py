@@ -344,8 +344,19 @@ class Webhooks:
         return endpoint
 
     def delete_endpoint(self, organization_id: str, endpoint_id: str) -> None:
+        """Pending deliveries end with it. Rows are locked in the order `record_many` locks them (deliveries
+        by seq, then the endpoint), so a delete and a worker reporting never wait on each other in a cycle;
+        claims skip what is locked and, once this commits, never take a deleted endpoint's delivery."""
         now = utcnow()
         with self.db.write() as session:
+            _endpoint(session, organization_id, endpoint_id)
+            if not is_sqlite(self.db.engine):
+                session.execute(
+                    select(Delivery.seq)
+                    .where(Delivery.endpoint_id == endpoint_id, Delivery.status == "pending")
+                    .order_by(Delivery.seq)
+                    .with_for_update()
+                )
             endpoint = _endpoint(session, organization_id, endpoint_id, lock=True)
             endpoint.deleted_at = endpoint.updated_at = now
             session.execute(
@@ -529,7 +540,13 @@ class Webhooks:
             query = (
                 select(Delivery)
                 .join(Endpoint, Endpoint.endpoint_id == Delivery.endpoint_id)
-                .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, Endpoint.status == "active")
+                .where(
+                    Delivery.status == "pending",
+                    Delivery.next_attempt_at <= now,
+                    Endpoint.status == "active",
+                    # An event taken in as its endpoint was being deleted may leave a pending delivery.
+                    Endpoint.deleted_at.is_(None),
+                )
                 .order_by(Delivery.next_attempt_at)
                 .limit(limit)
             )
@@ -583,7 +600,7 @@ class Webhooks:
             value = session.scalar(
                 select(func.min(Delivery.next_attempt_at))
                 .join(Endpoint, Endpoint.endpoint_id == Delivery.endpoint_id)
-                .where(Delivery.status == "pending", Endpoint.status == "active")
+                .where(Delivery.status == "pending", Endpoint.status == "active", Endpoint.deleted_at.is_(None))
             )
         return as_utc(value) if value is not None else None
 
@@ -633,13 +650,16 @@ class Webhooks:
                     failures[due.endpoint_id] = failures.get(due.endpoint_id, 0) + 1
                 statuses.append(delivery.status)
             endpoints = Endpoint.__table__.c
-            for endpoint_id in sorted(succeeded - set(failures)):
-                session.execute(
-                    update(Endpoint)
-                    .where(endpoints.endpoint_id == endpoint_id, endpoints.consecutive_failures != 0)
-                    .values(consecutive_failures=0)
-                )
-            for endpoint_id, count in sorted(failures.items()):
+            # One pass in id order: two workers reporting on the same endpoints lock their rows in one order.
+            for endpoint_id in sorted(succeeded | set(failures)):
+                count = failures.get(endpoint_id, 0)
+                if not count:
+                    session.execute(
+                        update(Endpoint)
+                        .where(endpoints.endpoint_id == endpoint_id, endpoints.consecutive_failures != 0)
+                        .values(consecutive_failures=0)
+                    )
+                    continue
                 # Failures after a success in this batch count from zero.
                 base = 0 if endpoint_id in succeeded else endpoints.consecutive_failures
                 session.execute(
