@@ -305,13 +305,15 @@ def postgres_version(admin_url: str) -> str:
 def delete_queues(
     amqp_url: str, queue: str, events_exchange: str | None = None, events_queue: str | None = None
 ) -> None:
-    """The render queue (with its retry and dead queues) and, when named, the events exchange and queue."""
+    """The render queue (with its retry and dead queues) and, when named, the events exchange and queue
+    (with its dead queue)."""
     import pika
 
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         channel = connection.channel()
-        for name in (queue, f"{queue}.retry", f"{queue}.dead", *([events_queue] if events_queue else [])):
+        events = [events_queue, f"{events_queue}.dead"] if events_queue else []
+        for name in (queue, f"{queue}.retry", f"{queue}.dead", *events):
             channel.queue_delete(queue=name)
         if events_exchange:
             channel.exchange_delete(exchange=events_exchange)

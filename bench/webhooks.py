@@ -99,8 +99,8 @@ def broker_names(amqp_url: str) -> Iterator[dict[str, str]]:
         connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
         try:
             ch = connection.channel()
-            queue = names["render_queue"]
-            for name in (queue, retry_queue(queue), dead_queue(queue), names["webhooks_queue"]):
+            queue, events = names["render_queue"], names["webhooks_queue"]
+            for name in (queue, retry_queue(queue), dead_queue(queue), events, dead_queue(events)):
                 ch.queue_delete(name)
             ch.exchange_delete(names["events_exchange"])
         finally:

@@ -2,19 +2,22 @@
 
 Content writes a DomainEvent to its outbox in the transaction of the state change; the relay publishes it
 to the topic exchange with the event type as routing key, so any internal consumer can bind a queue to the
-types it wants. The webhooks service's durable queue is declared here too, by publisher and consumer alike
-(RabbitMQ refuses a redeclare with other arguments), so no event is published before a queue holds it.
+types it wants. The webhooks service's durable queue (dead-lettering to `<queue>.dead`) is declared here too,
+by publisher and consumer alike (RabbitMQ refuses a redeclare with other arguments), so no event is
+published before a queue holds it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from datetime import datetime
 from typing import Protocol
 
 from pika.adapters.blocking_connection import BlockingChannel
 
-from common.render_queue import ConfirmingPublisher
+from common.render_queue import ConfirmingPublisher, declare_dead_lettered
 from common.timeutil import as_utc, to_timestamp
 from layers.events.v1 import events_pb2
 
@@ -49,9 +52,34 @@ def domain_event(
     )
 
 
+_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+_PROJECT_ID = re.compile(r"[A-Za-z0-9_-]{0,36}")
+
+
+def problem(event: events_pb2.DomainEvent) -> str | None:
+    """Why an event from the bus cannot be taken in (None when it can): ids the columns hold, a known
+    type, and a body that is the public JSON envelope of that event."""
+    if not _ID.fullmatch(event.event_id) or not _ID.fullmatch(event.organization_id):
+        return "event_id and organization_id must be 1 to 40 letters, digits, _ or -"
+    if not _PROJECT_ID.fullmatch(event.project_id):
+        return "project_id is not an id"
+    if event.type not in EVENT_TYPES:
+        return f"unknown event type {event.type[:60]!r}"
+    try:
+        body = json.loads(event.body)
+    except ValueError:
+        return "body is not JSON"
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        return "body is not an object with data"
+    if body.get("id") != event.event_id or body.get("type") != event.type:
+        return "body's id and type are not the event's"
+    return None
+
+
 def declare_topology(channel: BlockingChannel, exchange: str, webhooks_queue: str) -> None:
     channel.exchange_declare(exchange=exchange, exchange_type="topic", durable=True)
-    channel.queue_declare(queue=webhooks_queue, durable=True)
+    # A message the webhooks service cannot take in (not an event it knows) is parked in `<queue>.dead`.
+    declare_dead_lettered(channel, webhooks_queue)
     channel.queue_bind(queue=webhooks_queue, exchange=exchange, routing_key="#")
 
 

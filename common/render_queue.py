@@ -33,13 +33,18 @@ def dead_queue(name: str) -> str:
     return f"{name}.dead"
 
 
-def declare_topology(channel: BlockingChannel, name: str) -> None:
+def declare_dead_lettered(channel: BlockingChannel, name: str) -> None:
+    """A durable queue whose rejected messages go to its durable `<name>.dead` (render and event queues)."""
     channel.queue_declare(queue=dead_queue(name), durable=True)
     channel.queue_declare(
         queue=name,
         durable=True,
         arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead_queue(name)},
     )
+
+
+def declare_topology(channel: BlockingChannel, name: str) -> None:
+    declare_dead_lettered(channel, name)
     channel.queue_declare(
         queue=retry_queue(name),
         durable=True,

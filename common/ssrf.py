@@ -27,13 +27,40 @@ class Refused(Exception):
         self.message = message
 
 
-def is_public(address: str) -> bool:
-    """True for an address on the public internet; False for anything internal or special-purpose."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+# IPv6 ranges that carry an IPv4 address a translator or tunnel would forward to: judged by that address
+# (64:ff9b::1.2.3.4 reaches 1.2.3.4 through NAT64). `is_global` alone calls most of them public.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # SIIT, ::ffff:0:a.b.c.d
+# Never a partner's address: local-use NAT64 (its IPv4 may be anywhere inside), IPv4-compatible (deprecated,
+# ::a.b.c.d), Teredo (tunnels to the IPv4 of its server and client).
+_NEVER = (
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("2001::/32"),
+)
+
+
+def _global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     # is_global is False for loopback, private, link-local (169.254.169.254 metadata), shared and reserved.
     return ip.is_global and not ip.is_multicast
+
+
+def is_public(address: str) -> bool:
+    """True for an address on the public internet; False for anything internal or special-purpose,
+    including an IPv6 address that embeds an internal IPv4 one."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _global(ip)
+    if ip.ipv4_mapped is not None:
+        return _global(ip.ipv4_mapped)  # ::ffff:127.0.0.1 is 127.0.0.1
+    if any(ip in network for network in _NEVER):
+        return False
+    embedded = ip.sixtofour  # 2002:a.b.c.d::/48
+    if ip in _NAT64 or ip in _TRANSLATED:
+        embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if embedded is not None and not _global(embedded):
+        return False
+    return _global(ip)
 
 
 def is_loopback(address: str) -> bool:

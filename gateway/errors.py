@@ -30,7 +30,7 @@ INTERNAL_MESSAGE = "Internal error."
 UNAVAILABLE_MESSAGE = "A backing service is unavailable; safe to retry with the same Idempotency-Key."
 
 # Metadata values arrive as strings; these keys are numbers in the public contract.
-_INTEGER_KEYS = frozenset({"required", "available", "limitBytes", "retryAfterSeconds", "sizeBytes"})
+_INTEGER_KEYS = frozenset({"required", "available", "limit", "limitBytes", "retryAfterSeconds", "sizeBytes"})
 
 
 class ApiError(Exception):
@@ -147,6 +147,8 @@ RULES: dict[str | grpc.StatusCode, Rule] = {
     "IDEMPOTENCY_CONFLICT": Rule(409, "IDEMPOTENCY_CONFLICT", _metadata),
     "PAYLOAD_TOO_LARGE": Rule(413, "PAYLOAD_TOO_LARGE", _metadata),
     "RANGE_NOT_SATISFIABLE": Rule(416, "RANGE_NOT_SATISFIABLE", _metadata),
+    # A state of the organization, not a malformed request: retrying the same body cannot succeed.
+    "ENDPOINT_LIMIT_REACHED": Rule(409, "CONFLICT", _reason_as_subcode),
     grpc.StatusCode.INVALID_ARGUMENT: Rule(422, "VALIDATION", _field_problem),
     grpc.StatusCode.FAILED_PRECONDITION: Rule(422, "VALIDATION", _reason_as_code),
     grpc.StatusCode.NOT_FOUND: Rule(404, "NOT_FOUND"),

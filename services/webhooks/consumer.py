@@ -3,7 +3,9 @@ the embedded default's one process.
 
 RabbitMQ: durable queue, manual ack only after the event's deliveries are committed; a message that
 cannot be taken in now (database down) is requeued, and a redelivered one adds nothing (the event id is
-the key). A message that is not a DomainEvent is rejected into nothing: retrying cannot fix it.
+the key). A message that is no event this service knows (not a DomainEvent, an unknown type, a body that
+is not its JSON envelope) is rejected without requeue, into the queue's dead-letter queue, and logged
+once: retrying cannot fix it, and requeued it would hold back the events taken in with it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pika
 from google.protobuf.message import DecodeError
 from pika.adapters.blocking_connection import BlockingChannel
 
-from common.events import declare_topology
+from common.events import declare_topology, problem
 from common.render_queue import connection_parameters
 from layers.events.v1 import events_pb2
 from services.webhooks.store import Webhooks
@@ -36,6 +38,11 @@ class LocalEventSink:
         self.webhooks = webhooks
 
     def publish_event(self, event: events_pb2.DomainEvent) -> None:
+        reason = problem(event)
+        if reason is not None:
+            # Raising would have the relay offer it again forever; there is no dead-letter queue in-process.
+            log.error("dropping event %s: %s", event.event_id[:40], reason)
+            return
         self.webhooks.ingest(event)
 
     def idle(self) -> None:
@@ -98,8 +105,11 @@ class RabbitEventConsumer:
     ) -> None:
         try:
             event = events_pb2.DomainEvent.FromString(body)
+            reason = problem(event)
         except DecodeError:
-            log.error("dropping message %s: not a DomainEvent", properties.message_id)
+            reason = "not a DomainEvent"
+        if reason is not None:
+            log.error("dead-lettering message %s: %s", properties.message_id, reason)
             channel.basic_reject(method.delivery_tag, requeue=False)
             return
         self._pending.append((method.delivery_tag, event))

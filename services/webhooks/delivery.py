@@ -4,7 +4,8 @@ Each attempt re-runs the SSRF guard on the endpoint's URL (DNS can change after 
 connection goes only to an address that check returned: the client's network backend connects a host
 name to the addresses pinned for the current attempt, never to a fresh DNS answer. TLS still checks the
 certificate against the host name. No redirects are followed; an attempt has 10 s in all (connect, send,
-answer). The worker runs its own event loop in a thread; the database calls go to threads beside it.
+answer, name resolution included). The worker runs its own event loop in a thread; the database calls go
+to threads beside it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 import time
 import typing
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpcore
@@ -88,12 +90,20 @@ def pinned_client(timeout: float, connections: int, ca_file: Path | None = None)
 
 
 class Sender:
-    """One attempt: guard, sign, POST, and what came of it (never raises)."""
+    """One attempt: guard, sign, POST, and what came of it (never raises).
 
-    def __init__(self, webhooks: Webhooks, client: httpx.AsyncClient, timeout: float) -> None:
+    Name resolution runs on a pool of its own, inside the attempt's time budget: a slow resolver costs
+    that attempt its timeout, not the worker loop (whose database calls use the default pool) its pace."""
+
+    def __init__(self, webhooks: Webhooks, client: httpx.AsyncClient, timeout: float, resolvers: int = 16) -> None:
         self.webhooks = webhooks
         self.client = client
         self.timeout = timeout
+        self._resolvers = ThreadPoolExecutor(resolvers, thread_name_prefix="webhook-dns")
+
+    def close(self) -> None:
+        # A resolver stuck in getaddrinfo cannot be interrupted; do not wait for it.
+        self._resolvers.shutdown(wait=False, cancel_futures=True)
 
     async def attempt(self, due: Due) -> Outcome:
         started, clock = utcnow(), time.monotonic()
@@ -102,8 +112,21 @@ class Sender:
             return Outcome(started, int((time.monotonic() - clock) * 1000), status_code, error)
 
         try:
+            async with asyncio.timeout(self.timeout):
+                return await self._send(due, outcome)
+        except TimeoutError:
+            return outcome(error=f"timed out after {self.timeout:g} s")
+        except Exception as exc:
+            # Not the receiver's doing (a bug, a secret that no longer opens): the attempt counts as failed
+            # and follows the ladder, instead of staying taken until its lease runs out, again and again.
+            log.exception("delivery %s attempt %d failed unexpectedly", due.delivery_id, due.attempt)
+            return outcome(error=f"internal error: {exc.__class__.__name__}")
+
+    async def _send(self, due: Due, outcome: typing.Callable[..., Outcome]) -> Outcome:
+        try:
             target = self.webhooks.target(due.url)
-            addresses = await asyncio.to_thread(self.webhooks.check_url, due.url)
+            loop = asyncio.get_running_loop()
+            addresses = await loop.run_in_executor(self._resolvers, self.webhooks.check_url, due.url)
         except ServiceError as exc:
             return outcome(error=f"refused: {exc.message}")
         secrets = self.webhooks.open_secrets(due)
@@ -115,15 +138,14 @@ class Sender:
         }
         token = _PINNED.set({(target.host, target.port): addresses})
         try:
-            async with asyncio.timeout(self.timeout):
-                async with self.client.stream("POST", due.url, content=due.body, headers=headers) as response:
-                    read = 0
-                    async for chunk in response.aiter_raw():
-                        read += len(chunk)
-                        if read >= MAX_ANSWER_BYTES:
-                            break
-                    code = response.status_code
-        except (TimeoutError, httpx.TimeoutException):
+            async with self.client.stream("POST", due.url, content=due.body, headers=headers) as response:
+                read = 0
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read >= MAX_ANSWER_BYTES:
+                        break
+                code = response.status_code
+        except httpx.TimeoutException:
             return outcome(error=f"timed out after {self.timeout:g} s")
         except httpx.HTTPError as exc:
             return outcome(error=f"connection failed: {exc.__class__.__name__}")
@@ -171,7 +193,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._ready.set()
         client = pinned_client(self.timeout, self.concurrency, self.ca_file)
-        sender = Sender(self.webhooks, client, self.timeout)
+        sender = Sender(self.webhooks, client, self.timeout, resolvers=min(self.concurrency, 32))
         in_flight: set[asyncio.Task[None]] = set()
         self._outcomes: asyncio.Queue[tuple[Due, Outcome]] = asyncio.Queue()
         recorder = asyncio.create_task(self._record_forever())
@@ -205,6 +227,7 @@ class DeliveryWorker:
             recorder.cancel()
             await asyncio.gather(recorder, return_exceptions=True)
             await client.aclose()
+            sender.close()
 
     def _finished(self, in_flight: set[asyncio.Task[None]]) -> typing.Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import typing
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import grpc
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -35,6 +36,8 @@ from services.webhooks.secrets import SecretBox, new_secret
 from services.webhooks.views import endpoint_pb
 
 AUTO_PAUSE_AFTER = 20
+# Live (not deleted) endpoints per organization: every event of it is fanned out to each of them.
+MAX_ENDPOINTS = 20
 MAX_EVENTS = 50
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION = 1000
@@ -171,6 +174,22 @@ class Webhooks:
         secret = new_secret()
 
         def write(session: Session) -> tuple[pb.CreateEndpointResponse, EndpointSecret]:
+            if not is_sqlite(self.db.engine):
+                # Two creates at once must not both see room for one more (SQLite has one writer anyway).
+                lock = zlib.crc32(f"webhook-endpoints:{organization_id}".encode())
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+            live = session.scalar(
+                select(func.count())
+                .select_from(Endpoint)
+                .where(Endpoint.organization_id == organization_id, Endpoint.deleted_at.is_(None))
+            )
+            if (live or 0) >= MAX_ENDPOINTS:
+                raise ServiceError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    "ENDPOINT_LIMIT_REACHED",
+                    f"An organization has at most {MAX_ENDPOINTS} webhook endpoints; delete one to add another.",
+                    {"limit": str(MAX_ENDPOINTS)},
+                )
             session.add(endpoint)
             session.flush()
             sealed = self._sealed(endpoint.endpoint_id, secret, now)
@@ -325,8 +344,19 @@ class Webhooks:
         return endpoint
 
     def delete_endpoint(self, organization_id: str, endpoint_id: str) -> None:
+        """Pending deliveries end with it. Rows are locked in the order `record_many` locks them (deliveries
+        by seq, then the endpoint), so a delete and a worker reporting never wait on each other in a cycle;
+        claims skip what is locked and, once this commits, never take a deleted endpoint's delivery."""
         now = utcnow()
         with self.db.write() as session:
+            _endpoint(session, organization_id, endpoint_id)
+            if not is_sqlite(self.db.engine):
+                session.execute(
+                    select(Delivery.seq)
+                    .where(Delivery.endpoint_id == endpoint_id, Delivery.status == "pending")
+                    .order_by(Delivery.seq)
+                    .with_for_update()
+                )
             endpoint = _endpoint(session, organization_id, endpoint_id, lock=True)
             endpoint.deleted_at = endpoint.updated_at = now
             session.execute(
@@ -347,11 +377,20 @@ class Webhooks:
             now = utcnow()
             expires = now + self.overlap
             _endpoint(session, organization_id, endpoint_id, lock=True)
+            secrets = EndpointSecret.__table__.c
+            # Live after this: the new secret and the one it replaces, for the overlap. Secrets an earlier
+            # rotation left overlapping end now, so rotating again and again never adds a v1 per rotation.
             session.execute(
                 update(EndpointSecret)
-                .where(EndpointSecret.endpoint_id == endpoint_id, EndpointSecret.expires_at.is_(None))
+                .where(secrets.endpoint_id == endpoint_id, secrets.expires_at > now)
+                .values(expires_at=now)
+            )
+            session.execute(
+                update(EndpointSecret)
+                .where(secrets.endpoint_id == endpoint_id, secrets.expires_at.is_(None))
                 .values(expires_at=expires)
             )
+            self._purge_expired_secrets(session, organization_id, endpoint_id, now)
             sealed = self._sealed(endpoint_id, secret, now)
             session.add(sealed)
             session.flush()
@@ -362,6 +401,24 @@ class Webhooks:
         if not answer.replayed:
             answer.signing_secret = secret
         return answer
+
+    def _purge_expired_secrets(self, session: Session, organization_id: str, endpoint_id: str, now: datetime) -> None:
+        """Delete the endpoint's expired secrets, but those an unexpired Idempotency-Key answer still shows
+        (a retried request gets the answer it first had); keys past their 24 h go first."""
+        keys = IdempotencyKey.__table__.c
+        session.execute(
+            delete(IdempotencyKey).where(
+                keys.organization_id == organization_id, keys.created_at <= now - IDEMPOTENCY_TTL
+            )
+        )
+        secrets = EndpointSecret.__table__.c
+        session.execute(
+            delete(EndpointSecret).where(
+                secrets.endpoint_id == endpoint_id,
+                secrets.expires_at <= now,
+                secrets.id.not_in(select(keys.secret_id).where(keys.organization_id == organization_id)),
+            )
+        )
 
     def _sealed(self, endpoint_id: str, secret: str, now: datetime) -> EndpointSecret:
         return EndpointSecret(endpoint_id=endpoint_id, ciphertext=self.box.seal(endpoint_id, secret), created_at=now)
@@ -380,8 +437,11 @@ class Webhooks:
         with self.db.write() as session:
             endpoints_of: dict[str, Sequence[Endpoint]] = {}
             for event in batch:
-                inserted = session.execute(
-                    _insert_ignoring(session, Event).values(
+                # RETURNING, not rowcount: PostgreSQL's driver reports -1 for an ORM insert, which read as
+                # "inserted" fanned a redelivered event out a second time.
+                inserted = session.scalar(
+                    _insert_ignoring(session, Event)
+                    .values(
                         event_id=event.event_id,
                         type=event.type,
                         organization_id=event.organization_id,
@@ -390,8 +450,9 @@ class Webhooks:
                         created_at=event.created_at.ToDatetime(tzinfo=now.tzinfo),
                         received_at=now,
                     )
+                    .returning(Event.event_id)
                 )
-                if not getattr(inserted, "rowcount", 0):
+                if inserted is None:
                     continue
                 org = event.organization_id
                 if org not in endpoints_of:
@@ -479,7 +540,13 @@ class Webhooks:
             query = (
                 select(Delivery)
                 .join(Endpoint, Endpoint.endpoint_id == Delivery.endpoint_id)
-                .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, Endpoint.status == "active")
+                .where(
+                    Delivery.status == "pending",
+                    Delivery.next_attempt_at <= now,
+                    Endpoint.status == "active",
+                    # An event taken in as its endpoint was being deleted may leave a pending delivery.
+                    Endpoint.deleted_at.is_(None),
+                )
                 .order_by(Delivery.next_attempt_at)
                 .limit(limit)
             )
@@ -506,13 +573,15 @@ class Webhooks:
                 )
             }
             sealed: dict[str, list[bytes]] = {}
-            for endpoint_id, ciphertext, expires_at in session.execute(
-                select(EndpointSecret.endpoint_id, EndpointSecret.ciphertext, EndpointSecret.expires_at)
-                .where(EndpointSecret.endpoint_id.in_(endpoint_ids))
+            for endpoint_id, ciphertext in session.execute(
+                select(EndpointSecret.endpoint_id, EndpointSecret.ciphertext)
+                .where(
+                    EndpointSecret.endpoint_id.in_(endpoint_ids),
+                    or_(EndpointSecret.expires_at.is_(None), EndpointSecret.expires_at > now),
+                )
                 .order_by(EndpointSecret.id.desc())
             ):
-                if expires_at is None or as_utc(expires_at) > now:
-                    sealed.setdefault(endpoint_id, []).append(ciphertext)
+                sealed.setdefault(endpoint_id, []).append(ciphertext)
             return [
                 Due(
                     r.delivery_id,
@@ -531,7 +600,7 @@ class Webhooks:
             value = session.scalar(
                 select(func.min(Delivery.next_attempt_at))
                 .join(Endpoint, Endpoint.endpoint_id == Delivery.endpoint_id)
-                .where(Delivery.status == "pending", Endpoint.status == "active")
+                .where(Delivery.status == "pending", Endpoint.status == "active", Endpoint.deleted_at.is_(None))
             )
         return as_utc(value) if value is not None else None
 
@@ -581,13 +650,16 @@ class Webhooks:
                     failures[due.endpoint_id] = failures.get(due.endpoint_id, 0) + 1
                 statuses.append(delivery.status)
             endpoints = Endpoint.__table__.c
-            for endpoint_id in sorted(succeeded - set(failures)):
-                session.execute(
-                    update(Endpoint)
-                    .where(endpoints.endpoint_id == endpoint_id, endpoints.consecutive_failures != 0)
-                    .values(consecutive_failures=0)
-                )
-            for endpoint_id, count in sorted(failures.items()):
+            # One pass in id order: two workers reporting on the same endpoints lock their rows in one order.
+            for endpoint_id in sorted(succeeded | set(failures)):
+                count = failures.get(endpoint_id, 0)
+                if not count:
+                    session.execute(
+                        update(Endpoint)
+                        .where(endpoints.endpoint_id == endpoint_id, endpoints.consecutive_failures != 0)
+                        .values(consecutive_failures=0)
+                    )
+                    continue
                 # Failures after a success in this batch count from zero.
                 base = 0 if endpoint_id in succeeded else endpoints.consecutive_failures
                 session.execute(

@@ -28,6 +28,7 @@ import pytest
 
 from cli.admin import create_demo_tenant
 from common.clients import Clients, channel
+from common.render_queue import dead_queue
 from common.settings import Settings
 from gateway.app import create_app
 from layers.billing.v1 import billing_pb2
@@ -154,6 +155,7 @@ def delete_events(amqp_url: str, exchange: str, queue: str) -> None:
     try:
         channel = connection.channel()
         channel.queue_delete(queue=queue)
+        channel.queue_delete(queue=dead_queue(queue))
         channel.exchange_delete(exchange=exchange)
     finally:
         connection.close()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from services.webhooks import signing
+from services.webhooks.store import MAX_ENDPOINTS
 from tests.e2e.stack import Stack, running_stack
 from tests.support.receiver import Receiver, receiver
 from tests.webhooks.helpers import complete_job, deliveries, eventually, start_job
@@ -138,6 +139,19 @@ def test_endpoint_crud_secret_once_and_tenancy(hooks_stack: Stack, hook: Receive
 
         assert client.delete(f"/v1/webhook-endpoints/{endpoint_id}").status_code == 204
         assert client.get(f"/v1/webhook-endpoints/{endpoint_id}").status_code == 404
+
+
+def test_an_organization_has_at_most_twenty_endpoints(hooks_stack: Stack, hook: Receiver) -> None:
+    tenant = hooks_stack.tenant()
+    with hooks_stack.http(tenant["apiKey"]) as client:
+        ids = [_register(client, hook.url, ["job.failed"])["endpoint"]["endpointId"] for _ in range(MAX_ENDPOINTS)]
+        refused = client.post("/v1/webhook-endpoints", json={"url": hook.url, "events": ["job.failed"]})
+        assert refused.status_code == 409, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "CONFLICT" and "at most 20" in error["message"]
+        assert error["details"] == {"subcode": "ENDPOINT_LIMIT_REACHED", "limit": MAX_ENDPOINTS}
+        assert client.delete(f"/v1/webhook-endpoints/{ids[0]}").status_code == 204
+        _register(client, hook.url, ["job.failed"])  # a deleted endpoint makes room
 
 
 def test_validation_and_scopes(hooks_stack: Stack, hook: Receiver) -> None:

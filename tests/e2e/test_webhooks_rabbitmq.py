@@ -45,7 +45,9 @@ def names(amqp_url: str) -> Iterator[dict[str, str]]:
     yield chosen
     queue = chosen["render_queue"]
     delete_names(
-        amqp_url, [queue, retry_queue(queue), dead_queue(queue), chosen["webhooks_queue"]], chosen["events_exchange"]
+        amqp_url,
+        [queue, retry_queue(queue), dead_queue(queue), chosen["webhooks_queue"], dead_queue(chosen["webhooks_queue"])],
+        chosen["events_exchange"],
     )
 
 

@@ -87,6 +87,12 @@ ROWS: list[tuple[ServiceError, int, str, dict[str, Any]]] = [
     ),
     (ServiceError(C.NOT_FOUND, "NOT_FOUND", "mediaId is not on this project."), 404, "NOT_FOUND", {}),
     (
+        ServiceError(C.FAILED_PRECONDITION, "ENDPOINT_LIMIT_REACHED", "At most 20.", {"limit": "20"}),
+        409,
+        "CONFLICT",
+        {"subcode": "ENDPOINT_LIMIT_REACHED", "limit": 20},
+    ),
+    (
         ServiceError(C.ALREADY_EXISTS, "DUPLICATE_NAME", "Already there."),
         409,
         "CONFLICT",

@@ -53,13 +53,26 @@ def refusal(fn, *args) -> ServiceError:  # type: ignore[no-untyped-def]
         "::ffff:127.0.0.1",
         "::ffff:169.254.169.254",
         "ff02::1",
+        # IPv6 forms that carry an internal IPv4 address: NAT64, local-use NAT64, 6to4, SIIT,
+        # IPv4-compatible, Teredo.
+        "64:ff9b::7f00:1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b:1::808:808",
+        "2002:7f00:1::1",
+        "2002:c0a8:101::1",
+        "::ffff:0:7f00:1",
+        "::127.0.0.1",
+        "::10.0.0.1",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",
     ],
 )
 def test_internal_addresses_are_not_public(address: str) -> None:
     assert not is_public(address)
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::1"]
+)
 def test_internet_addresses_are_public(address: str) -> None:
     assert is_public(address)
 
@@ -71,6 +84,8 @@ def test_internet_addresses_are_public(address: str) -> None:
         "https://169.254.169.254/latest/meta-data/iam/security-credentials/",
         "https://[::1]/demo.mp4",
         "https://[::ffff:169.254.169.254]/latest",
+        "https://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "https://[2002:7f00:1::1]/demo.mp4",
         "https://localhost/demo.mp4",
     ],
 )

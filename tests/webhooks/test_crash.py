@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, func, select
 from common import events
 from common.clients import channel
 from common.ids import new_id
+from common.render_queue import dead_queue
 from common.timeutil import utcnow
 from layers.webhooks.v1 import webhooks_pb2 as pb
 from layers.webhooks.v1 import webhooks_pb2_grpc
@@ -84,6 +85,7 @@ def names(amqp_url: str) -> Iterator[tuple[str, str]]:
     try:
         ch = connection.channel()
         ch.queue_delete(queue)
+        ch.queue_delete(dead_queue(queue))
         ch.exchange_delete(exchange)
     finally:
         connection.close()

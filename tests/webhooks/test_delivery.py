@@ -145,3 +145,27 @@ def test_secrets_are_encrypted_at_rest(service: Service) -> None:
         stored = list(session.scalars(select(EndpointSecret.ciphertext)))
     assert stored and created.signing_secret.encode() not in stored[0]
     assert created.signing_secret.removeprefix("whsec_").encode() not in stored[0]
+
+
+def test_rotating_again_and_again_keeps_two_live_secrets(tmp_path: Path, db_url: str) -> None:
+    with webhooks_service(tmp_path, db_url) as service, receiver() as hook:
+        created = service.endpoint(hook.url, ["test.ping"])
+        endpoint_id = created.endpoint.endpoint_id
+
+        def rotate(key: str = "") -> pb.RotateSecretResponse:
+            request = pb.RotateSecretRequest(
+                organization_id=ORG, endpoint_id=endpoint_id, idempotency_key=key, request_fingerprint="f"
+            )
+            return service.stub.RotateSecret(request)
+
+        kept = rotate("first-rotation")
+        secrets = [created.signing_secret, kept.signing_secret] + [rotate().signing_secret for _ in range(10)]
+        service.stub.SendTestEvent(pb.SendTestEventRequest(organization_id=ORG, endpoint_id=endpoint_id))
+        [received] = hook.wait_for(1)
+        header = received.headers["x-layers-signature"]
+        assert header.count("v1=") == 2
+        assert [signing.verify(s, header, received.body) for s in secrets] == [False] * 10 + [True] * 2
+        with service.running.webhooks.db.read() as session:
+            stored = len(list(session.scalars(select(EndpointSecret.id))))
+        assert stored == 3  # the two live ones, and the one a still-valid Idempotency-Key answers with
+        assert rotate("first-rotation").signing_secret == kept.signing_secret

@@ -29,7 +29,10 @@ class SwitchableDns:
 
     def __call__(self, host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
         if host in self.records:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (self.records[host], port))]
+            address = self.records[host]
+            if ":" in address:
+                return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
         return socket.getaddrinfo(host, port, *args, **kwargs)
 
 
@@ -61,6 +64,7 @@ def _refusal(service: Service, url: str) -> str:
 def test_internal_addresses_are_refused_at_registration(service: Service, hook: Receiver, dns: SwitchableDns) -> None:
     port = hook.port
     dns.records["internal.example"] = "10.1.2.3"
+    dns.records["internal6.example"] = "64:ff9b::a9fe:a9fe"  # NAT64 of 169.254.169.254
     for url in (
         f"https://127.0.0.1:{port}/hooks",
         f"https://localhost:{port}/hooks",
@@ -70,7 +74,14 @@ def test_internal_addresses_are_refused_at_registration(service: Service, hook: 
         "https://172.16.3.4/hooks",
         "https://192.168.1.10/hooks",
         "https://[::ffff:127.0.0.1]/hooks",
+        "https://[64:ff9b::7f00:1]/hooks",
+        "https://[64:ff9b:1::a00:5]/hooks",
+        "https://[2002:a9fe:a9fe::1]/hooks",
+        "https://[::ffff:0:a00:5]/hooks",
+        "https://[::127.0.0.1]/hooks",
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hooks",
         "https://internal.example/hooks",
+        "https://internal6.example/hooks",
     ):
         assert _refusal(service, url) == "URL_FORBIDDEN", url
     # Plain http and the embedded default's local receivers are not accepted here either.
