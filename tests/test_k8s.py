@@ -132,9 +132,10 @@ def test_the_renderer_applies_the_production_overlay_as_kustomize_does() -> None
     assert container(production["renderer"])["volumeMounts"] == container(base["renderer"])["volumeMounts"]
     assert production["content"]["spec"]["replicas"] == 2 and "replicas" not in base["content"]["spec"]
     scaled = objects("production", "ScaledObject")["renderer"]["spec"]
-    assert scaled["maxReplicaCount"] == 40 and scaled["triggers"] == objects("base", "ScaledObject")["renderer"][
-        "spec"
-    ]["triggers"]
+    assert (
+        scaled["maxReplicaCount"] == 40
+        and scaled["triggers"] == objects("base", "ScaledObject")["renderer"]["spec"]["triggers"]
+    )
 
 
 def test_the_renderer_refuses_kustomize_features_it_does_not_implement(tmp_path: Path) -> None:
