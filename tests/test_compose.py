@@ -4,18 +4,14 @@ one the service binds, every dependency and volume exists, and every service has
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
-from cli.main import SERVICES, build_parser
-from common.settings import Settings
+from cli.main import SERVICES
+from tests.support.deployment import ROOT, image_env, parse_command, setting_of
 
-ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 APP_SERVICES = {name: spec for name, spec in COMPOSE["services"].items() if spec.get("build")}
-SETTING_FIELDS = set(Settings.model_fields)
 
 
 def test_every_part_has_a_container() -> None:
@@ -27,7 +23,7 @@ def test_every_part_has_a_container() -> None:
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))
 def test_command_is_a_real_subcommand(name: str) -> None:
     command = APP_SERVICES[name]["command"]
-    args = build_parser().parse_args(command)
+    args = parse_command(command)
     assert (args.command, args.service) == ("serve", name)
 
 
@@ -36,8 +32,7 @@ def test_env_vars_are_settings(name: str) -> None:
     env = APP_SERVICES[name].get("environment", {})
     assert env, f"{name} has no environment"
     for key in env:
-        assert key.startswith("LAYERS_"), key
-        assert key.removeprefix("LAYERS_").lower() in SETTING_FIELDS, f"{name}: {key} is not a setting"
+        setting_of(key, name)
 
 
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))
@@ -106,7 +101,7 @@ def test_dockerfile_copies_every_package() -> None:
 def test_health_checks_are_real_commands(name: str) -> None:
     test = APP_SERVICES[name]["healthcheck"]["test"]
     if test[1] == "layers":
-        args = build_parser().parse_args(test[2:])
+        args = parse_command(test[2:])
         assert args.command == "health"
         if args.addr:
             assert (
@@ -114,6 +109,6 @@ def test_health_checks_are_real_commands(name: str) -> None:
                 == APP_SERVICES[name]["environment"][f"LAYERS_{name.upper()}_ADDR"].split(":")[1]
             )
         else:
-            assert str(args.heartbeat).startswith("/data/")  # the image's LAYERS_DATA_DIR
+            assert args.heartbeat.parent.as_posix() == image_env("LAYERS_DATA_DIR")
     else:
         assert "8080/healthz" in " ".join(test)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -11,9 +12,9 @@ from tests.conftest import PG_ADMIN_URL, require_server
 from tests.e2e.stack import Stack, running_stack
 
 
-@pytest.fixture(scope="session")
-def pg_databases() -> Iterator[dict[str, str]]:
-    """Fresh PostgreSQL databases (content, media, billing, webhooks) for the whole session."""
+@contextmanager
+def fresh_pg_databases() -> Iterator[dict[str, str]]:
+    """Fresh PostgreSQL databases, one per service (content, media, billing, webhooks), dropped afterwards."""
     require_server("PostgreSQL", "127.0.0.1", 5432)
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     base, _, _ = PG_ADMIN_URL.rpartition("/")
@@ -29,6 +30,13 @@ def pg_databases() -> Iterator[dict[str, str]]:
             for name in names.values():
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[dict[str, str]]:
+    """Fresh PostgreSQL databases (content, media, billing, webhooks) for the whole session."""
+    with fresh_pg_databases() as urls:
+        yield urls
 
 
 @pytest.fixture(scope="module")

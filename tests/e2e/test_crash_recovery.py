@@ -3,17 +3,12 @@ job was committed, leaves nothing stuck: retries meanwhile answer 409 IN_PROGRES
 held credits are released once the dead request's lease ends (whether or not the partner retries), and a
 retry then starts exactly one job holding credits once.
 
-Real processes and servers: content runs as `python -m services.content` on PostgreSQL with RabbitMQ;
+Real processes and servers: content runs as `layers serve content` on PostgreSQL with RabbitMQ;
 billing and media are real gRPC servers; the gateway is real HTTP. A TCP proxy in front of billing swallows
 billing's answer to the hold, so the kill lands exactly between the hold and the commit."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,13 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import grpc
 import httpx
 import pika
 import pytest
 
 from cli.admin import create_demo_tenant
-from common.clients import Clients, channel
+from common.clients import Clients
 from common.render_queue import dead_queue
 from common.settings import Settings
 from gateway.app import create_app
@@ -36,69 +30,21 @@ from services.billing import server as billing_server
 from services.content.ugc_remix import reservation_id_for
 from services.media import seed_clips
 from services.media import server as media_server
+from tests.e2e.processes import ServiceProcess, clean_environment, free_port, grpc_serving
 from tests.e2e.test_outbox_rabbitmq import delete_topology
 from tests.gateway.conftest import LiveGateway
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
-ROOT = Path(__file__).resolve().parents[2]
 RPC_TIMEOUT = 3.0  # the kill must land before content gives up on billing's (swallowed) answer
 FETCH_TIMEOUT = 1.0
 LEASE = 20.0  # more than 4 RPC timeouts and a fetch, as settings require, and than content's restart
 PRICE = 120
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ContentProcess:
-    """`python -m services.content` with the given environment; started, killed and started again."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.content"], cwd=ROOT, env=self.env, stdout=out, stderr=out
-            )
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-        with channel(self.env["LAYERS_CONTENT_ADDR"]) as content:
-            health = health_pb2_grpc.HealthStub(content)
-            deadline = time.monotonic() + 60
-            while True:
-                assert self.proc.poll() is None, self.log.read_text()[-3000:]
-                try:
-                    if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                        return
-                except grpc.RpcError:
-                    pass
-                assert time.monotonic() < deadline, "content did not come up"
-                time.sleep(0.2)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @contextmanager
-def killable_content(pg_url: str, amqp_url: str, tmp_path: Path) -> Iterator[tuple[Settings, ContentProcess, TcpProxy]]:
+def killable_content(pg_url: str, amqp_url: str, tmp_path: Path) -> Iterator[tuple[Settings, ServiceProcess, TcpProxy]]:
     tag = uuid.uuid4().hex[:8]
     queue, events_exchange, events_queue = f"layers.render.crash.{tag}", f"layers.events.crash.{tag}", f"crash.{tag}"
     settings = Settings(
@@ -117,13 +63,12 @@ def killable_content(pg_url: str, amqp_url: str, tmp_path: Path) -> Iterator[tup
     media = media_server.start(settings, "127.0.0.1:0")
     proxy = TcpProxy("127.0.0.1", billing.port)
     proxy.start()
-    content_addr = f"127.0.0.1:{_free_port()}"
+    content_addr = f"127.0.0.1:{free_port()}"
     settings = settings.model_copy(
         update={"billing_addr": billing.address, "media_addr": media.address, "content_addr": content_addr}
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAYERS_")}
-    env.update(
-        {
+    env = clean_environment(
+        **{
             "LAYERS_DATA_DIR": str(tmp_path),
             "LAYERS_CONTENT_ADDR": content_addr,
             "LAYERS_CONTENT_DB_URL": pg_url,
@@ -138,7 +83,7 @@ def killable_content(pg_url: str, amqp_url: str, tmp_path: Path) -> Iterator[tup
             "LAYERS_IDEMPOTENCY_LEASE_SECONDS": str(LEASE),
         }
     )
-    content = ContentProcess(env, tmp_path / "content.log")
+    content = ServiceProcess("content", env, tmp_path / "content.log", grpc_serving(content_addr))
     try:
         yield settings, content, proxy
     finally:
