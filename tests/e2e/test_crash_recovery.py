@@ -30,9 +30,9 @@ from services.billing import server as billing_server
 from services.content.ugc_remix import reservation_id_for
 from services.media import seed_clips
 from services.media import server as media_server
-from tests.e2e.processes import ServiceProcess, clean_environment, free_port, grpc_serving
 from tests.e2e.test_outbox_rabbitmq import delete_topology
 from tests.gateway.conftest import LiveGateway
+from tests.support.processes import ServiceProcess, clean_environment, free_port, grpc_serving
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]

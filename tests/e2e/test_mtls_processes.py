@@ -6,12 +6,10 @@ certificate calling CreateUgcRemix on the content process is refused."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -26,7 +24,17 @@ from services.media import seed_clips
 from tests.e2e.test_crash_recovery import delete_events
 from tests.e2e.test_outbox_rabbitmq import delete_topology
 from tests.support.certs import Certificates
-from tests.support.processes import LAYERS, ROOT, ServiceProcess, admin
+from tests.support.processes import (
+    LAYERS,
+    ROOT,
+    ServiceProcess,
+    admin,
+    clean_environment,
+    free_port,
+    grpc_serving,
+    http_healthy,
+    started_at_once,
+)
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -35,25 +43,18 @@ def health(env: dict[str, str], address: str) -> subprocess.CompletedProcess[str
     return subprocess.run([*LAYERS, "health", address], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def shape(amqp_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], Certificates, str]]:
     """The running processes: yields the environment they share (without certificates), the certificates
     and the gateway's base URL."""
     tag = uuid.uuid4().hex[:8]
     queue, events_exchange, events_queue = f"layers.render.mtls.{tag}", f"layers.events.mtls.{tag}", f"mtls.{tag}"
-    http_port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAYERS_")}
-    env.update(
-        {
+    http_port = free_port()
+    env = clean_environment(
+        **{
             "LAYERS_DATA_DIR": str(tmp_path / "data"),
             **{
-                f"LAYERS_{name}_ADDR": f"127.0.0.1:{_free_port()}"
+                f"LAYERS_{name}_ADDR": f"127.0.0.1:{free_port()}"
                 for name in ("CONTENT", "MEDIA", "BILLING", "WEBHOOKS")
             },
             "LAYERS_HTTP_HOST": "127.0.0.1",
@@ -71,20 +72,22 @@ def shape(amqp_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], Certi
     probe = certs.issue("admin").tls
     started: list[ServiceProcess] = []
 
-    def start(name: str) -> ServiceProcess:
-        process = ServiceProcess(name, {**env, **certs.issue(name).env}, tmp_path)
+    base_url = f"http://127.0.0.1:{http_port}"
+
+    def launch(name: str, ready: Callable[[], bool] | None = None) -> ServiceProcess:
+        ready = ready or grpc_serving(env[f"LAYERS_{name.upper()}_ADDR"], probe)
+        process = ServiceProcess(name, {**env, **certs.issue(name).env}, tmp_path / f"{name}.log", ready)
         started.append(process)
-        return process
+        return process.launch()
 
     try:
         for name in ("billing", "media", "webhooks"):
-            start(name)
+            launch(name)
         for process in started:
-            process.wait_grpc(env[f"LAYERS_{process.name.upper()}_ADDR"], probe)
-        start("content").wait_grpc(env["LAYERS_CONTENT_ADDR"], probe)
-        start("renderer")
-        base_url = f"http://127.0.0.1:{http_port}"
-        start("gateway").wait_http(f"{base_url}/healthz")
+            process.wait(90)
+        launch("content").wait(90)
+        launch("renderer", started_at_once)
+        launch("gateway", http_healthy(base_url)).wait(90)
         yield env, certs, base_url
     finally:
         for process in reversed(started):

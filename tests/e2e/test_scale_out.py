@@ -32,9 +32,16 @@ from services.content.ugc_remix import reservation_id_for
 from services.media import seed_clips
 from services.media import server as media_server
 from tests.e2e.conftest import fresh_pg_databases
-from tests.e2e.processes import ServiceProcess, clean_environment, file_exists, free_port, grpc_serving, http_healthy
 from tests.e2e.test_crash_recovery import delete_events
 from tests.e2e.test_outbox_rabbitmq import delete_topology
+from tests.support.processes import (
+    ServiceProcess,
+    clean_environment,
+    file_exists,
+    free_port,
+    grpc_serving,
+    http_healthy,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.redis]
 

@@ -1,80 +1,117 @@
-"""`layers serve …` and `layers admin …` as separate processes, configured by environment variables only,
-as a deployment runs them."""
+"""Services run as real processes (`layers serve <service>`, `layers admin …`), configured by environment
+variables only, as a deployment runs them: started, waited for until ready, killed, started again, stopped."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from common.clients import channel
 from common.tls import GrpcTls
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = [sys.executable, "-m", "cli.main"]
+LAYERS = [str(Path(sys.executable).parent / "layers")]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_environment(**layers: str) -> dict[str, str]:
+    """This process's environment without its LAYERS_* variables, plus the given ones."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAYERS_")}
+    env.update(layers)
+    return env
+
+
+def grpc_serving(address: str, tls: GrpcTls | None = None) -> Callable[[], bool]:
+    """Whether the gRPC server at `address` reports SERVING (asked with `tls`, as any caller would)."""
+
+    def check() -> bool:
+        with channel(address, tls=tls) as ch:
+            try:
+                reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
+            except grpc.RpcError:
+                return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    return check
+
+
+def http_healthy(base_url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    return check
+
+
+def file_exists(path: Path) -> Callable[[], bool]:
+    return path.exists
+
+
+def started_at_once() -> bool:
+    """For a process nothing can ask (the renderer without a heartbeat file to watch)."""
+    return True
 
 
 class ServiceProcess:
-    """One `layers serve NAME`; its output goes to NAME.log in `folder`."""
+    """`layers serve <service>` with the given environment, its output appended to `log`."""
 
-    def __init__(self, name: str, env: dict[str, str], folder: Path) -> None:
-        self.name = name
-        self.log = folder / f"{name}.log"
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [*LAYERS, "serve", name], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-            )
+    def __init__(self, service: str, env: dict[str, str], log: Path, ready: Callable[[], bool]) -> None:
+        self.service = service
+        self.env = env
+        self.log = log
+        self.ready = ready
+        self.proc: subprocess.Popen[bytes] | None = None
 
-    def _check_alive(self) -> None:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited ({self.proc.returncode}): {self.log.read_text()[-3000:]}")
+    def launch(self) -> ServiceProcess:
+        """Start it without waiting (to bring several up side by side, then `wait` for each)."""
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([*LAYERS, "serve", self.service], env=self.env, stdout=out, stderr=out)
+        return self
 
-    def wait_grpc(self, address: str, tls: GrpcTls | None, timeout: float = 90.0) -> None:
-        """Until its health service reports SERVING (asked with `tls`, as any caller would)."""
+    def wait(self, timeout: float = 60) -> ServiceProcess:
+        """Return once `ready` says so, failing with the log's tail if it exits first."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
-        with channel(address, timeout_seconds=2, tls=tls) as ch:
-            health = health_pb2_grpc.HealthStub(ch)
-            while True:
-                self._check_alive()
-                try:
-                    if health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.RpcError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.name} not SERVING on {address}: {self.log.read_text()[-3000:]}")
-                time.sleep(0.2)
-
-    def wait_http(self, url: str, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            self._check_alive()
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} did not answer {url}: {self.log.read_text()[-3000:]}")
+        while not self.ready():
+            assert self.proc.poll() is None, f"{self.service} exited: {self.log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"{self.service} did not come up in {timeout:g} s (see {self.log})"
             time.sleep(0.2)
+        return self
+
+    def start(self, timeout: float = 60) -> ServiceProcess:
+        return self.launch().wait(timeout)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(20)
+                self.proc.wait(15)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+                self.kill()
 
 
 def admin(env: dict[str, str], *args: str) -> dict[str, Any]:
