@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.admin import create_demo_tenant
+from common import preflight
 from common.clients import Clients
 from common.grpc_server import RunningService
 from common.render_queue import InProcessQueue
@@ -41,6 +42,7 @@ def run(data_dir: Path | None, http_port: int | None) -> None:
     settings = Settings(**overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    preflight.check("dev", settings)
 
     in_process = None if settings.amqp_url else InProcessQueue()
     started: list[Any] = []

@@ -11,7 +11,7 @@ import grpc
 from pydantic import ValidationError
 
 from common.errors import unpack
-from common.settings import Settings, describe_invalid
+from common.settings import ConfigError, Settings, describe_invalid, refusal
 
 SERVICES = ("content", "media", "billing", "webhooks", "gateway", "renderer")
 
@@ -46,29 +46,40 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        Settings()  # every command reads them: a bad LAYERS_* variable is named before anything starts
+        settings = Settings()  # every command reads them: a bad LAYERS_* variable is named before anything starts
     except ValidationError as exc:
-        print(f"layers: invalid settings:\n{describe_invalid(exc)}", file=sys.stderr)
+        print(refusal(describe_invalid(exc)), file=sys.stderr)
         return 2
-    if args.command == "dev":
-        from cli import dev
-
-        try:
-            dev.run(args.data_dir, args.port)
-        except RuntimeError as exc:  # e.g. a port already taken by another instance
-            print(f"layers dev: {exc}", file=sys.stderr)
-            return 1
-        return 0
-    if args.command == "serve":
-        return serve(args.service)
+    try:
+        if args.command == "dev":
+            return run_dev(args.data_dir, args.port)
+        if args.command == "serve":
+            return serve(args.service, settings)
+    except ConfigError as exc:  # found by the start-up checks, or by a service starting
+        print(refusal(str(exc)), file=sys.stderr)
+        return 2
     if args.command == "health":
         return heartbeat_check(args.heartbeat, args.max_age) if args.heartbeat else health_check(args.addr)
     return run_admin(args)
 
 
-def serve(service: str) -> int:
+def run_dev(data_dir: Path | None, port: int | None) -> int:
+    from cli import dev
+
+    try:
+        dev.run(data_dir, port)
+    except RuntimeError as exc:  # e.g. a port already taken by another instance
+        print(f"layers dev: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def serve(service: str, settings: Settings) -> int:
     import importlib
 
+    from common import preflight
+
+    preflight.check(service, settings)
     module = {"gateway": "gateway.main", "renderer": "services.renderer.worker"}.get(
         service, f"services.{service}.server"
     )

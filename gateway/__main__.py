@@ -1,6 +1,8 @@
-"""`python -m gateway` runs the REST gateway."""
+"""`python -m gateway` runs the REST gateway: the same as `layers serve gateway`, start-up checks included."""
 
-from gateway.main import main
+import sys
+
+from cli.main import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["serve", "gateway"]))

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
-from common.settings import Settings
+from common.settings import MIN_SECRET_LENGTH, Settings
 
 SECRET_FILE = "signing.key"
 
@@ -39,8 +39,8 @@ class UrlSigner:
         granularity_seconds: int = 300,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if len(secret) < 16:
-            raise ValueError("signing secret is too short (at least 16 bytes)")
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(f"signing secret is too short (at least {MIN_SECRET_LENGTH} bytes)")
         self._secret = secret
         self._base_url = base_url.rstrip("/")
         self._ttl = ttl_seconds

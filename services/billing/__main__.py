@@ -1,3 +1,7 @@
-from services.billing.server import main
+"""`python -m services.billing`: the same as `layers serve billing`, start-up checks included."""
 
-main()
+import sys
+
+from cli.main import main
+
+sys.exit(main(["serve", "billing"]))

@@ -1,3 +1,7 @@
-from services.content.server import main
+"""`python -m services.content`: the same as `layers serve content`, start-up checks included."""
 
-main()
+import sys
+
+from cli.main import main
+
+sys.exit(main(["serve", "content"]))

@@ -1,3 +1,7 @@
-from services.media.server import main
+"""`python -m services.media`: the same as `layers serve media`, start-up checks included."""
 
-main()
+import sys
+
+from cli.main import main
+
+sys.exit(main(["serve", "media"]))

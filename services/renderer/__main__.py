@@ -1,3 +1,7 @@
-from services.renderer.worker import main
+"""`python -m services.renderer`: the same as `layers serve renderer`, start-up checks included."""
 
-main()
+import sys
+
+from cli.main import main
+
+sys.exit(main(["serve", "renderer"]))

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.ffmpeg import ProbeError, ProbeResult, decodes, ffmpeg_path, probe
-from services.renderer.fonts import FontNotFoundError
+from common.ffmpeg import ProbeError, ProbeResult, decodes, ensure_runnable, ffmpeg_path, probe
 from services.renderer.hook_overlay import HookPng, write_hook_png
 
 WIDTH, HEIGHT, FPS = 1080, 1920, 30
@@ -52,7 +51,8 @@ HOOK_NAME = ".hook.png"
 
 
 class ComposeFailure(Exception):
-    """A render that did not produce a video. `permanent`: retrying the same inputs cannot help."""
+    """A render that did not produce a video. `permanent`: retrying the same inputs cannot help. (A
+    machine without its fonts or ffmpeg raises common.settings.ConfigError instead: no input's fault.)"""
 
     permanent = False
 
@@ -360,6 +360,9 @@ def run_ffmpeg(
     should_stop: Callable[[], bool] | None,
 ) -> tuple[int, list[str]]:
     """Run ffmpeg, reporting progress and polling should_stop; (exit code, last stderr lines)."""
+    # setpriv would start and then fail to exec a missing ffmpeg: that reads as a failed render, not as
+    # the misconfiguration it is.
+    ensure_runnable("LAYERS_FFMPEG", cmd[0])
     latest_us = [0]
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
 
@@ -506,10 +509,7 @@ def _named_inputs(inputs: ComposeInputs) -> dict[str, Path]:
 def _hook_png(inputs: ComposeInputs, path: Path) -> HookPng | None:
     if not inputs.hook or not inputs.hook.strip():
         return None
-    try:
-        return write_hook_png(inputs.hook, inputs.language, path, WIDTH, HEIGHT)
-    except FontNotFoundError as exc:
-        raise ComposeError(str(exc)) from exc
+    return write_hook_png(inputs.hook, inputs.language, path, WIDTH, HEIGHT)  # a missing font: ConfigError
 
 
 def _make_thumbnail(video: Path, plan: Plan, thumb: Path, should_stop: Callable[[], bool] | None) -> None:

@@ -2,7 +2,8 @@
 
 Both run the same pipeline and share the retry rule: a transient failure waits with exponential backoff
 and is tried again, up to max_attempts; then the job is failed (credits released) and, on RabbitMQ, the
-message is rejected into the dead-letter queue. Permanent failures are recorded by the pipeline itself.
+message is rejected into the dead-letter queue. Permanent failures are recorded by the pipeline itself;
+a misconfigured renderer (a font or ffmpeg missing) fails the job at once: no retry fixes the machine.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from google.protobuf.message import DecodeError
 from pika.adapters.blocking_connection import BlockingChannel
 
 from common.render_queue import Delivery, InProcessQueue, connection_parameters, declare_topology, retry_queue
+from common.settings import ConfigError
 from layers.render.v1 import render_pb2
 from services.renderer.pipeline import RenderPipeline, TransientError
 
@@ -50,6 +52,9 @@ def run_once(pipeline: RenderPipeline, body: bytes, attempt: int, max_attempts: 
             return False
         log.error("job %s failed after %d attempts: %s", job.job_id, attempt, exc)
         code, message = "RENDER_UNAVAILABLE", "Rendering failed repeatedly; credits were released."
+    except ConfigError as exc:
+        log.error("job %s failed: the renderer is misconfigured: %s", job.job_id, exc)
+        code, message = "RENDERER_MISCONFIGURED", "The renderer is misconfigured; credits were released."
     except Exception:
         # Not a dependency being away: an error retrying will not fix. Fail the job rather than leave it
         # running (holding credits and a slot of the key's concurrent-job cap) forever.

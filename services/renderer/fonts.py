@@ -4,20 +4,28 @@ Text faces (Noto Sans for Latin, Greek and Cyrillic; Noto Sans Arabic, Hebrew, D
 scripts Latin faces lack) are package data of the PyPI package `manimgx-fonts`, so `pip install` brings
 them; Debian's `fonts-noto-core` is accepted as a second source. Colour emoji come from Debian's
 `fonts-noto-color-emoji` (NotoColorEmoji.ttf, CBDT bitmaps that Pillow draws in colour): no PyPI
-package ships that build (the COLRv1 build some wheels carry draws nothing through FreeType).
+package ships that build (the COLRv1 build some wheels carry draws nothing through FreeType). Without
+it, emoji are drawn like text from the monochrome Noto Emoji that `manimgx-fonts` ships, and the
+process warns once: a missing colour font never fails a render.
 
 Overrides, for machines laid out differently: LAYERS_FONT_DIR (a folder holding the text faces under
-either file name) and LAYERS_EMOJI_FONT (the path of a CBDT colour emoji font).
+either file name) and LAYERS_EMOJI_FONT (the path of an emoji font: CBDT colour, or outlines). A face
+that cannot be found is a ConfigError naming the variable.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+
+from common.settings import ConfigError
+
+log = logging.getLogger("layers.renderer")
 
 TEXT_FONT_PACKAGE = "manimgx-fonts"
 TEXT_FONT_MODULE = "manimgx_fonts"
@@ -30,7 +38,7 @@ EMOJI_FONT_FILE = "NotoColorEmoji.ttf"
 EMOJI_NATIVE_SIZE = 109
 
 
-class FontNotFoundError(RuntimeError):
+class FontNotFoundError(ConfigError):
     """A font the hook needs is not installed; the message names the package that brings it."""
 
 
@@ -46,6 +54,9 @@ class FontFace:
     name: str
     path: Path
     is_emoji: bool = False
+    # Colour bitmaps (CBDT) exist at one size only: drawn there and scaled, in their own colours.
+    # Other faces, the monochrome emoji one included, are drawn as outlines at the text size.
+    bitmap: bool = False
 
 
 # Order matters: the first face covering a character draws it (font fallback).
@@ -55,6 +66,9 @@ REQUIRED_TEXT_FACES: tuple[FaceSpec, ...] = (
     FaceSpec("Noto Sans Hebrew", "NotoSansHebrew[wght].ttf", "NotoSansHebrew-Bold.ttf"),
     FaceSpec("Noto Sans Devanagari", "NotoSansDevanagari[wght].ttf", "NotoSansDevanagari-Bold.ttf"),
 )
+
+# Emoji as outlines, drawn in the text's colours where the colour font is missing.
+MONOCHROME_EMOJI_FACE = FaceSpec("Noto Emoji", "NotoEmoji[wght].ttf", "NotoEmoji-Bold.ttf")
 
 # Faces used when present (other scripts, symbols); never required.
 OPTIONAL_TEXT_FACES: tuple[FaceSpec, ...] = tuple(
@@ -116,15 +130,19 @@ def missing_text_font_message(spec: FaceSpec, dirs: tuple[Path, ...]) -> str:
     )
 
 
+def font_dirs() -> tuple[Path, ...]:
+    return search_dirs(os.environ.get("LAYERS_FONT_DIR"), package_font_dir(), DEBIAN_NOTO_DIR)
+
+
 @functools.cache
 def text_faces() -> tuple[FontFace, ...]:
     """The text fallback chain: required faces (or FontNotFoundError), then optional ones present."""
-    dirs = search_dirs(os.environ.get("LAYERS_FONT_DIR"), package_font_dir(), DEBIAN_NOTO_DIR)
+    dirs = font_dirs()
     faces = []
     for spec in REQUIRED_TEXT_FACES:
         path = locate_face(spec, dirs)
         if path is None:
-            raise FontNotFoundError(missing_text_font_message(spec, dirs))
+            raise FontNotFoundError("LAYERS_FONT_DIR", missing_text_font_message(spec, dirs))
         faces.append(FontFace(spec.name, path))
     for spec in OPTIONAL_TEXT_FACES:
         path = locate_face(spec, dirs)
@@ -135,16 +153,37 @@ def text_faces() -> tuple[FontFace, ...]:
 
 @functools.cache
 def emoji_face() -> FontFace:
-    """The colour emoji face, or FontNotFoundError naming the Debian package."""
+    """LAYERS_EMOJI_FONT, else Debian's colour emoji, else the monochrome Noto Emoji (warned once)."""
     override = os.environ.get("LAYERS_EMOJI_FONT")
-    path = Path(override) if override else DEBIAN_NOTO_DIR / EMOJI_FONT_FILE
-    if not path.is_file():
-        raise FontNotFoundError(
-            f"colour emoji font not found at {path}: install Debian's {EMOJI_FONT_DEBIAN_PACKAGE} "
-            f"(`apt-get install {EMOJI_FONT_DEBIAN_PACKAGE}`) or set LAYERS_EMOJI_FONT to a CBDT "
-            "colour emoji font"
-        )
-    return FontFace("Noto Color Emoji", path, is_emoji=True)
+    if override:
+        path = Path(override)
+        if not path.is_file():
+            raise FontNotFoundError("LAYERS_EMOJI_FONT", f"no font file at {path}")
+        try:
+            bitmap = is_bitmap_font(path)
+        except struct.error:  # too short to hold a table directory
+            raise FontNotFoundError("LAYERS_EMOJI_FONT", f"{path} is not a font file") from None
+        return FontFace(path.stem, path, is_emoji=True, bitmap=bitmap)
+    colour = DEBIAN_NOTO_DIR / EMOJI_FONT_FILE
+    if colour.is_file():
+        return FontFace("Noto Color Emoji", colour, is_emoji=True, bitmap=True)
+    dirs = font_dirs()
+    mono = locate_face(MONOCHROME_EMOJI_FACE, dirs)
+    if mono is None:
+        raise FontNotFoundError("LAYERS_EMOJI_FONT", missing_text_font_message(MONOCHROME_EMOJI_FACE, dirs))
+    log.warning(
+        "colour emoji font not found at %s: emoji in hooks are drawn in monochrome from %s "
+        "(install Debian's %s, or set LAYERS_EMOJI_FONT, for colour)",
+        colour,
+        mono,
+        EMOJI_FONT_DEBIAN_PACKAGE,
+    )
+    return FontFace(MONOCHROME_EMOJI_FACE.name, mono, is_emoji=True)
+
+
+def is_bitmap_font(path: Path) -> bool:
+    """A font whose glyphs are colour bitmaps (a CBDT table) rather than outlines."""
+    return _table(path.read_bytes(), b"CBDT") is not None
 
 
 @functools.cache

@@ -12,8 +12,9 @@ How a hook becomes pixels:
    the paragraph direction; the language decides when there is none), then runs of one face and one
    level are shaped by raqm (HarfBuzz + FriBiDi: Arabic joined, Devanagari conjuncts) and put in visual
    order.
-4. Draw: white text with a dark outline and a soft shadow, so it reads on any background; emoji are
-   drawn at the colour font's only bitmap size and scaled.
+4. Draw: white text with a dark outline and a soft shadow, so it reads on any background; colour emoji
+   are drawn at the colour font's only bitmap size and scaled, monochrome ones (no colour font on the
+   machine) like text.
 """
 
 from __future__ import annotations
@@ -400,7 +401,7 @@ def _language(shaper: Shaper) -> str | None:
 @functools.lru_cache(maxsize=16384)
 def run_width(run: Run, size: int, shaper: Shaper) -> float:
     # Cached: wrapping measures line after line that differ from the last only in their last run.
-    if run.face.is_emoji:
+    if run.face.bitmap:
         font = load_font(run.face.path, EMOJI_NATIVE_SIZE, shaper.engine)
         return font.getlength(run.text, direction=_direction(run, shaper), language=_language(shaper)) * emoji_scale(
             size
@@ -697,7 +698,7 @@ def _draw_block(layout: HookLayout, shaper: Shaper) -> Image.Image:
     # Outline first for every run, fill after: a neighbour's outline never covers a letter.
     for fill, width in ((OUTLINE, stroke), (FILL, 0)):
         for placed, x, top in placements:
-            if placed.run.face.is_emoji:
+            if placed.run.face.bitmap:
                 continue
             font = load_font(placed.run.face.path, layout.size, shaper.engine)
             try:
@@ -716,7 +717,7 @@ def _draw_block(layout: HookLayout, shaper: Shaper) -> Image.Image:
                 _draw_regular(canvas, placed, x, top + baseline, layout.size, shaper, fill, width)
                 regular.add(placed.run.text)
     for placed, x, top in placements:
-        if placed.run.face.is_emoji:
+        if placed.run.face.bitmap:
             _draw_emoji(canvas, placed, round(x), top + baseline, layout.size, shaper)
     if regular:
         log.warning("hook: FreeType cannot draw %s in bold: drawn at regular weight", ", ".join(map(repr, regular)))

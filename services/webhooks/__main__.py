@@ -1,3 +1,7 @@
-from services.webhooks.server import main
+"""`python -m services.webhooks`: the same as `layers serve webhooks`, start-up checks included."""
 
-main()
+import sys
+
+from cli.main import main
+
+sys.exit(main(["serve", "webhooks"]))

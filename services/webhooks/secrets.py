@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from common.settings import Settings
+from common.settings import MIN_SECRET_LENGTH, Settings
 from gateway.signing import load_or_create_secret
 
 KEY_FILE = "webhook-secrets.key"
@@ -28,8 +28,8 @@ def new_secret() -> str:
 
 class SecretBox:
     def __init__(self, key_material: bytes) -> None:
-        if len(key_material) < 16:
-            raise ValueError("the webhook secret key is too short (at least 16 characters)")
+        if len(key_material) < MIN_SECRET_LENGTH:
+            raise ValueError(f"the webhook secret key is too short (at least {MIN_SECRET_LENGTH} characters)")
         self._aead = AESGCM(hashlib.sha256(key_material).digest())
 
     @classmethod

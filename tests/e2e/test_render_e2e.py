@@ -3,6 +3,7 @@ cancels and a renderer killed mid-render."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -16,8 +17,10 @@ from typing import Any
 
 import pika
 import pytest
+from pika.adapters.blocking_connection import BlockingChannel
 from PIL import Image
 
+from common import ffmpeg
 from common.ffmpeg import probe
 from common.render_queue import RabbitPublisher, dead_queue, retry_queue
 from layers.billing.v1 import billing_pb2
@@ -324,15 +327,54 @@ def test_unreachable_dependency_retries_then_fails_the_job_and_dead_letters(
         finally:
             renderer.close()
         wallet = credits(stack, tenant)
-    assert failed["status"] == "failed" and failed["error"]["code"] == "RENDER_UNAVAILABLE", failed
-    assert wallet["available"] == 120 and wallet["reservedCredits"] == 0
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        channel = connection.channel()
+    assert_failed_and_refunded(failed, wallet, "RENDER_UNAVAILABLE")
+    with broker_channel(amqp_url) as channel:
         method, properties, _ = channel.basic_get(dead_queue(queue_name), auto_ack=True)
         assert method is not None and properties.message_id == job["jobId"]
         assert properties.headers["x-render-attempt"] == 3
         assert channel.queue_declare(queue_name, passive=True).method.message_count == 0
+
+
+def test_a_renderer_without_ffmpeg_fails_the_job_at_once_and_nothing_is_retried(
+    tmp_path: Path, amqp_url: str, queue_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing binary is the machine's fault and no retry fixes it: one attempt, a clear code, credits
+    back, and the message acked (neither parked for a retry nor dead-lettered)."""
+    from services.renderer import worker
+
+    with rabbit_stack(
+        tmp_path / "stack", amqp_url, queue_name, renderer=False, render_max_attempts=5, render_retry_base_seconds=0.3
+    ) as stack:
+        tenant = stack.tenant(credits=120)
+        job = start_job(stack, tenant)
+        monkeypatch.setenv("LAYERS_FFMPEG", str(tmp_path / "no-ffmpeg"))
+        ffmpeg.ffmpeg_path.cache_clear()
+        renderer = worker.start(stack.settings)
+        try:
+            failed = wait_for(stack, tenant, job["jobId"], is_terminal, timeout=60)
+            time.sleep(1.0)  # a retry, had one been scheduled, would be back in the queue by now
+        finally:
+            renderer.close()
+            monkeypatch.delenv("LAYERS_FFMPEG")
+            ffmpeg.ffmpeg_path.cache_clear()
+        wallet = credits(stack, tenant)
+    assert_failed_and_refunded(failed, wallet, "RENDERER_MISCONFIGURED")
+    with broker_channel(amqp_url) as channel:
+        for queue in (queue_name, retry_queue(queue_name), dead_queue(queue_name)):
+            assert channel.queue_declare(queue, passive=True).method.message_count == 0, queue
+
+
+def assert_failed_and_refunded(job: dict[str, Any], wallet: dict[str, Any], code: str) -> None:
+    """A 120-credit tenant's one job failed with `code` and every credit is back."""
+    assert job["status"] == "failed" and job["error"]["code"] == code, job
+    assert wallet["available"] == 120 and wallet["reservedCredits"] == 0
+
+
+@contextlib.contextmanager
+def broker_channel(amqp_url: str) -> Iterator[BlockingChannel]:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        yield connection.channel()
     finally:
         connection.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.settings import ConfigError
 from layers.render.v1 import render_pb2
 from services.renderer.consumers import RetriesExhausted, backoff_seconds, run_once
 from services.renderer.pipeline import Outcome, TransientError
@@ -47,6 +48,12 @@ def test_unexpected_error_fails_the_job_at_once() -> None:
     pipeline = StandInPipeline(ValueError("a bug"))
     assert run_once(pipeline, BODY, attempt=1, max_attempts=3) is True  # type: ignore[arg-type]
     assert pipeline.failed == [("job_1", "RENDER_FAILED")]
+
+
+def test_a_misconfigured_renderer_fails_the_job_at_the_first_attempt() -> None:
+    pipeline = StandInPipeline(ConfigError("LAYERS_FFMPEG", "cannot run /nowhere/ffmpeg: no such executable"))
+    assert run_once(pipeline, BODY, attempt=1, max_attempts=5) is True  # type: ignore[arg-type]
+    assert pipeline.failed == [("job_1", "RENDERER_MISCONFIGURED")]
 
 
 def test_failure_that_cannot_be_recorded_is_retried_then_dead_lettered() -> None:

@@ -20,7 +20,7 @@ def test_required_faces_are_found_and_cover_their_scripts() -> None:
 
 def test_colour_emoji_face_is_the_cbdt_noto_build() -> None:
     face = fonts.emoji_face()
-    assert face.is_emoji and face.path.name == "NotoColorEmoji.ttf"
+    assert face.is_emoji and face.bitmap and face.path.name == "NotoColorEmoji.ttf"
     covered = fonts.covered_codepoints(face.path)
     assert {0x1F602, 0x1F525, 0x1F44B} <= covered
     assert ord("A") not in covered
@@ -43,15 +43,29 @@ def test_font_dir_override_wins(tmp_path: Path) -> None:
     assert fonts.locate_face(fonts.REQUIRED_TEXT_FACES[0], dirs) == copy
 
 
-def test_a_missing_emoji_font_names_the_debian_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_an_emoji_font_set_but_missing_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LAYERS_EMOJI_FONT", str(tmp_path / "nope.ttf"))
     fonts.emoji_face.cache_clear()
     try:
-        with pytest.raises(fonts.FontNotFoundError, match="apt-get install fonts-noto-color-emoji"):
+        with pytest.raises(fonts.FontNotFoundError, match=r"^LAYERS_EMOJI_FONT: no font file at"):
             fonts.emoji_face()
     finally:
         monkeypatch.delenv("LAYERS_EMOJI_FONT")
         fonts.emoji_face.cache_clear()
+
+
+def test_an_outline_emoji_font_set_is_drawn_as_outlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    mono = fonts.locate_face(fonts.MONOCHROME_EMOJI_FACE, fonts.font_dirs())
+    assert mono is not None  # manimgx-fonts ships it
+    monkeypatch.setenv("LAYERS_EMOJI_FONT", str(mono))
+    fonts.emoji_face.cache_clear()
+    try:
+        face = fonts.emoji_face()
+    finally:
+        monkeypatch.delenv("LAYERS_EMOJI_FONT")
+        fonts.emoji_face.cache_clear()
+    assert face.is_emoji and not face.bitmap
+    assert {0x1F602, 0x1F525} <= fonts.covered_codepoints(face.path)
 
 
 def test_parse_cmap_reads_nothing_from_a_non_font() -> None:

@@ -1,0 +1,193 @@
+"""Every process refuses a configuration it cannot work with at start-up: one line naming the variable,
+exit status 2, no traceback, within seconds. Real `layers` processes, real bad values."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from common import preflight
+from common.settings import ConfigError, Settings
+from services.renderer import fonts
+
+LAYERS = str(Path(sys.executable).parent / "layers")
+SOCKET_OF = "postgresql+psycopg://postgres@127.0.0.1:{port}/test"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connections to it are refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def refusal(tmp_path: Path, command: list[str], **env: str) -> str:
+    """Run `layers COMMAND` with env on top of a clean LAYERS_* environment; its one line of refusal."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LAYERS_")}
+    clean.update(LAYERS_DATA_DIR=str(tmp_path), LAYERS_CONTENT_ADDR=f"127.0.0.1:{closed_port()}", **env)
+    began = time.monotonic()
+    done = subprocess.run([LAYERS, *command], env=clean, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert time.monotonic() - began < 20  # checks are bounded by seconds, not by a client's retry loop
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("service", "variable"),
+    [
+        ("content", "LAYERS_CONTENT_DB_URL"),
+        ("media", "LAYERS_MEDIA_DB_URL"),
+        ("billing", "LAYERS_BILLING_DB_URL"),
+    ],
+)
+def test_an_unreachable_database_is_named(tmp_path: Path, service: str, variable: str) -> None:
+    env = {variable: SOCKET_OF.format(port=closed_port()), "LAYERS_AMQP_URL": f"amqp://127.0.0.1:{closed_port()}/"}
+    line = refusal(tmp_path, ["serve", service], **env)
+    assert line.startswith(f"layers: {variable}: cannot connect to postgresql+psycopg://postgres@127.0.0.1:"), line
+    assert "Connection refused" in line
+
+
+def test_a_database_password_is_not_printed(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://postgres:hunter2-secret@127.0.0.1:{closed_port()}/test"
+    line = refusal(
+        tmp_path,
+        ["serve", "webhooks"],
+        LAYERS_WEBHOOKS_DB_URL=url,
+        LAYERS_AMQP_URL="amqp://127.0.0.1:1/",
+        LAYERS_WEBHOOK_SECRET_KEY="a-long-enough-webhook-key",
+    )
+    assert line.startswith("layers: LAYERS_WEBHOOKS_DB_URL: cannot connect to postgresql+psycopg://postgres:***@")
+    assert "hunter2" not in line
+
+
+def test_a_url_that_is_no_database_url_is_named(tmp_path: Path) -> None:
+    line = refusal(tmp_path, ["serve", "billing"], LAYERS_BILLING_DB_URL="localhost:5432")
+    assert line == "layers: LAYERS_BILLING_DB_URL: is not a database URL"
+
+
+@pytest.mark.postgres
+def test_a_database_that_does_not_exist_is_named(tmp_path: Path, pg_url: str) -> None:
+    missing = pg_url.rpartition("/")[0] + "/layers_no_such_database"
+    line = refusal(tmp_path, ["serve", "billing"], LAYERS_BILLING_DB_URL=missing)
+    assert line.startswith("layers: LAYERS_BILLING_DB_URL: cannot connect to") and "does not exist" in line
+
+
+@pytest.mark.parametrize("service", ["content", "webhooks", "renderer"])
+def test_an_unreachable_broker_is_named(tmp_path: Path, service: str) -> None:
+    port = closed_port()
+    line = refusal(
+        tmp_path,
+        ["serve", service],
+        LAYERS_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{port}/",
+        LAYERS_WEBHOOK_SECRET_KEY="a-long-enough-webhook-key",
+    )
+    assert line == f"layers: LAYERS_AMQP_URL: RabbitMQ at 127.0.0.1:{port} is not reachable (connection refused)"
+
+
+@pytest.mark.rabbitmq
+def test_a_broker_refusing_the_password_is_named(tmp_path: Path, amqp_url: str) -> None:
+    wrong = amqp_url.replace("guest:guest@", "guest:not-the-password@")
+    line = refusal(tmp_path, ["serve", "renderer"], LAYERS_AMQP_URL=wrong)
+    assert line == "layers: LAYERS_AMQP_URL: RabbitMQ at 127.0.0.1:5672 refused the user name or password"
+
+
+def test_a_missing_broker_is_named(tmp_path: Path) -> None:
+    line = refusal(tmp_path, ["serve", "renderer"])
+    assert line == "layers: LAYERS_AMQP_URL: is required to run renderer on its own"
+
+
+def test_an_unreachable_redis_is_named(tmp_path: Path) -> None:
+    port = closed_port()
+    line = refusal(tmp_path, ["serve", "gateway"], LAYERS_REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    assert line.startswith("layers: LAYERS_REDIS_URL: Redis does not answer:") and str(port) in line
+
+
+@pytest.mark.parametrize(
+    ("service", "variable"), [("gateway", "LAYERS_SIGNING_SECRET"), ("webhooks", "LAYERS_WEBHOOK_SECRET_KEY")]
+)
+def test_a_short_secret_is_named(tmp_path: Path, service: str, variable: str) -> None:
+    line = refusal(tmp_path, ["serve", service], **{variable: "too-short"})
+    assert line == f"layers: {variable}: String should have at least 16 characters"
+
+
+@pytest.mark.parametrize(("service", "variable"), [("media", "LAYERS_FFMPEG"), ("media", "LAYERS_FFPROBE")])
+def test_a_missing_ffmpeg_or_ffprobe_is_named(tmp_path: Path, service: str, variable: str) -> None:
+    line = refusal(tmp_path, ["serve", service], **{variable: str(tmp_path / "bin" / "nothing-here")})
+    assert line == f"layers: {variable}: cannot run {tmp_path}/bin/nothing-here: no such executable"
+
+
+def test_an_ffmpeg_that_does_not_run_is_named(tmp_path: Path) -> None:
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\nexit 3\n")
+    fake.chmod(0o755)
+    line = refusal(tmp_path, ["serve", "renderer"], LAYERS_FFMPEG=str(fake), LAYERS_AMQP_URL="amqp://127.0.0.1:1/")
+    assert line == f"layers: LAYERS_FFMPEG: {fake} -version exited with 3"
+
+
+def test_an_emoji_font_that_is_not_there_is_named(tmp_path: Path) -> None:
+    line = refusal(tmp_path, ["serve", "renderer"], LAYERS_EMOJI_FONT=str(tmp_path / "emoji.ttf"))
+    assert line == f"layers: LAYERS_EMOJI_FONT: no font file at {tmp_path}/emoji.ttf"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"LAYERS_AMQP_URL": "amqp://guest:guest@127.0.0.1:{port}/"}, "LAYERS_AMQP_URL"),
+        ({"LAYERS_REDIS_URL": "redis://127.0.0.1:{port}/0"}, "LAYERS_REDIS_URL"),
+        ({"LAYERS_CONTENT_DB_URL": SOCKET_OF}, "LAYERS_CONTENT_DB_URL"),
+        ({"LAYERS_FFPROBE": "/nonexistent/ffprobe"}, "LAYERS_FFPROBE"),
+    ],
+)
+def test_layers_dev_checks_what_it_is_configured_with(tmp_path: Path, env: dict[str, str], variable: str) -> None:
+    port = closed_port()
+    line = refusal(tmp_path, ["dev", "--port", str(closed_port())], **{k: v.format(port=port) for k, v in env.items()})
+    assert line.startswith(f"layers: {variable}: "), line
+    assert not (tmp_path / "demo.json").exists()  # nothing was started or seeded
+
+
+def test_missing_text_fonts_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No folder holds the faces: in-process, since the package's own folder cannot be hidden by a variable."""
+    monkeypatch.setattr(fonts, "package_font_dir", lambda: None)
+    monkeypatch.setattr(fonts, "DEBIAN_NOTO_DIR", tmp_path / "debian")
+    monkeypatch.setenv("LAYERS_FONT_DIR", str(tmp_path))
+    monkeypatch.setenv("LAYERS_DATA_DIR", str(tmp_path))
+    fonts.text_faces.cache_clear()
+    try:
+        assert main(["serve", "renderer"]) == 2
+    finally:
+        fonts.text_faces.cache_clear()
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("layers: LAYERS_FONT_DIR: font 'Noto Sans' not found") and "\n" not in line
+
+
+def test_a_missing_colour_emoji_font_only_warns_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(fonts, "DEBIAN_NOTO_DIR", tmp_path)
+    monkeypatch.delenv("LAYERS_EMOJI_FONT", raising=False)
+    fonts.emoji_face.cache_clear()
+    settings = Settings(data_dir=tmp_path, amqp_url=None)
+    try:
+        with caplog.at_level(logging.WARNING, "layers.renderer"):
+            for _ in range(2):
+                with pytest.raises(ConfigError, match="LAYERS_AMQP_URL"):  # fonts passed: the next check speaks
+                    preflight.check("renderer", settings)
+        face = fonts.emoji_face()
+    finally:
+        fonts.emoji_face.cache_clear()
+    warnings = [r.getMessage() for r in caplog.records if "colour emoji font not found" in r.getMessage()]
+    assert len(warnings) == 1 and "monochrome" in warnings[0]
+    assert face.is_emoji and not face.bitmap and face.path.name == "NotoEmoji[wght].ttf"
