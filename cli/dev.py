@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.admin import create_demo_tenant
+from common import logs
 from common.clients import Clients
 from common.grpc_server import RunningService
 from common.render_queue import InProcessQueue
@@ -38,7 +39,7 @@ def run(data_dir: Path | None, http_port: int | None) -> None:
         overrides["http_port"] = http_port
     settings = Settings(**overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure("text")
 
     in_process = None if settings.amqp_url else InProcessQueue()
     started: list[Any] = []

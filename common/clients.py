@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 
+from common import grpc_context
 from common.settings import Settings
 from layers.billing.v1 import billing_pb2_grpc
 from layers.content.v1 import content_pb2_grpc
@@ -90,13 +91,20 @@ def _options(timeout_seconds: float) -> list[tuple[str, Any]]:
 
 
 def channel(address: str, timeout_seconds: float = 30.0) -> grpc.Channel:
-    """A blocking channel with the project's limits, deadlines and retries."""
-    return grpc.insecure_channel(address, options=_options(timeout_seconds))
+    """A blocking channel with the project's limits, deadlines and retries, passing the request id on."""
+    return grpc.intercept_channel(grpc.insecure_channel(address, options=_options(timeout_seconds)), *interceptors())
+
+
+def interceptors() -> list[Any]:
+    """Every blocking channel's client interceptors, outermost first."""
+    return [grpc_context.ClientContextInterceptor()]
 
 
 def aio_channel(address: str, timeout_seconds: float = 30.0) -> grpc.aio.Channel:
     """The same for asyncio callers; build it on the event loop that will use it."""
-    return grpc.aio.insecure_channel(address, options=_options(timeout_seconds))
+    return grpc.aio.insecure_channel(
+        address, options=_options(timeout_seconds), interceptors=grpc_context.aio_interceptors()
+    )
 
 
 @dataclass

@@ -24,8 +24,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from common import logs
 from common.clients import CHANNEL_OPTIONS
 from common.errors import ErrorInterceptor
+from common.grpc_context import ServerContextInterceptor
 
 log = logging.getLogger("layers.grpc")
 
@@ -41,7 +43,8 @@ def create_server(
     worker processes of `serve`, which checked that no other process holds the port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=[ErrorInterceptor()],
+        # Outermost first: the request id is bound before anything logs.
+        interceptors=[ServerContextInterceptor(), ErrorInterceptor()],
         # SO_REUSEPORT off by default: a second server on a taken port must fail, not silently share it.
         options=[*CHANNEL_OPTIONS, ("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
@@ -158,7 +161,7 @@ def _start(module: str, settings: Any, reuse_port: bool) -> RunningService:
 
 
 def _run_worker(module: str, settings: Any) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     running = _start(module, settings, reuse_port=True)
     wait_for_stop_signal(running.stop)
 

@@ -14,6 +14,7 @@ from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common import logs
 from common.ids import new_id
 from gateway.errors import error_response, internal_error_response, payload_too_large, request_id_of
 
@@ -48,16 +49,19 @@ class RequestIdMiddleware:
                 message = {**message, "headers": [*headers, stamp]}
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        except ClientDisconnect:
-            # Nobody is left to answer, and nothing is wrong here: one line, no traceback.
-            log.info("client went away before request %s was read: %s %s", request_id, scope["method"], scope["path"])
-        except Exception:
-            log.exception("unhandled error in request %s", request_id)
-            if started:
-                raise  # too late for an envelope; let the server drop the connection
-            await internal_error_response(request_id)(scope, receive, send_with_id)
+        with logs.bound(requestId=request_id):  # every line of the request, here and in the services
+            try:
+                await self.app(scope, receive, send_with_id)
+            except ClientDisconnect:
+                # Nobody is left to answer, and nothing is wrong here: one line, no traceback.
+                log.info(
+                    "client went away before request %s was read: %s %s", request_id, scope["method"], scope["path"]
+                )
+            except Exception:
+                log.exception("unhandled error in request %s", request_id)
+                if started:
+                    raise  # too late for an envelope; let the server drop the connection
+                await internal_error_response(request_id)(scope, receive, send_with_id)
 
 
 class _BodyTooLarge(Exception):

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import Select, delete, select, update
 
-from common import events
+from common import events, logs
 from common.db import Database, is_sqlite
 from common.events import EventPublisher
 from common.render_queue import Publisher
@@ -159,7 +159,7 @@ class OutboxRelay:
             for row in rows:
                 row.attempts += 1
                 try:
-                    self._publish(row.message_id, row.message_type, row.payload)
+                    self._publish(row.message_id, row.message_type, row.payload, row.headers)
                 except Exception as exc:
                     failure = exc
                     row.last_error = _describe(exc)
@@ -177,22 +177,30 @@ class OutboxRelay:
             row = session.scalar(_next_unsent())
             if row is None:
                 return False
-            row_id, message_id, message_type, payload = row.id, row.message_id, row.message_type, row.payload
+            row_id, message_id, message_type, payload, headers = (
+                row.id,
+                row.message_id,
+                row.message_type,
+                row.payload,
+                row.headers,
+            )
         try:
-            self._publish(message_id, message_type, payload)
+            self._publish(message_id, message_type, payload, headers)
         except Exception as exc:
             self._record(row_id, error=_describe(exc))
             raise
         self._record(row_id, error=None)
         return True
 
-    def _publish(self, message_id: str, message_type: str, payload: bytes) -> None:
-        if message_type != events.MESSAGE_TYPE:
-            self.publisher.publish(message_id, payload)
-            return
-        if self.events is None:
-            raise RuntimeError("no event publisher: the event stays in the outbox")
-        self.events.publish_event(events_pb2.DomainEvent.FromString(payload))
+    def _publish(self, message_id: str, message_type: str, payload: bytes, stored_headers: str | None) -> None:
+        headers = logs.parse_headers(stored_headers)
+        with logs.bound(requestId=logs.request_id_from(headers)):
+            if message_type != events.MESSAGE_TYPE:
+                self.publisher.publish(message_id, payload, headers)
+                return
+            if self.events is None:
+                raise RuntimeError("no event publisher: the event stays in the outbox")
+            self.events.publish_event(events_pb2.DomainEvent.FromString(payload), headers)
 
     def _record(self, row_id: int, error: str | None) -> None:
         with self.db.write() as session:

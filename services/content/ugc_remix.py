@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
+from common import logs
 from common.db import Database
 from common.errors import ServiceError, invalid, not_found
 from common.ids import new_id
@@ -410,6 +411,7 @@ class UgcRemixHandler:
                     "sent_at": None,
                     "attempts": 0,
                     "last_error": None,
+                    "headers": logs.headers_json(),
                 },
             )
             self.idempotency.complete(conn, claim, response.SerializeToString(deterministic=True))

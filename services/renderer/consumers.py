@@ -18,7 +18,8 @@ import pika
 from google.protobuf.message import DecodeError
 from pika.adapters.blocking_connection import BlockingChannel
 
-from common.render_queue import Delivery, InProcessQueue, connection_parameters, declare_topology, retry_queue
+from common import logs
+from common.render_queue import Delivery, Headers, InProcessQueue, connection_parameters, declare_topology, retry_queue
 from layers.render.v1 import render_pb2
 from services.renderer.pipeline import RenderPipeline, TransientError
 
@@ -33,13 +34,22 @@ def backoff_seconds(attempt: int, base: float) -> float:
     return float(min(300.0, base * 2 ** (attempt - 1)))
 
 
-def run_once(pipeline: RenderPipeline, body: bytes, attempt: int, max_attempts: int) -> bool:
-    """Render one message; True when it is finished with (ack), False when it should be retried later."""
-    try:
-        job = render_pb2.RenderJob.FromString(body)
-    except DecodeError:
-        log.error("dropping a render message that is not a RenderJob")
-        return True
+def run_once(
+    pipeline: RenderPipeline, body: bytes, attempt: int, max_attempts: int, headers: Headers | None = None
+) -> bool:
+    """Render one message; True when it is finished with (ack), False when it should be retried later.
+    Every line of the render (and of the calls it makes) carries the job and the request that started it."""
+    with logs.bound(requestId=logs.request_id_from(headers)):
+        try:
+            job = render_pb2.RenderJob.FromString(body)
+        except DecodeError:
+            log.error("dropping a render message that is not a RenderJob")
+            return True
+        with logs.bound(jobId=job.job_id, organizationId=job.organization_id):
+            return _render(pipeline, job, attempt, max_attempts)
+
+
+def _render(pipeline: RenderPipeline, job: render_pb2.RenderJob, attempt: int, max_attempts: int) -> bool:
     try:
         outcome = pipeline.run(job)
         log.info("job %s: %s", job.job_id, outcome.value)
@@ -179,7 +189,7 @@ class RabbitConsumer(Consumer):
         attempt: int,
     ) -> None:
         try:
-            finished = run_once(self.pipeline, body, attempt, self.max_attempts)
+            finished = run_once(self.pipeline, body, attempt, self.max_attempts, properties.headers)
         except Exception:
             # Retries exhausted (the job was failed) or a bug: park the message in the dead-letter queue.
             log.exception("render message %s dead-lettered", properties.message_id)
@@ -246,12 +256,12 @@ class InProcessConsumer(Consumer):
             if delivery is None:
                 continue
             try:
-                finished = run_once(self.pipeline, delivery.body, delivery.attempt, self.max_attempts)
+                finished = run_once(self.pipeline, delivery.body, delivery.attempt, self.max_attempts, delivery.headers)
             except Exception:
                 log.exception("render message %s dropped", delivery.message_id)
                 continue
             if not finished:
-                retry = Delivery(delivery.message_id, delivery.body, delivery.attempt + 1)
+                retry = Delivery(delivery.message_id, delivery.body, delivery.attempt + 1, delivery.headers)
                 timer = threading.Timer(
                     backoff_seconds(delivery.attempt, self.retry_base_seconds), self.queue.requeue, args=(retry,)
                 )

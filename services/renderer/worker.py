@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from common import logs
 from common.clients import Clients
 from common.grpc_server import wait_for_stop_signal
 from common.render_queue import InProcessQueue
@@ -57,7 +58,7 @@ def start(settings: Settings, in_process: InProcessQueue | None = None) -> Runni
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure()
     running = start(load_settings())
     log.info("renderer started")
     wait_for_stop_signal(running.close)

@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 from pika.adapters.blocking_connection import BlockingChannel
 
 from common.events import declare_topology
-from common.render_queue import connection_parameters
+from common.render_queue import Headers, connection_parameters
 from layers.events.v1 import events_pb2
 from services.webhooks.store import Webhooks
 
@@ -35,8 +35,8 @@ class LocalEventSink:
     def __init__(self, webhooks: Webhooks) -> None:
         self.webhooks = webhooks
 
-    def publish_event(self, event: events_pb2.DomainEvent) -> None:
-        self.webhooks.ingest(event)
+    def publish_event(self, event: events_pb2.DomainEvent, headers: Headers | None = None) -> None:
+        self.webhooks.ingest(event)  # the relay has bound the event's request id for these lines
 
     def idle(self) -> None:
         pass
