@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.admin import create_demo_tenant
-from common import logs
+from common import logs, metrics
 from common.clients import Clients
 from common.grpc_server import RunningService
 from common.render_queue import InProcessQueue
@@ -42,7 +42,7 @@ def run(data_dir: Path | None, http_port: int | None) -> None:
     logs.configure("text")
 
     in_process = None if settings.amqp_url else InProcessQueue()
-    started: list[Any] = []
+    started: list[Any] = [metrics.Stopper(metrics.serve(settings.metrics_port))]
     try:
         started.append(billing_server.start(settings))
         started.append(media_server.start(settings))

@@ -101,29 +101,42 @@ class ServerContextInterceptor(grpc.ServerInterceptor):
         self._bound: dict[str, Any] = {}  # each method's wrapped handler, built once
 
     def intercept_service(self, continuation: Callable[..., Any], handler_call_details: Any) -> Any:
-        method = handler_call_details.method
-        wrapped = self._bound.get(method)
-        if wrapped is None:
-            wrapped = _wrap(continuation(handler_call_details))
-            if wrapped is not None:
-                self._bound[method] = wrapped
-        return wrapped
+        return cached_wrap(self._bound, continuation, handler_call_details, lambda _method: (_bind_unary, _bind_stream))
 
 
-def _wrap(handler: Any) -> Any:
-    if handler is None:
-        return None
+Wrapper = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def cached_wrap(
+    cache: dict[str, Any],
+    continuation: Callable[..., Any],
+    handler_call_details: Any,
+    wrappers: Callable[[str], tuple[Wrapper, Wrapper]],
+) -> Any:
+    """A server interceptor's body: the method's handler with its behaviour wrapped (a unary and a
+    streaming-response wrapper for the method), built on the method's first call only."""
+    method = handler_call_details.method
+    wrapped = cache.get(method)
+    if wrapped is None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        wrapped = cache[method] = _wrap(handler, *wrappers(method))
+    return wrapped
+
+
+def _wrap(handler: Any, unary: Wrapper, stream: Wrapper) -> Any:
     kinds = {
-        "unary_unary": (grpc.unary_unary_rpc_method_handler, _bind_unary),
-        "unary_stream": (grpc.unary_stream_rpc_method_handler, _bind_stream),
-        "stream_unary": (grpc.stream_unary_rpc_method_handler, _bind_unary),
-        "stream_stream": (grpc.stream_stream_rpc_method_handler, _bind_stream),
+        "unary_unary": (grpc.unary_unary_rpc_method_handler, unary),
+        "unary_stream": (grpc.unary_stream_rpc_method_handler, stream),
+        "stream_unary": (grpc.stream_unary_rpc_method_handler, unary),
+        "stream_stream": (grpc.stream_stream_rpc_method_handler, stream),
     }
-    for attribute, (make, bind) in kinds.items():
+    for attribute, (make, wrap) in kinds.items():
         fn = getattr(handler, attribute)
         if fn:
             return make(
-                bind(fn),
+                wrap(fn),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

@@ -24,10 +24,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from common import logs
+from common import logs, metrics
 from common.clients import CHANNEL_OPTIONS
 from common.errors import ErrorInterceptor
 from common.grpc_context import ServerContextInterceptor
+from common.metrics import GrpcServerMetrics
 
 log = logging.getLogger("layers.grpc")
 
@@ -44,7 +45,7 @@ def create_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         # Outermost first: the request id is bound before anything logs.
-        interceptors=[ServerContextInterceptor(), ErrorInterceptor()],
+        interceptors=[ServerContextInterceptor(), GrpcServerMetrics(), ErrorInterceptor()],
         # SO_REUSEPORT off by default: a second server on a taken port must fail, not silently share it.
         options=[*CHANNEL_OPTIONS, ("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
@@ -116,6 +117,14 @@ def serve(name: str, module: str, address: str, settings: Any, database_url: str
     workers = settings.grpc_workers
     if workers > 1 and database_url.startswith("sqlite"):
         raise SystemExit(f"LAYERS_GRPC_WORKERS={workers} needs PostgreSQL: SQLite takes one writer process")
+    stop_metrics = metrics.serve(settings.metrics_port, workers)
+    try:
+        _serve(name, module, address, settings, workers)
+    finally:
+        stop_metrics()
+
+
+def _serve(name: str, module: str, address: str, settings: Any, workers: int) -> None:
     if workers <= 1:
         running = _start(module, settings, reuse_port=False)
         log.info("%s listening on %s:%d", name, address.rpartition(":")[0], running.port)

@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
-from common import logs
+from common import logs, metrics
 from common.settings import Settings, load_settings
 from gateway.app import create_app
 from gateway.http_protocol import GatewayConfig
@@ -67,6 +67,14 @@ def main() -> None:
     logs.configure()
     settings = load_settings()
     workers = workers_for(settings)
+    stop_metrics = metrics.serve(settings.metrics_port, workers)
+    try:
+        _serve(settings, workers)
+    finally:
+        stop_metrics()
+
+
+def _serve(settings: Settings, workers: int) -> None:
     if workers == 1:
         run_server(uvicorn_config(create_app(settings), settings))
         return

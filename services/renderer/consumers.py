@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pika
 from google.protobuf.message import DecodeError
 from pika.adapters.blocking_connection import BlockingChannel
 
-from common import logs
+from common import logs, metrics
 from common.render_queue import Delivery, Headers, InProcessQueue, connection_parameters, declare_topology, retry_queue
 from layers.render.v1 import render_pb2
 from services.renderer.pipeline import RenderPipeline, TransientError
@@ -154,9 +155,14 @@ class RabbitConsumer(Consumer):
             on_message = functools.partial(self._on_message, connection)
             channel.basic_consume(self.queue_name, on_message_callback=on_message, auto_ack=False)
             log.info("renderer consuming %s", self.queue_name)
+            next_sample = 0.0
             while not self._stop.is_set():
                 connection.process_data_events(time_limit=1.0)
                 self.heartbeat.beat()
+                if time.monotonic() >= next_sample:
+                    declared = channel.queue_declare(self.queue_name, passive=True)
+                    metrics.RENDER_QUEUE_DEPTH.set(declared.method.message_count)
+                    next_sample = time.monotonic() + metrics.SAMPLE_SECONDS
         finally:
             if connection.is_open:
                 connection.close()
@@ -252,6 +258,7 @@ class InProcessConsumer(Consumer):
     def run_forever(self) -> None:
         while not self._stop.is_set():
             self.heartbeat.beat()
+            metrics.RENDER_QUEUE_DEPTH.set(len(self.queue))
             delivery = self.queue.get(timeout=0.5)
             if delivery is None:
                 continue

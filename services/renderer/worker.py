@@ -6,7 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from common import logs
+from common import logs, metrics
 from common.clients import Clients
 from common.grpc_server import wait_for_stop_signal
 from common.render_queue import InProcessQueue
@@ -59,6 +59,9 @@ def start(settings: Settings, in_process: InProcessQueue | None = None) -> Runni
 
 def main() -> None:
     logs.configure()
-    running = start(load_settings())
+    settings = load_settings()
+    stop_metrics = metrics.serve(settings.metrics_port)
+    running = start(settings)
     log.info("renderer started")
     wait_for_stop_signal(running.close)
+    stop_metrics()

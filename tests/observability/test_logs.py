@@ -99,7 +99,8 @@ def test_the_request_id_travels_in_grpc_metadata() -> None:
     server, address = _echo_server()
     channel = clients.channel(address, timeout_seconds=5)
     try:
-        unary, stream = channel.unary_unary("/test.Echo/Unary"), channel.unary_stream("/test.Echo/Stream")
+        unary = channel.unary_unary("/test.Echo/Unary", None, None)
+        stream = channel.unary_stream("/test.Echo/Stream", None, None)
         with logs.bound(requestId="req_sync"):
             assert unary(b"") == b"req_sync" and list(stream(b"")) == [b"req_sync"]
         assert unary(b"") == b""  # nothing bound, nothing sent: the server's thread keeps no old id
@@ -108,11 +109,11 @@ def test_the_request_id_travels_in_grpc_metadata() -> None:
             aio = clients.aio_channel(address, timeout_seconds=5)
             try:
                 with logs.bound(requestId="req_aio"):
-                    one = await aio.unary_unary("/test.Echo/Unary")(b"")
-                    many = [m async for m in aio.unary_stream("/test.Echo/Stream")(b"")]
+                    one = await aio.unary_unary("/test.Echo/Unary", None, None)(b"")
+                    many = [m async for m in aio.unary_stream("/test.Echo/Stream", None, None)(b"")]
                 return one, many
             finally:
-                await aio.close()
+                await aio.close(None)
 
         assert asyncio.run(gateway_side()) == (b"req_aio", [b"req_aio"])
     finally:
