@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.admin import create_demo_tenant
-from common import preflight
+from common import logs, metrics, preflight
 from common.clients import Clients
 from common.grpc_server import RunningService
 from common.render_queue import InProcessQueue
@@ -41,11 +41,11 @@ def run(data_dir: Path | None, http_port: int | None) -> None:
     overrides.update(grpc_tls_cert=None, grpc_tls_key=None, grpc_tls_ca=None)
     settings = Settings(**overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure("text")
     preflight.check("dev", settings)
 
     in_process = None if settings.amqp_url else InProcessQueue()
-    started: list[Any] = []
+    started: list[Any] = [metrics.Stopper(metrics.serve(settings.metrics_port))]
     try:
         started.append(billing_server.start(settings))
         started.append(media_server.start(settings))

@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 
+from common import grpc_context
 from common.settings import Settings
 from common.tls import GrpcTls
 from layers.billing.v1 import billing_pb2_grpc
@@ -91,18 +92,26 @@ def _options(timeout_seconds: float) -> list[tuple[str, Any]]:
 
 
 def channel(address: str, timeout_seconds: float = 30.0, tls: GrpcTls | None = None) -> grpc.Channel:
-    """A blocking channel with the project's limits, deadlines and retries; mutual TLS with `tls` (the
-    server's certificate must name the host of `address`)."""
+    """A blocking channel with the project's limits, deadlines and retries, passing the request id on; mutual
+    TLS with `tls` (the server's certificate must name the host of `address`)."""
     if tls is None:
-        return grpc.insecure_channel(address, options=_options(timeout_seconds))
-    return grpc.secure_channel(address, tls.channel_credentials(), options=_options(timeout_seconds))
+        raw = grpc.insecure_channel(address, options=_options(timeout_seconds))
+    else:
+        raw = grpc.secure_channel(address, tls.channel_credentials(), options=_options(timeout_seconds))
+    return grpc.intercept_channel(raw, *interceptors())
+
+
+def interceptors() -> list[Any]:
+    """Every blocking channel's client interceptors, outermost first."""
+    return [grpc_context.ClientContextInterceptor()]
 
 
 def aio_channel(address: str, timeout_seconds: float = 30.0, tls: GrpcTls | None = None) -> grpc.aio.Channel:
     """The same for asyncio callers; build it on the event loop that will use it."""
+    options, interceptors = _options(timeout_seconds), grpc_context.aio_interceptors()
     if tls is None:
-        return grpc.aio.insecure_channel(address, options=_options(timeout_seconds))
-    return grpc.aio.secure_channel(address, tls.channel_credentials(), options=_options(timeout_seconds))
+        return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
+    return grpc.aio.secure_channel(address, tls.channel_credentials(), options=options, interceptors=interceptors)
 
 
 @dataclass

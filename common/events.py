@@ -17,7 +17,7 @@ from typing import Protocol
 
 from pika.adapters.blocking_connection import BlockingChannel
 
-from common.render_queue import ConfirmingPublisher, declare_dead_lettered
+from common.render_queue import ConfirmingPublisher, Headers, declare_dead_lettered
 from common.timeutil import as_utc, to_timestamp
 from layers.events.v1 import events_pb2
 
@@ -84,7 +84,7 @@ def declare_topology(channel: BlockingChannel, exchange: str, webhooks_queue: st
 
 
 class EventPublisher(Protocol):
-    def publish_event(self, event: events_pb2.DomainEvent) -> None:
+    def publish_event(self, event: events_pb2.DomainEvent, headers: Headers | None = None) -> None:
         """Return only once the event is durably someone else's responsibility; raise otherwise."""
 
     def idle(self) -> None: ...
@@ -100,14 +100,14 @@ class RabbitEventPublisher(ConfirmingPublisher):
         self.exchange = exchange
         self.webhooks_queue = webhooks_queue
 
-    def publish_event(self, event: events_pb2.DomainEvent) -> None:
-        self._send(self.exchange, event.type, event.SerializeToString(), event.event_id, MESSAGE_TYPE)
+    def publish_event(self, event: events_pb2.DomainEvent, headers: Headers | None = None) -> None:
+        self._send(self.exchange, event.type, event.SerializeToString(), event.event_id, MESSAGE_TYPE, headers)
 
 
 class DiscardEvents:
     """For a content service whose events nobody consumes (tests of other parts): accepts and drops them."""
 
-    def publish_event(self, event: events_pb2.DomainEvent) -> None:
+    def publish_event(self, event: events_pb2.DomainEvent, headers: Headers | None = None) -> None:
         log.debug("event %s (%s) not published: no consumer configured", event.event_id, event.type)
 
     def idle(self) -> None:

@@ -24,9 +24,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from common import logs, metrics
 from common.callers import CallerInterceptor
 from common.clients import CHANNEL_OPTIONS
 from common.errors import ErrorInterceptor
+from common.grpc_context import ServerContextInterceptor
+from common.metrics import GrpcServerMetrics
 from common.tls import GrpcTls
 
 log = logging.getLogger("layers.grpc")
@@ -43,10 +46,10 @@ def create_server(
     """Build, bind and start a server; return it and the port it listens on. `reuse_port` only for the
     worker processes of `serve`, which checked that no other process holds the port. With `tls`, only
     clients with a certificate from its CA connect, and each may call only what common.callers allows."""
-    # The first runs first: a refused caller never reaches the handler.
-    interceptors: list[grpc.ServerInterceptor] = [ErrorInterceptor()]
-    if tls is not None:
-        interceptors.insert(0, CallerInterceptor())
+    # Outermost first: the request id is bound before anything logs, refused callers are counted too, and a
+    # refused caller never reaches the handler.
+    caller_check = [CallerInterceptor()] if tls is not None else []
+    interceptors = [ServerContextInterceptor(), GrpcServerMetrics(), *caller_check, ErrorInterceptor()]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=interceptors,
@@ -121,6 +124,14 @@ def serve(name: str, module: str, address: str, settings: Any, database_url: str
     workers = settings.grpc_workers
     if workers > 1 and database_url.startswith("sqlite"):
         raise SystemExit(f"LAYERS_GRPC_WORKERS={workers} needs PostgreSQL: SQLite takes one writer process")
+    stop_metrics = metrics.serve(settings.metrics_port, workers)
+    try:
+        _serve(name, module, address, settings, workers)
+    finally:
+        stop_metrics()
+
+
+def _serve(name: str, module: str, address: str, settings: Any, workers: int) -> None:
     if workers <= 1:
         running = _start(module, settings, reuse_port=False)
         log.info("%s listening on %s:%d", name, address.rpartition(":")[0], running.port)
@@ -166,7 +177,7 @@ def _start(module: str, settings: Any, reuse_port: bool) -> RunningService:
 
 
 def _run_worker(module: str, settings: Any) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     running = _start(module, settings, reuse_port=True)
     wait_for_stop_signal(running.stop)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -63,8 +63,12 @@ def connection_parameters(amqp_url: str) -> pika.URLParameters:
     return params
 
 
+# The AMQP headers a message carries from the context that wrote it (common.logs.PROPAGATED).
+Headers = Mapping[str, str]
+
+
 class Publisher(Protocol):
-    def publish(self, message_id: str, body: bytes) -> None:
+    def publish(self, message_id: str, body: bytes, headers: Headers | None = None) -> None:
         """Return only once the broker has taken responsibility for the message; raise otherwise."""
 
     def idle(self) -> None:
@@ -94,7 +98,15 @@ class ConfirmingPublisher:
             self._channel = channel
         return self._channel
 
-    def _send(self, exchange: str, routing_key: str, body: bytes, message_id: str, message_type: str) -> None:
+    def _send(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        message_id: str,
+        message_type: str,
+        headers: Headers | None = None,
+    ) -> None:
         try:
             self._ensure().basic_publish(
                 exchange=exchange,
@@ -105,6 +117,7 @@ class ConfirmingPublisher:
                     message_id=message_id,
                     type=message_type,
                     content_type="application/x-protobuf",
+                    headers=dict(headers) if headers else None,
                 ),
                 mandatory=True,
             )
@@ -135,8 +148,8 @@ class RabbitPublisher(ConfirmingPublisher):
         super().__init__(amqp_url, lambda channel: declare_topology(channel, queue_name))
         self.queue_name = queue_name
 
-    def publish(self, message_id: str, body: bytes) -> None:
-        self._send("", self.queue_name, body, message_id, MESSAGE_TYPE)
+    def publish(self, message_id: str, body: bytes, headers: Headers | None = None) -> None:
+        self._send("", self.queue_name, body, message_id, MESSAGE_TYPE, headers)
 
 
 @dataclass
@@ -144,6 +157,7 @@ class Delivery:
     message_id: str
     body: bytes
     attempt: int = 1
+    headers: Headers | None = None
 
 
 @dataclass
@@ -153,10 +167,10 @@ class InProcessQueue:
     _items: queue.Queue[Delivery] = field(default_factory=queue.Queue)
     _closed: threading.Event = field(default_factory=threading.Event)
 
-    def publish(self, message_id: str, body: bytes) -> None:
+    def publish(self, message_id: str, body: bytes, headers: Headers | None = None) -> None:
         if self._closed.is_set():
             raise RuntimeError("queue is closed")
-        self._items.put(Delivery(message_id, body))
+        self._items.put(Delivery(message_id, body, headers=headers))
 
     def requeue(self, delivery: Delivery) -> None:
         self._items.put(delivery)

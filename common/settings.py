@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # Blob store folder; unset means data_dir/blobs.
     blob_dir: Path | None = None
 
+    # The port of this process's Prometheus /metrics; unset means none.
+    metrics_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+
     # RabbitMQ; unset means the in-process queue (embedded default only).
     amqp_url: str | None = None
     render_queue: str = "layers.render.v1"

@@ -79,9 +79,13 @@ def create_app(settings: Settings) -> FastAPI:
         max_bytes=settings.max_json_body_bytes,
         path_limits=[(APP_MEDIA_PATH, settings.max_upload_bytes + app_media.MULTIPART_OVERHEAD_BYTES)],
     )
-    app.add_middleware(RequestIdMiddleware)
+    api_routers = (content.router, jobs.router, account.router, projects.router, app_media.router, webhooks.router)
+    # Each route's full template, for the request metrics' route label (a route knows only its own part).
+    templates = {id(route): API_PREFIX + route.path for router in api_routers for route in router.routes}  # type: ignore[attr-defined]
+    templates.update({id(route): route.path for route in health.router.routes})  # type: ignore[attr-defined]
+    app.add_middleware(RequestIdMiddleware, route_templates=templates)
 
-    for router in (content.router, jobs.router, account.router, projects.router, app_media.router, webhooks.router):
+    for router in api_routers:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     openapi.install(app)

@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
+from common import logs, metrics
 from common.settings import Settings, load_settings
 from gateway.app import create_app
 from gateway.http_protocol import GatewayConfig
@@ -21,12 +22,11 @@ log = logging.getLogger("layers.gateway")
 
 # How long in-flight requests get to finish after SIGTERM/SIGINT.
 GRACEFUL_SHUTDOWN_SECONDS = 10
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def app_from_environment() -> FastAPI:
     """The app each worker process builds for itself (uvicorn's factory)."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logs.configure()
     return create_app(Settings())
 
 
@@ -44,6 +44,8 @@ def uvicorn_config(app: FastAPI | str, settings: Settings, workers: int = 1, **e
         # Every request already carries an X-Request-Id and errors are logged with it; a line per request
         # would cost more CPU than the request itself.
         access_log=False,
+        # uvicorn's own lines go through the process's logging setup (common.logs), not a format of its own.
+        log_config=None,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -62,9 +64,17 @@ def workers_for(settings: Settings) -> int:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logs.configure()
     settings = load_settings()
     workers = workers_for(settings)
+    stop_metrics = metrics.serve(settings.metrics_port, workers)
+    try:
+        _serve(settings, workers)
+    finally:
+        stop_metrics()
+
+
+def _serve(settings: Settings, workers: int) -> None:
     if workers == 1:
         run_server(uvicorn_config(create_app(settings), settings))
         return

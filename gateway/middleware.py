@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common import logs, metrics
 from common.ids import new_id
 from gateway.errors import error_response, internal_error_response, payload_too_large, request_id_of
 
@@ -27,8 +29,10 @@ class RequestIdMiddleware:
     envelope for anything nothing else handled. A caller's X-Request-Id is not ours and is dropped. A client
     that goes away before its request is read is noted in one line."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, route_templates: Mapping[int, str] | None = None) -> None:
         self.app = app
+        self.metrics = metrics.HttpMetrics()
+        self.route_templates = route_templates or {}  # by id(): routes are not hashable, and live as long
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,25 +43,36 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         stamp = (_REQUEST_ID, request_id.encode("ascii"))
         started = False
+        status = 500
+        began = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _REQUEST_ID]
                 message = {**message, "headers": [*headers, stamp]}
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        except ClientDisconnect:
-            # Nobody is left to answer, and nothing is wrong here: one line, no traceback.
-            log.info("client went away before request %s was read: %s %s", request_id, scope["method"], scope["path"])
-        except Exception:
-            log.exception("unhandled error in request %s", request_id)
-            if started:
-                raise  # too late for an envelope; let the server drop the connection
-            await internal_error_response(request_id)(scope, receive, send_with_id)
+        with logs.bound(requestId=request_id):  # every line of the request, here and in the services
+            try:
+                await self.app(scope, receive, send_with_id)
+            except ClientDisconnect:
+                status = 499  # counted as what it is: the client left, nothing failed
+                # Nobody is left to answer, and nothing is wrong here: one line, no traceback.
+                log.info(
+                    "client went away before request %s was read: %s %s", request_id, scope["method"], scope["path"]
+                )
+            except Exception:
+                log.exception("unhandled error in request %s", request_id)
+                if started:
+                    raise  # too late for an envelope; let the server drop the connection
+                await internal_error_response(request_id)(scope, receive, send_with_id)
+            finally:
+                # The route's template (/v1/jobs/{jobId}), never the path itself: a bounded label.
+                route = self.route_templates.get(id(scope.get("route")), "unmatched")
+                self.metrics.observe(route, scope["method"], status, time.perf_counter() - began)
 
 
 class _BodyTooLarge(Exception):

@@ -21,6 +21,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.errors import StorageError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common import metrics
 from common.settings import Settings
 from gateway.errors import UNAVAILABLE_MESSAGE, ApiError
 
@@ -64,6 +65,7 @@ class RateLimits:
             "writes": settings.rate_limit_writes_per_minute,
             "generations": settings.rate_limit_generations_per_minute,
         }
+        self.refusals = {name: metrics.RATE_LIMITED.labels(name) for name in self.limits}
 
     async def consume(self, request: Request, key_id: str) -> None:
         """Take one request from the key's budget; raise 429 once it is spent."""
@@ -86,6 +88,7 @@ class RateLimits:
             (b"x-ratelimit-reset", str(reset_at).encode()),
         ]
         if count > limit:
+            self.refusals[endpoint].inc()
             wait = max(1, math.ceil(reset_at - now))
             raise ApiError(
                 429,

@@ -40,6 +40,8 @@ def test_ports_match_bound_addresses(name: str) -> None:
     spec = APP_SERVICES[name]
     env = spec.get("environment", {})
     exposed = {str(p).split(":")[-1] for p in spec.get("expose", []) + spec.get("ports", [])}
+    assert env["LAYERS_METRICS_PORT"] in exposed  # every process serves /metrics
+    exposed.discard(env["LAYERS_METRICS_PORT"])
     if name == "gateway":
         assert exposed == {env["LAYERS_HTTP_PORT"]}
         assert env["LAYERS_HTTP_HOST"] == "0.0.0.0"

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import grpc
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from common import metrics
 from common.db import Database, is_sqlite, write_lock
 from common.errors import ServiceError, invalid, not_found, precondition
 from common.ids import new_id
@@ -202,6 +203,7 @@ class Ledger:
         items = [(p.reservation_id, p.amount, now + timedelta(seconds=p.ttl_seconds)) for p in batch]
         wallet = _hold_and_file(self._db.engine, organization_id, items, now)
         if wallet is not None:
+            _CREDITS[ReservationState.HELD].inc(sum(amount for _, amount, _ in items))
             # Each answer shows the wallet as it would be had the batch's holds been made one by one, in order.
             after = wallet.reserved_credits - sum(amount for _, amount, _ in items)
             for pending, (reservation_id, amount, expires_at) in zip(batch, items, strict=True):
@@ -272,6 +274,7 @@ class Ledger:
             if inserted is None:
                 return None  # the rollback gives the hold back
             conn.commit()
+        _CREDITS[ReservationState.HELD].inc(amount)
         return _held_view(reservation_id, organization_id, amount, now, expires_at), wallet
 
     def _reserve_locked(
@@ -304,6 +307,7 @@ class Ledger:
                 )
                 session.add(reservation)
                 wallet.reserved_credits += amount
+                _CREDITS[ReservationState.HELD].inc(amount)
                 wallet.updated_at = now
                 session.flush()
                 return _reservation_view(reservation), _wallet_view(wallet)
@@ -378,6 +382,18 @@ class Ledger:
             return [_entry_view(row) for row in rows]
 
     # -- expiry ---------------------------------------------------------------------------------
+
+    def count_expiring(self, now: datetime, within: timedelta) -> int:
+        """Held reservations whose hold ends before now + within: work about to lose its credits."""
+        with self._db.read() as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(Reservation)
+                    .where(Reservation.state == ReservationState.HELD.value, Reservation.expires_at <= now + within)
+                )
+                or 0
+            )
 
     def expire_due(self, now: datetime) -> int:
         """Mark held reservations whose expiry is at or before now EXPIRED and return their credits."""
@@ -457,6 +473,17 @@ class Ledger:
             session.flush()
         return len(due)
 
+
+# Credits by what happened to them: held (reserved), then captured, released or expired.
+_CREDITS = {
+    state: metrics.CREDITS.labels(name)
+    for state, name in (
+        (ReservationState.HELD, "reserved"),
+        (ReservationState.CAPTURED, "captured"),
+        (ReservationState.RELEASED, "released"),
+        (ReservationState.EXPIRED, "expired"),
+    )
+}
 
 # PostgreSQL: a batch of holds and their reservations in one statement, so the wallet's row lock (taken by
 # the UPDATE, first as everywhere) is held for the rest of it and one commit, however many it carries.
@@ -544,6 +571,7 @@ def _settle(wallet: Wallet, reservation: Reservation, state: ReservationState, n
     reservation.state = state.value
     reservation.settled_at = now
     wallet.updated_at = now
+    _CREDITS[state].inc(reservation.amount)
 
 
 def _exhausted(required: int, available: int, what: str) -> ServiceError:

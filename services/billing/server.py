@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 
+from common import logs
 from common.db import Database, make_engine, migrate
 from common.grpc_server import RunningService, create_server, serve
 from common.settings import Settings, load_settings
@@ -54,6 +55,6 @@ def start(settings: Settings, address: str | None = None, reuse_port: bool = Fal
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     settings = load_settings()
     serve("billing", __name__, settings.billing_addr, settings, settings.billing_database)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
+from common import metrics
 from common.timeutil import utcnow
 from services.billing.ledger import Clock, Ledger
 
 log = logging.getLogger("layers.billing.sweeper")
+
+
+# What layers_billing_reservations_expiring counts (its alert fires before the credits are lost).
+EXPIRING_WITHIN = timedelta(minutes=10)
 
 
 class ExpirySweeper:
@@ -38,6 +44,7 @@ class ExpirySweeper:
                 expired = self._ledger.expire_due(self._clock())
                 if expired:
                     log.info("expired %d reservation(s)", expired)
+                metrics.RESERVATIONS_EXPIRING.set(self._ledger.count_expiring(self._clock(), EXPIRING_WITHIN))
             except Exception:  # a database hiccup must not kill the sweeper; try again next round
                 log.exception("expiry sweep failed")
             if self._stop.wait(self._interval):

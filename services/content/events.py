@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from common import events
+from common import events, logs
 from common.ids import new_id
 from services.content.models import Asset, Container, Job, OutboxMessage
 
@@ -47,6 +47,7 @@ def _record(session: Session, job: Job, event_type: str, now: datetime, data: di
             payload=message.SerializeToString(),
             created_at=now,
             attempts=0,
+            headers=logs.headers_json(),
         )
     )
     return event_id

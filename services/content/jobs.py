@@ -15,6 +15,7 @@ import grpc
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from common import metrics
 from common.db import Database
 from common.errors import ServiceError, not_found
 from common.ids import new_id
@@ -34,6 +35,10 @@ STAGE_SPAN = {"queued": (0.0, 0.0), "fetching_inputs": (0.0, 0.1), "compositing"
 def overall_progress(stage: str, stage_progress: float) -> float:
     low, high = STAGE_SPAN[stage]
     return low + (high - low) * min(max(stage_progress, 0.0), 1.0)
+
+
+_COMPLETED = metrics.JOBS_FINISHED.labels("completed", "none")
+_CANCELED = metrics.JOBS_FINISHED.labels("canceled", "none")
 
 
 class Jobs:
@@ -138,13 +143,16 @@ class Jobs:
             session.flush()
             view = self._job_view(session, job)
         self.on_committed()
+        _COMPLETED.inc()
         self._settle(job_id)
         return True, view
 
     def fail(self, job_id: str, code: str, message: str) -> pb.Job:
+        failed_now = False
         with self.db.write() as session:
             job, container = _locked(session, job_id)
             if job.status == "running":
+                failed_now = True
                 now = utcnow()
                 _free_running_slot(session, job)
                 job.status, job.error_code, job.error_message = "failed", code, message
@@ -155,6 +163,8 @@ class Jobs:
                 events.job_failed(session, job, code, message, now)
             view = self._job_view(session, job)
         self.on_committed()
+        if failed_now:
+            metrics.JOBS_FINISHED.labels("failed", code).inc()  # codes are the contract's few job error codes
         self._settle(job_id)
         return view
 
@@ -173,6 +183,7 @@ class Jobs:
             events.job_canceled(session, job, now)
             view = self._job_view(session, job)
         self.on_committed()
+        _CANCELED.inc()
         self._settle(job_id)
         return True, "", view
 

@@ -213,6 +213,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # JSON of the AMQP headers the message goes out with: the request id of the context that wrote it.
+    headers: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 def table_of(model: type[Base]) -> Table:

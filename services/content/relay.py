@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, func, select, update
 
-from common import events
+from common import events, logs, metrics
 from common.db import Database, is_sqlite
 from common.events import EventPublisher
 from common.render_queue import Publisher
-from common.timeutil import utcnow
+from common.timeutil import as_utc, utcnow
 from layers.events.v1 import events_pb2
 from services.content.jobs import Jobs
 from services.content.models import IdempotencyRecord, Job, OutboxMessage
@@ -79,7 +79,7 @@ class OutboxRelay:
 
     def _run(self) -> None:
         backoff = 0.0
-        next_purge = next_settle = 0.0
+        next_purge = next_settle = next_sample = 0.0
         while not self._stop.is_set():
             try:
                 self.publish_pending()
@@ -91,6 +91,9 @@ class OutboxRelay:
             if time.monotonic() >= next_settle:
                 _chore("settle billing", self.jobs.settle_pending)
                 next_settle = time.monotonic() + SETTLE_EVERY_SECONDS
+            if time.monotonic() >= next_sample:
+                _chore("sample the outbox", self.sample_backlog)
+                next_sample = time.monotonic() + metrics.SAMPLE_SECONDS
             if time.monotonic() >= next_purge:
                 _chore("purge", self.purge)
                 next_purge = time.monotonic() + PURGE_EVERY_SECONDS
@@ -108,6 +111,15 @@ class OutboxRelay:
         while not self._stop.is_set():
             _chore("release abandoned claims", self.release_abandoned)
             self._stop.wait(ABANDONED_CLAIMS_EVERY_SECONDS)
+
+    def sample_backlog(self) -> None:
+        """Set the outbox gauges: rows waiting, and how long the oldest has waited (the relay's lag)."""
+        with self.db.read() as session:
+            pending, oldest = session.execute(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.sent_at.is_(None))
+            ).one()
+        metrics.OUTBOX_PENDING.set(pending)
+        metrics.OUTBOX_LAG.set((utcnow() - as_utc(oldest)).total_seconds() if oldest is not None else 0.0)
 
     def purge(self) -> tuple[int, int]:
         """Delete idempotency records past their 24 hours and outbox rows sent more than a week ago, so
@@ -159,7 +171,7 @@ class OutboxRelay:
             for row in rows:
                 row.attempts += 1
                 try:
-                    self._publish(row.message_id, row.message_type, row.payload)
+                    self._publish(row.message_id, row.message_type, row.payload, row.headers)
                 except Exception as exc:
                     failure = exc
                     row.last_error = _describe(exc)
@@ -177,22 +189,30 @@ class OutboxRelay:
             row = session.scalar(_next_unsent())
             if row is None:
                 return False
-            row_id, message_id, message_type, payload = row.id, row.message_id, row.message_type, row.payload
+            row_id, message_id, message_type, payload, headers = (
+                row.id,
+                row.message_id,
+                row.message_type,
+                row.payload,
+                row.headers,
+            )
         try:
-            self._publish(message_id, message_type, payload)
+            self._publish(message_id, message_type, payload, headers)
         except Exception as exc:
             self._record(row_id, error=_describe(exc))
             raise
         self._record(row_id, error=None)
         return True
 
-    def _publish(self, message_id: str, message_type: str, payload: bytes) -> None:
-        if message_type != events.MESSAGE_TYPE:
-            self.publisher.publish(message_id, payload)
-            return
-        if self.events is None:
-            raise RuntimeError("no event publisher: the event stays in the outbox")
-        self.events.publish_event(events_pb2.DomainEvent.FromString(payload))
+    def _publish(self, message_id: str, message_type: str, payload: bytes, stored_headers: str | None) -> None:
+        headers = logs.parse_headers(stored_headers)
+        with logs.bound(requestId=logs.request_id_from(headers)):
+            if message_type != events.MESSAGE_TYPE:
+                self.publisher.publish(message_id, payload, headers)
+                return
+            if self.events is None:
+                raise RuntimeError("no event publisher: the event stays in the outbox")
+            self.events.publish_event(events_pb2.DomainEvent.FromString(payload), headers)
 
     def _record(self, row_id: int, error: str | None) -> None:
         with self.db.write() as session:

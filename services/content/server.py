@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import grpc
 
+from common import logs
 from common.clients import Clients
 from common.db import Database, make_engine, migrate
 from common.events import DiscardEvents, EventPublisher, RabbitEventPublisher
@@ -104,6 +104,6 @@ def start(
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure()
     settings = load_settings()
     serve("content", __name__, settings.content_addr, settings, settings.content_database)

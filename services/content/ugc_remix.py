@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
+from common import logs, metrics
 from common.db import Database
 from common.errors import ServiceError, invalid, not_found
 from common.ids import new_id
@@ -410,6 +411,7 @@ class UgcRemixHandler:
                     "sent_at": None,
                     "attempts": 0,
                     "last_error": None,
+                    "headers": logs.headers_json(),
                 },
             )
             self.idempotency.complete(conn, claim, response.SerializeToString(deterministic=True))
@@ -418,6 +420,7 @@ class UgcRemixHandler:
                 # held for this statement and the commit only.
                 self._count_running_job(conn, request.api_key_id)
         self.on_committed()
+        _ACCEPTED.inc()
         return response
 
     def _count_running_job(self, conn: Connection, api_key_id: str) -> None:
@@ -428,6 +431,8 @@ class UgcRemixHandler:
             running = conn.scalar(select(ApiKey.running_jobs).where(ApiKey.key_id == api_key_id))
             raise running_jobs_exceeded(running or 0)
 
+
+_ACCEPTED = metrics.JOBS_ACCEPTED.labels("content_generate")
 
 # The hot path's statements, built once.
 _PROJECT = select(Project.organization_id).where(Project.project_id == bindparam("project_id"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 
+from common import logs
 from common.db import make_engine, migrate
 from common.grpc_server import RunningService, create_server, serve
 from common.settings import Settings, load_settings
@@ -59,6 +60,6 @@ def start(settings: Settings, address: str | None = None, reuse_port: bool = Fal
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     settings = load_settings()
     serve("media", __name__, settings.media_addr, settings, settings.media_database)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ import pika
 from google.protobuf.message import DecodeError
 from pika.adapters.blocking_connection import BlockingChannel
 
-from common.render_queue import Delivery, InProcessQueue, connection_parameters, declare_topology, retry_queue
+from common import logs, metrics
+from common.render_queue import Delivery, Headers, InProcessQueue, connection_parameters, declare_topology, retry_queue
 from common.settings import ConfigError
 from layers.render.v1 import render_pb2
 from services.renderer.pipeline import RenderPipeline, TransientError
@@ -35,13 +37,22 @@ def backoff_seconds(attempt: int, base: float) -> float:
     return float(min(300.0, base * 2 ** (attempt - 1)))
 
 
-def run_once(pipeline: RenderPipeline, body: bytes, attempt: int, max_attempts: int) -> bool:
-    """Render one message; True when it is finished with (ack), False when it should be retried later."""
-    try:
-        job = render_pb2.RenderJob.FromString(body)
-    except DecodeError:
-        log.error("dropping a render message that is not a RenderJob")
-        return True
+def run_once(
+    pipeline: RenderPipeline, body: bytes, attempt: int, max_attempts: int, headers: Headers | None = None
+) -> bool:
+    """Render one message; True when it is finished with (ack), False when it should be retried later.
+    Every line of the render (and of the calls it makes) carries the job and the request that started it."""
+    with logs.bound(requestId=logs.request_id_from(headers)):
+        try:
+            job = render_pb2.RenderJob.FromString(body)
+        except DecodeError:
+            log.error("dropping a render message that is not a RenderJob")
+            return True
+        with logs.bound(jobId=job.job_id, organizationId=job.organization_id):
+            return _render(pipeline, job, attempt, max_attempts)
+
+
+def _render(pipeline: RenderPipeline, job: render_pb2.RenderJob, attempt: int, max_attempts: int) -> bool:
     try:
         outcome = pipeline.run(job)
         log.info("job %s: %s", job.job_id, outcome.value)
@@ -149,9 +160,14 @@ class RabbitConsumer(Consumer):
             on_message = functools.partial(self._on_message, connection)
             channel.basic_consume(self.queue_name, on_message_callback=on_message, auto_ack=False)
             log.info("renderer consuming %s", self.queue_name)
+            next_sample = 0.0
             while not self._stop.is_set():
                 connection.process_data_events(time_limit=1.0)
                 self.heartbeat.beat()
+                if time.monotonic() >= next_sample:
+                    declared = channel.queue_declare(self.queue_name, passive=True)
+                    metrics.RENDER_QUEUE_DEPTH.set(declared.method.message_count)
+                    next_sample = time.monotonic() + metrics.SAMPLE_SECONDS
         finally:
             if connection.is_open:
                 connection.close()
@@ -184,7 +200,7 @@ class RabbitConsumer(Consumer):
         attempt: int,
     ) -> None:
         try:
-            finished = run_once(self.pipeline, body, attempt, self.max_attempts)
+            finished = run_once(self.pipeline, body, attempt, self.max_attempts, properties.headers)
         except Exception:
             # Retries exhausted (the job was failed) or a bug: park the message in the dead-letter queue.
             log.exception("render message %s dead-lettered", properties.message_id)
@@ -247,16 +263,17 @@ class InProcessConsumer(Consumer):
     def run_forever(self) -> None:
         while not self._stop.is_set():
             self.heartbeat.beat()
+            metrics.RENDER_QUEUE_DEPTH.set(len(self.queue))
             delivery = self.queue.get(timeout=0.5)
             if delivery is None:
                 continue
             try:
-                finished = run_once(self.pipeline, delivery.body, delivery.attempt, self.max_attempts)
+                finished = run_once(self.pipeline, delivery.body, delivery.attempt, self.max_attempts, delivery.headers)
             except Exception:
                 log.exception("render message %s dropped", delivery.message_id)
                 continue
             if not finished:
-                retry = Delivery(delivery.message_id, delivery.body, delivery.attempt + 1)
+                retry = Delivery(delivery.message_id, delivery.body, delivery.attempt + 1, delivery.headers)
                 timer = threading.Timer(
                     backoff_seconds(delivery.attempt, self.retry_base_seconds), self.queue.requeue, args=(retry,)
                 )

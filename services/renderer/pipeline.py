@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grpc
 
+from common import metrics
 from common.errors import ServiceError, unpack
 from layers.content.v1 import content_pb2 as cpb
 from layers.content.v1 import content_pb2_grpc
@@ -25,6 +26,9 @@ from services.renderer.compose import ComposeCanceled, ComposeFailure, ComposeIn
 from services.renderer.workspace import WorkArea
 
 log = logging.getLogger("layers.renderer")
+_FETCHING, _COMPOSITING, _UPLOADING = (
+    metrics.RENDER_STAGE.labels(stage) for stage in ("fetching_inputs", "compositing", "uploading")
+)
 
 TRANSIENT_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
 # Progress reports double as the cancel check, so they go out at least this often while rendering.
@@ -130,7 +134,8 @@ class RenderPipeline:
         with self.workspace.job(job.job_id) as workdir:
             reporter.report(cpb.JOB_STAGE_FETCHING_INPUTS, 0.0, force=True)
             try:
-                inputs = self._fetch(job, workdir, reporter)
+                with metrics.timed(_FETCHING):
+                    inputs = self._fetch(job, workdir, reporter)
             except ServiceError as exc:
                 if exc.code in TRANSIENT_CODES:
                     raise TransientError(exc.message) from exc
@@ -140,12 +145,13 @@ class RenderPipeline:
                 return Outcome.CANCELED
             reporter.report(cpb.JOB_STAGE_COMPOSITING, 0.0, force=True)
             try:
-                result = compose(
-                    inputs,
-                    workdir / "out",
-                    on_progress=lambda f: reporter.report(cpb.JOB_STAGE_COMPOSITING, f),
-                    should_stop=reporter.should_stop,
-                )
+                with metrics.timed(_COMPOSITING):
+                    result = compose(
+                        inputs,
+                        workdir / "out",
+                        on_progress=lambda f: reporter.report(cpb.JOB_STAGE_COMPOSITING, f),
+                        should_stop=reporter.should_stop,
+                    )
             except ComposeCanceled:
                 log.info("job %s canceled while compositing", job.job_id)
                 return Outcome.CANCELED
@@ -155,7 +161,8 @@ class RenderPipeline:
                 self.fail(job.job_id, "INPUT_UNDECODABLE", f"An input could not be decoded: {exc}")
                 return Outcome.FAILED
             reporter.report(cpb.JOB_STAGE_UPLOADING, 0.0, force=True)
-            return self._upload_and_complete(job, result, reporter)
+            with metrics.timed(_UPLOADING):
+                return self._upload_and_complete(job, result, reporter)
 
     def _fetch(self, job: render_pb2.RenderJob, workdir: Path, reporter: ProgressReporter) -> ComposeInputs:
         try:

@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from common import logs, metrics
 from common.clients import Clients
 from common.grpc_server import wait_for_stop_signal
 from common.render_queue import InProcessQueue
@@ -57,7 +58,10 @@ def start(settings: Settings, in_process: InProcessQueue | None = None) -> Runni
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    running = start(load_settings())
+    logs.configure()
+    settings = load_settings()
+    stop_metrics = metrics.serve(settings.metrics_port)
+    running = start(settings)
     log.info("renderer started")
     wait_for_stop_signal(running.close)
+    stop_metrics()

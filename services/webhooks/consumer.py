@@ -18,7 +18,7 @@ from google.protobuf.message import DecodeError
 from pika.adapters.blocking_connection import BlockingChannel
 
 from common.events import declare_topology, problem
-from common.render_queue import connection_parameters
+from common.render_queue import Headers, connection_parameters
 from layers.events.v1 import events_pb2
 from services.webhooks.store import Webhooks
 
@@ -37,13 +37,13 @@ class LocalEventSink:
     def __init__(self, webhooks: Webhooks) -> None:
         self.webhooks = webhooks
 
-    def publish_event(self, event: events_pb2.DomainEvent) -> None:
+    def publish_event(self, event: events_pb2.DomainEvent, headers: Headers | None = None) -> None:
         reason = problem(event)
         if reason is not None:
             # Raising would have the relay offer it again forever; there is no dead-letter queue in-process.
             log.error("dropping event %s: %s", event.event_id[:40], reason)
             return
-        self.webhooks.ingest(event)
+        self.webhooks.ingest(event)  # the relay has bound the event's request id for these lines
 
     def idle(self) -> None:
         pass

@@ -25,6 +25,7 @@ from pathlib import Path
 import httpcore
 import httpx
 
+from common import metrics
 from common.errors import ServiceError
 from common.timeutil import utcnow
 from services.webhooks import signing
@@ -40,6 +41,19 @@ RECORD_BATCH = 200
 
 # (host, port) -> the addresses checked for this attempt; set per task, read by the network backend.
 _PINNED: contextvars.ContextVar[dict[tuple[str, int], list[str]]] = contextvars.ContextVar("webhook_pins")
+
+
+# An attempt's outcome by the delivery's status after it: None when the delivery had moved on meanwhile.
+_OUTCOMES = {
+    status: metrics.WEBHOOK_DELIVERIES.labels(name)
+    for status, name in (
+        ("succeeded", "succeeded"),
+        ("pending", "retrying"),
+        ("failed", "failed"),
+        ("abandoned", "abandoned"),
+        (None, "stale"),
+    )
+}
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
@@ -197,6 +211,7 @@ class DeliveryWorker:
         in_flight: set[asyncio.Task[None]] = set()
         self._outcomes: asyncio.Queue[tuple[Due, Outcome]] = asyncio.Queue()
         recorder = asyncio.create_task(self._record_forever())
+        next_sample = 0.0
         try:
             while not self._stopping.is_set():
                 free = self.concurrency - len(in_flight)
@@ -216,6 +231,10 @@ class DeliveryWorker:
                     task = asyncio.create_task(self._deliver(sender, due))
                     in_flight.add(task)
                     task.add_done_callback(self._finished(in_flight))
+                if time.monotonic() >= next_sample:
+                    with contextlib.suppress(Exception):
+                        metrics.WEBHOOK_BACKLOG.set(await asyncio.to_thread(self.webhooks.count_pending))
+                    next_sample = time.monotonic() + metrics.SAMPLE_SECONDS
                 if taken and len(taken) == free:
                     continue  # there may be more due right now
                 await self._sleep_until_due(in_flight, idle=not taken)
@@ -278,6 +297,7 @@ class DeliveryWorker:
                             raise
                         await asyncio.sleep(pause)
                 for (due, outcome), status in zip(batch, statuses, strict=True):
+                    _OUTCOMES[status].inc()
                     log.info(
                         "delivery %s attempt %d: %s (%s)",
                         due.delivery_id,

@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 
+from common import logs
 from common.db import Database, make_engine, migrate
 from common.grpc_server import RunningService, create_server, serve
 from common.settings import Settings, load_settings
@@ -112,7 +113,7 @@ def start(
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     settings = load_settings()
     if not settings.amqp_url:
         raise SystemExit("LAYERS_AMQP_URL is required to run the webhooks service on its own")

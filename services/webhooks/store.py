@@ -595,6 +595,11 @@ class Webhooks:
                 for r in rows
             ]
 
+    def count_pending(self) -> int:
+        """Deliveries still to be made (the backlog), whether due now or later."""
+        with self.db.read() as session:
+            return int(session.scalar(select(func.count()).where(Delivery.status == "pending")) or 0)
+
     def next_due_at(self) -> datetime | None:
         with self.db.read() as session:
             value = session.scalar(

@@ -10,7 +10,7 @@ VERSION_TABLE = "alembic_version_content"
 
 
 def test_migration_matches_models(db_url: str) -> None:
-    assert_migrations_build_the_models(db_url, Base.metadata, MIGRATIONS, VERSION_TABLE, "0004")
+    assert_migrations_build_the_models(db_url, Base.metadata, MIGRATIONS, VERSION_TABLE, "0005")
 
 
 def test_migration_downgrades_to_nothing(db_url: str) -> None:

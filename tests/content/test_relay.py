@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from common.render_queue import InProcessQueue
+from common.render_queue import Headers, InProcessQueue
 from common.timeutil import utcnow
 from layers.events.v1 import events_pb2
 from services.content.jobs import Jobs
@@ -22,7 +22,7 @@ class CollectedEvents:
     def __init__(self) -> None:
         self.events: list[events_pb2.DomainEvent] = []
 
-    def publish_event(self, event: events_pb2.DomainEvent) -> None:
+    def publish_event(self, event: events_pb2.DomainEvent, headers: Headers | None = None) -> None:
         self.events.append(event)
 
     def idle(self) -> None:

@@ -1,0 +1,133 @@
+"""The one logging setup of every process, and the context every line of a request or a job carries.
+
+`configure(default_format)`: JSON lines (production, `layers serve ...`) or readable lines (`layers dev`);
+LAYERS_LOG_FORMAT=json|text overrides either. Every line gets the fields bound in the current context
+(`requestId`, `jobId`, `organizationId`), and every line is redacted of API keys, webhook signing secrets and
+signatures before it is written, whatever logged it (tracebacks included).
+
+The request id crosses processes as the `x-request-id` gRPC metadata entry (common.grpc_context) and AMQP
+header (`PROPAGATED`), so a renderer's and the webhooks service's lines of a job carry the request that
+started it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
+REQUEST_ID = "x-request-id"
+# The headers a message keeps from the context that wrote it (outbox row -> AMQP headers).
+PROPAGATED = (REQUEST_ID,)
+
+_EMPTY: Mapping[str, str] = {}
+_fields: ContextVar[Mapping[str, str]] = ContextVar("layers_log_fields", default=_EMPTY)
+
+_SECRETS = re.compile(
+    r"(?P<key>lp_(?:live|test)_[0-9A-Za-z]+_)[0-9A-Za-z_-]+"  # API keys: the key id stays, the secret goes
+    r"|(?P<whsec>whsec_)[0-9A-Za-z_-]+"  # webhook signing secrets
+    r"|(?P<sig>\b(?:signature|sig|v1)=)[0-9A-Fa-f]{16,}"  # signed URLs and X-Layers-Signature values
+    r"|(?P<bearer>\bBearer\s+)[0-9A-Za-z._~+/=-]+",
+)
+
+
+def _mask(match: re.Match[str]) -> str:
+    prefix = next(group for group in match.groups() if group is not None)
+    return f"{prefix}[REDACTED]"
+
+
+def redact(text: str) -> str:
+    return _SECRETS.sub(_mask, text)
+
+
+def fields() -> Mapping[str, str]:
+    """The fields bound in the current context."""
+    return _fields.get()
+
+
+@contextmanager
+def bound(**values: str | None) -> Iterator[None]:
+    """Bind fields (requestId=..., jobId=...) for every line logged inside; empty values are left out."""
+    token = _fields.set({**_fields.get(), **{k: v for k, v in values.items() if v}})
+    try:
+        yield
+    finally:
+        _fields.reset(token)
+
+
+def headers() -> dict[str, str]:
+    """The current context as message headers, for what leaves this process by the broker."""
+    request_id = _fields.get().get("requestId")
+    return {REQUEST_ID: request_id} if request_id else {}
+
+
+def headers_json() -> str | None:
+    """`headers()` as an outbox row keeps them, None when there are none."""
+    current = headers()
+    return json.dumps(current) if current else None
+
+
+def parse_headers(stored: str | None) -> dict[str, str]:
+    return dict(json.loads(stored)) if stored else {}
+
+
+def request_id_from(headers: Mapping[str, object] | None) -> str | None:
+    value = (headers or {}).get(REQUEST_ID)
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return value if isinstance(value, str) and value else None
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = _fields.get()
+        for name, value in context.items():
+            setattr(record, name, value)
+        record.context = context
+        return True
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        context = getattr(record, "context", _EMPTY)
+        if context:
+            line += " [" + " ".join(f"{k}={v}" for k, v in context.items()) + "]"
+        return redact(line)
+
+
+class _JsonFormatter(JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def configure(default_format: str = "json", level: int = logging.INFO) -> None:
+    """Replace the root logger's handlers with one stderr handler in the chosen format. Idempotent."""
+    chosen = os.environ.get("LAYERS_LOG_FORMAT", default_format)
+    if chosen not in ("json", "text"):
+        raise SystemExit(f"LAYERS_LOG_FORMAT must be json or text, not {chosen!r}")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_ContextFilter())
+    formatter: logging.Formatter
+    if chosen == "json":
+        formatter = _JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            reserved_attrs=[*RESERVED_ATTRS, "context"],
+        )
+    else:
+        formatter = _TextFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
