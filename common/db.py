@@ -34,11 +34,17 @@ _WRITE_LOCKS: dict[int, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
 
 
-def make_engine(url: str) -> Engine:
+def make_sqlite_folder(url: str) -> None:
+    """The folder of a SQLite file URL, made if missing (a fresh data dir is a normal first start)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        make_sqlite_folder(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

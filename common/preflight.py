@@ -60,6 +60,8 @@ def check_database(variable: str, url: str) -> None:
     from sqlalchemy import create_engine, make_url, text
     from sqlalchemy.pool import NullPool
 
+    from common.db import make_sqlite_folder
+
     try:
         parsed = make_url(url)
     except Exception:
@@ -67,6 +69,7 @@ def check_database(variable: str, url: str) -> None:
     where = parsed.render_as_string(hide_password=True)
     connect_args = {"connect_timeout": CHECK_TIMEOUT_SECONDS} if parsed.get_backend_name() == "postgresql" else {}
     try:
+        make_sqlite_folder(url)
         engine = create_engine(parsed, poolclass=NullPool, connect_args=connect_args)
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))

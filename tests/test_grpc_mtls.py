@@ -122,7 +122,7 @@ def test_a_partial_set_stops_a_command_with_one_line(
     monkeypatch.setenv("LAYERS_GRPC_TLS_CERT", str(certs.issue("admin").cert))
     assert layers_main(["health", "127.0.0.1:1"]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "LAYERS_GRPC_TLS_CERT, LAYERS_GRPC_TLS_KEY and LAYERS_GRPC_TLS_CA go together: "
+        "layers: LAYERS_GRPC_TLS_CERT, LAYERS_GRPC_TLS_KEY and LAYERS_GRPC_TLS_CA go together: "
         "LAYERS_GRPC_TLS_KEY, LAYERS_GRPC_TLS_CA not set"
     )
 

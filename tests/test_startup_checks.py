@@ -191,3 +191,17 @@ def test_a_missing_colour_emoji_font_only_warns_once(
     warnings = [r.getMessage() for r in caplog.records if "colour emoji font not found" in r.getMessage()]
     assert len(warnings) == 1 and "monochrome" in warnings[0]
     assert face.is_emoji and not face.bitmap and face.path.name == "NotoEmoji[wght].ttf"
+
+
+def test_a_fresh_data_dir_is_a_normal_first_start(tmp_path: Path) -> None:
+    """The SQLite default in a data dir that does not exist yet: the check makes the folder, not a refusal."""
+    from tests.support.processes import ServiceProcess, clean_environment, free_port, grpc_serving
+
+    address = f"127.0.0.1:{free_port()}"
+    env = clean_environment(LAYERS_DATA_DIR=str(tmp_path / "new" / "data"), LAYERS_BILLING_ADDR=address)
+    billing = ServiceProcess("billing", env, tmp_path / "billing.log", grpc_serving(address))
+    try:
+        billing.start(60)
+    finally:
+        billing.stop()
+    assert (tmp_path / "new" / "data" / "billing.db").exists()
