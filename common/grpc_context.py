@@ -73,7 +73,7 @@ def aio_interceptors() -> list[Any]:
 def _request_id(context: grpc.ServicerContext) -> str | None:
     for key, value in context.invocation_metadata() or ():
         if key == logs.REQUEST_ID:
-            return value if isinstance(value, str) else value.decode("ascii", "replace")
+            return logs.valid_request_id(value)
     return None
 
 

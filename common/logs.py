@@ -34,7 +34,8 @@ _fields: ContextVar[Mapping[str, str]] = ContextVar("layers_log_fields", default
 _SECRETS = re.compile(
     r"(?P<key>lp_(?:live|test)_[0-9A-Za-z]+_)[0-9A-Za-z_-]+"  # API keys: the key id stays, the secret goes
     r"|(?P<whsec>whsec_)[0-9A-Za-z_-]+"  # webhook signing secrets
-    r"|(?P<sig>\b(?:signature|sig|v1)=)[0-9A-Fa-f]{16,}"  # signed URLs and X-Layers-Signature values
+    r"|(?P<sig>(?:signature|sig|v1)(?:=|%3[Dd]))[0-9A-Fa-f]{16,}"  # signed URLs (also URL-encoded), signatures
+    r"|(?P<cred>://[^:/@\s]*:)[^@\s]+(?=@)"  # passwords in database, broker and Redis URLs
     r"|(?P<bearer>\bBearer\s+)[0-9A-Za-z._~+/=-]+",
 )
 
@@ -79,11 +80,19 @@ def parse_headers(stored: str | None) -> dict[str, str]:
     return dict(json.loads(stored)) if stored else {}
 
 
-def request_id_from(headers: Mapping[str, object] | None) -> str | None:
-    value = (headers or {}).get(REQUEST_ID)
+_REQUEST_ID_SHAPE = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+def valid_request_id(value: object) -> str | None:
+    """A request id from another process (gRPC metadata, AMQP headers), if it has the shape ours have: anything
+    else (long, control characters, forged log text) is dropped, not logged or passed on."""
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
-    return value if isinstance(value, str) and value else None
+    return value if isinstance(value, str) and _REQUEST_ID_SHAPE.fullmatch(value) else None
+
+
+def request_id_from(headers: Mapping[str, object] | None) -> str | None:
+    return valid_request_id((headers or {}).get(REQUEST_ID))
 
 
 class _ContextFilter(logging.Filter):

@@ -43,6 +43,8 @@ def check(process: str, settings: Settings) -> None:
         from common.ffmpeg import check_tools
 
         check_tools()
+    if settings.grpc_tls_cert is not None and process != "dev":  # dev talks plain gRPC over loopback
+        check_tls(settings)
     if process in NEEDS_BROKER and not settings.amqp_url:
         raise ConfigError("LAYERS_AMQP_URL", f"is required to run {process} on its own")
     if process == "webhooks" and not settings.webhook_secret_key:
@@ -54,6 +56,25 @@ def check(process: str, settings: Settings) -> None:
         check_broker(settings.amqp_url)
     if settings.redis_url and process in USES_REDIS:
         check_redis(settings.redis_url)
+
+
+def check_tls(settings: Settings) -> None:
+    """The LAYERS_GRPC_TLS_* files must be PEM a TLS stack takes: grpc would only fail later, as a bind
+    error or as UNAVAILABLE on every call (which a client retries as if it were transient)."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=str(settings.grpc_tls_ca))
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError("LAYERS_GRPC_TLS_CA", f"is not a PEM CA certificate: {_first_line(exc)}") from None
+    try:
+        context.load_cert_chain(str(settings.grpc_tls_cert), str(settings.grpc_tls_key))
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError(
+            "LAYERS_GRPC_TLS_CERT",
+            f"and LAYERS_GRPC_TLS_KEY are not a matching PEM certificate and key: {_first_line(exc)}",
+        ) from None
 
 
 def check_database(variable: str, url: str) -> None:

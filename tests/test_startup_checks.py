@@ -205,3 +205,19 @@ def test_a_fresh_data_dir_is_a_normal_first_start(tmp_path: Path) -> None:
     finally:
         billing.stop()
     assert (tmp_path / "new" / "data" / "billing.db").exists()
+
+
+def test_tls_files_that_are_not_pem_are_named(tmp_path: Path) -> None:
+    from tests.support.certs import Certificates
+
+    for folder in ("certs", "other"):
+        (tmp_path / folder).mkdir()
+    good = Certificates(tmp_path / "certs").issue("billing")
+    other = Certificates(tmp_path / "other").issue("billing")  # another CA's pair
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate")
+    files = good.env
+    line = refusal(tmp_path, ["serve", "billing"], **{**files, "LAYERS_GRPC_TLS_CA": str(junk)})
+    assert line.startswith("layers: LAYERS_GRPC_TLS_CA: is not a PEM CA certificate"), line
+    line = refusal(tmp_path, ["serve", "billing"], **{**files, "LAYERS_GRPC_TLS_KEY": str(other.key)})
+    assert line.startswith("layers: LAYERS_GRPC_TLS_CERT: and LAYERS_GRPC_TLS_KEY are not a matching"), line

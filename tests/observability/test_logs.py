@@ -61,6 +61,22 @@ def test_json_lines_carry_the_bound_context_and_no_secret(captured: io.StringIO)
         assert secret not in text
 
 
+def test_passwords_in_urls_and_encoded_signatures_are_masked(captured: io.StringIO) -> None:
+    log = logging.getLogger("layers.test")
+    log.error("broker amqp://layers:hunter2pw@rabbit:5672/ down, redis redis://:r3dispw@cache:6379/0 too")
+    log.info("download=%s", "https%3A%2F%2Fh%2Fx%3Fsignature%3D" + SIGNATURE)
+    text = captured.getvalue()
+    assert "amqp://layers:[REDACTED]@rabbit" in text and "redis://:[REDACTED]@cache" in text
+    for secret in ("hunter2pw", "r3dispw", SIGNATURE):
+        assert secret not in text
+
+
+def test_request_ids_from_headers_must_look_like_ours() -> None:
+    assert logs.request_id_from({"x-request-id": b"req_01M8SW1WPY1XQB9E571H0WF79P"}) == "req_01M8SW1WPY1XQB9E571H0WF79P"
+    for forged in ("", "a" * 65, "req\nERROR forged", "req id"):
+        assert logs.request_id_from({"x-request-id": forged}) is None
+
+
 def test_text_lines_are_readable_and_redacted(monkeypatch: pytest.MonkeyPatch, captured: io.StringIO) -> None:
     monkeypatch.setenv("LAYERS_LOG_FORMAT", "text")
     logs.configure("json")  # the variable wins over a process's default
@@ -104,6 +120,9 @@ def test_the_request_id_travels_in_grpc_metadata() -> None:
         with logs.bound(requestId="req_sync"):
             assert unary(b"") == b"req_sync" and list(stream(b"")) == [b"req_sync"]
         assert unary(b"") == b""  # nothing bound, nothing sent: the server's thread keeps no old id
+        for forged in ("r" * 65, "req_1 INFO forged line"):
+            with logs.bound(requestId=forged):
+                assert unary(b"") == b""  # not an id of ours: the server drops it rather than log it
 
         async def gateway_side() -> tuple[bytes, list[bytes]]:
             aio = clients.aio_channel(address, timeout_seconds=5)
