@@ -71,7 +71,10 @@ class RequestIdMiddleware:
                 await internal_error_response(request_id)(scope, receive, send_with_id)
             finally:
                 # The route's template (/v1/jobs/{jobId}), never the path itself: a bounded label.
-                route = self.route_templates.get(id(scope.get("route")), "unmatched")
+                # A route the map does not know (FastAPI versions that copy included routes give the copy the
+                # full template) names itself; no route at all is "unmatched".
+                matched = scope.get("route")
+                route = self.route_templates.get(id(matched)) or getattr(matched, "path", None) or "unmatched"
                 self.metrics.observe(route, scope["method"], status, time.perf_counter() - began)
 
 
