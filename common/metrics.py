@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -86,6 +87,11 @@ def serve(port: int | None, workers: int = 1) -> Callable[[], None]:
         if not os.environ.get(MULTIPROC_DIR):
             made = tempfile.mkdtemp(prefix="layers-metrics-")
             os.environ[MULTIPROC_DIR] = made  # inherited by the workers, which start after this
+        else:
+            # The operator's folder (an emptyDir survives a container restart): an earlier run's samples
+            # would be summed into this one's, so they go before the workers start.
+            for stale in Path(os.environ[MULTIPROC_DIR]).glob("*.db"):
+                stale.unlink(missing_ok=True)
         registry = CollectorRegistry()
         prometheus_multiprocess.MultiProcessCollector(registry, path=os.environ[MULTIPROC_DIR])
     try:

@@ -94,3 +94,18 @@ def test_grpc_calls_are_counted_by_method_and_code() -> None:
     finally:
         channel.close()
         server.stop(None)
+
+
+def test_an_operators_multiprocess_folder_starts_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Samples an earlier run left in PROMETHEUS_MULTIPROC_DIR (an emptyDir outlives a restart) are not summed."""
+    stale = tmp_path / "counter_4242.db"
+    stale.write_bytes(b"an earlier run's samples")
+    keep = tmp_path / "notes.txt"
+    keep.write_text("not ours")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    stop = metrics.serve(free_port(), workers=2)
+    try:
+        assert not stale.exists() and keep.exists()
+    finally:
+        stop()
+    assert tmp_path.exists()  # the operator's folder stays
