@@ -140,9 +140,10 @@ class GrpcServerMetrics(grpc.ServerInterceptor):
     def _wrappers(self, method: str) -> tuple[Any, Any]:
         duration = GRPC_DURATION.labels(*_split(method))
 
-        def finish(context: grpc.ServicerContext, started: float, failed: bool) -> None:
+        def finish(context: grpc.ServicerContext, started: float, ended: grpc.StatusCode) -> None:
+            """`ended`: the code when the handler set none (OK, or how it stopped)."""
             duration.observe(time.perf_counter() - started)
-            code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)  # type: ignore[attr-defined]
+            code = context.code() or ended  # type: ignore[attr-defined]
             handled = self._handled.get((method, code))
             if handled is None:
                 handled = self._handled[(method, code)] = GRPC_HANDLED.labels(*_split(method), code.name)
@@ -150,24 +151,27 @@ class GrpcServerMetrics(grpc.ServerInterceptor):
 
         def unary(fn: Callable[..., Any]) -> Callable[..., Any]:
             def handler(request: Any, context: grpc.ServicerContext) -> Any:
-                started, failed = time.perf_counter(), True
+                started, ended = time.perf_counter(), grpc.StatusCode.UNKNOWN
                 try:
                     answer = fn(request, context)
-                    failed = False
+                    ended = grpc.StatusCode.OK
                     return answer
                 finally:
-                    finish(context, started, failed)
+                    finish(context, started, ended)
 
             return handler
 
         def stream(fn: Callable[..., Any]) -> Callable[..., Any]:
             def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                started, failed = time.perf_counter(), True
+                started, ended = time.perf_counter(), grpc.StatusCode.UNKNOWN
                 try:
                     yield from fn(request, context)
-                    failed = False
+                    ended = grpc.StatusCode.OK
+                except GeneratorExit:  # the client went away mid-stream: not a server error
+                    ended = grpc.StatusCode.CANCELLED
+                    raise
                 finally:
-                    finish(context, started, failed)
+                    finish(context, started, ended)
 
             return handler
 

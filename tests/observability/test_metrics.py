@@ -3,9 +3,12 @@ line; the gRPC metrics count each call by its status code."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -91,6 +94,36 @@ def test_grpc_calls_are_counted_by_method_and_code() -> None:
             with pytest.raises(grpc.RpcError):
                 channel.unary_unary("/test.Counted/Refuse", None, None)(b"")
         assert (handled("Ok", "OK"), handled("Refuse", "FAILED_PRECONDITION")) == (before[0] + 1, before[1] + 2)
+    finally:
+        channel.close()
+        server.stop(None)
+
+
+def test_a_stream_the_client_cancels_counts_as_cancelled() -> None:
+    def endless(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+        while True:
+            yield b"chunk"
+            time.sleep(0.01)
+
+    handler = grpc.method_handlers_generic_handler(
+        "test.Streamed", {"Endless": grpc.unary_stream_rpc_method_handler(endless)}
+    )
+    server, port = create_server(lambda s: s.add_generic_rpc_handlers((handler,)), [], "127.0.0.1:0")
+    channel = clients.channel(f"127.0.0.1:{port}", timeout_seconds=5)
+
+    def handled(code: str) -> float:
+        return float(metrics.GRPC_HANDLED.labels("test.Streamed", "Endless", code)._value.get())
+
+    try:
+        before = handled("CANCELLED"), handled("UNKNOWN")
+        call = channel.unary_stream("/test.Streamed/Endless", None, None)(b"")
+        assert next(call) == b"chunk"
+        call.cancel()
+        deadline = time.monotonic() + 10
+        while handled("CANCELLED") == before[0] and time.monotonic() < deadline:
+            gc.collect()  # the server closes the abandoned generator when it lets go of it
+            time.sleep(0.05)
+        assert (handled("CANCELLED"), handled("UNKNOWN")) == (before[0] + 1, before[1])
     finally:
         channel.close()
         server.stop(None)
