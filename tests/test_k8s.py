@@ -197,8 +197,8 @@ def test_ports_probes_and_services_match_what_each_process_binds(variant: str) -
         if name == "gateway":
             assert settings.http_host == "0.0.0.0"
             assert ports == {"http": settings.http_port}
-            for probe in ("readinessProbe", "livenessProbe"):
-                assert main[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+            assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+            assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         else:
             host, _, port = getattr(settings, f"{name}_addr").rpartition(":")
             assert host == "0.0.0.0" and ports == {"grpc": int(port)}
