@@ -77,9 +77,10 @@ def run_dev(data_dir: Path | None, port: int | None) -> int:
 def serve(service: str, settings: Settings) -> int:
     import importlib
 
-    from common import preflight
+    from common import preflight, tracing
 
     preflight.check(service, settings)
+    tracing.configure(service)
     module = {"gateway": "gateway.main", "renderer": "services.renderer.worker"}.get(
         service, f"services.{service}.server"
     )

@@ -24,6 +24,8 @@ from contextvars import ContextVar
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
+from common.tracing import current_trace_id
+
 REQUEST_ID = "x-request-id"
 # The headers a message keeps from the context that wrote it (outbox row -> AMQP headers).
 PROPAGATED = (REQUEST_ID,)
@@ -89,6 +91,9 @@ def request_id_from(headers: Mapping[str, object] | None) -> str | None:
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         context = _fields.get()
+        trace_id = current_trace_id()
+        if trace_id is not None:
+            context = {**context, "traceId": trace_id}
         for name, value in context.items():
             setattr(record, name, value)
         record.context = context
