@@ -3,14 +3,21 @@ the W3C traceparent round-trips through a headers mapping, and log lines carry t
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+from collections.abc import Iterator
 
+import grpc
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from common import logs, tracing
+from common import clients, logs, tracing
+from common.grpc_server import create_server
 from common.settings import ConfigError
 
 
@@ -62,3 +69,50 @@ def test_traceparent_round_trips_and_logs_carry_the_trace_id() -> None:
     inside, outside = (json.loads(line) for line in stream.getvalue().splitlines())
     assert inside["traceId"] == trace_id
     assert "traceId" not in outside
+
+
+@pytest.fixture(scope="module")
+def spans() -> Iterator[InMemorySpanExporter]:
+    """The process-wide tracer provider, set once (OpenTelemetry allows one), recording into memory."""
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.clear()
+
+
+def test_a_grpc_call_continues_the_callers_trace(spans: InMemorySpanExporter) -> None:
+    def unary(request: bytes, context: grpc.ServicerContext) -> bytes:
+        return (tracing.current_trace_id() or "").encode()
+
+    handler = grpc.method_handlers_generic_handler("test.Trace", {"Unary": grpc.unary_unary_rpc_method_handler(unary)})
+    server, port = create_server(lambda s: s.add_generic_rpc_handlers((handler,)), [], "127.0.0.1:0")
+    channel = clients.channel(f"127.0.0.1:{port}", timeout_seconds=5)
+    try:
+        call = channel.unary_unary("/test.Trace/Unary", None, None)
+        with trace.get_tracer("test").start_as_current_span("caller") as caller:
+            seen = call(b"").decode()
+        trace_id = format(caller.get_span_context().trace_id, "032x")
+        assert seen == trace_id
+
+        async def gateway_side() -> str:
+            aio = clients.aio_channel(f"127.0.0.1:{port}", timeout_seconds=5)
+            try:
+                with trace.get_tracer("test").start_as_current_span("gateway"):
+                    return (await aio.unary_unary("/test.Trace/Unary", None, None)(b"")).decode()
+            finally:
+                await aio.close(None)
+
+        aio_seen = asyncio.run(gateway_side())
+        assert aio_seen and aio_seen != trace_id  # its own trace, carried the same way over grpc.aio
+        served = [s for s in spans.get_finished_spans() if s.name == "/test.Trace/Unary"]
+        assert [s.kind for s in served] == [trace.SpanKind.SERVER] * 2
+        assert served[0].parent is not None and served[0].parent.span_id == caller.get_span_context().span_id
+        root = call(b"").decode()  # no caller span: the server's span starts a trace of its own
+        assert len(root) == 32 and root not in (trace_id, aio_seen)
+    finally:
+        channel.close()
+        server.stop(0).wait()
