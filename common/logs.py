@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
-from common.tracing import current_trace_id
+from common.tracing import current_trace_id, inject
 
 REQUEST_ID = "x-request-id"
 # The headers a message keeps from the context that wrote it (outbox row -> AMQP headers).
@@ -66,9 +66,10 @@ def bound(**values: str | None) -> Iterator[None]:
 
 
 def headers() -> dict[str, str]:
-    """The current context as message headers, for what leaves this process by the broker."""
+    """The current context as message headers, for what leaves this process by the broker: the request id
+    and the active span's W3C trace context."""
     request_id = _fields.get().get("requestId")
-    return {REQUEST_ID: request_id} if request_id else {}
+    return inject({REQUEST_ID: request_id} if request_id else {})
 
 
 def headers_json() -> str | None:

@@ -9,7 +9,7 @@ current trace context in and out of any str->str mapping.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -47,15 +47,17 @@ def configure(service_name: str, environ: Mapping[str, str] = os.environ) -> boo
     return True
 
 
-def inject(carrier: MutableMapping[str, str]) -> MutableMapping[str, str]:
+def inject(carrier: dict[str, str]) -> dict[str, str]:
     """Add the current trace context (`traceparent`, `tracestate`) to carrier; nothing when no span is active."""
     propagate.inject(carrier)
     return carrier
 
 
-def extract(carrier: Mapping[str, str]) -> otel_context.Context:
-    """The trace context a carrier holds (an empty one when it holds none), to start child spans in."""
-    return propagate.extract(carrier)
+def extract(carrier: Mapping[str, object] | None) -> otel_context.Context:
+    """The trace context a carrier holds (an empty one when it holds none), to start child spans in; AMQP
+    headers may hold bytes."""
+    text = {k: v.decode("ascii", "replace") if isinstance(v, bytes) else v for k, v in (carrier or {}).items()}
+    return propagate.extract({k: v for k, v in text.items() if isinstance(v, str)})
 
 
 def current_trace_id() -> str | None:

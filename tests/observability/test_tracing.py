@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from typing import cast
 
 import grpc
 import pytest
@@ -19,6 +20,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from common import clients, logs, tracing
 from common.grpc_server import create_server
 from common.settings import ConfigError
+from services.renderer.consumers import run_once
+from services.renderer.pipeline import RenderPipeline
 
 
 @pytest.mark.parametrize(
@@ -116,3 +119,15 @@ def test_a_grpc_call_continues_the_callers_trace(spans: InMemorySpanExporter) ->
     finally:
         channel.close()
         server.stop(0).wait()
+
+
+def test_broker_headers_carry_the_trace_to_the_renderers_span(spans: InMemorySpanExporter) -> None:
+    with trace.get_tracer("test").start_as_current_span("content"), logs.bound(requestId="req_1"):
+        headers = logs.headers()  # what an outbox row keeps and the relay publishes
+    assert headers["x-request-id"] == "req_1" and "traceparent" in headers
+    # AMQP hands headers back as bytes or str; a message that is not a RenderJob is dropped, inside the span.
+    amqp_headers = {k: v.encode() for k, v in headers.items()}
+    assert run_once(cast(RenderPipeline, None), b"\xff", attempt=1, max_attempts=1, headers=amqp_headers)
+    render = next(s for s in spans.get_finished_spans() if s.name == "render")
+    assert render.kind == trace.SpanKind.CONSUMER
+    assert format(render.context.trace_id, "032x") == headers["traceparent"].split("-")[1]
