@@ -8,9 +8,11 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import cast
 
 import grpc
+import httpx
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -20,8 +22,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from common import clients, logs, tracing
 from common.grpc_server import create_server
 from common.settings import ConfigError
+from gateway.app import create_app
 from services.renderer.consumers import run_once
 from services.renderer.pipeline import RenderPipeline
+from tests.gateway.conftest import LiveGateway, gateway_settings
 
 
 @pytest.mark.parametrize(
@@ -131,3 +135,22 @@ def test_broker_headers_carry_the_trace_to_the_renderers_span(spans: InMemorySpa
     render = next(s for s in spans.get_finished_spans() if s.name == "render")
     assert render.kind == trace.SpanKind.CONSUMER
     assert format(render.context.trace_id, "032x") == headers["traceparent"].split("-")[1]
+
+
+def test_an_http_request_is_one_trace_through_the_gateway_and_its_grpc_calls(
+    spans: InMemorySpanExporter, tmp_path: Path
+) -> None:
+    server, port = create_server(lambda _s: None, [], "127.0.0.1:0")
+    gateway = LiveGateway(create_app(gateway_settings(f"127.0.0.1:{port}", tmp_path))).start()
+    try:
+        caller_trace = "0af7651916cd43dd8448eb211c80319c"
+        traceparent = f"00-{caller_trace}-b7ad6b7169203331-01"
+        reply = httpx.get(f"{gateway.base_url}/readyz", headers={"traceparent": traceparent}, timeout=5)
+        assert reply.status_code == 200
+    finally:
+        gateway.stop()
+        server.stop(0).wait()
+    in_trace = {s.name: s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == caller_trace}
+    http, grpc_check = in_trace["GET /readyz"], in_trace["/grpc.health.v1.Health/Check"]
+    assert http.kind == trace.SpanKind.SERVER and http.attributes == {"http.response.status_code": 200}
+    assert grpc_check.parent is not None and grpc_check.parent.span_id == http.context.span_id
