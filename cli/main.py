@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_dev(data_dir: Path | None, port: int | None) -> int:
     from cli import dev
+    from common import tracing
 
+    tracing.configure("dev")
     try:
         dev.run(data_dir, port)
     except RuntimeError as exc:  # e.g. a port already taken by another instance
@@ -77,9 +79,10 @@ def run_dev(data_dir: Path | None, port: int | None) -> int:
 def serve(service: str, settings: Settings) -> int:
     import importlib
 
-    from common import preflight
+    from common import preflight, tracing
 
     preflight.check(service, settings)
+    tracing.configure(service)
     module = {"gateway": "gateway.main", "renderer": "services.renderer.worker"}.get(
         service, f"services.{service}.server"
     )

@@ -165,3 +165,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def ping(engine: Engine) -> None:
+    """Raise unless the database answers: a readiness check (one round trip on a pooled connection)."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")

@@ -1,21 +1,34 @@
-"""The request id across gRPC: clients send the bound `requestId` as `x-request-id` metadata, and servers
-bind it for the handler's thread, so every service's lines of one request carry its id."""
+"""The request id and trace context across gRPC: clients send the bound `requestId` as `x-request-id`
+metadata and the active span as W3C `traceparent`, and servers bind the id for the handler's thread and run
+the handler in a server span that continues the caller's trace, so every service's lines and spans of one
+request carry its ids."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
+from opentelemetry import trace
 
-from common import logs
+from common import logs, tracing
+
+_tracer = trace.get_tracer("layers.grpc")
+
+
+def _outgoing() -> list[tuple[str, str]]:
+    """The metadata a call adds: the request id and the trace context, each only when there is one."""
+    request_id = logs.fields().get("requestId")
+    extra = list(tracing.inject({}).items())
+    return [(logs.REQUEST_ID, request_id), *extra] if request_id is not None else extra
 
 
 def _with_request_id(metadata: Any) -> Any:
-    request_id = logs.fields().get("requestId")
-    if request_id is None:
+    extra = _outgoing()
+    if not extra:
         return metadata
-    return (*(tuple(metadata) if metadata else ()), (logs.REQUEST_ID, request_id))
+    return (*(tuple(metadata) if metadata else ()), *extra)
 
 
 class ClientContextInterceptor(
@@ -43,10 +56,10 @@ class ClientContextInterceptor(
 
 
 def _aio_details(details: Any) -> Any:
-    request_id = logs.fields().get("requestId")
-    if request_id is None:
+    extra = _outgoing()
+    if not extra:
         return details
-    metadata = grpc.aio.Metadata(*(details.metadata or ()), (logs.REQUEST_ID, request_id))
+    metadata = grpc.aio.Metadata(*(details.metadata or ()), *extra)
     return details._replace(metadata=metadata)
 
 
@@ -70,27 +83,40 @@ def aio_interceptors() -> list[Any]:
     return [AioUnaryUnaryContext(), AioUnaryStreamContext(), AioStreamUnaryContext()]
 
 
-def _request_id(context: grpc.ServicerContext) -> str | None:
-    for key, value in context.invocation_metadata() or ():
-        if key == logs.REQUEST_ID:
-            return logs.valid_request_id(value)
-    return None
+def _incoming(context: grpc.ServicerContext) -> dict[str, str]:
+    return {
+        key: value if isinstance(value, str) else value.decode("ascii", "replace")
+        for key, value in context.invocation_metadata() or ()
+    }
 
 
-def _bind_unary(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def handler(request: Any, context: grpc.ServicerContext) -> Any:
-        with logs.bound(requestId=_request_id(context)):
-            return fn(request, context)
+@contextmanager
+def _serving(method: str, context: grpc.ServicerContext) -> Iterator[None]:
+    """The caller's request id bound, and a server span continuing the caller's trace, around a handler."""
+    metadata = _incoming(context)
+    with (
+        logs.bound(requestId=logs.valid_request_id(metadata.get(logs.REQUEST_ID))),
+        _tracer.start_as_current_span(method, context=tracing.extract(metadata), kind=trace.SpanKind.SERVER),
+    ):
+        yield
 
-    return handler
 
+def _bind(method: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def unary(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def handler(request: Any, context: grpc.ServicerContext) -> Any:
+            with _serving(method, context):
+                return fn(request, context)
 
-def _bind_stream(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with logs.bound(requestId=_request_id(context)):
-            yield from fn(request, context)
+        return handler
 
-    return handler
+    def stream(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            with _serving(method, context):
+                yield from fn(request, context)
+
+        return handler
+
+    return unary, stream
 
 
 class ServerContextInterceptor(grpc.ServerInterceptor):
@@ -101,7 +127,7 @@ class ServerContextInterceptor(grpc.ServerInterceptor):
         self._bound: dict[str, Any] = {}  # each method's wrapped handler, built once
 
     def intercept_service(self, continuation: Callable[..., Any], handler_call_details: Any) -> Any:
-        return cached_wrap(self._bound, continuation, handler_call_details, lambda _method: (_bind_unary, _bind_stream))
+        return cached_wrap(self._bound, continuation, handler_call_details, _bind)
 
 
 Wrapper = Callable[[Callable[..., Any]], Callable[..., Any]]

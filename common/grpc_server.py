@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from concurrent import futures
 from typing import Any
@@ -33,6 +34,13 @@ from common.metrics import GrpcServerMetrics
 from common.tls import GrpcTls
 
 log = logging.getLogger("layers.grpc")
+
+# The health service name readiness probes ask for. The overall "" status stays liveness (cheap, SERVING
+# until the server stops); this one turns NOT_SERVING while a dependency is unreachable or while draining.
+READINESS_SERVICE = "layers.readiness"
+READINESS_INTERVAL_SECONDS = 2.0
+
+_health: weakref.WeakKeyDictionary[grpc.Server, health.HealthServicer] = weakref.WeakKeyDictionary()
 
 
 def create_server(
@@ -60,8 +68,9 @@ def create_server(
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = list(service_names)
-    for name in [*names, ""]:
+    for name in [*names, "", READINESS_SERVICE]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    _health[server] = health_servicer
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     try:
         port = server.add_secure_port(address, tls.server_credentials()) if tls else server.add_insecure_port(address)
@@ -89,19 +98,57 @@ def wait_for_stop_signal(on_stop: Callable[[], Any] | None = None) -> None:
 
 
 class RunningService:
-    """A started service: its gRPC server, bound port, and the things to close when it stops."""
+    """A started service: its gRPC server, bound port, the things to close when it stops, and the checks
+    (each raises when its dependency is unreachable) that decide its readiness, run every few seconds."""
 
-    def __init__(self, name: str, server: grpc.Server, port: int, closers: Iterable[Callable[[], Any]] = ()):
+    def __init__(
+        self,
+        name: str,
+        server: grpc.Server,
+        port: int,
+        closers: Iterable[Callable[[], Any]] = (),
+        checks: Iterable[Callable[[], Any]] = (),
+        check_interval: float = READINESS_INTERVAL_SECONDS,
+    ):
         self.name = name
         self.server = server
         self.port = port
         self._closers = list(closers)
+        self._checks = list(checks)
+        self._draining = threading.Event()
+        if self._checks:
+            threading.Thread(target=self._watch, args=(check_interval,), name=f"{name}-readiness", daemon=True).start()
+
+    def _set_ready(self, ready: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+        _health[self.server].set(READINESS_SERVICE, status)
+
+    def _watch(self, interval: float) -> None:
+        ready = True
+        while not self._draining.wait(interval):
+            try:
+                for check in self._checks:
+                    check()
+                now_ready = True
+            except Exception as exc:  # any failure of a dependency means: send no traffic here
+                now_ready = False
+                if ready:
+                    log.warning("%s not ready: %s", self.name, exc)
+            if not self._draining.is_set() and now_ready != ready:
+                ready = now_ready
+                self._set_ready(ready)
+
+    def drain(self) -> None:
+        """Report not ready from now on (load balancers stop sending), before the server stops."""
+        self._draining.set()
+        self._set_ready(False)
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def stop(self, grace_seconds: float = 5.0) -> None:
+        self.drain()
         self.server.stop(grace_seconds).wait()
         for close in reversed(self._closers):
             try:

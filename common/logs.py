@@ -24,6 +24,8 @@ from contextvars import ContextVar
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
+from common.tracing import current_trace_id, inject
+
 REQUEST_ID = "x-request-id"
 # The headers a message keeps from the context that wrote it (outbox row -> AMQP headers).
 PROPAGATED = (REQUEST_ID,)
@@ -65,9 +67,10 @@ def bound(**values: str | None) -> Iterator[None]:
 
 
 def headers() -> dict[str, str]:
-    """The current context as message headers, for what leaves this process by the broker."""
+    """The current context as message headers, for what leaves this process by the broker: the request id
+    and the active span's W3C trace context."""
     request_id = _fields.get().get("requestId")
-    return {REQUEST_ID: request_id} if request_id else {}
+    return inject({REQUEST_ID: request_id} if request_id else {})
 
 
 def headers_json() -> str | None:
@@ -98,6 +101,9 @@ def request_id_from(headers: Mapping[str, object] | None) -> str | None:
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         context = _fields.get()
+        trace_id = current_trace_id()
+        if trace_id is not None:
+            context = {**context, "traceId": trace_id}
         for name, value in context.items():
             setattr(record, name, value)
         record.context = context

@@ -11,17 +11,20 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 
+from opentelemetry import trace
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from common import logs, metrics
+from common import logs, metrics, tracing
 from common.ids import new_id
 from gateway.errors import error_response, internal_error_response, payload_too_large, request_id_of
 
 log = logging.getLogger("layers.gateway")
 
 _REQUEST_ID = b"x-request-id"
+_TRACE_HEADERS = (b"traceparent", b"tracestate")  # a caller's W3C trace context: our span continues it
+_tracer = trace.get_tracer("layers.gateway")
 
 
 class RequestIdMiddleware:
@@ -55,7 +58,13 @@ class RequestIdMiddleware:
                 message = {**message, "headers": [*headers, stamp]}
             await send(message)
 
-        with logs.bound(requestId=request_id):  # every line of the request, here and in the services
+        caller_trace = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in _TRACE_HEADERS}
+        with (
+            logs.bound(requestId=request_id),  # every line of the request, here and in the services
+            _tracer.start_as_current_span(
+                scope["method"], context=tracing.extract(caller_trace), kind=trace.SpanKind.SERVER
+            ) as span,
+        ):
             try:
                 await self.app(scope, receive, send_with_id)
             except ClientDisconnect:
@@ -76,6 +85,9 @@ class RequestIdMiddleware:
                 matched = scope.get("route")
                 route = self.route_templates.get(id(matched)) or getattr(matched, "path", None) or "unmatched"
                 self.metrics.observe(route, scope["method"], status, time.perf_counter() - began)
+                if span.is_recording():
+                    span.update_name(f"{scope['method']} {route}")
+                    span.set_attribute("http.response.status_code", status)
 
 
 class _BodyTooLarge(Exception):

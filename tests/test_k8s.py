@@ -17,6 +17,7 @@ from cloudcoil.models.keda import v1alpha1 as keda
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from cli.main import SERVICES
+from common.grpc_server import READINESS_SERVICE
 from common.settings import Settings
 from tests.support.deployment import ROOT, image_env, image_uid, parse_command, setting_of
 from tests.support.kustomize import KustomizeError, build, load
@@ -196,13 +197,14 @@ def test_ports_probes_and_services_match_what_each_process_binds(variant: str) -
         if name == "gateway":
             assert settings.http_host == "0.0.0.0"
             assert ports == {"http": settings.http_port}
-            for probe in ("readinessProbe", "livenessProbe"):
-                assert main[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+            assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+            assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         else:
             host, _, port = getattr(settings, f"{name}_addr").rpartition(":")
             assert host == "0.0.0.0" and ports == {"grpc": int(port)}
-            for probe in ("readinessProbe", "livenessProbe"):
-                assert main[probe]["grpc"] == {"port": int(port)}  # the gRPC health service every server has
+            # The gRPC health service every server has: overall status for liveness, readiness by name.
+            assert main["livenessProbe"]["grpc"] == {"port": int(port)}
+            assert main["readinessProbe"]["grpc"] == {"port": int(port), "service": READINESS_SERVICE}
         service = services[name]
         assert service["spec"]["selector"] == deployment["spec"]["template"]["metadata"]["labels"]
         assert [p["targetPort"] for p in service["spec"]["ports"]] == list(ports)

@@ -8,7 +8,7 @@ from pathlib import Path
 import grpc
 
 from common import logs
-from common.db import Database, make_engine, migrate
+from common.db import Database, make_engine, migrate, ping
 from common.grpc_server import RunningService, create_server, serve
 from common.settings import Settings, load_settings
 from common.tls import GrpcTls
@@ -51,7 +51,7 @@ def start(settings: Settings, address: str | None = None, reuse_port: bool = Fal
         db.dispose()
         raise
     # Closers run in reverse: the sweeper stops before the engine it uses is disposed.
-    return RunningService("billing", server, port, closers=[db.dispose, sweeper.stop])
+    return RunningService("billing", server, port, closers=[db.dispose, sweeper.stop], checks=[lambda: ping(db.engine)])
 
 
 def main() -> None:

@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from opentelemetry import trace
 from sqlalchemy import Select, delete, func, select, update
 
-from common import events, logs, metrics
+from common import events, logs, metrics, tracing
 from common.db import Database, is_sqlite
 from common.events import EventPublisher
 from common.render_queue import Publisher
@@ -26,6 +27,7 @@ from services.content.jobs import Jobs
 from services.content.models import IdempotencyRecord, Job, OutboxMessage
 
 log = logging.getLogger("layers.content.relay")
+_tracer = trace.get_tracer("layers.content.relay")
 
 MAX_BACKOFF_SECONDS = 5.0
 PURGE_EVERY_SECONDS = 600.0
@@ -205,8 +207,14 @@ class OutboxRelay:
         return True
 
     def _publish(self, message_id: str, message_type: str, payload: bytes, stored_headers: str | None) -> None:
-        headers = logs.parse_headers(stored_headers)
-        with logs.bound(requestId=logs.request_id_from(headers)):
+        stored = logs.parse_headers(stored_headers)
+        with (
+            logs.bound(requestId=logs.request_id_from(stored)),
+            _tracer.start_as_current_span(
+                f"relay publish {message_type}", context=tracing.extract(stored), kind=trace.SpanKind.PRODUCER
+            ),
+        ):
+            headers = tracing.inject(dict(stored))  # the consumer's span is a child of this publish
             if message_type != events.MESSAGE_TYPE:
                 self.publisher.publish(message_id, payload, headers)
                 return

@@ -10,7 +10,7 @@ import grpc
 
 from common import logs
 from common.clients import Clients
-from common.db import Database, make_engine, migrate
+from common.db import Database, make_engine, migrate, ping
 from common.events import DiscardEvents, EventPublisher, RabbitEventPublisher
 from common.grpc_server import RunningService, create_server, serve
 from common.render_queue import InProcessQueue, Publisher, RabbitPublisher
@@ -100,7 +100,7 @@ def start(
         relay.resend_running_jobs()
     relay.start()
     # Closers run last-first: the relay stops before the channels and the database it uses go away.
-    return RunningService("content", server, port, closers=[*closers, relay.stop])
+    return RunningService("content", server, port, closers=[*closers, relay.stop], checks=[lambda: ping(db.engine)])
 
 
 def main() -> None:

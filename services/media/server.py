@@ -8,7 +8,7 @@ from pathlib import Path
 import grpc
 
 from common import logs
-from common.db import make_engine, migrate
+from common.db import make_engine, migrate, ping
 from common.grpc_server import RunningService, create_server, serve
 from common.settings import Settings, load_settings
 from common.tls import GrpcTls
@@ -56,7 +56,7 @@ def start(settings: Settings, address: str | None = None, reuse_port: bool = Fal
     except BaseException:
         engine.dispose()
         raise
-    return RunningService("media", server, port, [engine.dispose])
+    return RunningService("media", server, port, [engine.dispose], checks=[lambda: ping(engine)])
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import grpc
+from opentelemetry import trace
 
 from common import metrics
 from common.errors import ServiceError, unpack
@@ -26,6 +27,7 @@ from services.renderer.compose import ComposeCanceled, ComposeFailure, ComposeIn
 from services.renderer.workspace import WorkArea
 
 log = logging.getLogger("layers.renderer")
+_tracer = trace.get_tracer("layers.renderer")
 _FETCHING, _COMPOSITING, _UPLOADING = (
     metrics.RENDER_STAGE.labels(stage) for stage in ("fetching_inputs", "compositing", "uploading")
 )
@@ -134,7 +136,7 @@ class RenderPipeline:
         with self.workspace.job(job.job_id) as workdir:
             reporter.report(cpb.JOB_STAGE_FETCHING_INPUTS, 0.0, force=True)
             try:
-                with metrics.timed(_FETCHING):
+                with metrics.timed(_FETCHING), _tracer.start_as_current_span("render fetching_inputs"):
                     inputs = self._fetch(job, workdir, reporter)
             except ServiceError as exc:
                 if exc.code in TRANSIENT_CODES:
@@ -145,7 +147,7 @@ class RenderPipeline:
                 return Outcome.CANCELED
             reporter.report(cpb.JOB_STAGE_COMPOSITING, 0.0, force=True)
             try:
-                with metrics.timed(_COMPOSITING):
+                with metrics.timed(_COMPOSITING), _tracer.start_as_current_span("render compositing"):
                     result = compose(
                         inputs,
                         workdir / "out",
@@ -161,7 +163,7 @@ class RenderPipeline:
                 self.fail(job.job_id, "INPUT_UNDECODABLE", f"An input could not be decoded: {exc}")
                 return Outcome.FAILED
             reporter.report(cpb.JOB_STAGE_UPLOADING, 0.0, force=True)
-            with metrics.timed(_UPLOADING):
+            with metrics.timed(_UPLOADING), _tracer.start_as_current_span("render uploading"):
                 return self._upload_and_complete(job, result, reporter)
 
     def _fetch(self, job: render_pb2.RenderJob, workdir: Path, reporter: ProgressReporter) -> ComposeInputs:

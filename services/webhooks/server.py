@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 
 from common import logs
-from common.db import Database, make_engine, migrate
+from common.db import Database, make_engine, migrate, ping
 from common.grpc_server import RunningService, create_server, serve
 from common.settings import Settings, load_settings
 from common.ssrf import OutboundGuard, Resolver, split_hosts
@@ -106,7 +106,7 @@ def start(
         for close in reversed(closers):
             close()
         raise
-    running = RunningWebhooks("webhooks", server, port, closers=closers)
+    running = RunningWebhooks("webhooks", server, port, closers=closers, checks=[lambda: ping(db.engine)])
     running.sink = LocalEventSink(webhooks)
     running.webhooks = webhooks
     return running

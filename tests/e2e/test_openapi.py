@@ -66,6 +66,7 @@ def test_every_operation_is_described(document: dict[str, Any]) -> None:
         "/v1/webhook-endpoints/{endpointId}/deliveries",
         "/v1/webhook-deliveries/{deliveryId}/replay",
         "/healthz",
+        "/readyz",
     } <= set(paths)
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}

@@ -42,6 +42,9 @@ class TcpProxy:
         self._stopped.set()
         listener, self._listener = self._listener, None
         if listener is not None:
+            # shutdown wakes the thread blocked in accept(); close alone leaves the port listening until then.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         with self._lock:
             connections, self._connections = self._connections, []
