@@ -187,8 +187,12 @@ def test_ports_probes_and_services_match_what_each_process_binds(variant: str) -
         main = container(deployment)
         settings = settings_of(deployment)
         ports = {p["name"]: p["containerPort"] for p in main.get("ports", [])}
+        # Every process serves /metrics on LAYERS_METRICS_PORT, for Prometheus to scrape from its pod.
+        assert settings.metrics_port is not None and ports.pop("metrics") == settings.metrics_port
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(settings.metrics_port)}
         if name == "renderer":
-            assert not ports and name not in services  # a queue consumer listens on nothing
+            assert not ports and name not in services  # a queue consumer listens on nothing else
             for probe in ("startupProbe", "livenessProbe"):
                 args = parse_command(main[probe]["exec"]["command"][1:])
                 assert main[probe]["exec"]["command"][0] == "layers" and args.command == "health"
@@ -210,6 +214,11 @@ def test_ports_probes_and_services_match_what_each_process_binds(variant: str) -
         assert [p["targetPort"] for p in service["spec"]["ports"]] == list(ports)
 
 
+def serving_ports(deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    """A container's ports but /metrics, which only Prometheus reaches."""
+    return [p for p in container(deployment)["ports"] if p["name"] != "metrics"]
+
+
 def callers(variant: str) -> dict[str, set[str]]:
     """Who dials whom, read from each workload's LAYERS_*_ADDR (host:port of a Service), checked to reach
     the port the target binds."""
@@ -222,7 +231,7 @@ def callers(variant: str) -> dict[str, set[str]]:
                 assert key == f"LAYERS_{host.upper()}_ADDR", f"{component(workload)}: {key} dials {host}"
                 (service_port,) = services[host]["spec"]["ports"]
                 assert service_port["port"] == int(port)
-                target = container(deployments[host])["ports"]
+                target = serving_ports(deployments[host])
                 assert [p["name"] for p in target] == [service_port["targetPort"]]
                 dialed[host].add(component(workload))
     return dialed
@@ -233,6 +242,19 @@ def test_network_policies_admit_exactly_the_callers(variant: str) -> None:
     policies = objects(variant, "NetworkPolicy")
     deny = policies.pop("default-deny-ingress")
     assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    scrape = policies.pop("metrics")["spec"]
+    assert scrape["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "layers"}}
+    (scrape_rule,) = scrape["ingress"]
+    metrics_ports = {
+        p["containerPort"]
+        for d in objects(variant, "Deployment").values()
+        for p in container(d)["ports"]
+        if p["name"] == "metrics"
+    }
+    assert scrape_rule["ports"] == [{"protocol": "TCP", "port": port} for port in sorted(metrics_ports)]
+    assert scrape_rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
     expected = callers(variant)
     # The caller map: the gateway calls every service, the renderer content and media, content media
     # and billing, the admin CLI content, media and billing; nothing calls webhooks but the gateway.
@@ -248,7 +270,7 @@ def test_network_policies_admit_exactly_the_callers(variant: str) -> None:
     for name, policy in policies.items():
         assert policy["spec"]["podSelector"]["matchLabels"] == deployments[name]["spec"]["selector"]["matchLabels"]
         (rule,) = policy["spec"]["ingress"]
-        assert [p["port"] for p in rule["ports"]] == [p["containerPort"] for p in container(deployments[name])["ports"]]
+        assert [p["port"] for p in rule["ports"]] == [p["containerPort"] for p in serving_ports(deployments[name])]
         if name == "gateway":
             assert "from" not in rule  # partners, through whatever ingress the cluster has
             continue
