@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import collections
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pika
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -28,52 +23,11 @@ from common.timeutil import utcnow
 from layers.webhooks.v1 import webhooks_pb2 as pb
 from layers.webhooks.v1 import webhooks_pb2_grpc
 from services.webhooks.models import Delivery
+from tests.support.processes import ServiceProcess, free_port, grpc_serving
 from tests.support.receiver import receiver, tls_context
 from tests.webhooks.conftest import ORG, PROJECT
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Process:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.webhooks"], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
-        )
-        stub = webhooks_pb2_grpc.WebhookServiceStub(channel(self.env["LAYERS_WEBHOOKS_ADDR"]))
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                stub.ListEndpoints(pb.ListEndpointsRequest(organization_id=ORG), timeout=2)
-                return
-            except grpc.RpcError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"webhooks did not start: {self.log.read_text()[-2000:]}") from None
-                time.sleep(0.2)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture
@@ -97,11 +51,11 @@ def test_sigkill_with_deliveries_pending_loses_and_doubles_nothing(
     exchange, queue = names
     ca_file = tmp_path / "ca.pem"
     context = tls_context(ca_file)
-    hook_port = _free_port()
+    hook_port = free_port()
     env = {
         **os.environ,
         "LAYERS_DATA_DIR": str(tmp_path),
-        "LAYERS_WEBHOOKS_ADDR": f"127.0.0.1:{_free_port()}",
+        "LAYERS_WEBHOOKS_ADDR": f"127.0.0.1:{free_port()}",
         "LAYERS_WEBHOOKS_DB_URL": pg_url,
         "LAYERS_AMQP_URL": amqp_url,
         "LAYERS_EVENTS_EXCHANGE": exchange,
@@ -113,7 +67,7 @@ def test_sigkill_with_deliveries_pending_loses_and_doubles_nothing(
         "LAYERS_FETCH_ALLOWED_HOSTS": "localhost",
         "LAYERS_FETCH_CA_FILE": str(ca_file),
     }
-    service = Process(env, tmp_path / "webhooks.log")
+    service = ServiceProcess("webhooks", env, tmp_path / "webhooks.log", grpc_serving(env["LAYERS_WEBHOOKS_ADDR"]))
     publisher = events.RabbitEventPublisher(amqp_url, exchange, queue)
     engine = create_engine(pg_url)
     try:
