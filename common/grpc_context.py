@@ -93,11 +93,7 @@ def _incoming(context: grpc.ServicerContext) -> dict[str, str]:
 @contextmanager
 def _serving(method: str, context: grpc.ServicerContext) -> Iterator[None]:
     """The caller's request id bound, and a server span continuing the caller's trace, around a handler."""
-    metadata = _incoming(context)
-    with (
-        logs.bound(requestId=logs.valid_request_id(metadata.get(logs.REQUEST_ID))),
-        _tracer.start_as_current_span(method, context=tracing.extract(metadata), kind=trace.SpanKind.SERVER),
-    ):
+    with logs.continued(_tracer, method, _incoming(context), trace.SpanKind.SERVER):
         yield
 
 

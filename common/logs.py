@@ -21,10 +21,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from opentelemetry import trace
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
-from common.tracing import current_trace_id, inject
+from common.tracing import current_trace_id, extract, inject
 
 REQUEST_ID = "x-request-id"
 # The headers a message keeps from the context that wrote it (outbox row -> AMQP headers).
@@ -81,6 +82,37 @@ def headers_json() -> str | None:
 
 def parse_headers(stored: str | None) -> dict[str, str]:
     return dict(json.loads(stored)) if stored else {}
+
+
+# What a message's headers may carry into a row kept for later work, each bounded (W3C: a traceparent is
+# 55 characters, a tracestate at most 512).
+_CARRIED = {REQUEST_ID: 64, "traceparent": 64, "tracestate": 512}
+
+
+def carried_json(received: Mapping[str, object] | None) -> str | None:
+    """The request id and trace context of headers another process sent, as a row keeps them for work done
+    later (None when there are none): only those keys, text, within their bounds."""
+    kept = {}
+    for key, limit in _CARRIED.items():
+        value = (received or {}).get(key)
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        if isinstance(value, str) and 0 < len(value) <= limit and value.isprintable():
+            kept[key] = value
+    return json.dumps(kept) if kept else None
+
+
+@contextmanager
+def continued(
+    tracer: trace.Tracer, span_name: str, carrier: Mapping[str, object] | None, kind: trace.SpanKind
+) -> Iterator[trace.Span]:
+    """Work another process started (a gRPC call, a broker message, a stored event): its request id bound
+    and a span continuing its trace around it."""
+    with (
+        bound(requestId=request_id_from(carrier)),
+        tracer.start_as_current_span(span_name, context=extract(carrier), kind=kind) as span,
+    ):
+        yield span
 
 
 _REQUEST_ID_SHAPE = re.compile(r"[0-9A-Za-z_-]{1,64}")

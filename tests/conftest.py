@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
@@ -81,3 +85,35 @@ def redis_url() -> str:
 def amqp_url() -> str:
     require_server("RabbitMQ", "127.0.0.1", 5672)
     return AMQP_URL
+
+
+class _SpanRecorder(InMemorySpanExporter):
+    """Keeps finished spans only while a test that asked for them runs."""
+
+    recording = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return super().export(spans) if self.recording else SpanExportResult.SUCCESS
+
+
+@pytest.fixture(scope="session")
+def _span_recorder() -> _SpanRecorder:
+    """Installed once in the process-wide tracer provider (OpenTelemetry allows one provider)."""
+    recorder = _SpanRecorder()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(recorder))
+    return recorder
+
+
+@pytest.fixture
+def spans(_span_recorder: _SpanRecorder) -> Iterator[InMemorySpanExporter]:
+    """The spans finished while the test runs."""
+    _span_recorder.recording = True
+    try:
+        yield _span_recorder
+    finally:
+        _span_recorder.recording = False
+        _span_recorder.clear()

@@ -208,12 +208,7 @@ class OutboxRelay:
 
     def _publish(self, message_id: str, message_type: str, payload: bytes, stored_headers: str | None) -> None:
         stored = logs.parse_headers(stored_headers)
-        with (
-            logs.bound(requestId=logs.request_id_from(stored)),
-            _tracer.start_as_current_span(
-                f"relay publish {message_type}", context=tracing.extract(stored), kind=trace.SpanKind.PRODUCER
-            ),
-        ):
+        with logs.continued(_tracer, f"relay publish {message_type}", stored, trace.SpanKind.PRODUCER):
             headers = tracing.inject(dict(stored))  # the consumer's span is a child of this publish
             if message_type != events.MESSAGE_TYPE:
                 self.publisher.publish(message_id, payload, headers)

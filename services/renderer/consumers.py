@@ -21,7 +21,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry import trace
 from pika.adapters.blocking_connection import BlockingChannel
 
-from common import logs, metrics, tracing
+from common import logs, metrics
 from common.render_queue import Delivery, Headers, InProcessQueue, connection_parameters, declare_topology, retry_queue
 from common.settings import ConfigError
 from layers.render.v1 import render_pb2
@@ -44,10 +44,7 @@ def run_once(
 ) -> bool:
     """Render one message; True when it is finished with (ack), False when it should be retried later.
     Every line of the render (and of the calls it makes) carries the job and the request that started it."""
-    with (
-        logs.bound(requestId=logs.request_id_from(headers)),
-        _tracer.start_as_current_span("render", context=tracing.extract(headers), kind=trace.SpanKind.CONSUMER),
-    ):
+    with logs.continued(_tracer, "render", headers, trace.SpanKind.CONSUMER):
         try:
             job = render_pb2.RenderJob.FromString(body)
         except DecodeError:

@@ -43,7 +43,7 @@ class LocalEventSink:
             # Raising would have the relay offer it again forever; there is no dead-letter queue in-process.
             log.error("dropping event %s: %s", event.event_id[:40], reason)
             return
-        self.webhooks.ingest(event)  # the relay has bound the event's request id for these lines
+        self.webhooks.ingest(event, headers)
 
     def idle(self) -> None:
         pass
@@ -60,7 +60,7 @@ class RabbitEventConsumer:
         self.webhooks = webhooks
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run_forever, name="webhook-events", daemon=True)
-        self._pending: list[tuple[int, events_pb2.DomainEvent]] = []
+        self._pending: list[tuple[int, events_pb2.DomainEvent, Headers | None]] = []
 
     def start(self) -> None:
         self._thread.start()
@@ -112,7 +112,7 @@ class RabbitEventConsumer:
             log.error("dead-lettering message %s: %s", properties.message_id, reason)
             channel.basic_reject(method.delivery_tag, requeue=False)
             return
-        self._pending.append((method.delivery_tag, event))
+        self._pending.append((method.delivery_tag, event, properties.headers))
         if len(self._pending) >= INGEST_BATCH:
             self._flush(channel)
 
@@ -123,7 +123,7 @@ class RabbitEventConsumer:
         batch, self._pending = self._pending, []
         last_tag = batch[-1][0]
         try:
-            self.webhooks.ingest_many([event for _, event in batch])
+            self.webhooks.ingest_many([(event, headers) for _, event, headers in batch])
         except Exception:
             log.warning("could not take %d events in; requeued", len(batch), exc_info=True)
             self._stop.wait(0.5)

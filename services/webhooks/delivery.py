@@ -24,14 +24,16 @@ from pathlib import Path
 
 import httpcore
 import httpx
+from opentelemetry import trace
 
-from common import metrics
+from common import logs, metrics
 from common.errors import ServiceError
 from common.timeutil import utcnow
 from services.webhooks import signing
 from services.webhooks.store import Due, Outcome, Webhooks
 
 log = logging.getLogger("layers.webhooks.delivery")
+_tracer = trace.get_tracer("layers.webhooks")
 
 USER_AGENT = "layers-webhooks/1"
 MAX_ANSWER_BYTES = 4096
@@ -120,6 +122,20 @@ class Sender:
         self._resolvers.shutdown(wait=False, cancel_futures=True)
 
     async def attempt(self, due: Due) -> Outcome:
+        """The attempt in the trace, and with the request id, of what caused its event."""
+        with (
+            logs.continued(_tracer, "webhook deliver", logs.parse_headers(due.headers), trace.SpanKind.CLIENT) as span,
+            logs.bound(deliveryId=due.delivery_id, eventId=due.event_id),
+        ):
+            span.set_attribute("layers.webhook.attempt", due.attempt)
+            outcome = await self._attempt(due)
+            if outcome.status_code is not None:
+                span.set_attribute("http.response.status_code", outcome.status_code)
+            if outcome.error is not None:
+                span.set_status(trace.StatusCode.ERROR, outcome.error)
+            return outcome
+
+    async def _attempt(self, due: Due) -> Outcome:
         started, clock = utcnow(), time.monotonic()
 
         def outcome(status_code: int | None = None, error: str | None = None) -> Outcome:
@@ -298,13 +314,14 @@ class DeliveryWorker:
                         await asyncio.sleep(pause)
                 for (due, outcome), status in zip(batch, statuses, strict=True):
                     _OUTCOMES[status].inc()
-                    log.info(
-                        "delivery %s attempt %d: %s (%s)",
-                        due.delivery_id,
-                        due.attempt,
-                        outcome.status_code or outcome.error,
-                        status,
-                    )
+                    with logs.bound(requestId=logs.request_id_from(logs.parse_headers(due.headers))):
+                        log.info(
+                            "delivery %s attempt %d: %s (%s)",
+                            due.delivery_id,
+                            due.attempt,
+                            outcome.status_code or outcome.error,
+                            status,
+                        )
             except Exception:
                 log.error("gave up recording %d attempts; they will be made again", len(batch))
             finally:

@@ -65,6 +65,8 @@ class Event(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # JSON: the request id and trace context it arrived with (common.logs.carried_json), for its delivery.
+    headers: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Delivery(Base):

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from common import events
+from common import events, logs
 from common.db import Database, is_sqlite
 from common.errors import ServiceError, invalid, not_found
 from common.ids import new_id
@@ -65,6 +65,7 @@ class Due:
     body: bytes
     sealed_secrets: tuple[bytes, ...]
     attempt: int
+    headers: str | None = None  # the event's request id and trace context (common.logs.carried_json)
 
 
 @dataclass(frozen=True)
@@ -425,18 +426,18 @@ class Webhooks:
 
     # --- events and deliveries ----------------------------------------------------------------------
 
-    def ingest(self, event: events_pb2.DomainEvent) -> int:
+    def ingest(self, event: events_pb2.DomainEvent, headers: typing.Mapping[str, object] | None = None) -> int:
         """Take an event in and fan it out; returns the deliveries made (0 for an event seen before)."""
-        return self.ingest_many([event])
+        return self.ingest_many([(event, headers)])
 
-    def ingest_many(self, batch: Sequence[events_pb2.DomainEvent]) -> int:
-        """Take events in and fan them out in one transaction; returns the deliveries made. An event seen
-        before (a redelivered message) adds nothing."""
+    def ingest_many(self, batch: Sequence[tuple[events_pb2.DomainEvent, typing.Mapping[str, object] | None]]) -> int:
+        """Take events (each with the headers it came with) in and fan them out in one transaction; returns
+        the deliveries made. An event seen before (a redelivered message) adds nothing."""
         now = utcnow()
         made = 0
         with self.db.write() as session:
             endpoints_of: dict[str, Sequence[Endpoint]] = {}
-            for event in batch:
+            for event, headers in batch:
                 # RETURNING, not rowcount: PostgreSQL's driver reports -1 for an ORM insert, which read as
                 # "inserted" fanned a redelivered event out a second time.
                 inserted = session.scalar(
@@ -449,6 +450,7 @@ class Webhooks:
                         body=event.body,
                         created_at=event.created_at.ToDatetime(tzinfo=now.tzinfo),
                         received_at=now,
+                        headers=logs.carried_json(headers),
                     )
                     .returning(Event.event_id)
                 )
@@ -566,10 +568,12 @@ class Webhooks:
                     select(Endpoint.endpoint_id, Endpoint.url).where(Endpoint.endpoint_id.in_(endpoint_ids))
                 )
             }
-            bodies = {
-                event_id: body
-                for event_id, body in session.execute(
-                    select(Event.event_id, Event.body).where(Event.event_id.in_({r.event_id for r in rows}))
+            events_of = {
+                event.event_id: event
+                for event in session.execute(
+                    select(Event.event_id, Event.body, Event.headers).where(
+                        Event.event_id.in_({r.event_id for r in rows})
+                    )
                 )
             }
             sealed: dict[str, list[bytes]] = {}
@@ -588,9 +592,10 @@ class Webhooks:
                     r.endpoint_id,
                     r.event_id,
                     urls[r.endpoint_id],
-                    bodies[r.event_id],
+                    events_of[r.event_id].body,
                     tuple(sealed.get(r.endpoint_id, ())),
                     r.attempts,
+                    events_of[r.event_id].headers,
                 )
                 for r in rows
             ]
@@ -736,4 +741,5 @@ def _event(event_id: str, event_type: str, organization_id: str, project_id: str
         body=body,
         created_at=now,
         received_at=now,
+        headers=logs.headers_json(),  # a ping or replay is delivered in the trace of the call that asked
     )

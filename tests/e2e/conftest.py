@@ -4,10 +4,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pika
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from common.render_queue import dead_queue, retry_queue
 from tests.conftest import PG_ADMIN_URL, require_server
 from tests.e2e.stack import Stack, running_stack
 
@@ -51,3 +53,31 @@ def pg_stack(tmp_path_factory: pytest.TempPathFactory, pg_databases: dict[str, s
     """The whole system on PostgreSQL."""
     with running_stack(tmp_path_factory.mktemp("pgstack"), db_urls=pg_databases) as running:
         yield running
+
+
+def delete_names(amqp_url: str, queues: list[str], exchange: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        for name in queues:
+            channel.queue_delete(name)
+        channel.exchange_delete(exchange)
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def broker_names(amqp_url: str) -> Iterator[dict[str, str]]:
+    tag = uuid.uuid4().hex[:8]
+    chosen = {
+        "render_queue": f"test.render.{tag}",
+        "events_exchange": f"test.events.{tag}",
+        "webhooks_queue": f"test.webhooks.{tag}",
+    }
+    yield chosen
+    queue = chosen["render_queue"]
+    delete_names(
+        amqp_url,
+        [queue, retry_queue(queue), dead_queue(queue), chosen["webhooks_queue"], dead_queue(chosen["webhooks_queue"])],
+        chosen["events_exchange"],
+    )

@@ -1,7 +1,7 @@
 """`layers dev` with JSON logs and metrics on, through a webhook endpoint's creation, a ugc-remix to
 completion and its signed download:
-- the renderer's lines carry the request id of the POST that started the job, and no line anywhere holds
-  the API key, the webhook signing secret or a URL signature;
+- the renderer's and the webhook delivery's lines carry the request id of the POST that started the job, and
+  no line anywhere holds the API key, the webhook signing secret or a URL signature;
 - /metrics of the process names every hop of the job with bounded labels."""
 
 from __future__ import annotations
@@ -101,6 +101,9 @@ def test_a_job_is_logged_with_its_request_id_and_no_secret_and_measured_at_every
     renderer = [line for line in lines if line["logger"] == "layers.renderer" and line.get("jobId") == job_id]
     assert renderer, "the renderer logged nothing of the job"
     assert all(line["requestId"] == request_id and line["organizationId"] for line in renderer), renderer
+    # The job's event, through the outbox and the webhooks service's own table, still names the request.
+    attempts = [line for line in lines if line["logger"] == "layers.webhooks.delivery"]
+    assert attempts and all(line.get("requestId") == request_id for line in attempts), attempts
     # The start banner shows the demo key to its developer on purpose; nothing else may.
     output = "\n".join(line for line in text.splitlines() if not line.strip().startswith("export LAYERS_API_KEY="))
     key_secret = demo["apiKey"].rsplit("_", 1)[1]

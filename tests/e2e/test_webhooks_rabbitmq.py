@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pika
 import pytest
 
 from common import events
-from common.render_queue import RabbitPublisher, dead_queue, retry_queue
+from common.render_queue import RabbitPublisher
 from common.timeutil import utcnow
 from services.webhooks import signing
 from tests.e2e.stack import Stack, running_stack
@@ -23,39 +22,13 @@ from tests.webhooks.helpers import complete_job, deliveries, eventually, start_j
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
 
-def delete_names(amqp_url: str, queues: list[str], exchange: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        channel = connection.channel()
-        for name in queues:
-            channel.queue_delete(name)
-        channel.exchange_delete(exchange)
-    finally:
-        connection.close()
-
-
 @pytest.fixture
-def names(amqp_url: str) -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:8]
-    chosen = {
-        "render_queue": f"test.render.{tag}",
-        "events_exchange": f"test.events.{tag}",
-        "webhooks_queue": f"test.webhooks.{tag}",
-    }
-    yield chosen
-    queue = chosen["render_queue"]
-    delete_names(
-        amqp_url,
-        [queue, retry_queue(queue), dead_queue(queue), chosen["webhooks_queue"], dead_queue(chosen["webhooks_queue"])],
-        chosen["events_exchange"],
-    )
-
-
-@pytest.fixture
-def rabbit_stack(tmp_path: Path, amqp_url: str, pg_databases: dict[str, str], names: dict[str, str]) -> Iterator[Stack]:
-    publisher = RabbitPublisher(amqp_url, names["render_queue"])
+def rabbit_stack(
+    tmp_path: Path, amqp_url: str, pg_databases: dict[str, str], broker_names: dict[str, str]
+) -> Iterator[Stack]:
+    publisher = RabbitPublisher(amqp_url, broker_names["render_queue"])
     with running_stack(
-        tmp_path, db_urls=pg_databases, publisher=publisher, amqp_url=amqp_url, webhooks_embedded=True, **names
+        tmp_path, db_urls=pg_databases, publisher=publisher, amqp_url=amqp_url, webhooks_embedded=True, **broker_names
     ) as stack:
         yield stack
 

@@ -77,6 +77,20 @@ def test_request_ids_from_headers_must_look_like_ours() -> None:
         assert logs.request_id_from({"x-request-id": forged}) is None
 
 
+def test_a_row_keeps_only_the_bounded_request_id_and_trace_context_of_headers() -> None:
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    received = {
+        "x-request-id": b"req_1",
+        "traceparent": traceparent.encode(),
+        "tracestate": "x" * 513,  # over the W3C bound
+        "x-render-attempt": 3,
+        "authorization": "Bearer lk_secret",
+    }
+    assert logs.parse_headers(logs.carried_json(received)) == {"x-request-id": "req_1", "traceparent": traceparent}
+    assert logs.carried_json({"traceparent": "00-\n-forged"}) is None
+    assert logs.carried_json(None) is None
+
+
 def test_text_lines_are_readable_and_redacted(monkeypatch: pytest.MonkeyPatch, captured: io.StringIO) -> None:
     monkeypatch.setenv("LAYERS_LOG_FORMAT", "text")
     logs.configure("json")  # the variable wins over a process's default

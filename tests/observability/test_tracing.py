@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
@@ -16,7 +15,6 @@ import httpx
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from common import clients, logs, tracing
@@ -76,19 +74,6 @@ def test_traceparent_round_trips_and_logs_carry_the_trace_id() -> None:
     inside, outside = (json.loads(line) for line in stream.getvalue().splitlines())
     assert inside["traceId"] == trace_id
     assert "traceId" not in outside
-
-
-@pytest.fixture(scope="module")
-def spans() -> Iterator[InMemorySpanExporter]:
-    """The process-wide tracer provider, set once (OpenTelemetry allows one), recording into memory."""
-    exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-    exporter.clear()
 
 
 def test_a_grpc_call_continues_the_callers_trace(spans: InMemorySpanExporter) -> None:

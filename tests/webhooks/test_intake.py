@@ -36,7 +36,7 @@ def test_a_redelivered_event_fans_out_once(tmp_path: Path, db_url: str) -> None:
         first, second = _event(new_id("evt")), _event(new_id("evt"))
         assert webhooks.ingest(first) == 2
         assert webhooks.ingest(first) == 0  # again, in a transaction of its own
-        assert webhooks.ingest_many([second, first, second]) == 2  # and inside one batch
+        assert webhooks.ingest_many([(second, None), (first, None), (second, None)]) == 2  # and inside one batch
         with webhooks.db.read() as session:
             assert session.scalar(select(func.count()).select_from(Delivery)) == 4
 
