@@ -2,7 +2,8 @@
 completion and its signed download:
 - the renderer's and the webhook delivery's lines carry the request id of the POST that started the job, and
   no line anywhere holds the API key, the webhook signing secret or a URL signature;
-- /metrics of the process names every hop of the job with bounded labels."""
+- /metrics of the process names every hop of the job with bounded labels, and every metric the dashboard and
+  alert rules in deploy/observability query."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.test_dev_crash import free_port, job_of, layers_dev, wait_until
+from tests.observability.test_deploy_observability import alert_exprs, dashboard_exprs, referenced
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -94,6 +96,9 @@ def test_a_job_is_logged_with_its_request_id_and_no_secret_and_measured_at_every
     assert value(samples, "layers_rate_limit_refusals_total", endpoint_class="generations") == 0
     for gauge in ("layers_render_queue_depth", "layers_outbox_pending", "layers_webhook_deliveries_pending"):
         assert value(samples, gauge) >= 0
+    # What deploy/observability queries, the running system exports (not only the code declares).
+    queried = set().union(*(referenced(expr) for expr in [*alert_exprs().values(), *dashboard_exprs()]))
+    assert queried - {name for name, _ in samples} == set()
 
     text = log.read_text()
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
