@@ -11,7 +11,9 @@ import grpc
 from pydantic import ValidationError
 
 from common.errors import unpack
+from common.grpc_server import READINESS_SERVICE
 from common.settings import ConfigError, Settings, describe_invalid, refusal
+from common.tls import GrpcTls
 
 SERVICES = ("content", "media", "billing", "webhooks", "gateway", "renderer")
 
@@ -38,6 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("addr", nargs="?", help="host:port of a gRPC service that must report SERVING")
     target.add_argument("--heartbeat", type=Path, help="a file the renderer touches while it is connected")
     health.add_argument("--max-age", type=float, default=60.0, help="seconds a heartbeat may be old (default 60)")
+    health.add_argument(
+        "--service",
+        default="",
+        help=f"the health service name to ask: empty for liveness (default), {READINESS_SERVICE} for readiness",
+    )
+    health.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="no TLS even with LAYERS_GRPC_TLS_* set (for a LAYERS_GRPC_HEALTH_PORT, which is plaintext)",
+    )
 
     admin.add_parsers(sub)
     return parser
@@ -59,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         print(refusal(str(exc)), file=sys.stderr)
         return 2
     if args.command == "health":
-        return heartbeat_check(args.heartbeat, args.max_age) if args.heartbeat else health_check(args.addr)
+        if args.heartbeat:
+            return heartbeat_check(args.heartbeat, args.max_age)
+        return health_check(args.addr, args.service, None if args.plaintext else GrpcTls.from_settings(settings))
     return run_admin(args)
 
 
@@ -90,21 +104,21 @@ def serve(service: str, settings: Settings) -> int:
     return 0
 
 
-def health_check(addr: str) -> int:
+def health_check(addr: str, service: str = "", tls: GrpcTls | None = None) -> int:
+    """With `tls` (LAYERS_GRPC_TLS_*), the probe shows this process's certificate like any other caller."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     from common.clients import channel
-    from common.tls import GrpcTls
 
-    # With LAYERS_GRPC_TLS_* set, the probe shows this process's certificate like any other caller.
-    with channel(addr, tls=GrpcTls.from_settings(Settings())) as ch:
+    with channel(addr, tls=tls) as ch:
         try:
-            response = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=3)
+            request = health_pb2.HealthCheckRequest(service=service)
+            response = health_pb2_grpc.HealthStub(ch).Check(request, timeout=3)
         except grpc.RpcError as exc:
             print(f"{addr}: {exc.code().name}", file=sys.stderr)  # type: ignore[attr-defined]
             return 1
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
-    print(f"{addr}: {status}")
+    print(f"{addr}{f' {service}' if service else ''}: {status}")
     return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1
 
 

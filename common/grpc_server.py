@@ -31,6 +31,7 @@ from common.clients import CHANNEL_OPTIONS
 from common.errors import ErrorInterceptor
 from common.grpc_context import ServerContextInterceptor
 from common.metrics import GrpcServerMetrics
+from common.settings import Settings
 from common.tls import GrpcTls
 
 log = logging.getLogger("layers.grpc")
@@ -41,6 +42,27 @@ READINESS_SERVICE = "layers.readiness"
 READINESS_INTERVAL_SECONDS = 2.0
 
 _health: weakref.WeakKeyDictionary[grpc.Server, health.HealthServicer] = weakref.WeakKeyDictionary()
+# A server's plaintext health-only server (LAYERS_GRPC_HEALTH_PORT), stopped with it.
+_health_only: weakref.WeakKeyDictionary[grpc.Server, grpc.Server] = weakref.WeakKeyDictionary()
+
+
+def create_service_server(
+    register: Callable[[grpc.Server], None],
+    service_names: Iterable[str],
+    address: str,
+    settings: Settings,
+    reuse_port: bool = False,
+) -> tuple[grpc.Server, int]:
+    """A service's server as its settings ask: mTLS with LAYERS_GRPC_TLS_*, a health port with
+    LAYERS_GRPC_HEALTH_PORT."""
+    return create_server(
+        register,
+        service_names,
+        address,
+        reuse_port=reuse_port,
+        tls=GrpcTls.from_settings(settings),
+        health_port=settings.grpc_health_port,
+    )
 
 
 def create_server(
@@ -50,10 +72,13 @@ def create_server(
     max_workers: int = 16,
     reuse_port: bool = False,
     tls: GrpcTls | None = None,
+    health_port: int | None = None,
 ) -> tuple[grpc.Server, int]:
     """Build, bind and start a server; return it and the port it listens on. `reuse_port` only for the
     worker processes of `serve`, which checked that no other process holds the port. With `tls`, only
-    clients with a certificate from its CA connect, and each may call only what common.callers allows."""
+    clients with a certificate from its CA connect, and each may call only what common.callers allows.
+    With `health_port`, the same health statuses are also served in plaintext on that port (same host),
+    and nothing else is."""
     # Outermost first: the request id is bound before anything logs, refused callers are counted too, and a
     # refused caller never reaches the handler.
     caller_check = [CallerInterceptor()] if tls is not None else []
@@ -78,8 +103,28 @@ def create_server(
         port = 0
     if port == 0:
         raise RuntimeError(f"could not bind gRPC server to {address} (is another instance running there?)")
+    if health_port is not None:
+        _health_only[server] = _health_server(
+            health_servicer, f"{address.rpartition(':')[0]}:{health_port}", reuse_port
+        )
     server.start()
     return server, port
+
+
+def _health_server(servicer: health.HealthServicer, address: str, reuse_port: bool) -> grpc.Server:
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="grpc-health"),
+        options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:
+        bound = 0
+    if bound == 0:
+        raise RuntimeError(f"could not bind the gRPC health port {address} (is another instance running there?)")
+    server.start()
+    return server
 
 
 def wait_for_stop_signal(on_stop: Callable[[], Any] | None = None) -> None:
@@ -150,6 +195,9 @@ class RunningService:
     def stop(self, grace_seconds: float = 5.0) -> None:
         self.drain()
         self.server.stop(grace_seconds).wait()
+        health_only = _health_only.pop(self.server, None)
+        if health_only is not None:
+            health_only.stop(0).wait()
         for close in reversed(self._closers):
             try:
                 close()

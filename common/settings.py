@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     grpc_tls_cert: FilePath | None = None
     grpc_tls_key: FilePath | None = None
     grpc_tls_ca: FilePath | None = None
+    # A second gRPC port of each service, plaintext and serving only the health service, for probes that
+    # cannot show a client certificate (the kubelet's gRPC probes) once mTLS is on; unset means none.
+    grpc_health_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     # The REST gateway's port and bind host.
     http_host: str = "127.0.0.1"
     http_port: int = 8080

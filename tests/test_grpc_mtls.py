@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from cli.main import main as layers_main
 from common.callers import CALLERS, EVERY_METHOD, may_call
 from common.clients import channel
 from common.errors import unpack
-from common.grpc_server import RunningService
+from common.grpc_server import READINESS_SERVICE, RunningService
 from common.render_queue import InProcessQueue
 from common.settings import Settings, describe_invalid
 from common.tls import GrpcTls
@@ -27,6 +28,11 @@ from layers.content.v1 import content_pb2 as pb
 from layers.content.v1.content_pb2_grpc import PartnerServiceStub, TenancyAdminServiceStub
 from services.content import server as content_server
 from tests.support.certs import Certificates
+from tests.support.deployment import ROOT
+from tests.support.processes import free_port
+
+# The identities deploy/k8s runs (one Secret each): the callers of common.callers and the four servers.
+K8S_IDENTITIES = ["gateway", "renderer", "admin", "content", "media", "billing", "webhooks"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +44,10 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 def content(certs: Certificates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     own = certs.issue("content")
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("content"), grpc_tls_cert=own.cert, grpc_tls_key=own.key, grpc_tls_ca=own.ca
+        data_dir=tmp_path_factory.mktemp("content"),
+        grpc_tls_cert=own.cert,
+        grpc_tls_key=own.key,
+        grpc_tls_ca=own.ca,
     )
     running = content_server.start(settings, "127.0.0.1:0", publisher=InProcessQueue())
     try:
@@ -75,6 +84,34 @@ def test_an_identity_outside_the_map_may_call_nothing_but_health(certs: Certific
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
         answer = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest())
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_the_health_port_answers_probes_in_plaintext_and_serves_nothing_else(
+    certs: Certificates, tmp_path: Path
+) -> None:
+    own, health_port = certs.issue("content"), free_port()
+    settings = Settings(
+        data_dir=tmp_path,
+        grpc_tls_cert=own.cert,
+        grpc_tls_key=own.key,
+        grpc_tls_ca=own.ca,
+        grpc_health_port=health_port,
+    )
+    running = content_server.start(settings, "127.0.0.1:0", publisher=InProcessQueue())
+    address = f"127.0.0.1:{health_port}"
+    try:
+        # What a kubelet's gRPC probe asks, without a certificate: liveness, then readiness by name.
+        assert layers_main(["health", "--plaintext", address]) == 0
+        assert layers_main(["health", "--plaintext", "--service", READINESS_SERVICE, address]) == 0
+        with channel(address, timeout_seconds=5) as ch, pytest.raises(grpc.RpcError) as refused:
+            TenancyAdminServiceStub(ch).CreateOrganization(pb.CreateOrganizationRequest(name="Probe"))
+        assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED  # type: ignore[attr-defined]
+        _refused_at_handshake(channel(running.address, timeout_seconds=5))  # the service port stays mTLS only
+        running.drain()  # one set of statuses: the plaintext port reports the drain too
+        assert layers_main(["health", "--plaintext", "--service", READINESS_SERVICE, address]) == 1
+    finally:
+        running.stop(grace_seconds=1)
+    _refused_at_handshake(channel(address, timeout_seconds=2))  # and stops with the server
 
 
 def _refused_at_handshake(ch: grpc.Channel) -> None:
@@ -159,3 +196,43 @@ def test_least_privilege_in_the_map() -> None:
     assert not may_call("content", "/layers.content.v1.PartnerService/GetJob")
     assert not may_call("", "/layers.media.v1.MediaService/ReadBlob")
     assert may_call("", "/grpc.health.v1.Health/Check")
+
+
+def test_the_kubernetes_certificate_script_makes_working_identities(tmp_path: Path) -> None:
+    """deploy/k8s/grpc-certs.sh: what its Secrets hold serves and calls as the caller map expects."""
+    printed = subprocess.run(
+        [str(ROOT / "deploy" / "k8s" / "grpc-certs.sh"), str(tmp_path / "certs")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert [line.split()[6] for line in printed] == [f"layers-grpc-tls-{name}" for name in K8S_IDENTITIES]
+
+    def identity(name: str) -> GrpcTls:
+        folder = tmp_path / "certs" / name
+        return GrpcTls.from_settings(
+            Settings(grpc_tls_cert=folder / "tls.crt", grpc_tls_key=folder / "tls.key", grpc_tls_ca=folder / "ca.crt")
+        )  # type: ignore[return-value]
+
+    own = tmp_path / "certs" / "content"
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        grpc_tls_cert=own / "tls.crt",
+        grpc_tls_key=own / "tls.key",
+        grpc_tls_ca=own / "ca.crt",
+    )
+    running = content_server.start(settings, "127.0.0.1:0", publisher=InProcessQueue())
+    address = f"localhost:{running.port}"  # a name the server's certificate carries
+    try:
+        with channel(address, timeout_seconds=5, tls=identity("admin")) as ch:
+            assert (
+                TenancyAdminServiceStub(ch).CreateOrganization(pb.CreateOrganizationRequest(name="Acme")).organization
+            )
+        with (
+            channel(address, timeout_seconds=5, tls=identity("renderer")) as ch,
+            pytest.raises(grpc.RpcError) as refused,
+        ):
+            PartnerServiceStub(ch).CreateUgcRemix(pb.CreateUgcRemixRequest())
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
+    finally:
+        running.stop(grace_seconds=1)

@@ -17,6 +17,7 @@ from cloudcoil.models.keda import v1alpha1 as keda
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from cli.main import SERVICES
+from common.callers import CALLERS
 from common.grpc_server import READINESS_SERVICE
 from common.settings import Settings
 from tests.support.deployment import ROOT, image_env, image_uid, parse_command, setting_of
@@ -39,6 +40,9 @@ SECRET_SETTINGS = {"content_db_url", "media_db_url", "billing_db_url", "webhooks
 CONSUMED_QUEUE = {"renderer": "render_queue", "webhooks": "webhooks_queue"}
 
 Object = dict[str, Any]
+# Where each process's certificate, key and CA are mounted (a Secret per identity), by variable.
+TLS_DIR = Path("/etc/layers/grpc-tls")
+TLS_FILES = {"LAYERS_GRPC_TLS_CERT": "tls.crt", "LAYERS_GRPC_TLS_KEY": "tls.key", "LAYERS_GRPC_TLS_CA": "ca.crt"}
 
 
 def objects(variant: str, kind: str) -> dict[str, Object]:
@@ -77,8 +81,10 @@ class ManifestSettings(Settings):
 
 
 def settings_of(workload: Object) -> Settings:
-    """The settings the container's process reads: its literal variables over the image's environment."""
+    """The settings the container's process reads: its literal variables over the image's environment (but
+    the certificate files, which exist only in the pod: test_every_process_speaks_mtls_with_its_own_identity)."""
     env = {"LAYERS_DATA_DIR": image_env("LAYERS_DATA_DIR"), **literal_env(workload)}
+    env = {k: v for k, v in env.items() if k not in TLS_FILES}
     return ManifestSettings.model_validate({setting_of(k, name_of(workload)): v for k, v in env.items()})
 
 
@@ -205,18 +211,23 @@ def test_ports_probes_and_services_match_what_each_process_binds(variant: str) -
             assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         else:
             host, _, port = getattr(settings, f"{name}_addr").rpartition(":")
-            assert host == "0.0.0.0" and ports == {"grpc": int(port)}
-            # The gRPC health service every server has: overall status for liveness, readiness by name.
-            assert main["livenessProbe"]["grpc"] == {"port": int(port)}
-            assert main["readinessProbe"]["grpc"] == {"port": int(port), "service": READINESS_SERVICE}
+            health = settings.grpc_health_port
+            assert host == "0.0.0.0" and ports == {"grpc": int(port), "health": health}
+            # The gRPC health service every server has, on its plaintext health port (the service port takes
+            # only mTLS callers, and the kubelet has no certificate): overall status for liveness, readiness
+            # by name.
+            assert main["livenessProbe"]["grpc"] == {"port": health}
+            assert main["readinessProbe"]["grpc"] == {"port": health, "service": READINESS_SERVICE}
         service = services[name]
         assert service["spec"]["selector"] == deployment["spec"]["template"]["metadata"]["labels"]
-        assert [p["targetPort"] for p in service["spec"]["ports"]] == list(ports)
+        # The Service carries the traffic; the health port is the kubelet's, on the pod itself.
+        assert [p["targetPort"] for p in service["spec"]["ports"]] == [p for p in ports if p != "health"]
 
 
 def serving_ports(deployment: dict[str, Any]) -> list[dict[str, Any]]:
-    """A container's ports but /metrics, which only Prometheus reaches."""
-    return [p for p in container(deployment)["ports"] if p["name"] != "metrics"]
+    """A container's ports but /metrics, which only Prometheus reaches, and the health port the kubelet's
+    probes use (from the node, which NetworkPolicies do not govern)."""
+    return [p for p in container(deployment)["ports"] if p["name"] not in ("metrics", "health")]
 
 
 def callers(variant: str) -> dict[str, set[str]]:
@@ -293,7 +304,9 @@ def test_containers_are_non_root_read_only_and_write_only_to_volumes(variant: st
         assert set(main["resources"]["requests"]) == {"cpu", "memory"}
         volumes = {v["name"]: v for v in spec["volumes"]}
         mounts = {Path(m["mountPath"]): m for m in main["volumeMounts"]}
-        assert all(not m.get("readOnly") and m["name"] in volumes for m in mounts.values())
+        assert all(m["name"] in volumes for m in mounts.values())
+        # Read-only: the certificates; everything else mounted is somewhere the process may write.
+        assert {p for p, m in mounts.items() if m.get("readOnly")} == {TLS_DIR}
         settings = settings_of(workload)
         # Where the process writes: temporary files, and the folders the settings name (data, blobs, renders).
         written = [Path("/tmp")]
@@ -333,3 +346,22 @@ def test_every_deployment_has_a_disruption_budget(variant: str) -> None:
     budgets = objects(variant, "PodDisruptionBudget")
     for name, deployment in objects(variant, "Deployment").items():
         assert budgets[name]["spec"]["selector"] == deployment["spec"]["selector"]
+
+
+@pytest.mark.parametrize("variant", sorted(RENDERED))
+def test_every_process_speaks_mtls_with_its_own_identity(variant: str) -> None:
+    """Each workload's LAYERS_GRPC_TLS_* name the files of its own Secret, read-only: the certificate whose
+    common name is the identity the caller map (common.callers) knows it by, its component's name."""
+    servers = {"content", "media", "billing", "webhooks"}
+    identities = set()
+    for workload in workloads(variant):
+        name, env = component(workload), literal_env(workload)
+        assert {k: env.get(k) for k in TLS_FILES} == {k: str(TLS_DIR / f) for k, f in TLS_FILES.items()}, name
+        mount = next(m for m in container(workload)["volumeMounts"] if Path(m["mountPath"]) == TLS_DIR)
+        assert mount["readOnly"] is True
+        volume = next(v for v in pod_spec(workload)["volumes"] if v["name"] == mount["name"])
+        assert volume["secret"]["secretName"] == f"layers-grpc-tls-{name}"
+        assert volume["secret"]["defaultMode"] == 0o440  # the process's group (fsGroup) reads, nobody writes
+        identities.add(name)
+    # Every identity that calls is in the caller map, and every server has a certificate of its own.
+    assert identities - servers == set(CALLERS) - servers and servers <= identities

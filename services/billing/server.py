@@ -9,9 +9,8 @@ import grpc
 
 from common import logs
 from common.db import Database, make_engine, migrate, ping
-from common.grpc_server import RunningService, create_server, serve
+from common.grpc_server import RunningService, create_service_server, serve
 from common.settings import Settings, load_settings
-from common.tls import GrpcTls
 from layers.billing.v1 import billing_pb2, billing_pb2_grpc
 from services.billing.ledger import Ledger
 from services.billing.servicer import BillingServicer
@@ -38,12 +37,8 @@ def start(settings: Settings, address: str | None = None, reuse_port: bool = Fal
         def register(server: grpc.Server) -> None:
             billing_pb2_grpc.add_BillingServiceServicer_to_server(servicer, server)
 
-        server, port = create_server(
-            register,
-            [SERVICE_NAME],
-            address or settings.billing_addr,
-            reuse_port=reuse_port,
-            tls=GrpcTls.from_settings(settings),
+        server, port = create_service_server(
+            register, [SERVICE_NAME], address or settings.billing_addr, settings, reuse_port=reuse_port
         )
     except BaseException:
         if sweeper is not None:

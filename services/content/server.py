@@ -12,11 +12,10 @@ from common import logs
 from common.clients import Clients
 from common.db import Database, make_engine, migrate, ping
 from common.events import DiscardEvents, EventPublisher, RabbitEventPublisher
-from common.grpc_server import RunningService, create_server, serve
+from common.grpc_server import RunningService, create_service_server, serve
 from common.render_queue import InProcessQueue, Publisher, RabbitPublisher
 from common.revocations import RevocationPublisher
 from common.settings import Settings, load_settings
-from common.tls import GrpcTls
 from layers.content.v1 import content_pb2, content_pb2_grpc
 from services.content.idempotency import IdempotencyStore
 from services.content.jobs import Jobs
@@ -84,12 +83,8 @@ def start(
             )
             content_pb2_grpc.add_EdgeServiceServicer_to_server(EdgeServicer(tenancy, idempotency), server)
 
-        server, port = create_server(
-            register,
-            SERVICE_NAMES,
-            address or settings.content_addr,
-            reuse_port=reuse_port,
-            tls=GrpcTls.from_settings(settings),
+        server, port = create_service_server(
+            register, SERVICE_NAMES, address or settings.content_addr, settings, reuse_port=reuse_port
         )
     except BaseException:
         for close in reversed(closers):

@@ -9,9 +9,8 @@ import grpc
 
 from common import logs
 from common.db import make_engine, migrate, ping
-from common.grpc_server import RunningService, create_server, serve
+from common.grpc_server import RunningService, create_service_server, serve
 from common.settings import Settings, load_settings
-from common.tls import GrpcTls
 from layers.media.v1 import media_pb2_grpc
 from services.media.blob_store import LocalBlobStore
 from services.media.library import MediaLibrary
@@ -46,12 +45,8 @@ def start(settings: Settings, address: str | None = None, reuse_port: bool = Fal
         def register(server: grpc.Server) -> None:
             media_pb2_grpc.add_MediaServiceServicer_to_server(servicer, server)
 
-        server, port = create_server(
-            register,
-            [SERVICE_NAME],
-            address or settings.media_addr,
-            reuse_port=reuse_port,
-            tls=GrpcTls.from_settings(settings),
+        server, port = create_service_server(
+            register, [SERVICE_NAME], address or settings.media_addr, settings, reuse_port=reuse_port
         )
     except BaseException:
         engine.dispose()

@@ -17,10 +17,9 @@ import grpc
 
 from common import logs
 from common.db import Database, make_engine, migrate, ping
-from common.grpc_server import RunningService, create_server, serve
+from common.grpc_server import RunningService, create_service_server, serve
 from common.settings import Settings, load_settings
 from common.ssrf import OutboundGuard, Resolver, split_hosts
-from common.tls import GrpcTls
 from layers.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc
 from services.webhooks.consumer import LocalEventSink, RabbitEventConsumer
 from services.webhooks.delivery import DeliveryWorker
@@ -95,12 +94,8 @@ def start(
         def register(server: grpc.Server) -> None:
             webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(webhooks), server)
 
-        server, port = create_server(
-            register,
-            [SERVICE_NAME],
-            address or settings.webhooks_addr,
-            reuse_port=reuse_port,
-            tls=GrpcTls.from_settings(settings),
+        server, port = create_service_server(
+            register, [SERVICE_NAME], address or settings.webhooks_addr, settings, reuse_port=reuse_port
         )
     except BaseException:
         for close in reversed(closers):

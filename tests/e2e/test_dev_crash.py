@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,10 @@ import httpx
 
 from common.settings import Settings
 from services.media import seed_clips
+from tests.support.processes import free_port
 
 LAYERS = str(Path(sys.executable).parent / "layers")
 Dev = tuple[subprocess.Popen[bytes], httpx.Client, dict[str, Any]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

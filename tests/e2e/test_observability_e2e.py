@@ -16,8 +16,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.test_dev_crash import free_port, job_of, layers_dev, wait_until
+from tests.e2e.test_dev_crash import job_of, layers_dev, wait_until
 from tests.observability.test_deploy_observability import alert_exprs, dashboard_exprs, referenced
+from tests.support.processes import free_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -18,8 +18,9 @@ import pytest
 from common import clients, metrics
 from common.errors import ServiceError
 from common.grpc_server import create_server
-from tests.e2e.test_dev_crash import free_port, wait_until
+from tests.e2e.test_dev_crash import wait_until
 from tests.e2e.test_observability_e2e import scrape, value
+from tests.support.processes import free_port
 
 LAYERS = str(Path(sys.executable).parent / "layers")
 

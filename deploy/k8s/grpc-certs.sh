@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Makes the internal mTLS certificates deploy/k8s expects: a CA, and for each process identity a key and a
+# certificate whose common name is that identity (common/callers.py) and whose names are its Service's
+# in-cluster names. Prints the `kubectl create secret` line for each `layers-grpc-tls-<identity>` Secret.
+#
+#     deploy/k8s/grpc-certs.sh OUT_DIR [NAMESPACE]     # NAMESPACE defaults to layers
+#
+# Keep OUT_DIR/ca.key offline: whoever holds it can mint any identity. Certificates last DAYS (default 365).
+set -euo pipefail
+
+if [[ $# -lt 1 || $1 == -h || $1 == --help ]]; then
+  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+  exit $(( $# < 1 ? 2 : 0 ))
+fi
+out=$1
+namespace=${2:-layers}
+days=${DAYS:-365}
+identities=(gateway renderer admin content media billing webhooks)
+
+if [[ -e $out/ca.key ]]; then
+  echo "grpc-certs: $out/ca.key exists; refusing to overwrite a CA (choose another folder)" >&2
+  exit 1
+fi
+mkdir -p "$out"
+umask 077
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days "$days" \
+  -subj "/CN=layers internal CA" -keyout "$out/ca.key" -out "$out/ca.crt" 2>/dev/null
+
+for name in "${identities[@]}"; do
+  dir=$out/$name
+  mkdir -p "$dir"
+  cp "$out/ca.crt" "$dir/ca.crt"
+  names="DNS:$name,DNS:$name.$namespace,DNS:$name.$namespace.svc,DNS:$name.$namespace.svc.cluster.local,DNS:localhost"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name" \
+    -keyout "$dir/tls.key" -out "$dir/tls.csr" 2>/dev/null
+  openssl x509 -req -in "$dir/tls.csr" -CA "$out/ca.crt" -CAkey "$out/ca.key" -CAcreateserial -days "$days" \
+    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n' "$names") \
+    -out "$dir/tls.crt" 2>/dev/null
+  rm "$dir/tls.csr"
+  echo "kubectl -n $namespace create secret generic layers-grpc-tls-$name" \
+    "--from-file=tls.crt=$dir/tls.crt --from-file=tls.key=$dir/tls.key --from-file=ca.crt=$dir/ca.crt"
+done
