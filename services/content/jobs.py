@@ -1,4 +1,6 @@
-"""The job state machine: running → completed | failed | canceled, and nothing after a terminal state.
+"""Jobs as stored: each renderer callback and cancel locks the job's rows, applies its transition
+(`services/content/lifecycle.py`, the rules themselves) and writes what follows in the same transaction:
+assets, events to the outbox, the key's running-job slot given back.
 
 Credits follow the job: captured on completion, released on failure or cancel. The billing call happens
 after the state change commits; `billing_settled` records that it went through, and `settle_pending()`
@@ -21,21 +23,11 @@ from common.errors import ServiceError, not_found
 from common.ids import new_id
 from common.timeutil import utcnow
 from layers.content.v1 import content_pb2 as pb
-from services.content import events, views
+from services.content import events, lifecycle, views
 from services.content.models import ApiKey, Asset, Container, Job, table_of
 from services.content.ports import BillingPort
 
 log = logging.getLogger("layers.content.jobs")
-
-STAGES = ("queued", "fetching_inputs", "compositing", "uploading")
-# Share of overall progress each stage covers; compositing dominates the wall time.
-STAGE_SPAN = {"queued": (0.0, 0.0), "fetching_inputs": (0.0, 0.1), "compositing": (0.1, 0.9), "uploading": (0.9, 1.0)}
-
-
-def overall_progress(stage: str, stage_progress: float) -> float:
-    low, high = STAGE_SPAN[stage]
-    return low + (high - low) * min(max(stage_progress, 0.0), 1.0)
-
 
 _COMPLETED = metrics.JOBS_FINISHED.labels("completed", "none")
 _CANCELED = metrics.JOBS_FINISHED.labels("canceled", "none")
@@ -82,40 +74,22 @@ class Jobs:
     def start_render(self, job_id: str) -> tuple[bool, pb.Job]:
         with self.db.write() as session:
             job, container = _locked(session, job_id)
-            if job.status != "running":
-                return False, self._job_view(session, job)
-            job.render_attempts += 1
-            if job.stage == "queued":
-                job.stage, job.stage_progress = "fetching_inputs", 0.0
-            job.updated_at = utcnow()
-            container.status = "processing"
-            return True, self._job_view(session, job)
+            started = lifecycle.start_render(job, container, utcnow())
+            return started, self._job_view(session, job)
 
     def report_progress(self, job_id: str, stage: str, stage_progress: float, eta_seconds: int | None) -> bool:
         """Record progress; returns True when the renderer should stop (the job is no longer running)."""
         with self.db.write() as session:
             job, _ = _locked(session, job_id)
-            if job.status != "running":
-                return True
-            if STAGES.index(stage) < STAGES.index(job.stage):
-                return False  # a late report from an earlier stage: progress never goes back
-            progress = overall_progress(stage, stage_progress)
-            fraction = min(max(stage_progress, 0.0), 1.0)
-            # A redelivered render restarts its stage at 0: keep what the partner already saw.
-            job.stage_progress = max(job.stage_progress, fraction) if stage == job.stage else fraction
-            job.stage = stage
-            job.progress = max(job.progress, progress)
-            job.eta_seconds = eta_seconds
-            job.updated_at = utcnow()
-            return False
+            return lifecycle.record_progress(job, stage, stage_progress, eta_seconds, utcnow())
 
     def complete(self, job_id: str, assets: Sequence[pb.Asset]) -> tuple[bool, pb.Job]:
         """Record the output once; False when the job was already terminal (output not recorded)."""
         with self.db.write() as session:
             job, container = _locked(session, job_id)
-            if job.status != "running":
-                return False, self._job_view(session, job)
             now = utcnow()
+            if not lifecycle.complete(job, container, now):
+                return False, self._job_view(session, job)
             rows = []
             for asset in assets:
                 rows.append(
@@ -136,9 +110,6 @@ class Jobs:
                 )
             session.add_all(rows)
             _free_running_slot(session, job)
-            job.status, job.progress, job.stage_progress, job.eta_seconds = "completed", 1.0, 1.0, 0
-            job.finished_at = job.updated_at = now
-            container.status, container.completed_at = "completed", now
             events.job_completed(session, job, container, rows, now)
             session.flush()
             view = self._job_view(session, job)
@@ -148,18 +119,12 @@ class Jobs:
         return True, view
 
     def fail(self, job_id: str, code: str, message: str) -> pb.Job:
-        failed_now = False
         with self.db.write() as session:
             job, container = _locked(session, job_id)
-            if job.status == "running":
-                failed_now = True
-                now = utcnow()
+            now = utcnow()
+            failed_now = lifecycle.fail(job, container, code, message, now)
+            if failed_now:
                 _free_running_slot(session, job)
-                job.status, job.error_code, job.error_message = "failed", code, message
-                job.finished_at = job.updated_at = now
-                job.eta_seconds = None
-                container.status, container.failed_at = "failed", now
-                container.last_error_code, container.last_error_message = code, message
                 events.job_failed(session, job, code, message, now)
             view = self._job_view(session, job)
         self.on_committed()
@@ -174,12 +139,10 @@ class Jobs:
             if job is None or job.organization_id != organization_id:
                 raise not_found("job", "Job not found.")
             job, container = _locked(session, job_id)
-            if job.status != "running":
-                return False, "ALREADY_COMPLETED", self._job_view(session, job)
             now = utcnow()
+            if not lifecycle.cancel(job, container, now):
+                return False, "ALREADY_COMPLETED", self._job_view(session, job)
             _free_running_slot(session, job)
-            job.status, job.finished_at, job.updated_at, job.eta_seconds = "canceled", now, now, None
-            container.status = "canceled"
             events.job_canceled(session, job, now)
             view = self._job_view(session, job)
         self.on_committed()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -27,7 +26,7 @@ from common.ids import new_id
 from common.timeutil import utcnow
 from layers.content.v1 import content_pb2 as pb
 from layers.render.v1 import render_pb2
-from services.content import views
+from services.content import views, wiring
 from services.content.idempotency import Claim, ClaimLost, IdempotencyStore, Replay
 from services.content.models import (
     ApiKey,
@@ -42,10 +41,10 @@ from services.content.models import (
     table_of,
 )
 from services.content.ports import BillingPort, MediaPort, RenderInputs
+from services.content.wiring import FORMAT, OnCamera, wiring_error
 
 log = logging.getLogger("layers.content")
 
-FORMAT = "ugc-remix"
 # Billing answers that do not say whether the hold was made.
 AMBIGUOUS = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
@@ -56,21 +55,6 @@ MISSING_APP_DEMO_MESSAGE = (
     "MISSING_APP_DEMO: ugc-remix requires an app-demo asset on the project. Upload one via "
     "POST /v1/projects/:id/app-media with kind='demo-video' before retrying."
 )
-
-
-def wiring_error(reason: str, message: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, reason, f"{reason}: {message}", {"format": FORMAT})
-
-
-@dataclass(frozen=True)
-class OnCamera:
-    """The resolved wiring chain: who is on camera and which content layer anchors the container."""
-
-    influencer_id: str
-    language: str
-    voice: str
-    layer_id: str
-    social_account_id: str | None
 
 
 def reservation_id_for(job_id: str) -> str:
@@ -243,12 +227,14 @@ class UgcRemixHandler:
 
     @staticmethod
     def _by_influencer(row: Row[Any], request: pb.CreateUgcRemixRequest) -> tuple[OnCamera | None, ServiceError | None]:
-        """The influencer named directly, and the first content layer it drives (_chain's rule)."""
+        """The influencer named directly, and the first content layer it drives."""
         if row.influencer_project != request.project_id:
             raise not_found("influencerId", "influencerId is not on this project.")
-        if row.driven_layer_id is None:
-            return None, wiring_error("NO_CONTENT_LAYER_WIRED", "the influencer drives no content layer.")
-        return OnCamera(request.influencer_id, row.language, row.voice, row.driven_layer_id, None), None
+        try:
+            person = wiring.Person(request.influencer_id, row.language, row.voice)
+            return wiring.by_influencer(person, row.driven_layer_id), None
+        except ServiceError as exc:
+            return None, exc
 
     def _reserve(self, request: pb.CreateUgcRemixRequest, claim: Claim) -> tuple[Claim, str]:
         """Hold the credits under an id derived from the job id, so a retry finds the same hold."""
@@ -288,33 +274,28 @@ class UgcRemixHandler:
 
     @staticmethod
     def _chain(conn: Connection, account_id: str, explicit: Any) -> OnCamera:
-        """account → its first wired content layer → that layer's influencer (an explicit one wins)."""
-        layers = conn.execute(
-            select(Layer.layer_id, Layer.kind, Layer.influencer_id)
-            .join(Wiring, Wiring.layer_id == Layer.layer_id)
-            .where(Wiring.social_account_id == account_id)
-            .order_by(Wiring.seq)
-        ).all()
-        if not layers:
-            raise wiring_error("ACCOUNT_NOT_WIRED", "the social account is not wired to any layer.")
-        content_layers = [layer for layer in layers if layer.kind == "content"]
-        if not content_layers:
-            raise wiring_error("NO_CONTENT_LAYER_WIRED", "the social account is not wired to a content layer.")
-        layer = content_layers[0]
-        if explicit is not None:
-            return OnCamera(explicit.influencer_id, explicit.language, explicit.voice, layer.layer_id, account_id)
-        wired = (
-            conn.execute(
+        """The account's wired layers, and the influencer its content layer carries, as wiring's rules ask."""
+        layer = wiring.account_content_layer(
+            [
+                wiring.WiredLayer(*row)
+                for row in conn.execute(
+                    select(Layer.layer_id, Layer.kind, Layer.influencer_id)
+                    .join(Wiring, Wiring.layer_id == Layer.layer_id)
+                    .where(Wiring.social_account_id == account_id)
+                    .order_by(Wiring.seq)
+                )
+            ]
+        )
+        named = wiring.Person(explicit.influencer_id, explicit.language, explicit.voice) if explicit else None
+        wired = None
+        if named is None and layer.influencer_id:
+            row = conn.execute(
                 select(Influencer.influencer_id, Influencer.language, Influencer.voice).where(
                     Influencer.influencer_id == layer.influencer_id
                 )
             ).first()
-            if layer.influencer_id
-            else None
-        )
-        if wired is None:
-            raise wiring_error("INFLUENCER_NOT_WIRED", "the account's content layer has no influencer.")
-        return OnCamera(wired.influencer_id, wired.language, wired.voice, layer.layer_id, account_id)
+            wired = wiring.Person(*row) if row is not None else None
+        return wiring.through_account(account_id, layer, named, wired)
 
     @staticmethod
     def _check_app_demo(inputs: RenderInputs) -> None:
