@@ -3,42 +3,31 @@ broker confirms. Render messages go to the render queue, events to the `layers.e
 
 With the broker unreachable the rows simply wait and the relay backs off (capped); nothing is lost. On
 PostgreSQL rows are claimed with FOR UPDATE SKIP LOCKED so several content replicas never publish one
-row at the same time. The same loop retries billing settlements that did not go through.
+row at the same time. What else content does in the background is `services/content/housekeeping.py`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable
-from datetime import timedelta
 
 from opentelemetry import trace
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, select, update
 
-from common import events, logs, metrics, tracing
+from common import events, logs, tracing
 from common.db import Database, is_sqlite
 from common.events import EventPublisher
 from common.render_queue import Publisher
-from common.timeutil import as_utc, utcnow
+from common.timeutil import utcnow
 from layers.events.v1 import events_pb2
-from services.content.jobs import Jobs
-from services.content.models import IdempotencyRecord, Job, OutboxMessage
+from services.content.models import Job, OutboxMessage
 
 log = logging.getLogger("layers.content.relay")
 _tracer = trace.get_tracer("layers.content.relay")
 
 MAX_BACKOFF_SECONDS = 5.0
-PURGE_EVERY_SECONDS = 600.0
-# Settlements that did not go through are retried on this beat, not on every wake-up by a new job.
-SETTLE_EVERY_SECONDS = 2.0
-# Requests that died before committing their job are looked for on this beat (and at start-up).
-ABANDONED_CLAIMS_EVERY_SECONDS = 5.0
 # Rows one PostgreSQL transaction claims and publishes: under load a wake-up finds many.
 BATCH_ROWS = 50
-# Sent rows are kept a while for inspection; the job itself records everything that matters.
-SENT_RETENTION = timedelta(days=7)
 
 
 class OutboxRelay:
@@ -46,25 +35,19 @@ class OutboxRelay:
         self,
         db: Database,
         publisher: Publisher,
-        jobs: Jobs,
         poll_seconds: float = 0.5,
-        release_abandoned: Callable[[], int] = lambda: 0,
         events: EventPublisher | None = None,
     ) -> None:
         self.db = db
         self.publisher = publisher
         self.events = events
-        self.jobs = jobs
-        self.release_abandoned = release_abandoned
         self.poll_seconds = poll_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
-        self._claims = threading.Thread(target=self._settle_abandoned_claims, name="abandoned-claims", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
-        self._claims.start()
 
     def wake(self) -> None:
         """Called after a commit that added a row, so it goes out without waiting for the next poll."""
@@ -74,14 +57,12 @@ class OutboxRelay:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=10)
-        self._claims.join(timeout=10)
         self.publisher.close()
         if self.events is not None:
             self.events.close()
 
     def _run(self) -> None:
         backoff = 0.0
-        next_purge = next_settle = next_sample = 0.0
         while not self._stop.is_set():
             try:
                 self.publish_pending()
@@ -89,16 +70,6 @@ class OutboxRelay:
             except Exception as exc:
                 backoff = min(MAX_BACKOFF_SECONDS, max(0.2, backoff * 2))
                 log.warning("relay: %s; retrying in %.1fs", exc.__class__.__name__, backoff)
-            # The chores go on while the broker is away (each failing alone).
-            if time.monotonic() >= next_settle:
-                _chore("settle billing", self.jobs.settle_pending)
-                next_settle = time.monotonic() + SETTLE_EVERY_SECONDS
-            if time.monotonic() >= next_sample:
-                _chore("sample the outbox", self.sample_backlog)
-                next_sample = time.monotonic() + metrics.SAMPLE_SECONDS
-            if time.monotonic() >= next_purge:
-                _chore("purge", self.purge)
-                next_purge = time.monotonic() + PURGE_EVERY_SECONDS
             if backoff:
                 self._stop.wait(backoff)
             else:
@@ -107,30 +78,6 @@ class OutboxRelay:
                     self.events.idle()
                 self._wake.wait(self.poll_seconds)
             self._wake.clear()
-
-    def _settle_abandoned_claims(self) -> None:
-        """Its own thread: a pass waits on billing, which must never hold up render messages."""
-        while not self._stop.is_set():
-            _chore("release abandoned claims", self.release_abandoned)
-            self._stop.wait(ABANDONED_CLAIMS_EVERY_SECONDS)
-
-    def sample_backlog(self) -> None:
-        """Set the outbox gauges: rows waiting, and how long the oldest has waited (the relay's lag)."""
-        with self.db.read() as session:
-            pending, oldest = session.execute(
-                select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.sent_at.is_(None))
-            ).one()
-        metrics.OUTBOX_PENDING.set(pending)
-        metrics.OUTBOX_LAG.set((utcnow() - as_utc(oldest)).total_seconds() if oldest is not None else 0.0)
-
-    def purge(self) -> tuple[int, int]:
-        """Delete idempotency records past their 24 hours and outbox rows sent more than a week ago, so
-        neither table grows without bound. Returns how many of each were deleted."""
-        now = utcnow()
-        with self.db.write() as session:
-            records = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))
-            sent = session.execute(delete(OutboxMessage).where(OutboxMessage.sent_at <= now - SENT_RETENTION))
-        return _count(records), _count(sent)
 
     def resend_running_jobs(self) -> int:
         """Mark the render messages of jobs still running as unsent, so they go out again. For a queue that
@@ -230,13 +177,6 @@ class OutboxRelay:
 
 def _next_unsent(rows: int = 1) -> Select[OutboxMessage]:
     return select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(rows)
-
-
-def _chore(what: str, run: Callable[[], object]) -> None:
-    try:
-        run()
-    except Exception as exc:
-        log.warning("relay: could not %s: %s", what, exc.__class__.__name__)
 
 
 def _count(result: object) -> int:

@@ -17,6 +17,7 @@ from common.render_queue import InProcessQueue, Publisher, RabbitPublisher
 from common.revocations import RevocationPublisher
 from common.settings import Settings, load_settings
 from layers.content.v1 import content_pb2, content_pb2_grpc
+from services.content.housekeeping import Housekeeping
 from services.content.idempotency import IdempotencyStore
 from services.content.jobs import Jobs
 from services.content.ports import GrpcBilling, GrpcMedia
@@ -71,7 +72,8 @@ def start(
             reservation_ttl_seconds=settings.reservation_ttl_seconds,
             max_running_jobs_per_key=settings.max_concurrent_jobs_per_key,
         )
-        relay = OutboxRelay(db, publisher, jobs, release_abandoned=ugc_remix.release_abandoned, events=events)
+        relay = OutboxRelay(db, publisher, events=events)
+        housekeeping = Housekeeping(db, jobs, release_abandoned=ugc_remix.release_abandoned)
         ugc_remix.on_committed = relay.wake
         jobs.on_committed = relay.wake
 
@@ -94,8 +96,10 @@ def start(
         # The in-process queue did not survive the last stop: send running jobs' render messages again.
         relay.resend_running_jobs()
     relay.start()
-    # Closers run last-first: the relay stops before the channels and the database it uses go away.
-    return RunningService("content", server, port, closers=[*closers, relay.stop], checks=[lambda: ping(db.engine)])
+    housekeeping.start()
+    # Closers run last-first: the background work stops before the channels and the database it uses go away.
+    closers += [relay.stop, housekeeping.stop]
+    return RunningService("content", server, port, closers=closers, checks=[lambda: ping(db.engine)])
 
 
 def main() -> None:

@@ -1,14 +1,20 @@
-"""The outbox relay's housekeeping on a real database: resending after a restart, purging old rows."""
+"""The outbox relay and content's housekeeping on a real database: resending after a restart, purging old
+rows, every chore on its beat."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+from common import metrics
 from common.render_queue import Headers, InProcessQueue
 from common.timeutil import utcnow
 from layers.events.v1 import events_pb2
+from services.content.housekeeping import Housekeeping
 from services.content.jobs import Jobs
 from services.content.models import IdempotencyRecord, Job, OutboxMessage
 from services.content.relay import OutboxRelay
@@ -33,7 +39,7 @@ class CollectedEvents:
 
 
 def _relay(w: World, queue: InProcessQueue, events: CollectedEvents | None = None) -> OutboxRelay:
-    return OutboxRelay(w.db, queue, Jobs(w.db, FakeBilling(0)), events=events or CollectedEvents())
+    return OutboxRelay(w.db, queue, events=events or CollectedEvents())
 
 
 def test_running_jobs_are_resent_and_finished_ones_are_not(world: World) -> None:
@@ -53,7 +59,7 @@ def test_running_jobs_are_resent_and_finished_ones_are_not(world: World) -> None
 
 
 def test_purge_drops_expired_idempotency_records_and_old_sent_rows(world: World) -> None:
-    relay = _relay(world, InProcessQueue())
+    relay, housekeeping = _relay(world, InProcessQueue()), Housekeeping(world.db, world.jobs)
     keep = request(world, influencer_id=world.influencer, idempotency_key="fresh", request_fingerprint="f")
     old = request(world, influencer_id=world.influencer, idempotency_key="stale", request_fingerprint="f")
     world.handler.handle(keep)
@@ -65,10 +71,37 @@ def test_purge_drops_expired_idempotency_records_and_old_sent_rows(world: World)
         record.expires_at = long_ago
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == stale_job.job_id))
         row.sent_at = long_ago
-    assert relay.purge() == (1, 1)
+    assert housekeeping.purge() == (1, 1)
     with world.db.read() as session:
         keys = list(session.scalars(select(IdempotencyRecord.idempotency_key)))
         outbox = session.scalar(select(func.count()).select_from(OutboxMessage))
         jobs = session.scalar(select(func.count()).select_from(Job))
     assert keys == ["fresh"] and outbox == 1 and jobs == 2  # the jobs themselves are kept
     assert world.handler.handle(old).job.job_id != stale_job.job_id  # the stale key starts afresh
+
+
+def test_housekeeping_runs_every_chore_on_its_beat_and_one_failing_stops_no_other(world: World) -> None:
+    settled, abandoned = threading.Event(), []
+
+    class CountingJobs(Jobs):
+        def settle_pending(self, limit: int = 100) -> int:
+            settled.set()
+            raise RuntimeError("billing away")
+
+    def release_abandoned() -> int:
+        abandoned.append(1)
+        raise RuntimeError("billing away")
+
+    housekeeping = Housekeeping(world.db, CountingJobs(world.db, FakeBilling(0)), release_abandoned=release_abandoned)
+    world.handler.handle(request(world, influencer_id=world.influencer))  # one outbox row waiting
+    metrics.OUTBOX_PENDING.set(-1)
+    housekeeping.start()
+    try:
+        assert settled.wait(5)
+        deadline = time.monotonic() + 5
+        while REGISTRY.get_sample_value("layers_outbox_pending") != 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert REGISTRY.get_sample_value("layers_outbox_pending") == 1  # sampled after the failure before it
+        assert abandoned
+    finally:
+        housekeeping.stop()
