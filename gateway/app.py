@@ -21,7 +21,7 @@ from gateway.auth import key_cache_for, listen_for_revocations
 from gateway.cursors import CursorSealer
 from gateway.errors import install_error_handlers
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from gateway.rate_limit import RateLimitHeadersMiddleware, RateLimits
+from gateway.rate_limit import RateLimits
 from gateway.routes import account, app_media, content, health, jobs, projects, webhooks
 from gateway.signing import UrlSigner
 
@@ -73,7 +73,6 @@ def create_app(settings: Settings) -> FastAPI:
 
     install_error_handlers(app)
     # Added last runs first: request ids wrap everything, so even a 413 or a 500 carries one.
-    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_json_body_bytes,

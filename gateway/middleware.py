@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import logs, metrics, tracing
 from common.ids import new_id
+from gateway import rate_limit
 from gateway.errors import error_response, internal_error_response, payload_too_large, request_id_of
 
 log = logging.getLogger("layers.gateway")
@@ -28,9 +29,10 @@ _tracer = trace.get_tracer("layers.gateway")
 
 
 class RequestIdMiddleware:
-    """Gives every request our own `req_<ULID>`, stamps it on every response, and answers the 500
-    envelope for anything nothing else handled. A caller's X-Request-Id is not ours and is dropped. A client
-    that goes away before its request is read is noted in one line."""
+    """Gives every request our own `req_<ULID>`, stamps it (and the rate-limit headers, once the request
+    was counted) on every response, and answers the 500 envelope for anything nothing else handled. A
+    caller's X-Request-Id is not ours and is dropped. A client that goes away before its request is read
+    is noted in one line."""
 
     def __init__(self, app: ASGIApp, route_templates: Mapping[int, str] | None = None) -> None:
         self.app = app
@@ -55,7 +57,7 @@ class RequestIdMiddleware:
                 started = True
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _REQUEST_ID]
-                message = {**message, "headers": [*headers, stamp]}
+                message = {**message, "headers": [*headers, stamp, *rate_limit.response_headers(scope)]}
             await send(message)
 
         caller_trace = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in _TRACE_HEADERS}

@@ -5,7 +5,7 @@ Every authenticated request takes one unit from its key's budget for the current
 storage of the `limits` library: Redis when `LAYERS_REDIS_URL` is set (an atomic INCR per request, so every
 gateway replica and worker shares one budget), process memory otherwise (the embedded default).
 The decision's X-RateLimit-* headers go on whatever the request answers (success or error), stamped by
-RateLimitHeadersMiddleware; over the budget it answers 429 RATE_LIMITED with Retry-After.
+RequestIdMiddleware with the request id; over the budget it answers 429 RATE_LIMITED with Retry-After.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from fastapi import Request
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.errors import StorageError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from common import metrics
 from common.settings import Settings
@@ -104,21 +104,6 @@ async def consume(request: Request, key_id: str) -> None:
     await limits.consume(request, key_id)
 
 
-class RateLimitHeadersMiddleware:
-    """Adds the X-RateLimit-* headers a request's rate-limit decision left in its scope to its response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_limits(message: Message) -> None:
-            headers = scope.get("state", {}).get(_STATE_KEY)
-            if message["type"] == "http.response.start" and headers:
-                message = {**message, "headers": [*message.get("headers", []), *headers]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_limits)
+def response_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The X-RateLimit-* headers the request's decision left in its scope (none before it was counted)."""
+    return list(scope.get("state", {}).get(_STATE_KEY, ()))
