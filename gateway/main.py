@@ -87,20 +87,24 @@ def _serve(settings: Settings, workers: int) -> None:
         sock.close()
 
 
-def _exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
-
-
 def run_server(config: uvicorn.Config) -> None:
     """Serve until SIGTERM/SIGINT, then return normally so the caller's cleanup runs.
 
-    uvicorn handles the signal itself (stop accepting, let running requests finish), then re-raises it;
-    the handler installed here turns that into a normal exit.
+    uvicorn handles the signal itself (stop accepting, let running requests finish), then re-raises it
+    once it has shut down: by then nothing is left to stop, so the handler here lets it pass. Raising there
+    instead would abort the event loop with the app's lifespan still waiting, which logs a traceback. A
+    signal before uvicorn serves (its own handlers not yet installed) stops the start.
     """
+    server = uvicorn.Server(config)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if not server.started:
+            raise SystemExit(0)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _exit)
+        signal.signal(sig, on_signal)
     with contextlib.suppress(SystemExit):
-        uvicorn.Server(config).run()
+        server.run()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ completion and its signed download:
 from __future__ import annotations
 
 import json
+import signal
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -75,8 +77,11 @@ def test_a_job_is_logged_with_its_request_id_and_no_secret_and_measured_at_every
             "the webhook attempt is counted",
         )
         samples = scrape(metrics_port)
-        process.terminate()
-        process.wait(timeout=30)
+        # Ctrl-C, and again while it stops (a terminal's process group, a supervisor and its child): one clean stop.
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
 
     remix = "/v1/projects/{projectId}/content/ugc-remix"
     assert value(samples, "layers_http_requests_total", route=remix, method="POST", status="202") == 1
@@ -104,6 +109,9 @@ def test_a_job_is_logged_with_its_request_id_and_no_secret_and_measured_at_every
     text = log.read_text()
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     assert lines and all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    # A stop is a clean one: no error, no traceback on the way out.
+    assert [line for line in lines if line["level"] in ("ERROR", "CRITICAL")] == []
+    assert "Traceback" not in text and "layers dev stopped" in text
     renderer = [line for line in lines if line["logger"] == "layers.renderer" and line.get("jobId") == job_id]
     assert renderer, "the renderer logged nothing of the job"
     assert all(line["requestId"] == request_id and line["organizationId"] for line in renderer), renderer
