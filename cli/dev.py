@@ -37,8 +37,9 @@ def run(data_dir: Path | None, http_port: int | None) -> None:
         overrides["data_dir"] = data_dir
     if http_port is not None:
         overrides["http_port"] = http_port
-    # Everything talks over loopback inside this one process: plain gRPC, whatever LAYERS_GRPC_TLS_* say.
-    overrides.update(grpc_tls_cert=None, grpc_tls_key=None, grpc_tls_ca=None)
+    # Everything talks over loopback inside this one process: plain gRPC, whatever LAYERS_GRPC_TLS_* say, and
+    # no health ports (four servers in one process would all take the one LAYERS_GRPC_HEALTH_PORT).
+    overrides.update(grpc_tls_cert=None, grpc_tls_key=None, grpc_tls_ca=None, grpc_health_port=None)
     settings = Settings(**overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logs.configure("text")

@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument(
         "--service",
         default="",
-        help=f"the health service name to ask: empty for liveness (default), {READINESS_SERVICE} for readiness",
+        help=f"the health service name to ask (gRPC only): empty for liveness (default), {READINESS_SERVICE} for "
+        "readiness",
     )
     health.add_argument(
         "--plaintext",

@@ -171,3 +171,8 @@ def ping(engine: Engine) -> None:
     """Raise unless the database answers: a readiness check (one round trip on a pooled connection)."""
     with engine.connect() as conn:
         conn.exec_driver_sql("SELECT 1")
+
+
+def rows_affected(result: object) -> int:
+    """How many rows an UPDATE or DELETE result touched (0 where the driver does not say)."""
+    return int(getattr(result, "rowcount", 0) or 0)

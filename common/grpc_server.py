@@ -9,6 +9,7 @@ service's `main`: one process, or LAYERS_GRPC_WORKERS processes sharing the port
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import multiprocessing
@@ -78,13 +79,14 @@ def create_server(
     worker processes of `serve`, which checked that no other process holds the port. With `tls`, only
     clients with a certificate from its CA connect, and each may call only what common.callers allows.
     With `health_port`, the same health statuses are also served in plaintext on that port (same host),
-    and nothing else is."""
+    and nothing else is; RunningService.stop stops that server too."""
     # Outermost first: the request id is bound before anything logs, refused callers are counted too, and a
     # refused caller never reaches the handler.
     caller_check = [CallerInterceptor()] if tls is not None else []
     interceptors = [ServerContextInterceptor(), GrpcServerMetrics(), *caller_check, ErrorInterceptor()]
+    pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc")
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+        pool,
         interceptors=interceptors,
         # SO_REUSEPORT off by default: a second server on a taken port must fail, not silently share it.
         options=[*CHANNEL_OPTIONS, ("grpc.so_reuseport", 1 if reuse_port else 0)],
@@ -97,34 +99,46 @@ def create_server(
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     _health[server] = health_servicer
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    # The health-only server shares the pool: a service too wedged to answer its calls fails liveness too.
+    health_only = _health_server(health_servicer, pool, reuse_port) if health_port is not None else None
+    try:
+        port = _bind(server, address, tls)
+        if health_only is not None:
+            _bind(health_only, f"{address.rpartition(':')[0]}:{health_port}", None, what="the gRPC health port")
+        server.start()
+        if health_only is not None:
+            health_only.start()
+    except BaseException:
+        for taken in (server, health_only):
+            if taken is not None:
+                _release(taken)
+        raise
+    if health_only is not None:
+        _health_only[server] = health_only
+    return server, port
+
+
+def _health_server(servicer: health.HealthServicer, pool: futures.ThreadPoolExecutor, reuse_port: bool) -> grpc.Server:
+    server = grpc.server(pool, options=[("grpc.so_reuseport", 1 if reuse_port else 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    return server
+
+
+def _release(server: grpc.Server) -> None:
+    """Give back the ports a server bound: gRPC closes listeners only when a started server stops."""
+    with contextlib.suppress(Exception):
+        server.start()  # already started: nothing to do
+    server.stop(None).wait()
+
+
+def _bind(server: grpc.Server, address: str, tls: GrpcTls | None, what: str = "gRPC server") -> int:
     try:
         port = server.add_secure_port(address, tls.server_credentials()) if tls else server.add_insecure_port(address)
     except RuntimeError:
         port = 0
     if port == 0:
-        raise RuntimeError(f"could not bind gRPC server to {address} (is another instance running there?)")
-    if health_port is not None:
-        _health_only[server] = _health_server(
-            health_servicer, f"{address.rpartition(':')[0]}:{health_port}", reuse_port
-        )
-    server.start()
-    return server, port
-
-
-def _health_server(servicer: health.HealthServicer, address: str, reuse_port: bool) -> grpc.Server:
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="grpc-health"),
-        options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
-    )
-    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    try:
-        bound = server.add_insecure_port(address)
-    except RuntimeError:
-        bound = 0
-    if bound == 0:
-        raise RuntimeError(f"could not bind the gRPC health port {address} (is another instance running there?)")
-    server.start()
-    return server
+        raise RuntimeError(f"could not bind {what} to {address} (is another instance running there?)")
+    return port
 
 
 def wait_for_stop_signal(on_stop: Callable[[], Any] | None = None) -> None:
@@ -234,6 +248,8 @@ def _serve(name: str, module: str, address: str, settings: Any, workers: int) ->
         log.info("%s stopped", name)
         return
     _check_port_free(address)
+    if settings.grpc_health_port is not None:
+        _check_port_free(f"{address.rpartition(':')[0]}:{settings.grpc_health_port}")
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(target=_run_worker, args=(module, settings), name=f"{name}-{i}", daemon=False)

@@ -81,7 +81,12 @@ def headers_json() -> str | None:
 
 
 def parse_headers(stored: str | None) -> dict[str, str]:
-    return dict(json.loads(stored)) if stored else {}
+    """Headers a row kept (headers_json, carried_json); anything that is not a JSON object reads as none."""
+    try:
+        parsed = json.loads(stored) if stored else {}
+    except ValueError:
+        return {}
+    return {k: v for k, v in parsed.items() if isinstance(v, str)} if isinstance(parsed, dict) else {}
 
 
 # What a message's headers may carry into a row kept for later work, each bounded (W3C: a traceparent is

@@ -167,6 +167,20 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _health_port_is_its_own(self) -> Settings:
+        if self.grpc_health_port is None:
+            return self
+        taken = {"LAYERS_METRICS_PORT": self.metrics_port, "LAYERS_HTTP_PORT": self.http_port}
+        for name in ("content", "media", "billing", "webhooks"):
+            port = getattr(self, f"{name}_addr").rpartition(":")[2]
+            taken[f"LAYERS_{name.upper()}_ADDR"] = int(port) if port.isdigit() else None
+        clash = [name for name, port in taken.items() if port == self.grpc_health_port]
+        if clash:
+            # With SO_REUSEPORT workers the kernel would share one port between the two servers.
+            raise ValueError(f"LAYERS_GRPC_HEALTH_PORT ({self.grpc_health_port}) is the port of {clash[0]}")
+        return self
+
     def sqlite_url(self, name: str) -> str:
         return f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"
 

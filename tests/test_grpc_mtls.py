@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,6 +113,26 @@ def test_the_health_port_answers_probes_in_plaintext_and_serves_nothing_else(
     finally:
         running.stop(grace_seconds=1)
     _refused_at_handshake(channel(address, timeout_seconds=2))  # and stops with the server
+
+
+def test_a_health_port_already_taken_stops_the_start_and_gives_the_service_port_back(tmp_path: Path) -> None:
+    taken, service_port = socket.socket(), free_port()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        settings = Settings(data_dir=tmp_path, grpc_health_port=taken.getsockname()[1])
+        with pytest.raises(RuntimeError, match="could not bind the gRPC health port"):
+            content_server.start(settings, f"127.0.0.1:{service_port}", publisher=InProcessQueue())
+    finally:
+        taken.close()
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", service_port))  # free: the failed start held on to nothing
+
+
+def test_the_health_port_may_not_be_another_port_of_the_process() -> None:
+    with pytest.raises(ValidationError) as clash:
+        Settings(grpc_health_port=9100, metrics_port=9100)
+    assert describe_invalid(clash.value) == "LAYERS_GRPC_HEALTH_PORT (9100) is the port of LAYERS_METRICS_PORT"
 
 
 def _refused_at_handshake(ch: grpc.Channel) -> None:

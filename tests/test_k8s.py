@@ -362,6 +362,7 @@ def test_every_process_speaks_mtls_with_its_own_identity(variant: str) -> None:
         volume = next(v for v in pod_spec(workload)["volumes"] if v["name"] == mount["name"])
         assert volume["secret"]["secretName"] == f"layers-grpc-tls-{name}"
         assert volume["secret"]["defaultMode"] == 0o440  # the process's group (fsGroup) reads, nobody writes
+        assert pod_spec(workload)["securityContext"]["fsGroup"] == image_uid(), f"{name}: the key is unreadable"
         identities.add(name)
     # Every identity that calls is in the caller map, and every server has a certificate of its own.
     assert identities - servers == set(CALLERS) - servers and servers <= identities

@@ -5,6 +5,7 @@ alone (so one that cannot run, billing or the database away, never stops the oth
   committing their job (its own thread: a pass waits on billing);
 - sample the outbox for its gauges (rows waiting, the oldest one's age);
 - purge idempotency records past their 24 hours and outbox rows sent more than a week ago.
+The first three share a thread, so a slow billing pass delays the gauges and the purge, never the relay.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 
 from common import metrics
-from common.db import Database
+from common.db import Database, rows_affected
 from common.timeutil import as_utc, utcnow
 from services.content.jobs import Jobs
 from services.content.models import IdempotencyRecord, OutboxMessage
@@ -49,7 +50,7 @@ class Housekeeping:
             threading.Thread(target=self._every, args=(beats,), name="content-housekeeping", daemon=True),
             threading.Thread(
                 target=self._every,
-                args=([("release abandoned claims", self._release_abandoned, ABANDONED_CLAIMS_EVERY_SECONDS)],),
+                args=([("release abandoned claims", self.release_abandoned, ABANDONED_CLAIMS_EVERY_SECONDS)],),
                 name="abandoned-claims",
                 daemon=True,
             ),
@@ -76,9 +77,6 @@ class Housekeeping:
                     due[i] = time.monotonic() + seconds
             self._stop.wait(max(0.05, min(due) - time.monotonic()))
 
-    def _release_abandoned(self) -> None:
-        self.release_abandoned()
-
     def sample_outbox(self) -> None:
         """Set the outbox gauges: rows waiting, and how long the oldest has waited (the relay's lag)."""
         with self.db.read() as session:
@@ -95,8 +93,4 @@ class Housekeeping:
         with self.db.write() as session:
             records = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))
             sent = session.execute(delete(OutboxMessage).where(OutboxMessage.sent_at <= now - SENT_RETENTION))
-        return _count(records), _count(sent)
-
-
-def _count(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
+        return rows_affected(records), rows_affected(sent)

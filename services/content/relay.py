@@ -15,7 +15,7 @@ from opentelemetry import trace
 from sqlalchemy import Select, select, update
 
 from common import events, logs, tracing
-from common.db import Database, is_sqlite
+from common.db import Database, is_sqlite, rows_affected
 from common.events import EventPublisher
 from common.render_queue import Publisher
 from common.timeutil import utcnow
@@ -89,7 +89,7 @@ class OutboxRelay:
                 .where(OutboxMessage.message_id.in_(running), OutboxMessage.sent_at.is_not(None))
                 .values(sent_at=None)
             )
-            count = _count(result)
+            count = rows_affected(result)
         if count:
             log.info("resending %d render messages of running jobs", count)
         return count
@@ -177,10 +177,6 @@ class OutboxRelay:
 
 def _next_unsent(rows: int = 1) -> Select[OutboxMessage]:
     return select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(rows)
-
-
-def _count(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _describe(exc: Exception) -> str:

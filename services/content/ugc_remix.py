@@ -286,7 +286,9 @@ class UgcRemixHandler:
                 )
             ]
         )
-        named = wiring.Person(explicit.influencer_id, explicit.language, explicit.voice) if explicit else None
+        named = (
+            wiring.Person(explicit.influencer_id, explicit.language, explicit.voice) if explicit is not None else None
+        )
         wired = None
         if named is None and layer.influencer_id:
             row = conn.execute(

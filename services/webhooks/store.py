@@ -741,5 +741,5 @@ def _event(event_id: str, event_type: str, organization_id: str, project_id: str
         body=body,
         created_at=now,
         received_at=now,
-        headers=logs.headers_json(),  # a ping or replay is delivered in the trace of the call that asked
+        headers=logs.carried_json(logs.headers()),  # a ping or replay goes in the trace of the call that asked
     )

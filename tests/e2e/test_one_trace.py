@@ -22,10 +22,6 @@ PARTNER_TRACE = uuid.uuid4().hex
 PARTNER_SPAN = uuid.uuid4().hex[:16]
 
 
-def _services(span: ReadableSpan) -> str:
-    return span.instrumentation_scope.name if span.instrumentation_scope else ""
-
-
 def test_one_ugc_remix_is_one_trace_from_the_post_to_the_webhook(
     spans: InMemorySpanExporter,
     tmp_path: Path,
