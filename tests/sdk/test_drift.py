@@ -7,18 +7,16 @@ import copy
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from layers_partner import errors, models
-from tests.sdk.conftest import Dev
+from tests.sdk.conftest import ROOT, Dev
 
-ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "clients" / "python"))
-from gen_models import generate_models  # noqa: E402  (the generator lives beside the package, not in it)
+from gen_models import generate_models
 
 
 def committed() -> dict[str, Any]:

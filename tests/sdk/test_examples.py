@@ -6,14 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
+import pytest
 
-import layers_partner as lp
-from tests.sdk.conftest import Dev
-from tests.support.processes import free_port
+from tests.sdk.conftest import ROOT, Dev, check_webhook_receiver
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
+
+pytestmark = pytest.mark.sdk
 
 
 def python_example(name: str, *args: str) -> list[str]:
@@ -46,34 +45,4 @@ def test_remix_and_download_py_says_why_it_was_refused(dev: Dev, tmp_path: Path)
 
 
 def test_webhook_receiver_py_checks_what_layers_dev_sends(dev: Dev) -> None:
-    port = free_port()
-    receiver = subprocess.Popen(
-        python_example(
-            "webhook_receiver.py",
-            *("--register", "--send-test", "--port", str(port), "--max-events", "2"),
-            *("--events", "test.ping,job.completed", "--base-url", dev.base_url, "--api-key", dev.api_key),
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert receiver.stdout is not None
-        assert receiver.stdout.readline().startswith("listening on ")
-        assert receiver.stdout.readline().startswith("registered whe_")
-        forged = httpx.post(
-            f"http://127.0.0.1:{port}/hooks", content=b'{"id":"evt_x"}', headers={"X-Layers-Signature": "t=1,v1=00"}
-        )
-        assert forged.status_code == 400
-        with lp.Client(dev.api_key, base_url=dev.base_url) as layers:
-            job = layers.ugc_remix(dev.demo["projectId"], influencer_id=dev.demo["influencerId"])
-        out, err = receiver.communicate(timeout=180)
-    finally:
-        if receiver.poll() is None:
-            receiver.kill()
-            receiver.wait()
-    assert receiver.returncode == 0, err
-    lines = out.splitlines()
-    assert any(" BAD SIGNATURE" in line for line in lines), out
-    assert any(" test.ping signature ok " in line for line in lines), out
-    assert any(" job.completed signature ok " in line and job.job_id in line for line in lines), out
+    check_webhook_receiver(dev, python_example("webhook_receiver.py"), ROOT)

@@ -30,6 +30,8 @@ from tests.support.receiver import receiver
 
 FAST = lp.RetryPolicy(initial_backoff_seconds=0.05, max_backoff_seconds=0.5, deadline_seconds=30)
 
+pytestmark = pytest.mark.sdk
+
 
 def client(dev: Dev, proxy: FaultProxy | None = None, retry: lp.RetryPolicy = FAST) -> lp.Client:
     return lp.Client(dev.api_key, base_url=proxy.url if proxy else dev.base_url, retry=retry)

@@ -4,53 +4,16 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-import layers_partner as lp
-from tests.sdk.conftest import Dev
+from tests.sdk.conftest import EXAMPLES, ROOT, SDK, Dev, check_webhook_receiver, run
 from tests.support.http_fault_proxy import FORWARD_THEN_503, FaultProxy
-from tests.support.processes import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-SDK = ROOT / "clients" / "typescript"
-EXAMPLES = ROOT / "examples"
 UNIT_TESTS, LIVE_TESTS = 6, 8
 
-
-def run(command: list[str], cwd: Path, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **env}, check=False
-    )
-
-
-def npm_install(folder: Path, npm: str) -> None:
-    """`npm ci` when node_modules is missing or older than the lock file (npm keeps a copy of what it installed)."""
-    installed = folder / "node_modules" / ".package-lock.json"
-    lock = folder / "package-lock.json"
-    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
-        return
-    done = run([npm, "ci", "--no-audit", "--no-fund"], folder)
-    assert done.returncode == 0, done.stderr
-
-
-@pytest.fixture(scope="session")
-def node() -> Iterator[str]:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    assert node and npm, "node and npm are needed to build and test the TypeScript SDK"
-    npm_install(SDK, npm)
-    built = run([node, "node_modules/typescript/bin/tsc", "-p", "."], SDK)
-    assert built.returncode == 0, built.stdout + built.stderr
-    npm_install(EXAMPLES, npm)
-    examples = run([node, str(SDK / "node_modules/typescript/bin/tsc"), "-p", "."], EXAMPLES)
-    assert examples.returncode == 0, examples.stdout + examples.stderr
-    yield node
+pytestmark = pytest.mark.sdk
 
 
 def test_the_types_are_generated_from_the_committed_openapi_json(node: str, tmp_path: Path) -> None:
@@ -94,36 +57,4 @@ def test_remix_and_download_ts_prints_the_ffprobe_summary(node: str, dev: Dev, t
 
 
 def test_webhook_receiver_ts_checks_what_layers_dev_sends(node: str, dev: Dev) -> None:
-    port = free_port()
-    receiver = subprocess.Popen(
-        [
-            node,
-            "dist/webhook_receiver.js",
-            *("--register", "--send-test", "--port", str(port), "--max-events", "2"),
-            *("--events", "test.ping,job.completed", "--base-url", dev.base_url, "--api-key", dev.api_key),
-        ],
-        cwd=EXAMPLES,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert receiver.stdout is not None
-        assert receiver.stdout.readline().startswith("listening on ")
-        assert receiver.stdout.readline().startswith("registered whe_")
-        forged = httpx.post(
-            f"http://127.0.0.1:{port}/hooks", content=b'{"id":"evt_x"}', headers={"X-Layers-Signature": "t=1,v1=00"}
-        )
-        assert forged.status_code == 400
-        with lp.Client(dev.api_key, base_url=dev.base_url) as layers:
-            job = layers.ugc_remix(dev.demo["projectId"], influencer_id=dev.demo["influencerId"])
-        out, err = receiver.communicate(timeout=180)
-    finally:
-        if receiver.poll() is None:
-            receiver.kill()
-            receiver.wait()
-    assert receiver.returncode == 0, err
-    lines = out.splitlines()
-    assert any(" BAD SIGNATURE" in line for line in lines), out
-    assert any(" test.ping signature ok " in line for line in lines), out
-    assert any(" job.completed signature ok " in line and job.job_id in line for line in lines), out
+    check_webhook_receiver(dev, [node, "dist/webhook_receiver.js"], EXAMPLES)
