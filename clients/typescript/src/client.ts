@@ -1,7 +1,7 @@
 // A small fetch-based client: one Idempotency-Key per POST across its retries, jittered backoff honouring
 // Retry-After under a total deadline, ETag polling woken by webhook events, resumable checked downloads.
 import { createHash, randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream, openAsBlob } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, openAsBlob, statSync } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { once } from "node:events";
@@ -307,6 +307,7 @@ export class LayersClient {
       if (/^https?:\/\//.test(source)) {
         return this.json({ method: "POST", path, json: { kind, url: source }, idempotencyKey: options.idempotencyKey });
       }
+      if (!existsSync(source) || !statSync(source).isFile()) throw new TypeError(`no such file to upload: ${source}`);
       const form = async () => {
         const data = new FormData();
         data.set("kind", kind);

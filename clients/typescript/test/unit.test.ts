@@ -80,6 +80,7 @@ test("bad arguments are refused before any request", () => {
   const client = new LayersClient({ apiKey: "k", baseUrl: "http://127.0.0.1:1" });
   assert.throws(() => client.ugcRemix("p", {}), /influencerId/);
   assert.throws(() => client.ugcRemix("p", { influencerId: "inf_1", hook: "x".repeat(2001) }), /hook/);
+  assert.throws(() => client.media.upload("p", "/no/such/clip.mp4"), /no such file/);
 });
 
 test("an error is named after its class", () => {
