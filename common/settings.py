@@ -5,10 +5,12 @@ Unset database URLs and folders fall back to files under LAYERS_DATA_DIR: the em
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, FilePath, ValidationError, model_validator
+from pydantic import Field, FilePath, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The shortest secret accepted for signing URLs and cursors or for sealing webhook secrets.
@@ -47,8 +49,12 @@ class Settings(BaseSettings):
     # The REST gateway's port and bind host.
     http_host: str = "127.0.0.1"
     http_port: int = 8080
-    # Public base URL of the gateway, used to build signed download links; empty means relative links.
+    # The gateway's public origin (scheme, host, optional port and path prefix), the start of every download
+    # link it hands out; empty means each link is built from the request's own scheme and host.
     public_base_url: str = ""
+    # Peers (IP addresses or CIDR blocks, comma-separated) whose X-Forwarded-Proto and X-Forwarded-Host
+    # say what the partner asked for: the gateway's reverse proxies. Empty trusts no peer's.
+    trusted_proxies: str = ""
 
     # Each service's own database; unset means a SQLite file under data_dir.
     content_db_url: str | None = None
@@ -145,6 +151,33 @@ class Settings(BaseSettings):
     http_workers: Annotated[int, Field(ge=0, le=256)] = 0
     grpc_workers: Annotated[int, Field(ge=1, le=256)] = 1
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        try:
+            port_ok = parts.port is None or parts.port > 0  # .port raises on a port that is not a number
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or not port_ok:
+            raise ValueError(
+                f"must be an absolute http or https URL without query or fragment, e.g. https://api.example.com "
+                f"(got {value!r})"
+            )
+        return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for item in _list(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR block (e.g. 10.0.0.0/8)") from None
+        return value
+
     @model_validator(mode="after")
     def _lease_outlasts_live_requests(self) -> Settings:
         longest = 4 * self.rpc_timeout_seconds + self.fetch_timeout_seconds
@@ -201,6 +234,10 @@ class Settings(BaseSettings):
         return self.webhooks_db_url or self.sqlite_url("webhooks")
 
     @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(item, strict=False) for item in _list(self.trusted_proxies)]
+
+    @property
     def webhook_retry_ladder(self) -> list[float]:
         return [float(d) for d in self.webhook_retry_delays.split(",") if d.strip()]
 
@@ -211,6 +248,10 @@ class Settings(BaseSettings):
     @property
     def render_work(self) -> Path:
         return self.render_work_dir or self.data_dir / "render-work"
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def load_settings() -> Settings:

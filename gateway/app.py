@@ -21,6 +21,7 @@ from gateway.auth import key_cache_for, listen_for_revocations
 from gateway.cursors import CursorSealer
 from gateway.errors import install_error_handlers
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from gateway.origin import Origins
 from gateway.rate_limit import RateLimits
 from gateway.routes import account, app_media, content, health, jobs, projects, webhooks
 from gateway.signing import UrlSigner
@@ -67,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.signer = UrlSigner.from_settings(settings)
+    app.state.origins = Origins(settings.public_base_url, settings.trusted_proxy_networks)
     app.state.cursors = CursorSealer.from_settings(settings)
     app.state.key_cache = key_cache_for(settings)
     app.state.visible_projects = projects.VisibleProjects()

@@ -14,6 +14,7 @@ from common.clients import Clients
 from common.settings import Settings
 from gateway.cursors import CursorSealer
 from gateway.errors import request_id_of
+from gateway.origin import Origins
 from gateway.signing import UrlSigner
 
 
@@ -28,8 +29,10 @@ async def get_clients(request: Request) -> Clients:
 
 
 async def get_signer(request: Request) -> UrlSigner:
+    """The URL signer, its links absolute: starting with the public base URL or this request's origin."""
     signer: UrlSigner = request.app.state.signer
-    return signer
+    origins: Origins = request.app.state.origins
+    return signer.at(origins.of(request.scope))
 
 
 async def get_cursors(request: Request) -> CursorSealer:

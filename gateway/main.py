@@ -46,6 +46,9 @@ def uvicorn_config(app: FastAPI | str, settings: Settings, workers: int = 1, **e
         access_log=False,
         # uvicorn's own lines go through the process's logging setup (common.logs), not a format of its own.
         log_config=None,
+        # X-Forwarded-* are read by gateway.origin, from LAYERS_TRUSTED_PROXIES only; uvicorn would believe
+        # them from 127.0.0.1 and rewrite the request's scheme and client.
+        proxy_headers=False,
         **extra,  # type: ignore[arg-type]
     )
 

@@ -72,8 +72,13 @@ class AcceptedJob(_Model):
 class Asset(_Model):
     asset_id: str
     kind: str | None
-    url: str = Field(description="Signed, expiring download URL; supports Range.")
-    thumbnail_url: str | None
+    url: str = Field(
+        description="Absolute, signed, expiring download URL (no API key needed); supports Range.",
+        examples=[
+            "https://api.example.com/v1/content/cnt_1/assets/ast_1/file?org=org_1&expires=1776517500&signature=…"
+        ],
+    )
+    thumbnail_url: str | None = Field(description="Absolute, signed, expiring URL of a JPEG still; null without one.")
     duration_ms: int
     width: int
     height: int

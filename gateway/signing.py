@@ -1,14 +1,17 @@
 """Signed, expiring download URLs for rendered assets.
 
-A URL is `<public_base_url><path>?org=<organizationId>&expires=<unix>&signature=<hex>` where the
+A URL is `<origin><path>?org=<organizationId>&expires=<unix>&signature=<hex>` where the
 signature is HMAC-SHA256(secret, "<path>\\n<org>\\n<expires>"). The signed org lets the download route
-look the asset up as its owner without an API key. Whoever holds the URL may fetch the bytes until it
-expires; changing the path, the org, the expiry or the signature breaks it.
+look the asset up as its owner without an API key. The origin is LAYERS_PUBLIC_BASE_URL, or the request's
+(gateway.origin): the signature does not cover it, so one link works through every name of the gateway.
+Whoever holds the URL may fetch the bytes until it expires; changing the path, the org, the expiry or the
+signature breaks it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import hmac
 import math
@@ -49,6 +52,12 @@ class UrlSigner:
         # ttl + granularity seconds.
         self._step = max(1, min(granularity_seconds, ttl_seconds))
         self._clock = clock
+
+    def at(self, base_url: str) -> UrlSigner:
+        """The same signer, its URLs starting with `base_url` (a request's origin) instead."""
+        bound = copy.copy(self)
+        bound._base_url = base_url.rstrip("/")
+        return bound
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UrlSigner:

@@ -11,6 +11,6 @@ echo "== ruff"
 "$bin/ruff" check .
 "$bin/ruff" format --check .
 echo "== mypy"
-"$bin/mypy" common services gateway cli
+"$bin/mypy" common services gateway cli clients/python/layers_partner
 echo "== pytest"
 "$bin/pytest" "$@"

@@ -1,0 +1,284 @@
+"""The asyncio client: `Client`'s surface with `await` (and `async for` over lists)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from layers_partner import _core, errors, models
+from layers_partner._core import Call, Model, RetryPolicy
+from layers_partner.webhooks import TERMINAL_EVENTS, WebhookEvent
+
+
+class _AsyncTransport:
+    def __init__(
+        self, base_url: str, api_key: str, timeout: float, retry: RetryPolicy, http: httpx.AsyncClient
+    ) -> None:
+        self.base_url, self.api_key, self.timeout, self.retry, self.http = base_url, api_key, timeout, retry, http
+
+    async def send(self, call: Call) -> httpx.Response:
+        attempts = _core.Attempts(self.retry)
+        while True:
+            attempts.start()
+            arguments = _core.request_arguments(call, self.base_url, self.api_key, attempts.timeout(self.timeout))
+            try:
+                response = await self.http.request(**arguments)
+            except httpx.TransportError as exc:
+                await asyncio.sleep(attempts.delay_after(errors.TransportError(f"{call.method} {call.path}: {exc!r}")))
+                continue
+            finally:
+                for _, handle, _ in (arguments.get("files") or {}).values():
+                    handle.close()
+            failure = _core.failure_of(response)
+            if failure is None:
+                return response
+            if not _core.retryable(failure):
+                raise failure
+            await asyncio.sleep(attempts.delay_after(failure, errors.retry_after(response.headers)))
+
+    async def model(self, call: Call, model: type[Model]) -> Model:
+        return _core.parse(model, await self.send(call))
+
+    async def pages(self, path: str, page: type[Any], limit: int | None, **filters: Any) -> AsyncIterator[Any]:
+        cursor = None
+        while True:
+            answer = await self.model(_core.page(path, cursor, limit, **filters), page)
+            for item in answer.items:
+                yield item
+            if not answer.next_cursor:
+                return
+            cursor = answer.next_cursor
+
+
+class AsyncJobs:
+    def __init__(self, transport: _AsyncTransport) -> None:
+        self._t = transport
+        self._lock = threading.Lock()
+        self._ended = _core.EndedJobs()
+        self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
+
+    async def get(self, job_id: str) -> models.Job:
+        return await self._t.model(Call("GET", f"/v1/jobs/{job_id}"), models.Job)
+
+    async def cancel(self, job_id: str, *, idempotency_key: str | None = None) -> models.CancelResult:
+        call = Call("POST", f"/v1/jobs/{job_id}/cancel", idempotency_key=idempotency_key)
+        return await self._t.model(call, models.CancelResult)
+
+    def notify(self, event: WebhookEvent) -> None:
+        """Hand over a verified webhook event (from any thread): a `wait` for its job returns at once."""
+        if event.type not in TERMINAL_EVENTS or not event.job_id:
+            return
+        with self._lock:
+            self._ended.add(event.job_id)
+            waiting = self._waiting.get(event.job_id)
+        if waiting is not None:
+            loop, woken = waiting
+            loop.call_soon_threadsafe(woken.set)
+
+    async def wait(
+        self,
+        job_id: str,
+        *,
+        timeout: float = 900.0,
+        interval: float = 1.0,
+        max_interval: float = 10.0,
+        raise_on_failure: bool = False,
+    ) -> models.Job:
+        poll = _core.Poll(job_id, interval, max_interval)
+        deadline = time.monotonic() + timeout
+        woken = asyncio.Event()
+        with self._lock:
+            self._waiting[job_id] = (asyncio.get_running_loop(), woken)
+        try:
+            while True:
+                job = poll.take(await self._t.send(poll.call()))
+                if _core.is_terminal(job):
+                    return _core.finished(job, raise_on_failure)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise errors.DeadlineExceeded(f"job {job_id} still {job.status} ({job.stage}) after {timeout:g} s")
+                with self._lock:
+                    ended = self._ended.take(job_id)
+                if not ended:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woken.wait(), min(poll.next_delay(), left))
+                woken.clear()
+        finally:
+            with self._lock:
+                self._waiting.pop(job_id, None)
+
+
+class AsyncContent:
+    def __init__(self, transport: _AsyncTransport) -> None:
+        self._t = transport
+
+    async def get(self, container_id: str) -> models.Container:
+        return await self._t.model(Call("GET", f"/v1/content/{container_id}"), models.Container)
+
+    async def progress(self, container_id: str) -> models.Progress:
+        return await self._t.model(Call("GET", f"/v1/content/{container_id}/progress"), models.Progress)
+
+    async def asset(self, container_id: str, asset_id: str) -> models.Asset:
+        return await self._t.model(Call("GET", f"/v1/content/{container_id}/assets/{asset_id}"), models.Asset)
+
+    async def download(
+        self, asset: models.Asset | str, to: str | os.PathLike[str], *, chunk_bytes: int = 1 << 16
+    ) -> Path:
+        download = _core.download_of(asset, to, self._t.base_url)
+        attempts = _core.Attempts(self._t.retry)
+        while True:
+            attempts.start()
+            try:
+                async with self._t.http.stream(
+                    "GET",
+                    download.url,
+                    headers={"User-Agent": _core.USER_AGENT, **download.headers()},
+                    timeout=attempts.timeout(self._t.timeout),
+                ) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                    sink = download.open(response)
+                    if sink is not None:
+                        with sink:
+                            async for chunk in response.aiter_bytes(chunk_bytes):
+                                sink.write(chunk)
+                return download.finish()
+            except httpx.TransportError as exc:
+                await asyncio.sleep(attempts.delay_after(errors.TransportError(f"download {download.url}: {exc!r}")))
+            except errors.TransportError as exc:
+                await asyncio.sleep(attempts.delay_after(exc))
+            except errors.ApiError as exc:
+                if not _core.retryable(exc):
+                    raise
+                await asyncio.sleep(attempts.delay_after(exc, errors.retry_after(exc.headers)))
+
+
+class AsyncMedia:
+    def __init__(self, transport: _AsyncTransport) -> None:
+        self._t = transport
+
+    async def upload(
+        self,
+        project_id: str,
+        source: str | os.PathLike[str],
+        *,
+        kind: str = "demo-video",
+        idempotency_key: str | None = None,
+    ) -> models.MediaItem:
+        return await self._t.model(_core.upload(project_id, source, kind, idempotency_key), models.MediaItem)
+
+    def list(
+        self, project_id: str, *, role: str | None = None, limit: int | None = None
+    ) -> AsyncIterator[models.MediaItem]:
+        return self._t.pages(f"/v1/projects/{project_id}/media", models.MediaPage, limit, role=role)
+
+
+class AsyncWebhooks:
+    def __init__(self, transport: _AsyncTransport) -> None:
+        self._t = transport
+
+    async def create(
+        self,
+        url: str,
+        events: list[str],
+        *,
+        description: str | None = None,
+        project_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> models.CreatedWebhookEndpoint:
+        call = _core.webhook_create(url, events, description, project_id, idempotency_key)
+        return await self._t.model(call, models.CreatedWebhookEndpoint)
+
+    def list(self, *, limit: int | None = None) -> AsyncIterator[models.WebhookEndpoint]:
+        return self._t.pages("/v1/webhook-endpoints", models.WebhookEndpointPage, limit)
+
+    async def get(self, endpoint_id: str) -> models.WebhookEndpoint:
+        return await self._t.model(Call("GET", f"/v1/webhook-endpoints/{endpoint_id}"), models.WebhookEndpoint)
+
+    async def update(self, endpoint_id: str, **changes: Any) -> models.WebhookEndpoint:
+        return await self._t.model(_core.webhook_update(endpoint_id, **changes), models.WebhookEndpoint)
+
+    async def delete(self, endpoint_id: str) -> None:
+        await self._t.send(Call("DELETE", f"/v1/webhook-endpoints/{endpoint_id}"))
+
+    async def rotate_secret(self, endpoint_id: str) -> models.RotatedWebhookSecret:
+        call = Call("POST", f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret")
+        return await self._t.model(call, models.RotatedWebhookSecret)
+
+    async def test(self, endpoint_id: str) -> models.WebhookTestAccepted:
+        call = Call("POST", f"/v1/webhook-endpoints/{endpoint_id}/test")
+        return await self._t.model(call, models.WebhookTestAccepted)
+
+    def deliveries(self, endpoint_id: str, *, limit: int | None = None) -> AsyncIterator[models.WebhookDelivery]:
+        path = f"/v1/webhook-endpoints/{endpoint_id}/deliveries"
+        return self._t.pages(path, models.WebhookDeliveryPage, limit)
+
+    async def replay(self, delivery_id: str) -> models.ReplayAccepted:
+        call = Call("POST", f"/v1/webhook-deliveries/{delivery_id}/replay")
+        return await self._t.model(call, models.ReplayAccepted)
+
+
+class AsyncClient:
+    """The Layers partner API over asyncio. `api_key` and `base_url` default to LAYERS_API_KEY and LAYERS_BASE_URL."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.base_url = _core.normalize_base_url(base_url)
+        self._own_http = http_client is None
+        self._http = http_client or httpx.AsyncClient()
+        key = _core.api_key_of(api_key)
+        self._t = _AsyncTransport(self.base_url, key, timeout, retry or RetryPolicy(), self._http)
+        self.jobs = AsyncJobs(self._t)
+        self.content = AsyncContent(self._t)
+        self.media = AsyncMedia(self._t)
+        self.webhooks = AsyncWebhooks(self._t)
+
+    async def ugc_remix(
+        self,
+        project_id: str,
+        *,
+        influencer_id: str | None = None,
+        social_account_id: str | None = None,
+        hook: str | None = None,
+        media_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> models.AcceptedJob:
+        call = _core.ugc_remix(project_id, influencer_id, social_account_id, hook, media_id, idempotency_key)
+        return await self._t.model(call, models.AcceptedJob)
+
+    def influencers(self, project_id: str, *, limit: int | None = None) -> AsyncIterator[models.Influencer]:
+        return self._t.pages(f"/v1/projects/{project_id}/influencers", models.InfluencerPage, limit)
+
+    def social_accounts(self, project_id: str, *, limit: int | None = None) -> AsyncIterator[models.SocialAccount]:
+        return self._t.pages(f"/v1/projects/{project_id}/social-accounts", models.SocialAccountPage, limit)
+
+    async def credits(self) -> models.Credits:
+        return await self._t.model(Call("GET", "/v1/credits"), models.Credits)
+
+    async def whoami(self) -> models.WhoAmI:
+        return await self._t.model(Call("GET", "/v1/whoami"), models.WhoAmI)
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,278 @@
+"""The synchronous client. `AsyncClient` (layers_partner.aio) has the same surface with `await`."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from layers_partner import _core, errors, models
+from layers_partner._core import Call, Model, RetryPolicy
+from layers_partner.webhooks import TERMINAL_EVENTS, WebhookEvent
+
+
+class _Transport:
+    def __init__(self, base_url: str, api_key: str, timeout: float, retry: RetryPolicy, http: httpx.Client) -> None:
+        self.base_url, self.api_key, self.timeout, self.retry, self.http = base_url, api_key, timeout, retry, http
+
+    def send(self, call: Call) -> httpx.Response:
+        """The call's answer (2xx or 304), tried again while the rules allow; its error otherwise."""
+        attempts = _core.Attempts(self.retry)
+        while True:
+            attempts.start()
+            arguments = _core.request_arguments(call, self.base_url, self.api_key, attempts.timeout(self.timeout))
+            try:
+                response = self.http.request(**arguments)
+            except httpx.TransportError as exc:
+                time.sleep(attempts.delay_after(errors.TransportError(f"{call.method} {call.path}: {exc!r}")))
+                continue
+            finally:
+                for _, handle, _ in (arguments.get("files") or {}).values():
+                    handle.close()
+            failure = _core.failure_of(response)
+            if failure is None:
+                return response
+            if not _core.retryable(failure):
+                raise failure
+            time.sleep(attempts.delay_after(failure, errors.retry_after(response.headers)))
+
+    def model(self, call: Call, model: type[Model]) -> Model:
+        return _core.parse(model, self.send(call))
+
+    def pages(self, path: str, page: type[Any], limit: int | None, **filters: Any) -> Iterator[Any]:
+        cursor = None
+        while True:
+            answer = self.model(_core.page(path, cursor, limit, **filters), page)
+            yield from answer.items
+            if not answer.next_cursor:
+                return
+            cursor = answer.next_cursor
+
+
+class Jobs:
+    def __init__(self, transport: _Transport) -> None:
+        self._t = transport
+        self._lock = threading.Lock()
+        self._ended = _core.EndedJobs()
+        self._waiting: dict[str, threading.Event] = {}
+
+    def get(self, job_id: str) -> models.Job:
+        return self._t.model(Call("GET", f"/v1/jobs/{job_id}"), models.Job)
+
+    def cancel(self, job_id: str, *, idempotency_key: str | None = None) -> models.CancelResult:
+        call = Call("POST", f"/v1/jobs/{job_id}/cancel", idempotency_key=idempotency_key)
+        return self._t.model(call, models.CancelResult)
+
+    def notify(self, event: WebhookEvent) -> None:
+        """Hand over a verified webhook event (from any thread): a `wait` for its job returns at once."""
+        if event.type not in TERMINAL_EVENTS or not event.job_id:
+            return
+        with self._lock:
+            self._ended.add(event.job_id)
+            waiting = self._waiting.get(event.job_id)
+        if waiting is not None:
+            waiting.set()
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        timeout: float = 900.0,
+        interval: float = 1.0,
+        max_interval: float = 10.0,
+        raise_on_failure: bool = False,
+    ) -> models.Job:
+        """Poll the job (If-None-Match, the interval growing to `max_interval`) until it ends, or until a
+        webhook event handed to `notify` says it has; then the job as it ended."""
+        poll = _core.Poll(job_id, interval, max_interval)
+        deadline = time.monotonic() + timeout
+        woken = threading.Event()
+        with self._lock:
+            self._waiting[job_id] = woken
+        try:
+            while True:
+                job = poll.take(self._t.send(poll.call()))
+                if _core.is_terminal(job):
+                    return _core.finished(job, raise_on_failure)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise errors.DeadlineExceeded(f"job {job_id} still {job.status} ({job.stage}) after {timeout:g} s")
+                with self._lock:
+                    ended = self._ended.take(job_id)
+                if not ended:
+                    woken.wait(min(poll.next_delay(), left))
+                woken.clear()
+        finally:
+            with self._lock:
+                self._waiting.pop(job_id, None)
+
+
+class Content:
+    def __init__(self, transport: _Transport) -> None:
+        self._t = transport
+
+    def get(self, container_id: str) -> models.Container:
+        return self._t.model(Call("GET", f"/v1/content/{container_id}"), models.Container)
+
+    def progress(self, container_id: str) -> models.Progress:
+        return self._t.model(Call("GET", f"/v1/content/{container_id}/progress"), models.Progress)
+
+    def asset(self, container_id: str, asset_id: str) -> models.Asset:
+        return self._t.model(Call("GET", f"/v1/content/{container_id}/assets/{asset_id}"), models.Asset)
+
+    def download(self, asset: models.Asset | str, to: str | os.PathLike[str], *, chunk_bytes: int = 1 << 16) -> Path:
+        """Stream an asset (or a signed URL) into `to`: resumed with Range after a broken connection,
+        checked against the asset's checksumSha256, and only then in place. No API key is sent."""
+        download = _core.download_of(asset, to, self._t.base_url)
+        attempts = _core.Attempts(self._t.retry)
+        while True:
+            attempts.start()
+            try:
+                with self._t.http.stream(
+                    "GET",
+                    download.url,
+                    headers={"User-Agent": _core.USER_AGENT, **download.headers()},
+                    timeout=attempts.timeout(self._t.timeout),
+                ) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                    sink = download.open(response)
+                    if sink is not None:
+                        with sink:
+                            for chunk in response.iter_bytes(chunk_bytes):
+                                sink.write(chunk)
+                return download.finish()
+            except httpx.TransportError as exc:
+                time.sleep(attempts.delay_after(errors.TransportError(f"download {download.url}: {exc!r}")))
+            except errors.TransportError as exc:
+                time.sleep(attempts.delay_after(exc))
+            except errors.ApiError as exc:
+                if not _core.retryable(exc):
+                    raise
+                time.sleep(attempts.delay_after(exc, errors.retry_after(exc.headers)))
+
+
+class Media:
+    def __init__(self, transport: _Transport) -> None:
+        self._t = transport
+
+    def upload(
+        self,
+        project_id: str,
+        source: str | os.PathLike[str],
+        *,
+        kind: str = "demo-video",
+        idempotency_key: str | None = None,
+    ) -> models.MediaItem:
+        """A local file (multipart) or an https URL the API fetches; `kind` demo-video, logo, screenshot, end-card."""
+        return self._t.model(_core.upload(project_id, source, kind, idempotency_key), models.MediaItem)
+
+    def list(self, project_id: str, *, role: str | None = None, limit: int | None = None) -> Iterator[models.MediaItem]:
+        yield from self._t.pages(f"/v1/projects/{project_id}/media", models.MediaPage, limit, role=role)
+
+
+class Webhooks:
+    def __init__(self, transport: _Transport) -> None:
+        self._t = transport
+
+    def create(
+        self,
+        url: str,
+        events: list[str],
+        *,
+        description: str | None = None,
+        project_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> models.CreatedWebhookEndpoint:
+        call = _core.webhook_create(url, events, description, project_id, idempotency_key)
+        return self._t.model(call, models.CreatedWebhookEndpoint)
+
+    def list(self, *, limit: int | None = None) -> Iterator[models.WebhookEndpoint]:
+        yield from self._t.pages("/v1/webhook-endpoints", models.WebhookEndpointPage, limit)
+
+    def get(self, endpoint_id: str) -> models.WebhookEndpoint:
+        return self._t.model(Call("GET", f"/v1/webhook-endpoints/{endpoint_id}"), models.WebhookEndpoint)
+
+    def update(self, endpoint_id: str, **changes: Any) -> models.WebhookEndpoint:
+        """Change `url`, `events`, `description` or `status` ("active" / "paused")."""
+        return self._t.model(_core.webhook_update(endpoint_id, **changes), models.WebhookEndpoint)
+
+    def delete(self, endpoint_id: str) -> None:
+        self._t.send(Call("DELETE", f"/v1/webhook-endpoints/{endpoint_id}"))
+
+    def rotate_secret(self, endpoint_id: str) -> models.RotatedWebhookSecret:
+        call = Call("POST", f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret")
+        return self._t.model(call, models.RotatedWebhookSecret)
+
+    def test(self, endpoint_id: str) -> models.WebhookTestAccepted:
+        return self._t.model(Call("POST", f"/v1/webhook-endpoints/{endpoint_id}/test"), models.WebhookTestAccepted)
+
+    def deliveries(self, endpoint_id: str, *, limit: int | None = None) -> Iterator[models.WebhookDelivery]:
+        path = f"/v1/webhook-endpoints/{endpoint_id}/deliveries"
+        yield from self._t.pages(path, models.WebhookDeliveryPage, limit)
+
+    def replay(self, delivery_id: str) -> models.ReplayAccepted:
+        return self._t.model(Call("POST", f"/v1/webhook-deliveries/{delivery_id}/replay"), models.ReplayAccepted)
+
+
+class Client:
+    """The Layers partner API. `api_key` and `base_url` default to LAYERS_API_KEY and LAYERS_BASE_URL."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self.base_url = _core.normalize_base_url(base_url)
+        self._own_http = http_client is None
+        self._http = http_client or httpx.Client()
+        self._t = _Transport(self.base_url, _core.api_key_of(api_key), timeout, retry or RetryPolicy(), self._http)
+        self.jobs = Jobs(self._t)
+        self.content = Content(self._t)
+        self.media = Media(self._t)
+        self.webhooks = Webhooks(self._t)
+
+    def ugc_remix(
+        self,
+        project_id: str,
+        *,
+        influencer_id: str | None = None,
+        social_account_id: str | None = None,
+        hook: str | None = None,
+        media_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> models.AcceptedJob:
+        """Start a UGC reaction video; one Idempotency-Key (yours, or a fresh one) covers every retry."""
+        call = _core.ugc_remix(project_id, influencer_id, social_account_id, hook, media_id, idempotency_key)
+        return self._t.model(call, models.AcceptedJob)
+
+    def influencers(self, project_id: str, *, limit: int | None = None) -> Iterator[models.Influencer]:
+        yield from self._t.pages(f"/v1/projects/{project_id}/influencers", models.InfluencerPage, limit)
+
+    def social_accounts(self, project_id: str, *, limit: int | None = None) -> Iterator[models.SocialAccount]:
+        yield from self._t.pages(f"/v1/projects/{project_id}/social-accounts", models.SocialAccountPage, limit)
+
+    def credits(self) -> models.Credits:
+        return self._t.model(Call("GET", "/v1/credits"), models.Credits)
+
+    def whoami(self) -> models.WhoAmI:
+        return self._t.model(Call("GET", "/v1/whoami"), models.WhoAmI)
+
+    def close(self) -> None:
+        if self._own_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
