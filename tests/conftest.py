@@ -117,3 +117,32 @@ def spans(_span_recorder: _SpanRecorder) -> Iterator[InMemorySpanExporter]:
     finally:
         _span_recorder.recording = False
         _span_recorder.clear()
+
+
+# The everyday loop is `bin/layers test -m "not e2e and not render"`; the full suite stays the CI gate.
+# Folders whose tests all start the system, modules elsewhere that start real processes (`python -m
+# services.…`, `layers serve`, `layers dev`, node), and the benchmark tooling's tests that start servers.
+TESTS_DIR = Path(__file__).resolve().parent
+E2E_FOLDERS = {"e2e", "sdk"}
+E2E_MODULES = {
+    "test_startup_checks.py",
+    "billing/test_server.py",
+    "content/test_server.py",
+    "media/test_server.py",
+    "gateway/test_main.py",
+    "observability/test_metrics.py",
+    "observability/test_readiness.py",
+    "webhooks/test_crash.py",
+    "webhooks/test_readme.py",
+}
+RENDER_FOLDERS = {"renderer"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = item.path.resolve().relative_to(TESTS_DIR)
+        module, folder = where.as_posix(), where.parts[0]
+        if folder in E2E_FOLDERS or module in E2E_MODULES or item.get_closest_marker("bench"):
+            item.add_marker(pytest.mark.e2e)
+        if folder in RENDER_FOLDERS:
+            item.add_marker(pytest.mark.render)
