@@ -11,8 +11,9 @@ from common import logs
 from common.db import Database, make_engine, migrate, ping
 from common.grpc_server import RunningService, create_service_server, serve
 from common.settings import Settings, load_settings
+from common.timeutil import utcnow
 from layers.billing.v1 import billing_pb2, billing_pb2_grpc
-from services.billing.ledger import Ledger
+from services.billing.ledger import Clock, Ledger
 from services.billing.servicer import BillingServicer
 from services.billing.sweeper import ExpirySweeper
 
@@ -23,14 +24,17 @@ VERSION_TABLE = "alembic_version_billing"
 log = logging.getLogger("layers.billing")
 
 
-def start(settings: Settings, address: str | None = None, reuse_port: bool = False) -> RunningService:
-    """Migrate the database and start serving; the caller stops it with `running.stop()`."""
+def start(
+    settings: Settings, address: str | None = None, reuse_port: bool = False, clock: Clock = utcnow
+) -> RunningService:
+    """Migrate the database and start serving; the caller stops it with `running.stop()`. `clock` is what
+    holds expire by (tests move it instead of waiting)."""
     db = Database(make_engine(settings.billing_database))
     sweeper: ExpirySweeper | None = None
     try:
         migrate(db.engine, MIGRATIONS_DIR, VERSION_TABLE)
-        ledger = Ledger(db, settings.reservation_ttl_seconds)
-        sweeper = ExpirySweeper(ledger, settings.expiry_sweep_seconds)
+        ledger = Ledger(db, settings.reservation_ttl_seconds, clock)
+        sweeper = ExpirySweeper(ledger, settings.expiry_sweep_seconds, clock)
         sweeper.start()
         servicer = BillingServicer(ledger)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +13,40 @@ from common.clients import channel
 from common.grpc_server import RunningService
 from common.ids import new_id
 from common.settings import Settings
+from common.timeutil import utcnow
 from layers.billing.v1 import billing_pb2_grpc
 from services.billing.server import start
 
 StartBilling = Callable[..., RunningService]
 
 
+class MovableClock:
+    """Billing's clock in tests: the real time, plus however far a test moved it on (instead of sleeping)."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.ahead
+
+    def advance(self, seconds: float) -> None:
+        self.ahead += timedelta(seconds=seconds)
+
+
 @pytest.fixture
-def start_billing(db_url: str, tmp_path: Path) -> Iterator[StartBilling]:
-    """Start billing on the test database with some settings overridden; everything stops at teardown."""
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def start_billing(db_url: str, tmp_path: Path, clock: MovableClock) -> Iterator[StartBilling]:
+    """Start billing on the test database with some settings overridden, on the test's clock; everything
+    stops at teardown."""
     started: list[RunningService] = []
 
     def _start(**overrides: Any) -> RunningService:
         settings = Settings(data_dir=tmp_path, billing_db_url=db_url, **overrides)
-        running = start(settings, "127.0.0.1:0")
+        running = start(settings, "127.0.0.1:0", clock=clock)
         started.append(running)
         return running
 

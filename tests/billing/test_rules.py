@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -12,7 +11,7 @@ from common.clients import channel
 from common.ids import new_id
 from layers.billing.v1 import billing_pb2 as pb
 from layers.billing.v1.billing_pb2_grpc import BillingServiceStub
-from tests.billing.conftest import StartBilling
+from tests.billing.conftest import MovableClock, StartBilling
 from tests.billing.helpers import assert_invariants, rpc_error
 
 HELD = pb.RESERVATION_STATE_HELD
@@ -273,7 +272,9 @@ def test_missing_organization_is_invalid(stub: BillingServiceStub) -> None:
     )
 
 
-def test_due_holds_expire_on_use_before_the_sweeper_runs(start_billing: StartBilling, org: str, db_url: str) -> None:
+def test_due_holds_expire_on_use_before_the_sweeper_runs(
+    start_billing: StartBilling, clock: MovableClock, org: str, db_url: str
+) -> None:
     # The sweeper runs once at start and then not for a minute: what happens here is Reserve/Release's doing.
     running = start_billing(expiry_sweep_seconds=60)
     with channel(running.address) as ch:
@@ -281,7 +282,7 @@ def test_due_holds_expire_on_use_before_the_sweeper_runs(start_billing: StartBil
         grant(stub, org, 240)
         reserve(stub, org, 120, "res_a", ttl=1)
         reserve(stub, org, 120, "res_b", ttl=1)
-        time.sleep(1.2)
+        clock.advance(1.2)
         # Retrying an overdue hold is no repeat: it expired, and the retry must not hold the credits again.
         error = rpc_error(stub.Reserve, pb.ReserveRequest(reservation_id="res_a", organization_id=org, amount=120))
         assert (error.code, error.reason, error.metadata) == (
@@ -300,7 +301,9 @@ def test_due_holds_expire_on_use_before_the_sweeper_runs(start_billing: StartBil
         assert_invariants(stub, db_url)
 
 
-def test_capture_after_expiry_charges_late(start_billing: StartBilling, org: str, db_url: str) -> None:
+def test_capture_after_expiry_charges_late(
+    start_billing: StartBilling, clock: MovableClock, org: str, db_url: str
+) -> None:
     # A render that outlived its hold is still paid for while the wallet can cover it.
     running = start_billing(expiry_sweep_seconds=60)
     with channel(running.address) as ch:
@@ -308,7 +311,7 @@ def test_capture_after_expiry_charges_late(start_billing: StartBilling, org: str
         grant(stub, org, 300)
         reserve(stub, org, 120, "res_a", ttl=1)
         reserve(stub, org, 100, "res_b", ttl=1)
-        time.sleep(1.2)
+        clock.advance(1.2)
         assert stub.GetReservation(pb.GetReservationRequest(reservation_id="res_a")).reservation.state == HELD
 
         # Overdue but not yet swept: it expires on the way (with res_b) and is then captured.
@@ -333,13 +336,15 @@ def test_capture_after_expiry_charges_late(start_billing: StartBilling, org: str
         assert_invariants(stub, db_url)
 
 
-def test_late_capture_the_wallet_cannot_cover_is_exhausted(start_billing: StartBilling, org: str, db_url: str) -> None:
+def test_late_capture_the_wallet_cannot_cover_is_exhausted(
+    start_billing: StartBilling, clock: MovableClock, org: str, db_url: str
+) -> None:
     running = start_billing(expiry_sweep_seconds=60)
     with channel(running.address) as ch:
         stub = BillingServiceStub(ch)
         grant(stub, org, 150)
         reserve(stub, org, 120, "res_late", ttl=1)
-        time.sleep(1.2)
+        clock.advance(1.2)
         # The expired hold's credits went to a new reservation meanwhile.
         reserve(stub, org, 100, "res_new")
         assert stub.GetReservation(pb.GetReservationRequest(reservation_id="res_late")).reservation.state == EXPIRED
@@ -363,13 +368,15 @@ def test_late_capture_the_wallet_cannot_cover_is_exhausted(start_billing: StartB
         assert_invariants(stub, db_url)
 
 
-def test_reserve_does_not_count_due_holds(start_billing: StartBilling, org: str, db_url: str) -> None:
+def test_reserve_does_not_count_due_holds(
+    start_billing: StartBilling, clock: MovableClock, org: str, db_url: str
+) -> None:
     running = start_billing(expiry_sweep_seconds=60)
     with channel(running.address) as ch:
         stub = BillingServiceStub(ch)
         grant(stub, org, 120)
         reserve(stub, org, 120, "res_short", ttl=1)
-        time.sleep(1.1)
+        clock.advance(1.1)
         # Past its expiry the hold no longer counts, even though no sweep has marked it yet.
         assert reserve(stub, org, 120, "res_next").wallet.reserved_credits == 120
         short = stub.GetReservation(pb.GetReservationRequest(reservation_id="res_short")).reservation
