@@ -1,4 +1,4 @@
-"""The generated code under layers/ matches proto/, and the render message is a protobuf type."""
+"""The generated code under layers/ matches proto/ (`buf lint` itself is scripts/test.sh's first step)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,3 @@ def test_generated_code_is_fresh(tmp_path: Path) -> None:
     assert fresh == committed, "files differ: run python scripts/gen_protos.py"
     stale = [str(p) for p in fresh if not filecmp.cmp(tmp_path / p, ROOT / p, shallow=False)]
     assert not stale, f"stale generated code, run python scripts/gen_protos.py: {stale}"
-
-
-def test_buf_lint_passes() -> None:
-    buf = Path(sys.executable).parent / "buf"
-    done = subprocess.run([str(buf), "lint"], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
