@@ -3,7 +3,10 @@ gateway on free loopback ports, on SQLite or PostgreSQL, with the in-process que
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
+import shutil
 import socket
 import tempfile
 import threading
@@ -46,6 +49,15 @@ class Stack:
     def tenant(self, credits: int = 120 * 10) -> dict[str, Any]:
         """A fresh org with a project, a key with every scope, a wired influencer and an app-demo clip."""
         return create_demo_tenant(self.stubs, credits=credits)
+
+
+@functools.cache
+def _clip_cache() -> Path:
+    """One folder of generated catalogue clips for every stack this test process starts: seed_catalog
+    reuses the clips it finds there (they are only ever renamed into place whole)."""
+    folder = Path(tempfile.mkdtemp(prefix="layers-seed-clips-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def _free_socket() -> socket.socket:
@@ -102,8 +114,7 @@ def running_stack(
         settings = settings.model_copy(update={"content_addr": content.address})
         stubs = Clients.connect(settings)
         stack_parts.append(stubs)
-        with tempfile.TemporaryDirectory() as tmp:
-            seed_clips.seed_catalog(stubs.media, Path(tmp), reaction_count=catalog[0], track_count=catalog[1])
+        seed_clips.seed_catalog(stubs.media, _clip_cache(), reaction_count=catalog[0], track_count=catalog[1])
         if renderer:
             stack_parts.append(render_worker.start(settings, queue))
 
