@@ -22,6 +22,7 @@ from gateway.cursors import CursorSealer
 from gateway.errors import install_error_handlers
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from gateway.origin import Origins
+from gateway.project_access import VisibleProjects
 from gateway.rate_limit import RateLimits
 from gateway.routes import account, app_media, content, health, jobs, projects, webhooks
 from gateway.signing import UrlSigner
@@ -71,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.origins = Origins(settings.public_base_url, settings.trusted_proxy_networks)
     app.state.cursors = CursorSealer.from_settings(settings)
     app.state.key_cache = key_cache_for(settings)
-    app.state.visible_projects = projects.VisibleProjects()
+    app.state.visible_projects = VisibleProjects()
 
     install_error_handlers(app)
     # Added last runs first: request ids wrap everything, so even a 413 or a 500 carries one.

@@ -8,8 +8,11 @@ that fails is forgotten, so the same key can be retried once the cause is fixed.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from fastapi import Response
@@ -18,6 +21,13 @@ from common.clients import Clients
 from layers.content.v1 import content_pb2
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def request_fingerprint(method: str, path: str, body: Any) -> str:
+    """What tells a replay from a conflicting reuse of an Idempotency-Key: the same method, path and
+    body, the body compared as canonical JSON (so key order and whitespace do not matter)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

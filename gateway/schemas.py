@@ -108,6 +108,15 @@ def parse_json_object(raw: bytes) -> tuple[dict[str, Any] | None, list[FieldProb
     return data, []
 
 
+def no_fields_problems(raw: bytes) -> list[FieldProblem]:
+    """For a POST that takes no fields (cancel, rotate, test, replay): no body or `{}`; anything else is
+    refused rather than ignored."""
+    if not raw.strip():
+        return []
+    data, problems = parse_json_object(raw)
+    return problems or [FieldProblem(name, "Unknown field.") for name in data or {}]
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 

@@ -27,11 +27,10 @@ from common.settings import Settings
 from gateway.auth import ApiKey, require_scope
 from gateway.deps import ClientsDep, SettingsDep
 from gateway.errors import FieldProblem, payload_too_large, validation_error
-from gateway.idempotency import IdempotentPost
+from gateway.idempotency import IdempotentPost, request_fingerprint
 from gateway.openapi import MediaItem, app_media_request_body
+from gateway.project_access import ProjectId, visible_project
 from gateway.routes._responses import json_response
-from gateway.routes.content import request_fingerprint
-from gateway.routes.projects import ProjectId, visible_project
 from gateway.schemas import IDEMPOTENCY_HEADER, MEDIA_KINDS, idempotency_key_problems, parse_app_media_url_body
 from gateway.serializers import media_json
 from layers.media.v1 import media_pb2

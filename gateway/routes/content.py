@@ -3,18 +3,18 @@ assets), and the signed asset downloads."""
 
 from __future__ import annotations
 
-import hashlib
-import json
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from gateway.auth import ApiKey, require_scope
 from gateway.deps import BodyDep, ClientsDep, RequestIdDep, SignerDep
-from gateway.downloads import Conditions, SignedLink, asset_of, conditions, serve_asset, signed_link
+from gateway.downloads import Conditions, SignedLink, Variant, asset_of, conditions, serve_asset, signed_link
 from gateway.errors import validation_error
+from gateway.idempotency import request_fingerprint
+from gateway.project_access import ProjectId, visible_project
 from gateway.routes._responses import conditional_json, json_response
-from gateway.routes.projects import ProjectId, visible_project
 from gateway.schemas import (
     IDEMPOTENCY_HEADER,
     AssetId,
@@ -27,13 +27,6 @@ from gateway.serializers import accepted_job_json, asset_json, container_json, p
 from layers.content.v1 import content_pb2
 
 router = APIRouter(tags=["content"])
-
-
-def request_fingerprint(method: str, path: str, body: dict[str, str]) -> str:
-    """What tells a replay from a conflicting reuse of an Idempotency-Key: the same method, path and
-    body, the body compared as canonical JSON (so key order and whitespace do not matter)."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
 
 
 @router.post(
@@ -136,43 +129,34 @@ async def get_asset(
 ConditionsDep = Annotated[Conditions, Depends(conditions)]
 
 
-@router.get("/content/{containerId}/assets/{assetId}/file", name="download_asset_file")
-@router.head("/content/{containerId}/assets/{assetId}/file", name="head_asset_file")
-async def download_asset_file(
-    request: Request,
-    container_id: ContainerId,
-    asset_id: AssetId,
-    link: Annotated[SignedLink, Depends(signed_link("file"))],
-    wanted: ConditionsDep,
-    clients: ClientsDep,
-) -> Response:
-    return await serve_asset(
-        clients,
-        method=request.method,
-        link=link,
-        container_id=container_id,
-        asset_id=asset_id,
-        variant="file",
-        conditions=wanted,
-    )
+def _download(variant: Variant) -> Callable[..., Awaitable[Response]]:
+    """The signed-link download of an asset's file or thumbnail (GET and HEAD)."""
+
+    async def download(
+        request: Request,
+        container_id: ContainerId,
+        asset_id: AssetId,
+        wanted: ConditionsDep,
+        clients: ClientsDep,
+        # A default, not Annotated: annotations are strings here, and `variant` is not a module name.
+        link: SignedLink = Depends(signed_link(variant)),  # noqa: B008
+    ) -> Response:
+        return await serve_asset(
+            clients,
+            method=request.method,
+            link=link,
+            container_id=container_id,
+            asset_id=asset_id,
+            variant=variant,
+            conditions=wanted,
+        )
+
+    return download
 
 
-@router.get("/content/{containerId}/assets/{assetId}/thumbnail", name="download_asset_thumbnail")
-@router.head("/content/{containerId}/assets/{assetId}/thumbnail", name="head_asset_thumbnail")
-async def download_asset_thumbnail(
-    request: Request,
-    container_id: ContainerId,
-    asset_id: AssetId,
-    link: Annotated[SignedLink, Depends(signed_link("thumbnail"))],
-    wanted: ConditionsDep,
-    clients: ClientsDep,
-) -> Response:
-    return await serve_asset(
-        clients,
-        method=request.method,
-        link=link,
-        container_id=container_id,
-        asset_id=asset_id,
-        variant="thumbnail",
-        conditions=wanted,
-    )
+_VARIANTS: tuple[Variant, ...] = ("file", "thumbnail")
+for _variant in _VARIANTS:
+    _path = f"/content/{{containerId}}/assets/{{assetId}}/{_variant}"
+    _endpoint = _download(_variant)
+    router.head(_path, name=f"head_asset_{_variant}")(_endpoint)  # registered first, as decorators did
+    router.get(_path, name=f"download_asset_{_variant}")(_endpoint)

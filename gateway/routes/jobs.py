@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 
 from gateway.auth import ApiKey, require_scope
 from gateway.deps import BodyDep, ClientsDep, SignerDep
-from gateway.errors import FieldProblem, validation_error
+from gateway.errors import validation_error
 from gateway.idempotency import IdempotentPost
 from gateway.routes._responses import conditional_json, json_response
-from gateway.schemas import IDEMPOTENCY_HEADER, JobId, idempotency_key_problems, parse_json_object
+from gateway.schemas import IDEMPOTENCY_HEADER, JobId, idempotency_key_problems, no_fields_problems
 from gateway.serializers import cancel_json, job_json
 from layers.content.v1 import content_pb2
 
@@ -33,14 +33,6 @@ async def get_job(
     return conditional_json(job_json(response.job, signer), if_none_match)
 
 
-def cancel_body_problems(raw: bytes) -> list[FieldProblem]:
-    """Cancel takes no fields: no body or `{}`; anything else is refused rather than ignored."""
-    if not raw.strip():
-        return []
-    data, problems = parse_json_object(raw)
-    return problems or [FieldProblem(name, "Unknown field.") for name in data or {}]
-
-
 @router.post("/jobs/{jobId}/cancel", name="cancel_job", status_code=202)
 async def cancel_job(
     request: Request,
@@ -50,7 +42,7 @@ async def cancel_job(
     clients: ClientsDep,
     idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
 ) -> Response:
-    problems = cancel_body_problems(body) + idempotency_key_problems(idempotency_key)
+    problems = no_fields_problems(body) + idempotency_key_problems(idempotency_key)
     if problems:
         raise validation_error(problems)
 

@@ -8,8 +8,6 @@ idempotency (content's records).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -21,11 +19,10 @@ from gateway.auth import ApiKey, require_scope
 from gateway.cursors import CursorQuery, listing
 from gateway.deps import BodyDep, ClientsDep, CursorsDep
 from gateway.errors import ApiError, FieldProblem, problems_from_errors, validation_error
-from gateway.idempotency import REPLAYED_HEADER, IdempotentPost
+from gateway.idempotency import REPLAYED_HEADER, IdempotentPost, request_fingerprint
+from gateway.project_access import visible_project
 from gateway.routes._responses import json_response
-from gateway.routes.jobs import cancel_body_problems
-from gateway.routes.projects import visible_project
-from gateway.schemas import IDEMPOTENCY_HEADER, Id, idempotency_key_problems, parse_json_object
+from gateway.schemas import IDEMPOTENCY_HEADER, Id, idempotency_key_problems, no_fields_problems, parse_json_object
 from gateway.serializers import _enum_value, optional_time
 from layers.webhooks.v1 import webhooks_pb2 as pb
 
@@ -70,11 +67,6 @@ def _parse(model: type[_Body], raw: bytes) -> tuple[Any, list[FieldProblem]]:
         return model.model_validate(data), []
     except ValidationError as exc:
         return None, problems_from_errors(exc.errors(include_url=False))
-
-
-def _fingerprint(path: str, raw_body: Any) -> str:
-    canonical = json.dumps(raw_body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"POST\n{path}\n{canonical}".encode()).hexdigest()
 
 
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -157,7 +149,7 @@ async def create_endpoint(
             description=parsed.description,
             project_id=project,
             idempotency_key=idempotency_key or "",
-            request_fingerprint=_fingerprint("/v1/webhook-endpoints", canonical),
+            request_fingerprint=request_fingerprint("POST", "/v1/webhook-endpoints", canonical),
         )
     )
     body_json = {"endpoint": endpoint_json(answer.endpoint), "signingSecret": answer.signing_secret}
@@ -229,7 +221,7 @@ async def delete_endpoint(endpoint_id: EndpointId, key: Writer, clients: Clients
 async def rotate_secret(
     endpoint_id: EndpointId, key: Writer, body: BodyDep, clients: ClientsDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    problems = cancel_body_problems(body) + idempotency_key_problems(idempotency_key)
+    problems = no_fields_problems(body) + idempotency_key_problems(idempotency_key)
     if problems:
         raise validation_error(problems)
     path = f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret"
@@ -238,7 +230,7 @@ async def rotate_secret(
             organization_id=key.organization_id,
             endpoint_id=endpoint_id,
             idempotency_key=idempotency_key or "",
-            request_fingerprint=_fingerprint(path, {}),
+            request_fingerprint=request_fingerprint("POST", path, {}),
         )
     )
     body_json = {
@@ -258,7 +250,7 @@ async def send_test(
     clients: ClientsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    problems = cancel_body_problems(body) + idempotency_key_problems(idempotency_key)
+    problems = no_fields_problems(body) + idempotency_key_problems(idempotency_key)
     if problems:
         raise validation_error(problems)
 
@@ -270,7 +262,9 @@ async def send_test(
         return json_response({"deliveryId": delivery.delivery_id, "eventId": delivery.event_id}, status_code=202)
 
     path = request.url.path
-    return await IdempotentPost(clients, key.organization_id, path, idempotency_key).run(_fingerprint(path, {}), send)
+    return await IdempotentPost(clients, key.organization_id, path, idempotency_key).run(
+        request_fingerprint("POST", path, {}), send
+    )
 
 
 @router.get("/webhook-endpoints/{endpointId}/deliveries", name="list_webhook_deliveries")
@@ -309,7 +303,7 @@ async def replay_delivery(
     clients: ClientsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    problems = cancel_body_problems(body) + idempotency_key_problems(idempotency_key)
+    problems = no_fields_problems(body) + idempotency_key_problems(idempotency_key)
     if problems:
         raise validation_error(problems)
 
@@ -320,4 +314,6 @@ async def replay_delivery(
         return json_response({"deliveryId": answer.delivery.delivery_id}, status_code=202)
 
     path = request.url.path
-    return await IdempotentPost(clients, key.organization_id, path, idempotency_key).run(_fingerprint(path, {}), replay)
+    return await IdempotentPost(clients, key.organization_id, path, idempotency_key).run(
+        request_fingerprint("POST", path, {}), replay
+    )

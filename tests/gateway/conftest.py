@@ -19,7 +19,7 @@ from common.grpc_server import create_server
 from common.settings import Settings
 from gateway.app import create_app
 from gateway.main import uvicorn_config
-from gateway.routes.projects import VisibleProjects
+from gateway.project_access import VisibleProjects
 from layers.billing.v1 import billing_pb2_grpc
 from layers.content.v1 import content_pb2_grpc
 from tests.gateway.fakes import FakeBilling, FakeContent
