@@ -101,8 +101,13 @@ def test_the_second_pass_normalises_with_what_the_first_measured() -> None:
     ]
     loudness = parse_loudness(stderr)
     assert loudness == Loudness(-21.35, -15.0, 0.1, -31.35, -0.03)
+    # 7.35 dB up keeps the peaks (-15 + 7.35 dBTP) under the target: a plain gain.
     graph = ";".join(audio_graph(plan, 2, loudness))
-    assert "measured_I=-21.35:measured_TP=-15.00" in graph and "linear=true" in graph
+    assert "volume=7.35dB" in graph and "loudnorm" not in graph
+    # Loud peaks: the gain would clip, so loudnorm's limiter applies the measurement.
+    peaky = Loudness(-21.35, -2.0, 0.1, -31.35, -0.03)
+    graph = ";".join(audio_graph(plan, 2, peaky))
+    assert "loudnorm=" in graph and "measured_I=-21.35:measured_TP=-2.00" in graph and "dB" not in graph
     assert parse_loudness(["no json here"]) is None
     # A silent mix has nothing to normalise (loudnorm would take -inf for a gain).
     silent = Loudness(float("-inf"), float("-inf"), 0.0, -70.0, 0.0)
