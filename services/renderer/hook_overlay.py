@@ -562,9 +562,9 @@ def safe_box(width: int, height: int) -> Box:
 def hook_region(width: int, height: int, face: Box | None) -> Box | None:
     """Where the hook goes: the taller band of the safe zone above or below the face (None: no face known,
     the whole zone). A face filling the zone still leaves the taller sliver; the hook shrinks into it."""
-    left, top, right, bottom = safe_box(width, height)
     if face is None:
         return None
+    left, top, right, bottom = safe_box(width, height)
     gap = math.ceil(height * FACE_GAP)
     above = (left, top, right, max(top, min(bottom, face[1] - gap)))
     below = (left, min(bottom, max(top, face[3] + gap)), right, bottom)
