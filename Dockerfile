@@ -6,7 +6,7 @@ WORKDIR /app
 
 # Fonts the renderer draws hooks with (colour emoji and the scripts influencers write in).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-noto-core fonts-noto-color-emoji \
+ && apt-get install -y --no-install-recommends fonts-noto-core fonts-noto-color-emoji fonts-noto-cjk \
  && rm -rf /var/lib/apt/lists/*
 
 COPY pyproject.toml README.md ./

@@ -2,7 +2,9 @@
 
 The plain command is the floor: the same inputs scaled (fit, padded) to 1080×1920, concatenated,
 music trimmed under it, encoded with the same x264 preset and AAC, `+faststart`; no hook, no blur, no
-mix. The ratio says what the hook, the blurred backdrop and the audio mix cost on top.
+mix, no loudness pass. The ratio says what the hook, the blurred backdrop, the audio mix and its
+loudness measurement cost on top. The quality figures compare the app demo as both show it (its
+fitted rectangle, over the demo segment): SSIM and PSNR of compose()'s output against the plain one.
 
     .venv/bin/python bench/render.py                  # 3 s template + 20 s demo, 1 run each
     .venv/bin/python bench/render.py --demo-seconds 10 --runs 3
@@ -11,11 +13,14 @@ mix. The ratio says what the hook, the blurred backdrop and the audio mix cost o
 from __future__ import annotations
 
 import argparse
+import re
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +32,7 @@ from services.renderer.compose import (
     FPS,
     HEIGHT,
     SAMPLE_RATE,
+    VIDEO_NAME,
     WIDTH,
     ComposeInputs,
     EncodeSettings,
@@ -95,7 +101,21 @@ def plain_command(inputs: Inputs, output: Path, preset: str) -> list[str]:
     ]
 
 
-def time_compose(inputs: Inputs, workdir: Path, args: argparse.Namespace) -> tuple[float, Path]:
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children (the ffmpegs) so far."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(run: Callable[[], object]) -> tuple[float, float]:
+    """Wall and CPU seconds of one call: on a machine shared with other work, CPU time says what the work
+    costs whatever else runs, and wall time what a caller waits."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    run()
+    return time.perf_counter() - wall, cpu_seconds() - cpu
+
+
+def time_compose(inputs: Inputs, workdir: Path, args: argparse.Namespace) -> tuple[float, float, Path]:
     spec = ComposeInputs(
         inputs.template,
         inputs.demo,
@@ -104,15 +124,35 @@ def time_compose(inputs: Inputs, workdir: Path, args: argparse.Namespace) -> tup
         language="ar",
         encode=EncodeSettings(preset=args.preset),
     )
-    started = time.perf_counter()
-    result = compose(spec, workdir)
-    return time.perf_counter() - started, result.video_path
+    wall, cpu = timed(lambda: compose(spec, workdir))
+    return wall, cpu, workdir / VIDEO_NAME
 
 
-def time_plain(inputs: Inputs, output: Path, preset: str) -> float:
-    started = time.perf_counter()
-    subprocess.run(plain_command(inputs, output, preset), check=True, capture_output=True)
-    return time.perf_counter() - started
+def time_plain(inputs: Inputs, output: Path, preset: str) -> tuple[float, float]:
+    return timed(lambda: subprocess.run(plain_command(inputs, output, preset), check=True, capture_output=True))
+
+
+def demo_rect(width: int, height: int) -> tuple[int, int, int, int]:
+    """w, h, x, y of a width×height demo fitted into the frame (as both commands scale it)."""
+    scale = min(WIDTH / width, HEIGHT / height)
+    w, h = round(width * scale / 2) * 2, round(height * scale / 2) * 2
+    return w, h, (WIDTH - w) // 2, (HEIGHT - h) // 2
+
+
+def demo_quality(composed: Path, plain: Path, inputs: Inputs) -> tuple[float, float]:
+    """SSIM (All) and average PSNR (dB) of the demo's rectangle over the demo segment, composed vs plain."""
+    demo = probe(inputs.demo)
+    w, h, x, y = demo_rect(demo.width, demo.height)
+    cut = f"trim=start={inputs.template_seconds:.3f},setpts=PTS-STARTPTS,crop={w}:{h}:{x}:{y},split=2"
+    graph = f"[0:v]{cut}[a1][a2];[1:v]{cut}[b1][b2];[a1][b1]ssim;[a2][b2]psnr"
+    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-i", str(composed), "-i", str(plain)]
+    done = subprocess.run([*cmd, "-filter_complex", graph, "-f", "null", "-"], capture_output=True, check=True)
+    text = done.stderr.decode(errors="replace")
+    ssim = re.search(r"SSIM .*All:([\d.]+)", text)
+    psnr = re.search(r"PSNR .*average:([\d.]+|inf)", text)
+    if ssim is None or psnr is None:
+        raise RuntimeError(f"ssim/psnr printed nothing:\n{text[-2000:]}")
+    return float(ssim.group(1)), float(psnr.group(1))
 
 
 def describe(path: Path) -> str:
@@ -123,20 +163,31 @@ def describe(path: Path) -> str:
 def run(args: argparse.Namespace, folder: Path) -> None:
     print(f"making inputs in {folder} ...", flush=True)
     inputs = make_inputs(folder, args)
-    compose_times, plain_times = [], []
+    compose_times, plain_times, compose_cpu, plain_cpu = [], [], [], []
     composed = plain = folder / "none"
     for i in range(args.runs):
-        seconds, composed = time_compose(inputs, folder / f"compose-{i}", args)
+        seconds, cpu, composed = time_compose(inputs, folder / f"compose-{i}", args)
         compose_times.append(seconds)
+        compose_cpu.append(cpu)
         plain = folder / f"plain-{i}.mp4"
-        plain_times.append(time_plain(inputs, plain, args.preset))
+        seconds, cpu = time_plain(inputs, plain, args.preset)
+        plain_times.append(seconds)
+        plain_cpu.append(cpu)
     compose_s, plain_s = statistics.median(compose_times), statistics.median(plain_times)
+    cpu_ratio = statistics.median(compose_cpu) / statistics.median(plain_cpu)
     total = inputs.template_seconds + inputs.demo_seconds
     parts = f"template {inputs.template_seconds:g} s + demo {inputs.demo_seconds:g} s"
     print(f"video length      : {total:.1f} s ({parts})")
+    ssim, psnr = demo_quality(composed, plain, inputs)
     print(f"compose()         : {compose_s:.2f} s wall  ({describe(composed)})")
     print(f"plain ffmpeg      : {plain_s:.2f} s wall  ({describe(plain)})")
     print(f"ratio             : {compose_s / plain_s:.2f}x  (x264 preset {args.preset}, {args.runs} run(s), median)")
+    print(f"CPU time ratio    : {cpu_ratio:.2f}x  (user+system, medians: ", end="")
+    print(f"compose() {statistics.median(compose_cpu):.2f} s, plain {statistics.median(plain_cpu):.2f} s)")
+    print(f"real-time factor  : compose() {total / compose_s:.2f}x, plain {total / plain_s:.2f}x (video s per wall s)")
+    print(f"app-demo quality  : SSIM {ssim:.4f}, PSNR {psnr:.2f} dB (its rectangle in the demo segment, vs plain)")
+    print(f"each run (s)      : compose() {', '.join(f'{t:.2f}' for t in compose_times)}; ", end="")
+    print(f"plain {', '.join(f'{t:.2f}' for t in plain_times)}")
 
 
 def main(argv: list[str] | None = None) -> None:

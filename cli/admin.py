@@ -92,6 +92,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p = reaction.add_parser("add", help="add a reaction clip to the pool (probed: must be a decodable video)")
     p.add_argument("--file", required=True, type=Path)
     p.add_argument("--name", help="defaults to the file name")
+    p.add_argument(
+        "--face-box",
+        type=_face_box,
+        metavar="X,Y,W,H",
+        help="where the face is, as fractions of the frame (e.g. 0.25,0.2,0.5,0.35): the hook stays off it; "
+        "default: found in the clip",
+    )
     p.set_defaults(run=reaction_add)
 
     music = nouns.add_parser("music", help="the music catalog").add_subparsers(dest="verb", required=True)
@@ -181,12 +188,25 @@ def _upload(clients: Clients, path: Path) -> str:
     return str(media_client.upload_file(clients.media, path, mime).blob_id)
 
 
+def _face_box(text: str) -> media_pb2.FaceBox:
+    try:
+        x, y, width, height = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("four comma-separated fractions: X,Y,W,H") from None
+    return media_pb2.FaceBox(x=x, y=y, width=width, height=height)
+
+
 def reaction_add(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:
     request = media_pb2.CreateReactionTemplateRequest(
-        name=args.name or args.file.stem, blob_id=_upload(clients, args.file)
+        name=args.name or args.file.stem, blob_id=_upload(clients, args.file), face_box=args.face_box
     )
     template = clients.media.CreateReactionTemplate(request).reaction_template
-    return {"reactionTemplateId": template.reaction_template_id, "durationMs": template.probe.duration_ms}
+    face = template.face_box if template.HasField("face_box") else None
+    return {
+        "reactionTemplateId": template.reaction_template_id,
+        "durationMs": template.probe.duration_ms,
+        "faceBox": None if face is None else [round(v, 4) for v in (face.x, face.y, face.width, face.height)],
+    }
 
 
 def music_add(clients: Clients, args: argparse.Namespace) -> dict[str, Any]:

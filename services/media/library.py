@@ -26,6 +26,7 @@ from common.errors import ServiceError, invalid, not_found, precondition
 from common.ids import new_id
 from common.timeutil import utcnow
 from services.media.blob_store import LocalBlobStore, cancelled, too_large
+from services.media.faces import Fractions, detect_face_box
 from services.media.models import BlobRow, MediaItemRow, MusicTrackRow, ReactionTemplateRow
 from services.media.probing import Measured, check_audio, check_image, check_video
 
@@ -323,16 +324,29 @@ class MediaLibrary:
 
     # The reaction-template pool
 
-    def create_reaction_template(self, name: str, blob_id: str) -> ReactionTemplateRow:
+    def create_reaction_template(
+        self, name: str, blob_id: str, face_box: Fractions | None = None
+    ) -> ReactionTemplateRow:
+        """`face_box` as the caller knows it; None: looked for in the clip (and None if no face is seen)."""
         with self._discard_on_refusal(blob_id):
             _require(name, "name")
+            if face_box is not None:
+                _check_face_box(face_box)
             measured = self._check_blob(blob_id, check_video)
+            if face_box is None:
+                path = self._store.path(blob_id)
+                face_box = detect_face_box(path, measured.duration_ms, measured.width, measured.height)
+            face_x, face_y, face_width, face_height = face_box or (None, None, None, None)
             with self._write() as session:
                 row = ReactionTemplateRow(
                     reaction_template_id=new_id("rtp"),
                     name=name,
                     blob=_blob_for_insert(session, blob_id),
                     created_at=utcnow(),
+                    face_x=face_x,
+                    face_y=face_y,
+                    face_width=face_width,
+                    face_height=face_height,
                     **_probe_values(measured),
                 )
                 session.add(row)
@@ -388,6 +402,16 @@ class MediaLibrary:
 
 def _media_not_on_project() -> ServiceError:
     return not_found("media", "mediaId is not on this project.")
+
+
+def _check_face_box(box: Fractions) -> None:
+    x, y, width, height = box
+    if not (0 <= x < 1 and 0 <= y < 1 and 0 < width <= 1 - x and 0 < height <= 1 - y):
+        raise invalid(
+            "face_box must lie inside the frame: fractions x, y in [0, 1), width and height above 0.",
+            field="face_box",
+            problem="outside the frame",
+        )
 
 
 def _reaction_pool_empty() -> ServiceError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Deterministic constraint names, so the hand-written migration and the models agree on both databases.
@@ -74,8 +74,18 @@ class ReactionTemplateRow(ProbeColumns, Base):
     name: Mapped[str] = mapped_column(String(255))
     blob_id: Mapped[str] = mapped_column(ForeignKey("blobs.blob_id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The on-camera face, as fractions of the frame; all None when none was given or found.
+    face_x: Mapped[float | None] = mapped_column(Float, nullable=True)
+    face_y: Mapped[float | None] = mapped_column(Float, nullable=True)
+    face_width: Mapped[float | None] = mapped_column(Float, nullable=True)
+    face_height: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     blob: Mapped[BlobRow] = relationship(lazy="joined")
+
+    @property
+    def face_box(self) -> tuple[float, float, float, float] | None:
+        box = (self.face_x, self.face_y, self.face_width, self.face_height)
+        return None if any(v is None for v in box) else box  # type: ignore[return-value]
 
 
 class MusicTrackRow(ProbeColumns, Base):

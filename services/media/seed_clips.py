@@ -77,12 +77,13 @@ def make_reaction_clip(
         f"a='255*lt(pow((X-W/2)/(W/2),2)+pow((Y-H/2)/(H/2),2),1)',"
         f"loop=loop=-1:size=1,setpts=N/30/TB,trim=duration={seconds},"
         f"drawbox=x=0:y=0:w={fw}:h={_even(fh * 0.16)}:c=0x3b2314:t=fill,"
-        f"drawbox=x={left_eye}:y={eye_y}:w={eye_w}:h={eye_h}:c=white:t=fill,"
-        f"drawbox=x={right_eye}:y={eye_y}:w={eye_w}:h={eye_h}:c=white:t=fill,"
+        # Dark eyes under a lighter brow and nose bridge: what a face detector looks for.
+        f"drawbox=x={left_eye}:y={eye_y}:w={eye_w}:h={eye_h}:c=0x2a1a10:t=fill,"
+        f"drawbox=x={right_eye}:y={eye_y}:w={eye_w}:h={eye_h}:c=0x2a1a10:t=fill,"
         f"drawbox=x={left_eye + (eye_w - pupil) // 2}:y={eye_y + (eye_h - pupil) // 2}:"
-        f"w={pupil}:h={pupil}:c=0x222222:t=fill,"
+        f"w={pupil // 2}:h={pupil // 2}:c=white:t=fill,"
         f"drawbox=x={right_eye + (eye_w - pupil) // 2}:y={eye_y + (eye_h - pupil) // 2}:"
-        f"w={pupil}:h={pupil}:c=0x222222:t=fill,"
+        f"w={pupil // 2}:h={pupil // 2}:c=white:t=fill,"
         # Blink: skin-coloured lids for a tenth of a second every 1.3 s.
         f"drawbox=x={left_eye}:y={eye_y}:w={eye_w}:h={eye_h}:c={skin}:t=fill:enable='lt(mod(t,1.3),0.1)',"
         f"drawbox=x={right_eye}:y={eye_y}:w={eye_w}:h={eye_h}:c={skin}:t=fill:enable='lt(mod(t,1.3),0.1)',"

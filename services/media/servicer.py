@@ -98,7 +98,9 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     def CreateReactionTemplate(
         self, request: media_pb2.CreateReactionTemplateRequest, context: grpc.ServicerContext
     ) -> media_pb2.CreateReactionTemplateResponse:
-        row = self._library.create_reaction_template(request.name, request.blob_id)
+        face = request.face_box if request.HasField("face_box") else None
+        face_box = None if face is None else (face.x, face.y, face.width, face.height)
+        row = self._library.create_reaction_template(request.name, request.blob_id, face_box)
         return media_pb2.CreateReactionTemplateResponse(reaction_template=reaction_template_pb(row))
 
     def GetReactionTemplate(
@@ -186,8 +188,13 @@ def media_item_pb(row: MediaItemRow) -> media_pb2.MediaItem:
 
 
 def reaction_template_pb(row: ReactionTemplateRow) -> media_pb2.ReactionTemplate:
+    face = row.face_box
     return media_pb2.ReactionTemplate(
-        reaction_template_id=row.reaction_template_id, name=row.name, blob=blob_pb(row.blob), probe=probe_pb(row)
+        reaction_template_id=row.reaction_template_id,
+        name=row.name,
+        blob=blob_pb(row.blob),
+        probe=probe_pb(row),
+        face_box=None if face is None else media_pb2.FaceBox(x=face[0], y=face[1], width=face[2], height=face[3]),
     )
 
 

@@ -1,20 +1,25 @@
 """The composition core: template + hook, then the app demo, under music, in one ffmpeg pass.
 
 Pure function on local files: `compose(inputs, workdir)` probes the inputs, draws the hook to a PNG,
-runs ONE ffmpeg (filter_complex) that writes the MP4, grabs a thumbnail from the hook segment, and
-measures the result with ffprobe and sha256. No queue, no gRPC: the worker around it does that.
+measures the mix's loudness (an audio-only ffmpeg pass), runs ONE ffmpeg that writes the MP4 and the
+thumbnail, and measures the result with ffprobe and sha256. No queue, no gRPC: the worker does that.
 
 Output: 1080×1920, 30 fps CFR, H.264 yuv420p, AAC 48 kHz stereo, MP4 with the index first.
 Segment one is the template filling the frame (scaled and cropped, never stretched) with the hook on
-it; segment two is the demo fitted into 9:16 over a blurred, darkened copy of itself, capped at
-demo_cap_seconds. Music loops or is trimmed to the whole length, fades out over the last second and
-sits under the template's own audio (lower while the template speaks).
+it, in the platforms' safe zone and clear of the template's face box; segment two is the demo fitted
+into 9:16 over a blurred, darkened copy of itself, capped at demo_cap_seconds. Music loops or is
+trimmed to the whole length, fades out over the last second and is ducked under the template's and the
+demo's own audio where they have any. The mix is normalised to -14 LUFS integrated (what TikTok, Reels
+and Shorts play at) with true peaks under -1 dBTP: the first pass's loudnorm measurement gives one gain,
+or, where that gain would push the peaks over, loudnorm's dynamic mode (its true-peak limiter) applies it.
+The thumbnail is a frame of segment one: the hook on the template, as a feed shows it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import re
 import shutil
@@ -27,17 +32,28 @@ from pathlib import Path
 from typing import Any
 
 from common.ffmpeg import ProbeError, ProbeResult, decodes, ensure_runnable, ffmpeg_path, probe
-from services.renderer.hook_overlay import HookPng, write_hook_png
+from services.renderer.hook_overlay import Box, HookPng, write_hook_png
 
 WIDTH, HEIGHT, FPS = 1080, 1920, 30
 SAMPLE_RATE = 48000
 THUMB_WIDTH, THUMB_HEIGHT = 540, 960
 THUMB_AT_SECONDS = 0.5
 FADE_OUT_SECONDS = 1.0
-MUSIC_UNDER_VOICE = 0.3  # music volume while the template's own audio plays
+MUSIC_UNDER_VOICE = 0.25  # music volume while the template's or the demo's own audio plays
 MUSIC_ALONE = 0.85  # music volume where nothing else plays
 MUSIC_RAMP_SECONDS = 0.5
-BLUR_WIDTH, BLUR_HEIGHT = 270, 480  # the demo's backdrop is blurred small: same look, 16× cheaper
+# The demo's backdrop is blurred at 1/7.5 of the frame and scaled up bilinearly: a blur looks the same at
+# any resolution, and this costs a fiftieth of blurring at full size.
+BLUR_WIDTH, BLUR_HEIGHT, BLUR_SIGMA = 144, 256, 5
+# It changes 5 times a second (each frame shown six times): motion in a blur that wide reads the same, and
+# the encoder skips the repeated blocks (a third less CPU than a live backdrop); the demo keeps every frame.
+BACKDROP_FPS = 5
+BACKDROP_LUT = "y=val*0.72:u=128+(val-128)*0.8:v=128+(val-128)*0.8"  # darker, less saturated
+# Loudness the platforms normalise to; the peak target sits below -1 dBTP to leave AAC's overshoot room.
+TARGET_LUFS, TARGET_TRUE_PEAK, TARGET_LRA = -14.0, -1.5, 20.0
+SILENCE_LUFS = -70.0  # measured below this, there is nothing to normalise
+# A keyframe at least this often: a seek decodes at most this much; fewer of them is a cheaper encode.
+KEYFRAME_SECONDS = 4
 POLL_SECONDS = 0.1  # how often should_stop is asked (the contract says at least every 0.25 s)
 TERMINATE_GRACE_SECONDS = 0.8
 STDERR_TAIL_LINES = 30
@@ -80,7 +96,7 @@ class EncodeSettings:
     preset: str = "veryfast"
     crf: int = 21
     audio_bitrate: str = "160k"
-    threads: int = 2
+    threads: int = os.cpu_count() or 1  # every core, for x264 and the filters
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,8 @@ class ComposeInputs:
     hook: str | None = None
     language: str = "en"
     demo_cap_seconds: float = 20.0
+    # The on-camera face in the template, as fractions (x, y, width, height) of its frame; None: unknown.
+    face_box: tuple[float, float, float, float] | None = None
     # Probes the caller already has (media probes on upload); probed here when missing.
     template_probe: ProbeResult | None = None
     demo_probe: ProbeResult | None = None
@@ -122,6 +140,8 @@ class Plan:
     has_music: bool
     template_sar: float | None  # non-square pixels to undo, None when square
     demo_sar: float | None
+    demo_has_audio: bool = False
+    template_size: tuple[int, int] = (WIDTH, HEIGHT)  # as displayed (non-square pixels undone)
 
     @property
     def total_seconds(self) -> float:
@@ -163,14 +183,32 @@ def sample_aspect(result: ProbeResult) -> float | None:
 
 
 def make_plan(template: ProbeResult, demo: ProbeResult, music: ProbeResult | None, cap: float) -> Plan:
+    sar = sample_aspect(template)
     return Plan(
         template_seconds=template.duration_ms / 1000,
         demo_seconds=min(demo.duration_ms / 1000, cap),
         template_has_audio=template.has_audio,
         has_music=music is not None,
-        template_sar=sample_aspect(template),
+        template_sar=sar,
         demo_sar=sample_aspect(demo),
+        demo_has_audio=demo.has_audio,
+        template_size=(max(1, round(template.width * (sar or 1.0))), max(1, template.height)),
     )
+
+
+def face_in_frame(plan: Plan, face: tuple[float, float, float, float] | None) -> Box | None:
+    """The template's face box (fractions of its frame) in output pixels, after the fill's scale and crop."""
+    if face is None:
+        return None
+    tw, th = plan.template_size
+    scale = max(WIDTH / tw, HEIGHT / th)
+    off_x, off_y = (tw * scale - WIDTH) / 2, (th * scale - HEIGHT) / 2
+    x, y, w, h = face
+    left = max(0, math.floor(x * tw * scale - off_x))
+    top = max(0, math.floor(y * th * scale - off_y))
+    right = min(WIDTH, math.ceil((x + w) * tw * scale - off_x))
+    bottom = min(HEIGHT, math.ceil((y + h) * th * scale - off_y))
+    return (left, top, right, bottom) if left < right and top < bottom else None  # cropped away: none to avoid
 
 
 # --- the ffmpeg command -----------------------------------------------------------------------------
@@ -185,38 +223,70 @@ def _timed(seconds: float) -> str:
     return f"tpad=stop_mode=clone:stop_duration={seconds:.3f},trim=duration={seconds:.3f},setpts=PTS-STARTPTS"
 
 
+def thumbnail_at(plan: Plan) -> float:
+    return min(THUMB_AT_SECONDS, plan.template_seconds / 2)  # inside the hook segment
+
+
 def video_graph(plan: Plan, hook: HookPng | None, hook_input: int) -> list[str]:
+    """[vout], the video, and [thumb], one frame of the hook segment at thumbnail size."""
     t1, d = plan.template_seconds, plan.demo_seconds
     fill = f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT},setsar=1"
     chains = [f"[0:v]setpts=PTS-STARTPTS,fps={FPS},{_sar_fix(plan.template_sar)}{fill},{_timed(t1)}[tpl]"]
     if hook is not None:
+        # The PNG is one image, decoded once and blended over its own box only (repeat its last frame).
         chains.append(f"[tpl][{hook_input}:v]overlay=x={hook.x}:y={hook.y}:eof_action=repeat,format=yuv420p[seg1]")
     else:
         chains.append("[tpl]format=yuv420p[seg1]")
+    at_frame = round(thumbnail_at(plan) * FPS)
     chains += [
+        "[seg1]split=2[seg1v][seg1t]",
+        (
+            f"[seg1t]trim=start_frame={at_frame}:end_frame={at_frame + 1},"
+            f"scale={THUMB_WIDTH}:{THUMB_HEIGHT}:flags=lanczos,format=yuvj420p[thumb]"
+        ),
         f"[1:v]setpts=PTS-STARTPTS,fps={FPS},{_sar_fix(plan.demo_sar)}{_timed(d)},split=2[dfg][dbg]",
         (
-            f"[dbg]scale={BLUR_WIDTH}:{BLUR_HEIGHT}:force_original_aspect_ratio=increase,"
-            f"crop={BLUR_WIDTH}:{BLUR_HEIGHT},gblur=sigma=10,eq=brightness=-0.18:saturation=0.8,"
-            f"scale={WIDTH}:{HEIGHT},setsar=1[bg]"
+            f"[dbg]fps={BACKDROP_FPS},"
+            f"scale={BLUR_WIDTH}:{BLUR_HEIGHT}:force_original_aspect_ratio=increase:flags=area,"
+            f"crop={BLUR_WIDTH}:{BLUR_HEIGHT},gblur=sigma={BLUR_SIGMA},lutyuv={BACKDROP_LUT},"
+            f"scale={WIDTH}:{HEIGHT}:flags=bilinear,fps={FPS},{_timed(d)},setsar=1[bg]"
         ),
-        (f"[dfg]scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[fg]"),
+        # The demo itself is scaled once, with the same (default bicubic) scaler as a plain fit.
+        f"[dfg]scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[fg]",
         "[bg][fg]overlay=x=(W-w)/2:y=(H-h)/2,format=yuv420p,setsar=1[seg2]",
-        "[seg1][seg2]concat=n=2:v=1:a=0[vout]",
+        "[seg1v][seg2]concat=n=2:v=1:a=0[vout]",
     ]
     return chains
 
 
-def audio_graph(plan: Plan, music_input: int) -> list[str]:
-    t1, total = plan.template_seconds, plan.total_seconds
+@dataclass(frozen=True)
+class Loudness:
+    """What loudnorm's first pass measured of the mix."""
+
+    integrated: float
+    true_peak: float
+    lra: float
+    threshold: float
+    offset: float
+
+
+def _own_audio(plan: Plan) -> bool:
+    return plan.template_has_audio or plan.demo_has_audio
+
+
+def audio_graph(plan: Plan, music_input: int, loudness: Loudness | None, measuring: bool = False) -> list[str]:
+    """[aout]: the template's and the demo's own audio in sequence, the music under them, normalised with
+    the first pass's `loudness`; `measuring` ends in a loudnorm that only prints what it measured."""
+    t1, d, total = plan.template_seconds, plan.demo_seconds, plan.total_seconds
     to_stereo = f"aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo"
+    silence = f"anullsrc=r={SAMPLE_RATE}:cl=stereo"
     chains: list[str] = []
     labels: list[str] = []
-    if plan.template_has_audio:
-        chains.append(
-            f"[0:a]asetpts=PTS-STARTPTS,{to_stereo},apad=whole_dur={t1:.3f},atrim=duration={t1:.3f},"
-            f"apad=whole_dur={total:.3f},atrim=duration={total:.3f}[voice]"
-        )
+    if _own_audio(plan):
+        for label, index, seconds, has in (("va", 0, t1, plan.template_has_audio), ("vb", 1, d, plan.demo_has_audio)):
+            source = f"[{index}:a]asetpts=PTS-STARTPTS,{to_stereo}," if has else f"{silence},"
+            chains.append(f"{source}apad=whole_dur={seconds:.3f},atrim=duration={seconds:.3f}[{label}]")
+        chains.append("[va][vb]concat=n=2:v=0:a=1[voice]")
         labels.append("[voice]")
     if plan.has_music:
         fade = min(FADE_OUT_SECONDS, total)
@@ -227,31 +297,64 @@ def audio_graph(plan: Plan, music_input: int) -> list[str]:
         )
         labels.append("[music]")
     if not labels:
-        chains.append(f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=duration={total:.3f}[aout]")
-    elif len(labels) == 1:
-        chains.append(f"{labels[0]}anull[aout]")
-    else:
-        # Summed, not averaged (the voice keeps its level); the limiter catches the peaks that makes.
-        chains.append(
-            f"{''.join(labels)}amix=inputs=2:duration=first:dropout_transition=0:normalize=0,"
-            "alimiter=limit=0.97:level=disabled:latency=1[aout]"
-        )
+        chains.append(f"{silence},atrim=duration={total:.3f}[aout]")
+        return chains
+    # Summed, not averaged: the voice keeps its level over the ducked music; loudnorm sets the level after.
+    mix = "anull" if len(labels) == 1 else "amix=inputs=2:duration=first:dropout_transition=0:normalize=0"
+    chains.append(f"{''.join(labels)}{mix}{_normalise(loudness, measuring)}[aout]")
     return chains
 
 
+def _normalise(loudness: Loudness | None, measuring: bool) -> str:
+    targets = f"I={TARGET_LUFS}:TP={TARGET_TRUE_PEAK}:LRA={TARGET_LRA}"
+    if measuring:
+        return f",loudnorm={targets}:print_format=json"
+    if loudness is None or loudness.integrated < SILENCE_LUFS:
+        return ""
+    gain = TARGET_LUFS - loudness.integrated
+    if loudness.true_peak + gain <= TARGET_TRUE_PEAK and loudness.lra <= TARGET_LRA:
+        # What loudnorm's linear mode would do, one gain for the whole video, without its 192 kHz detour.
+        return f",volume={gain:.2f}dB"
+    # The peaks would go over: loudnorm's dynamic mode (a true-peak limiter), fed the measurement. It works
+    # at 192 kHz: back to ours after it.
+    measured = (
+        f"measured_I={loudness.integrated:.2f}:measured_TP={loudness.true_peak:.2f}:"
+        f"measured_LRA={loudness.lra:.2f}:measured_thresh={loudness.threshold:.2f}:offset={loudness.offset:.2f}"
+    )
+    return f",loudnorm={targets}:{measured},aresample={SAMPLE_RATE}"
+
+
 def music_volume(plan: Plan) -> str:
-    """Low under the template's voice, then up over half a second for the demo."""
-    if not plan.template_has_audio:
-        return f"{MUSIC_ALONE}"
-    rise = MUSIC_ALONE - MUSIC_UNDER_VOICE
-    return f"{MUSIC_UNDER_VOICE}+{rise:.3f}*clip((t-{plan.template_seconds:.3f})/{MUSIC_RAMP_SECONDS},0,1)"
+    """Ducked where the segment has its own audio, full where it has none; half a second between them."""
+    first = MUSIC_UNDER_VOICE if plan.template_has_audio else MUSIC_ALONE
+    second = MUSIC_UNDER_VOICE if plan.demo_has_audio else MUSIC_ALONE
+    if first == second:
+        return f"{first}"
+    return f"{first}+{second - first:.3f}*clip((t-{plan.template_seconds:.3f})/{MUSIC_RAMP_SECONDS},0,1)"
 
 
-def build_command(
-    inputs: ComposeInputs, plan: Plan, hook: HookPng | None, output: Path, encode: EncodeSettings
-) -> list[str]:
-    args = [ffmpeg_path(), "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats"]
-    args += ["-i", str(inputs.template_path)]
+_JSON_PAIR = re.compile(r'"(\w+)"\s*:\s*"([^"]*)"')
+
+
+def parse_loudness(stderr: list[str]) -> Loudness | None:
+    """The pairs of loudnorm's print_format=json block (its lines may carry ffmpeg's log prefixes); None
+    when they are not there."""
+    values = dict(_JSON_PAIR.findall("\n".join(stderr)))
+    try:
+        return Loudness(
+            integrated=float(values["input_i"]),
+            true_peak=float(values["input_tp"]),
+            lra=float(values["input_lra"]),
+            threshold=float(values["input_thresh"]),
+            offset=float(values["target_offset"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _input_args(inputs: ComposeInputs, plan: Plan, hook: HookPng | None) -> tuple[list[str], int, int]:
+    """-i arguments, the music's input index and the hook's (-1 when absent)."""
+    args = ["-i", str(inputs.template_path)]
     args += ["-t", f"{plan.demo_seconds:.3f}", "-i", str(inputs.demo_path)]  # decode no more than the cap
     next_input = 2
     music_input = hook_input = -1
@@ -261,38 +364,40 @@ def build_command(
     if hook is not None:
         args += ["-i", str(hook.path)]
         hook_input = next_input
-    graph = video_graph(plan, hook, hook_input) + audio_graph(plan, music_input)
-    args += ["-filter_complex", ";".join(graph), "-map", "[vout]", "-map", "[aout]"]
-    args += ["-filter_complex_threads", str(encode.threads), "-threads", str(encode.threads)]
+    return args, music_input, hook_input
+
+
+def measure_command(inputs: ComposeInputs, plan: Plan) -> list[str]:
+    """The first pass: the audio mix alone, measured by loudnorm (which prints at the info level)."""
+    args, music_input, _ = _input_args(inputs, plan, None)
+    graph = audio_graph(plan, music_input, None, measuring=True)
+    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", *args]
+    return [*cmd, "-filter_complex", ";".join(graph), "-map", "[aout]", "-f", "null", "-"]
+
+
+def build_command(
+    inputs: ComposeInputs,
+    plan: Plan,
+    hook: HookPng | None,
+    output: Path,
+    encode: EncodeSettings,
+    thumbnail: Path,
+    loudness: Loudness | None = None,
+) -> list[str]:
+    args = [ffmpeg_path(), "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats"]
+    inputs_args, music_input, hook_input = _input_args(inputs, plan, hook)
+    args += inputs_args
+    # Two graphs: ffmpeg runs each in its own thread, so the audio is filtered beside the video.
+    args += ["-filter_complex", ";".join(video_graph(plan, hook, hook_input))]
+    args += ["-filter_complex", ";".join(audio_graph(plan, music_input, loudness))]
+    args += ["-filter_complex_threads", str(encode.threads)]
+    args += ["-map", "[vout]", "-map", "[aout]", "-threads", str(encode.threads)]
     args += ["-c:v", "libx264", "-preset", encode.preset, "-crf", str(encode.crf), "-profile:v", "high"]
-    args += ["-pix_fmt", "yuv420p", "-r", str(FPS), "-fps_mode", "cfr", "-g", str(FPS * 2)]
+    args += ["-pix_fmt", "yuv420p", "-r", str(FPS), "-fps_mode", "cfr", "-g", str(FPS * KEYFRAME_SECONDS)]
     args += ["-c:a", "aac", "-b:a", encode.audio_bitrate, "-ar", str(SAMPLE_RATE), "-ac", "2"]
     args += ["-t", f"{plan.total_seconds:.3f}", "-movflags", "+faststart", "-f", "mp4", str(output)]
+    args += ["-map", "[thumb]", "-frames:v", "1", "-q:v", "3", "-update", "1", "-f", "image2", str(thumbnail)]
     return args
-
-
-def thumbnail_command(video: Path, at_seconds: float, output: Path) -> list[str]:
-    return [
-        ffmpeg_path(),
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-v",
-        "error",
-        "-ss",
-        f"{at_seconds:.3f}",
-        "-i",
-        str(video),
-        "-frames:v",
-        "1",
-        "-vf",
-        f"scale={THUMB_WIDTH}:{THUMB_HEIGHT}:flags=lanczos",
-        "-q:v",
-        "3",
-        "-f",
-        "image2",
-        str(output),
-    ]
 
 
 # --- running ffmpeg ---------------------------------------------------------------------------------
@@ -426,8 +531,9 @@ def classify_failure(code: int, stderr: list[str], named_inputs: dict[str, Path]
         name = blamed_input(line, named_inputs)
         if name is not None:
             return ComposeInputError(name, f"ffmpeg could not decode it: {line.strip()}")
-    last = "\n".join(stderr[-10:]) or "(no output)"
-    return ComposeError(f"ffmpeg exited with {code}:\n{last}")
+    # The cause comes first; what follows is every output and thread reporting that it stopped.
+    first = "\n".join(stderr[:12]) or "(no output)"
+    return ComposeError(f"ffmpeg exited with {code}:\n{first}")
 
 
 def damaged_input(stderr: list[str], named_inputs: dict[str, Path]) -> ComposeInputError | None:
@@ -477,17 +583,17 @@ def compose(
         if inputs.music_path is not None:
             music = probe_input("music", inputs.music_path, inputs.music_probe, need_video=False)
         plan = make_plan(template, demo, music, inputs.demo_cap_seconds)
-        hook = _hook_png(inputs, hook_png)
+        hook = _hook_png(inputs, plan, hook_png)
+        loudness = _measure_loudness(inputs, plan, should_stop)
         tracker = ProgressTracker(plan.total_seconds, FFMPEG_PROGRESS_SHARE, on_progress)
-        cmd = build_command(inputs, plan, hook, partial, inputs.encode)
+        cmd = build_command(inputs, plan, hook, partial, inputs.encode, thumb, loudness)
         code, stderr = run_ffmpeg(cmd, tracker, should_stop)
-        if code != 0 or not partial.is_file():
+        if code != 0 or not partial.is_file() or not thumb.is_file():
             raise classify_failure(code, stderr, _named_inputs(inputs))
         damaged = damaged_input(stderr, _named_inputs(inputs))
         if damaged is not None:
             raise damaged
         os.replace(partial, video)
-        _make_thumbnail(video, plan, thumb, should_stop)
         result = _measure(video, thumb)
         finished = True
     finally:
@@ -506,17 +612,25 @@ def _named_inputs(inputs: ComposeInputs) -> dict[str, Path]:
     return named
 
 
-def _hook_png(inputs: ComposeInputs, path: Path) -> HookPng | None:
+def _hook_png(inputs: ComposeInputs, plan: Plan, path: Path) -> HookPng | None:
     if not inputs.hook or not inputs.hook.strip():
         return None
-    return write_hook_png(inputs.hook, inputs.language, path, WIDTH, HEIGHT)  # a missing font: ConfigError
+    face = face_in_frame(plan, inputs.face_box)
+    return write_hook_png(inputs.hook, inputs.language, path, WIDTH, HEIGHT, face=face)  # no font: ConfigError
 
 
-def _make_thumbnail(video: Path, plan: Plan, thumb: Path, should_stop: Callable[[], bool] | None) -> None:
-    at = min(THUMB_AT_SECONDS, plan.template_seconds / 2)  # inside the hook segment
-    code, stderr = run_ffmpeg(thumbnail_command(video, at, thumb), None, should_stop)
-    if code != 0 or not thumb.is_file():
-        raise ComposeError("thumbnail failed:\n" + "\n".join(stderr[-10:]))
+def _measure_loudness(inputs: ComposeInputs, plan: Plan, should_stop: Callable[[], bool] | None) -> Loudness | None:
+    """The first loudnorm pass, over the audio alone (no video is decoded): a few per cent of the render."""
+    if not (plan.has_music or _own_audio(plan)):
+        return None
+    code, stderr = run_ffmpeg(measure_command(inputs, plan), None, should_stop)
+    if code != 0:
+        errors = [line for line in stderr if "[error]" in line or "[fatal]" in line]
+        raise classify_failure(code, errors, _named_inputs(inputs))
+    loudness = parse_loudness(stderr)
+    if loudness is None:
+        raise ComposeError("loudnorm printed no measurement:\n" + "\n".join(stderr[-10:]))
+    return loudness
 
 
 def _measure(video: Path, thumb: Path) -> ComposeResult:

@@ -6,7 +6,9 @@ them; Debian's `fonts-noto-core` is accepted as a second source. Colour emoji co
 `fonts-noto-color-emoji` (NotoColorEmoji.ttf, CBDT bitmaps that Pillow draws in colour): no PyPI
 package ships that build (the COLRv1 build some wheels carry draws nothing through FreeType). Without
 it, emoji are drawn like text from the monochrome Noto Emoji that `manimgx-fonts` ships, and the
-process warns once: a missing colour font never fails a render.
+process warns once: a missing colour font never fails a render. Chinese, Japanese and Korean come from
+Debian's `fonts-noto-cjk` when it is there (bin/layers installs it, like the colour emoji); without it
+they draw as missing-glyph boxes.
 
 Overrides, for machines laid out differently: LAYERS_FONT_DIR (a folder holding the text faces under
 either file name) and LAYERS_EMOJI_FONT (the path of an emoji font: CBDT colour, or outlines). A face
@@ -32,6 +34,9 @@ TEXT_FONT_MODULE = "manimgx_fonts"
 TEXT_FONT_DEBIAN_PACKAGE = "fonts-noto-core"
 EMOJI_FONT_DEBIAN_PACKAGE = "fonts-noto-color-emoji"
 DEBIAN_NOTO_DIR = Path("/usr/share/fonts/truetype/noto")
+# Debian's fonts-noto-cjk: Chinese, Japanese and Korean (no registry package ships them small enough).
+CJK_FONT_DEBIAN_PACKAGE = "fonts-noto-cjk"
+DEBIAN_NOTO_CJK_DIR = Path("/usr/share/fonts/opentype/noto")
 EMOJI_FONT_FILE = "NotoColorEmoji.ttf"
 
 # The only pixel size NotoColorEmoji's bitmap strike exists at; other sizes are scaled from it.
@@ -71,27 +76,30 @@ REQUIRED_TEXT_FACES: tuple[FaceSpec, ...] = (
 MONOCHROME_EMOJI_FACE = FaceSpec("Noto Emoji", "NotoEmoji[wght].ttf", "NotoEmoji-Bold.ttf")
 
 # Faces used when present (other scripts, symbols); never required.
-OPTIONAL_TEXT_FACES: tuple[FaceSpec, ...] = tuple(
-    FaceSpec(f"Noto Sans {script}", f"NotoSans{script}[wght].ttf", f"NotoSans{script}-Bold.ttf")
-    for script in (
-        "Bengali",
-        "Tamil",
-        "Telugu",
-        "Gujarati",
-        "Gurmukhi",
-        "Kannada",
-        "Malayalam",
-        "Oriya",
-        "Sinhala",
-        "Thai",
-        "Lao",
-        "Khmer",
-        "Myanmar",
-        "Armenian",
-        "Georgian",
-        "Ethiopic",
-        "Symbols",
-    )
+OPTIONAL_TEXT_FACES: tuple[FaceSpec, ...] = (
+    *(
+        FaceSpec(f"Noto Sans {script}", f"NotoSans{script}[wght].ttf", f"NotoSans{script}-Bold.ttf")
+        for script in (
+            "Bengali",
+            "Tamil",
+            "Telugu",
+            "Gujarati",
+            "Gurmukhi",
+            "Kannada",
+            "Malayalam",
+            "Oriya",
+            "Sinhala",
+            "Thai",
+            "Lao",
+            "Khmer",
+            "Myanmar",
+            "Armenian",
+            "Georgian",
+            "Ethiopic",
+            "Symbols",
+        )
+    ),
+    FaceSpec("Noto Sans CJK", "NotoSansCJK-Bold.ttc", "NotoSansCJK-Bold.ttc"),
 )
 
 
@@ -131,7 +139,7 @@ def missing_text_font_message(spec: FaceSpec, dirs: tuple[Path, ...]) -> str:
 
 
 def font_dirs() -> tuple[Path, ...]:
-    return search_dirs(os.environ.get("LAYERS_FONT_DIR"), package_font_dir(), DEBIAN_NOTO_DIR)
+    return (*search_dirs(os.environ.get("LAYERS_FONT_DIR"), package_font_dir(), DEBIAN_NOTO_DIR), DEBIAN_NOTO_CJK_DIR)
 
 
 @functools.cache
@@ -215,9 +223,11 @@ def parse_cmap(data: bytes) -> frozenset[int]:
 
 
 def _table(data: bytes, tag: bytes) -> int | None:
-    (count,) = struct.unpack_from(">H", data, 4)
+    # A collection (.ttc) starts with its fonts' directory offsets: the first font's tables are read.
+    (base,) = struct.unpack_from(">I", data, 12) if data[:4] == b"ttcf" else (0,)
+    (count,) = struct.unpack_from(">H", data, base + 4)
     for i in range(count):
-        record = 12 + 16 * i
+        record = base + 12 + 16 * i
         if data[record : record + 4] == tag:
             (offset,) = struct.unpack_from(">I", data, record + 8)
             return offset

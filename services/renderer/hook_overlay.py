@@ -4,9 +4,10 @@ How a hook becomes pixels:
 1. Normalise: keep the partner's line breaks (each one starts a paragraph), drop other control chars
    and explicit bidi embeddings.
 2. Fit: the largest font size (between MAX and MIN, by frame width) at which every paragraph, wrapped at
-   spaces (or between characters for a word wider than the box), fits the safe area, i.e. nothing
-   within 8% of an edge. A hook too long even at the smallest size is cut with an ellipsis: it never
-   raises.
+   spaces (or between characters for a word wider than the box), fits its region: the platform safe
+   zone (clear of the top 10 %, the bottom 20 % and the right 15 %, where TikTok, Reels and Shorts draw
+   their UI), or the part of it above or below the template's face. A hook too long even at the
+   smallest size is cut with an ellipsis: it never raises.
 3. Lay out each line: every character gets the first face of the fallback chain that covers it (colour
    emoji for emoji), a bidi level from a simplified Unicode bidi algorithm (first strong character sets
    the paragraph direction; the language decides when there is none), then runs of one face and one
@@ -41,8 +42,11 @@ from services.renderer.fonts import (
 
 log = logging.getLogger(__name__)
 
-SAFE_MARGIN = 0.08  # no text pixel within 8% of any edge (platform UI sits there)
-HOOK_CENTER_Y = 0.36  # upper-middle: above the reacting face's usual place, below the status bar
+# Fractions of the frame no text pixel may touch, from each edge: the platforms' status bar on top, their
+# caption and buttons at the bottom and down the right; the left only needs breathing room.
+SAFE_LEFT, SAFE_TOP, SAFE_RIGHT, SAFE_BOTTOM = 0.06, 0.10, 0.15, 0.20
+FACE_GAP = 0.015  # of the frame height kept clear between the face box and the hook
+HOOK_CENTER_Y = 0.36  # upper-middle, where no face box is known
 MAX_SIZE_RATIO = 0.075  # largest font size, as a fraction of the frame width (81 px at 1080)
 MIN_SIZE_RATIO = 0.02  # smallest font size (22 px at 1080): still readable on a phone
 LINE_HEIGHT = 1.42  # of the font size; room for Arabic and Devanagari marks above and below
@@ -542,10 +546,29 @@ def stroke_width(size: int) -> int:
     return max(2, round(size * STROKE_RATIO))
 
 
-def safe_box(width: int, height: int) -> tuple[int, int, int, int]:
+Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels, right and bottom exclusive
+
+
+def safe_box(width: int, height: int) -> Box:
     """left, top, right, bottom of the area text may touch."""
-    mx, my = math.ceil(width * SAFE_MARGIN), math.ceil(height * SAFE_MARGIN)
-    return mx, my, width - mx, height - my
+    return (
+        math.ceil(width * SAFE_LEFT),
+        math.ceil(height * SAFE_TOP),
+        width - math.ceil(width * SAFE_RIGHT),
+        height - math.ceil(height * SAFE_BOTTOM),
+    )
+
+
+def hook_region(width: int, height: int, face: Box | None) -> Box | None:
+    """Where the hook goes: the taller band of the safe zone above or below the face (None: no face known,
+    the whole zone). A face filling the zone still leaves the taller sliver; the hook shrinks into it."""
+    if face is None:
+        return None
+    left, top, right, bottom = safe_box(width, height)
+    gap = math.ceil(height * FACE_GAP)
+    above = (left, top, right, max(top, min(bottom, face[1] - gap)))
+    below = (left, min(bottom, max(top, face[3] + gap)), right, bottom)
+    return above if above[3] - above[1] >= below[3] - below[1] else below
 
 
 def _wrap_all(
@@ -572,8 +595,8 @@ def _fits(lines: Sequence[LaidLine], size: int, box_w: float, box_h: float) -> b
     return height <= box_h and all(line.width <= box_w for line in lines)
 
 
-def _box_for(size: int, width: int, height: int) -> tuple[float, float]:
-    left, top, right, bottom = safe_box(width, height)
+def _box_for(size: int, region: Box) -> tuple[float, float]:
+    left, top, right, bottom = region
     pad = decoration_pad(size)
     return right - left - 2 * pad, bottom - top - 2 * pad
 
@@ -582,35 +605,35 @@ def _lines_that_fit(size: int, box_h: float) -> int:
     return int(box_h // round(size * LINE_HEIGHT))
 
 
-def layout_hook_text(text: str, width: int, height: int, shaper: Shaper) -> HookLayout:
-    """Largest size whose wrapped lines fit the safe area; at the smallest size, cut with '…'."""
+def layout_hook_text(text: str, width: int, region: Box, shaper: Shaper) -> HookLayout:
+    """Largest size (by frame width) whose wrapped lines fit the region; at the smallest, cut with '…'."""
     paras = paragraphs(text)
     low, high = font_sizes(width)
     wrapped: dict[int, list[LaidLine]] = {}
 
     def fits(size: int) -> bool:
-        box_w, box_h = _box_for(size, width, height)
+        box_w, box_h = _box_for(size, region)
         wrapped[size] = _wrap_all(paras, size, box_w, shaper, _lines_that_fit(size, box_h))
         return _fits(wrapped[size], size, box_w, box_h)
 
     # Fitting shrinks with size: search from an estimate, as wrapping a long hook at a size is not cheap.
-    size = _largest(low, high, _estimated_size(paras, low, high, width, height, shaper), fits)
+    size = _largest(low, high, _estimated_size(paras, low, high, region, shaper), fits)
     if size is not None:
         return HookLayout(size, round(size * LINE_HEIGHT), tuple(wrapped[size]), truncated=False)
     size = low
-    box_w, box_h = _box_for(size, width, height)
+    box_w, box_h = _box_for(size, region)
     keep = max(1, _lines_that_fit(size, box_h))
     lines = _wrap_all(paras, size, box_w, shaper, keep)
     cut = _truncate(lines[:keep], size, box_w, shaper)
     return HookLayout(size, round(size * LINE_HEIGHT), tuple(cut), truncated=True)
 
 
-def _estimated_size(paras: Sequence[str], low: int, high: int, width: int, height: int, shaper: Shaper) -> int:
+def _estimated_size(paras: Sequence[str], low: int, high: int, region: Box, shaper: Shaper) -> int:
     """The largest size at which the paragraphs, wrapped without any waste, would fit: most hooks fit at
     it or a size or two below it."""
     natural = [layout_line(p, paragraph_is_rtl(p, shaper.language), high, shaper).width / high for p in paras]
     for size in range(high, low, -1):
-        box_w, box_h = _box_for(size, width, height)
+        box_w, box_h = _box_for(size, region)
         lines = sum(max(1, math.ceil(per_px * size / box_w)) for per_px in natural)
         if lines * round(size * LINE_HEIGHT) <= box_h:
             return size
@@ -642,37 +665,49 @@ def make_shaper(language: str, shaping: bool = True) -> Shaper:
     return Shaper(text_faces(), emoji_face(), engine, language.strip() or None)
 
 
-def layout_hook(text: str, language: str, width: int = 1080, height: int = 1920, shaping: bool = True) -> HookLayout:
+def layout_hook(
+    text: str, language: str, width: int = 1080, height: int = 1920, shaping: bool = True, face: Box | None = None
+) -> HookLayout:
+    region = hook_region(width, height, face) or safe_box(width, height)
     with _FREETYPE_LOCK:
-        return layout_hook_text(text, width, height, make_shaper(language, shaping))
+        return layout_hook_text(text, width, region, make_shaper(language, shaping))
 
 
 def render_hook(
-    text: str, language: str, width: int = 1080, height: int = 1920, *, shaping: bool = True
+    text: str, language: str, width: int = 1080, height: int = 1920, *, shaping: bool = True, face: Box | None = None
 ) -> Image.Image:
-    """A transparent width×height RGBA image with the hook drawn in the upper-middle safe area."""
+    """A transparent width×height RGBA image with the hook drawn in the safe zone, clear of `face` (the
+    on-camera face's box in this frame's pixels; unknown: upper-middle)."""
     frame = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     shaper = make_shaper(language, shaping)
+    region = hook_region(width, height, face)
+    left, top, right, bottom = region or safe_box(width, height)
     with _FREETYPE_LOCK:
-        layout = layout_hook_text(text, width, height, shaper)
+        layout = layout_hook_text(text, width, (left, top, right, bottom), shaper)
         if not any(line.text for line in layout.lines):
             return frame
         glyphs = _draw_block(layout, shaper)
     block = _trim(_decorate(glyphs, layout.size))
-    left, top, right, bottom = safe_box(width, height)
     block = _shrink_to(block, right - left, bottom - top)
-    x = (width - block.width) // 2
-    y = round(height * HOOK_CENTER_Y - block.height / 2)
-    y = min(max(y, top), bottom - block.height)
+    x = left + (right - left - block.width) // 2
+    middle = height * HOOK_CENTER_Y if region is None else (top + bottom) / 2
+    y = min(max(round(middle - block.height / 2), top), bottom - block.height)
     frame.paste(block, (x, y))  # onto a transparent frame: the same pixels as compositing, cheaper
     return frame
 
 
 def write_hook_png(
-    text: str, language: str, path: Path, width: int = 1080, height: int = 1920, *, shaping: bool = True
+    text: str,
+    language: str,
+    path: Path,
+    width: int = 1080,
+    height: int = 1920,
+    *,
+    shaping: bool = True,
+    face: Box | None = None,
 ) -> HookPng | None:
     """Write the hook as a PNG cropped to its ink (ffmpeg then blends only that box); None if blank."""
-    image = render_hook(text, language, width, height, shaping=shaping)
+    image = render_hook(text, language, width, height, shaping=shaping, face=face)
     box = image.getbbox()
     if box is None:
         return None

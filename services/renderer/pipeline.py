@@ -192,6 +192,7 @@ class RenderPipeline:
             music_path=paths["music"],
             hook=job.hook if job.HasField("hook") else None,
             language=job.language or "en",
+            face_box=_face_box(template),
             demo_cap_seconds=self.demo_cap_seconds,
         )
 
@@ -231,3 +232,10 @@ class RenderPipeline:
                 self.media.DeleteBlob(mpb.DeleteBlobRequest(blob_id=blob_id))
             except grpc.RpcError:
                 log.warning("could not delete unused output blob %s", blob_id)
+
+
+def _face_box(template: mpb.ReactionTemplate) -> tuple[float, float, float, float] | None:
+    if not template.HasField("face_box"):
+        return None
+    face = template.face_box
+    return face.x, face.y, face.width, face.height

@@ -130,6 +130,9 @@ def test_catalog_takes_real_files_and_refuses_impostors(stack: Stack, tmp_path: 
     clip = seed_clips.make_reaction_clip(tmp_path / "reaction.mp4", seconds=2.0)
     added = ok(stack, "admin", "reaction", "add", "--file", str(clip), "--name", "Shocked")
     assert added["reactionTemplateId"].startswith("rtp_") and abs(added["durationMs"] - 2000) <= 100
+    assert added["faceBox"] is not None  # found in the clip
+    given = ok(stack, "admin", "reaction", "add", "--file", str(clip), "--face-box", "0.25,0.2,0.5,0.35")
+    assert given["faceBox"] == [0.25, 0.2, 0.5, 0.35]
     track = seed_clips.make_music_track(tmp_path / "track.m4a", seconds=5.0)
     added = ok(stack, "admin", "music", "add", "--file", str(track), "--title", "Trending #1")
     assert added["musicTrackId"].startswith("trk_") and abs(added["durationMs"] - 5000) <= 100

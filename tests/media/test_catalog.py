@@ -57,6 +57,35 @@ def test_reaction_templates(media: MediaService, clips: SeedClips, files: MediaF
     assert picked == {t.reaction_template_id for t in created}
 
 
+def test_a_template_keeps_the_face_box_found_in_it_or_given_for_it(
+    media: MediaService, clips: SeedClips, files: MediaFiles
+) -> None:
+    def add(path: Path, face_box: media_pb2.FaceBox | None = None) -> media_pb2.ReactionTemplate:
+        blob = upload_file(media.stub, path, "video/mp4")
+        request = media_pb2.CreateReactionTemplateRequest(name="r", blob_id=blob.blob_id, face_box=face_box)
+        created = media.stub.CreateReactionTemplate(request).reaction_template
+        got = media.stub.GetReactionTemplate(
+            media_pb2.GetReactionTemplateRequest(reaction_template_id=created.reaction_template_id)
+        ).reaction_template
+        assert got == created  # stored, not only answered
+        return got
+
+    found = add(clips.reaction)
+    assert found.HasField("face_box")
+    assert found.face_box.y < 0.26 < 0.5 < found.face_box.y + found.face_box.height  # the drawn head
+    assert not add(files.mp4).HasField("face_box")  # test pattern: no face
+    given = add(files.mp4, media_pb2.FaceBox(x=0.2, y=0.1, width=0.5, height=0.3))
+    assert (given.face_box.x, given.face_box.height) == (pytest.approx(0.2), pytest.approx(0.3))
+
+    blob = upload_file(media.stub, files.mp4, "video/mp4")
+    outside = media_pb2.FaceBox(x=0.8, y=0.1, width=0.5, height=0.3)
+    err = call_error(
+        media.stub.CreateReactionTemplate,
+        media_pb2.CreateReactionTemplateRequest(name="r", blob_id=blob.blob_id, face_box=outside),
+    )
+    assert (err.reason, err.metadata["field"]) == ("VALIDATION", "face_box")
+
+
 @pytest.mark.parametrize(("name", "reason"), [("png", "NOT_A_VIDEO"), ("truncated_faststart", "UNDECODABLE")])
 def test_reaction_template_refusals(media: MediaService, files: MediaFiles, name: str, reason: str) -> None:
     blob = upload_file(media.stub, getattr(files, name), "video/mp4")

@@ -8,5 +8,5 @@ from tests.support.migrations import assert_migrations_build_the_models
 
 
 def test_migration_matches_models(db_url: str) -> None:
-    tables = assert_migrations_build_the_models(db_url, Base.metadata, MIGRATIONS_DIR, VERSION_TABLE, "0001")
+    tables = assert_migrations_build_the_models(db_url, Base.metadata, MIGRATIONS_DIR, VERSION_TABLE, "0002")
     assert tables == {"blobs", "media_items", "reaction_templates", "music_tracks", VERSION_TABLE}

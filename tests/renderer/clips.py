@@ -88,6 +88,14 @@ def make_music(path: Path, seconds: float) -> Path:
     return path
 
 
+def make_loud_music(path: Path, seconds: float) -> Path:
+    """A full-scale 220 Hz square wave, stereo: peaks far over any platform's ceiling, so only a limiter
+    (not a plain gain) can bring it to -14 LUFS under -1 dBTP."""
+    source = f"aevalsrc=exprs='0.99*sgn(sin(2*PI*220*t))':sample_rate=44100:duration={seconds}:channel_layout=stereo"
+    _run(["-f", "lavfi", "-i", source, "-c:a", "aac", "-b:a", "160k", str(path)])
+    return path
+
+
 def make_random_bytes(path: Path, size: int = 200_000) -> Path:
     path.write_bytes(os.urandom(size))
     return path

@@ -6,6 +6,7 @@ import io
 import re
 import struct
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageFilter, ImageStat
@@ -52,6 +53,27 @@ def band_rms_db(video: Path, start: float, end: float, low: float, high: float) 
     if not levels:
         raise AssertionError("astats printed no RMS level")
     return float("-inf") if levels[-1] == "-inf" else float(levels[-1])
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated_lufs: float
+    true_peak_dbtp: float
+    summary: str  # ebur128's own summary, as it printed it
+
+
+def ebur128(video: Path) -> Loudness:
+    """ffmpeg's EBU R128 meter over the whole audio: integrated loudness and (4× oversampled) true peak."""
+    cmd = [ffmpeg_path(), "-hide_banner", "-nostats", "-nostdin", "-i", str(video), "-vn"]
+    cmd += ["-af", "ebur128=peak=true", "-f", "null", "-"]
+    done = subprocess.run(cmd, capture_output=True, check=True, timeout=120)
+    text = done.stderr.decode(errors="replace")
+    summary = text[text.rindex("Summary:") :]
+    integrated = re.search(r"I:\s*(-?[\d.]+|-inf) LUFS", summary)
+    peak = re.search(r"True peak:\s*Peak:\s*(-?[\d.]+|-inf) dBFS", summary)
+    if integrated is None or peak is None:
+        raise AssertionError(f"ebur128 summary not understood:\n{summary}")
+    return Loudness(float(integrated.group(1)), float(peak.group(1)), summary[: peak.end()].strip())
 
 
 def edge_energy(image: Image.Image, box: tuple[int, int, int, int]) -> float:

@@ -146,18 +146,17 @@ def test_demo_sits_sharp_over_a_blurred_darkened_copy(tmp_path: Path, short_temp
     assert 20 < backdrop_light < 0.85 * band_light  # filled, not black bars; darkened
 
 
-def test_template_audio_is_kept_with_music_looped_under_it_and_faded_out(hook_render: Render) -> None:
+def test_own_audio_is_kept_with_music_looped_under_it(hook_render: Render) -> None:
+    """(The fade and the ducking are measured in test_loudness, on clips whose silence lets them show.)"""
     video = hook_render.result.video_path
     voice_band, music_band = (400, 480), (170, 330)
     # Segment one: the template's 440 Hz is there, louder than the music under it.
     voice = band_rms_db(video, 0.5, 2.5, *voice_band)
     assert voice > -30
     assert voice > band_rms_db(video, 0.5, 2.5, *music_band) + 3
-    # After the 1.5 s track would have ended and the template is over: looped music, no template.
-    assert band_rms_db(video, 3.5, 4.5, *music_band) > -30
-    assert band_rms_db(video, 3.5, 4.5, *voice_band) < band_rms_db(video, 3.5, 4.5, *music_band) - 15
-    # The fade: the last tenth of a second is much quieter than the middle of the demo.
-    assert band_rms_db(video, 4.88, 4.98, *music_band) < band_rms_db(video, 3.5, 4.0, *music_band) - 10
+    # After the 1.5 s track would have ended, in the demo: its own 440 Hz over the looped music.
+    assert band_rms_db(video, 3.5, 4.5, *music_band) > -40
+    assert band_rms_db(video, 3.5, 4.5, *voice_band) > band_rms_db(video, 3.5, 4.5, *music_band) + 3
 
 
 @pytest.mark.parametrize(

@@ -8,18 +8,25 @@ import pytest
 
 from common.ffmpeg import ProbeResult
 from services.renderer.compose import (
+    MUSIC_ALONE,
+    MUSIC_UNDER_VOICE,
     ComposeError,
     ComposeInputError,
     ComposeInputs,
+    Loudness,
     Plan,
     ProgressTracker,
     audio_graph,
     classify_failure,
     damaged_input,
+    face_in_frame,
     make_plan,
+    music_volume,
+    parse_loudness,
     parse_progress_line,
     sample_aspect,
 )
+from services.renderer.hook_overlay import hook_region, safe_box
 
 
 def probe_result(duration_ms: int, *, audio: bool = True, sar: str = "1:1") -> ProbeResult:
@@ -73,10 +80,68 @@ def test_non_square_pixels_are_noticed() -> None:
 
 def test_audio_graph_keeps_audio_even_with_nothing_to_play() -> None:
     silent = Plan(1.0, 2.0, template_has_audio=False, has_music=False, template_sar=None, demo_sar=None)
-    assert any("anullsrc" in chain and "[aout]" in chain for chain in audio_graph(silent, -1))
+    assert any("anullsrc" in chain and "[aout]" in chain for chain in audio_graph(silent, -1, None))
     both = Plan(1.0, 2.0, template_has_audio=True, has_music=True, template_sar=None, demo_sar=None)
-    graph = ";".join(audio_graph(both, 2))
+    graph = ";".join(audio_graph(both, 2, None))
     assert "amix=inputs=2" in graph and "afade=t=out:st=2.000:d=1.000" in graph
+
+
+def test_the_second_pass_normalises_with_what_the_first_measured() -> None:
+    plan = Plan(1.0, 2.0, template_has_audio=True, has_music=True, template_sar=None, demo_sar=None)
+    assert "print_format=json" in ";".join(audio_graph(plan, 2, None, measuring=True))
+    stderr = [
+        "[Parsed_loudnorm_9 @ 0x1] [info] ",
+        "{",
+        '\t"input_i" : "-21.35",',
+        '\t"input_tp" : "-15.00",',
+        '\t"input_lra" : "0.10",',
+        '\t"input_thresh" : "-31.35",',
+        '\t"target_offset" : "-0.03"',
+        "}",
+    ]
+    loudness = parse_loudness(stderr)
+    assert loudness == Loudness(-21.35, -15.0, 0.1, -31.35, -0.03)
+    # 7.35 dB up keeps the peaks (-15 + 7.35 dBTP) under the target: a plain gain.
+    graph = ";".join(audio_graph(plan, 2, loudness))
+    assert "volume=7.35dB" in graph and "loudnorm" not in graph
+    # Loud peaks: the gain would clip, so loudnorm's limiter applies the measurement.
+    peaky = Loudness(-21.35, -2.0, 0.1, -31.35, -0.03)
+    graph = ";".join(audio_graph(plan, 2, peaky))
+    assert "loudnorm=" in graph and "measured_I=-21.35:measured_TP=-2.00" in graph and "dB" not in graph
+    assert parse_loudness(["no json here"]) is None
+    # A silent mix has nothing to normalise (loudnorm would take -inf for a gain).
+    silent = Loudness(float("-inf"), float("-inf"), 0.0, -70.0, 0.0)
+    assert "loudnorm" not in ";".join(audio_graph(plan, 2, silent))
+
+
+def test_music_ducks_under_whichever_segment_has_its_own_audio() -> None:
+    def plan(template_audio: bool, demo_audio: bool) -> Plan:
+        return Plan(3.0, 5.0, template_audio, True, None, None, demo_has_audio=demo_audio)
+
+    assert music_volume(plan(False, False)) == str(MUSIC_ALONE)
+    assert music_volume(plan(True, True)) == str(MUSIC_UNDER_VOICE)
+    assert music_volume(plan(True, False)).startswith(f"{MUSIC_UNDER_VOICE}+")
+    assert music_volume(plan(False, True)).startswith(f"{MUSIC_ALONE}+-")
+
+
+def test_the_face_box_follows_the_fill_s_scale_and_crop() -> None:
+    # A 16:9 template is scaled to 1920 high (3413 wide) and cropped to its middle 1080 columns.
+    wide = Plan(1.0, 1.0, False, False, None, None, template_size=(1280, 720))
+    assert face_in_frame(wide, (0.5, 0.25, 0.1, 0.5)) == (540, 480, 882, 1440)
+    assert face_in_frame(wide, (0.0, 0.0, 0.1, 0.1)) is None  # cropped away: nothing to avoid
+    portrait = Plan(1.0, 1.0, False, False, None, None, template_size=(720, 1280))
+    assert face_in_frame(portrait, (0.25, 0.25, 0.5, 0.25)) == (270, 480, 810, 960)
+    assert face_in_frame(portrait, None) is None
+
+
+def test_the_hook_goes_in_the_taller_band_of_the_safe_zone_beside_the_face() -> None:
+    zone = safe_box(1080, 1920)
+    assert zone == (65, 192, 918, 1536)
+    assert hook_region(1080, 1920, None) is None
+    low_face = hook_region(1080, 1920, (300, 900, 800, 1400))  # room above it
+    assert low_face == (65, 192, 918, 900 - 29)
+    high_face = hook_region(1080, 1920, (300, 300, 800, 700))  # room below it
+    assert high_face == (65, 700 + 29, 918, 1536)
 
 
 def test_errors_naming_an_input_blame_that_input() -> None:

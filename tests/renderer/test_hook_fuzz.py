@@ -35,7 +35,8 @@ from tests.renderer.unicode_blocks import BLOCKS
 SEED = os.environ.get("LAYERS_TEST_HOOK_SEED", "layers-hooks-1")
 MAX_LENGTH = 2000
 W, H = 1080, 1920
-SAFE = (round(W * 0.08), round(H * 0.08), W - round(W * 0.08), H - round(H * 0.08))
+# The platform safe zone: clear of the top 10 %, the bottom 20 % and the right 15 % (and 6 % on the left).
+SAFE = (round(W * 0.06), round(H * 0.10), W - round(W * 0.15), H - round(H * 0.20))
 LANGUAGES = ("en", "ar", "he", "hi", "ja", "", "zz-Qaaa")
 
 SURROGATES = (0xD800, 0xDFFF)

@@ -67,17 +67,31 @@ class MediaItem(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     def __init__(self, media_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., project_id: _Optional[str] = ..., kind: _Optional[str] = ..., media_role: _Optional[str] = ..., blob: _Optional[_Union[Blob, _Mapping]] = ..., probe: _Optional[_Union[Probe, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class FaceBox(_message.Message):
+    __slots__ = ("x", "y", "width", "height")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    x: float
+    y: float
+    width: float
+    height: float
+    def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ..., width: _Optional[float] = ..., height: _Optional[float] = ...) -> None: ...
+
 class ReactionTemplate(_message.Message):
-    __slots__ = ("reaction_template_id", "name", "blob", "probe")
+    __slots__ = ("reaction_template_id", "name", "blob", "probe", "face_box")
     REACTION_TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     BLOB_FIELD_NUMBER: _ClassVar[int]
     PROBE_FIELD_NUMBER: _ClassVar[int]
+    FACE_BOX_FIELD_NUMBER: _ClassVar[int]
     reaction_template_id: str
     name: str
     blob: Blob
     probe: Probe
-    def __init__(self, reaction_template_id: _Optional[str] = ..., name: _Optional[str] = ..., blob: _Optional[_Union[Blob, _Mapping]] = ..., probe: _Optional[_Union[Probe, _Mapping]] = ...) -> None: ...
+    face_box: FaceBox
+    def __init__(self, reaction_template_id: _Optional[str] = ..., name: _Optional[str] = ..., blob: _Optional[_Union[Blob, _Mapping]] = ..., probe: _Optional[_Union[Probe, _Mapping]] = ..., face_box: _Optional[_Union[FaceBox, _Mapping]] = ...) -> None: ...
 
 class MusicTrack(_message.Message):
     __slots__ = ("music_track_id", "title", "blob", "probe")
@@ -226,12 +240,14 @@ class ListMediaResponse(_message.Message):
     def __init__(self, media: _Optional[_Iterable[_Union[MediaItem, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CreateReactionTemplateRequest(_message.Message):
-    __slots__ = ("name", "blob_id")
+    __slots__ = ("name", "blob_id", "face_box")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    FACE_BOX_FIELD_NUMBER: _ClassVar[int]
     name: str
     blob_id: str
-    def __init__(self, name: _Optional[str] = ..., blob_id: _Optional[str] = ...) -> None: ...
+    face_box: FaceBox
+    def __init__(self, name: _Optional[str] = ..., blob_id: _Optional[str] = ..., face_box: _Optional[_Union[FaceBox, _Mapping]] = ...) -> None: ...
 
 class CreateReactionTemplateResponse(_message.Message):
     __slots__ = ("reaction_template",)
