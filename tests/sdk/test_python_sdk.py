@@ -130,8 +130,9 @@ def test_retries_stop_at_the_deadline(dev: Dev, proxy: FaultProxy) -> None:
         layers.credits()
     assert time.monotonic() - started < 3
     assert gave_up.value.status == 503
-    # Retry-After: 1 from each 503: a try at 0 s and at 1 s; a third would start past the deadline.
-    assert len(proxy.requests("GET", "/v1/credits")) == 2
+    # Retry-After: 1 from each 503: a try at 0 s and at 1 s (fewer on a slow machine); a third would start
+    # past the deadline.
+    assert 1 <= len(proxy.requests("GET", "/v1/credits")) <= 2
 
 
 def test_each_error_code_is_its_own_class(dev: Dev) -> None:

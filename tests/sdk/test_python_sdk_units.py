@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -112,3 +115,32 @@ def test_bad_arguments_are_refused_before_any_request(monkeypatch: pytest.Monkey
         lp.Client(base_url="http://127.0.0.1:1")
     with pytest.raises(ValueError, match="base_url"):
         lp.Client("k", base_url="127.0.0.1:8080")
+
+
+def test_an_empty_secret_or_an_odd_timestamp_is_refused_not_trusted() -> None:
+    body = b'{"id":"evt_1","type":"job.completed","createdAt":"2026-01-01T00:00:00.000Z","data":{"jobId":"job_1"}}'
+    now = int(time.time())
+    forged = _signed(body, [""], now)  # anyone can sign with an empty key
+    for secrets in ("", ["whsec_real", ""]):
+        with pytest.raises(lp.WebhookVerificationError, match="no signing secret"):
+            webhooks.verify(body, forged, secrets)
+    with pytest.raises(lp.WebhookVerificationError, match="no valid t="):
+        webhooks.verify(body, "t=\u00b2,v1=00", "whsec_real")  # a digit to str.isdigit, not to int()
+
+
+def test_retry_after_as_seconds_or_as_an_http_date() -> None:
+    assert errors.retry_after(httpx.Headers({"Retry-After": "7"})) == 7.0
+    later = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 < (errors.retry_after(httpx.Headers({"Retry-After": later})) or 0) <= 30
+    past = email.utils.format_datetime(datetime.now(UTC) - timedelta(hours=1), usegmt=True)
+    assert errors.retry_after(httpx.Headers({"Retry-After": past})) == 0.0
+    assert errors.retry_after(httpx.Headers({"Retry-After": "soon"})) is None
+
+
+def test_a_left_over_part_resumes_only_as_a_part_of_the_same_file(tmp_path: Path) -> None:
+    target = tmp_path / "remix.mp4"
+    (tmp_path / "remix.mp4.part").write_bytes(b"x" * 10)
+    checked = _core.Download("https://h/f", target, "AB" * 32, 100)
+    assert checked.headers() == {"Range": "bytes=10-", "If-Range": f'"{"ab" * 32}"'}
+    unchecked = _core.Download("https://h/f", target, None, None)  # nothing could tell its bytes apart
+    assert unchecked.headers() == {} and not (tmp_path / "remix.mp4.part").exists()

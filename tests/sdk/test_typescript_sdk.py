@@ -11,7 +11,7 @@ import pytest
 from tests.sdk.conftest import EXAMPLES, ROOT, SDK, Dev, check_webhook_receiver, run
 from tests.support.http_fault_proxy import FORWARD_THEN_503, FaultProxy
 
-UNIT_TESTS, LIVE_TESTS = 6, 8
+UNIT_TESTS, LIVE_TESTS = 8, 8
 
 pytestmark = pytest.mark.sdk
 

@@ -315,7 +315,11 @@ class Download:
         self.part = target.with_name(target.name + ".part")
         self.checksum = checksum_sha256.lower() if checksum_sha256 else None
         self.size = size_bytes
-        self.etag: str | None = None
+        # The file's ETag is its quoted SHA-256: a part left by an earlier run resumes only while it is a part
+        # of this very file (If-Range). Without a checksum nothing says so, and it starts over.
+        self.etag: str | None = f'"{self.checksum}"' if self.checksum else None
+        if self.checksum is None:
+            self.part.unlink(missing_ok=True)
         self.restarted = False
 
     def have(self) -> int:

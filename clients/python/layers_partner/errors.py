@@ -6,7 +6,9 @@ Every API error carries what the envelope says (`code`, `message`, `request_id`,
 
 from __future__ import annotations
 
+import email.utils
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -201,12 +203,22 @@ class WebhookVerificationError(LayersError):
 
 
 def retry_after(headers: Any) -> float | None:
-    """Retry-After in seconds (the API sends seconds), or None."""
+    """Retry-After in seconds, or None. The API sends seconds; a proxy or load balancer in front of it may
+    send an HTTP-date."""
     value = headers.get("retry-after") if headers is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def from_response(status: int, body: bytes, headers: Any) -> ApiError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -58,12 +59,13 @@ def verify(
     if not signature_header or len(signature_header) > MAX_HEADER_LENGTH:
         raise WebhookVerificationError("missing or oversized X-Layers-Signature header")
     keys = [secrets] if isinstance(secrets, str) else list(secrets)
-    if not keys:
-        raise WebhookVerificationError("no signing secret to check against")
+    if not keys or not all(keys):
+        # An empty key would accept anything signed with an empty key: a missing secret, not a check.
+        raise WebhookVerificationError("no signing secret to check against (an empty one is none)")
     pairs = [part.strip().split("=", 1) for part in signature_header.split(",") if "=" in part]
     timestamps = [value for name, value in pairs if name == "t"]
     candidates = [value for name, value in pairs if name == "v1"]
-    if len(timestamps) != 1 or not timestamps[0].isdigit() or len(timestamps[0]) > 12:
+    if len(timestamps) != 1 or not re.fullmatch(r"[0-9]{1,12}", timestamps[0]):
         raise WebhookVerificationError("the signature header has no valid t=")
     sent = int(timestamps[0])
     if abs((time.time() if now is None else now) - sent) > tolerance:

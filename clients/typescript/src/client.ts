@@ -163,12 +163,17 @@ export class LayersClient {
       };
       let response: Response;
       try {
-        response = await fetch(url, {
-          method: call.method,
-          headers,
-          body: call.form ? await call.form() : call.json !== undefined ? JSON.stringify(call.json) : undefined,
-          signal: AbortSignal.timeout(attempts.timeout(this.timeoutMs)),
-        });
+        // An upload's answer comes only once its whole body is sent: no per-try limit on that (the
+        // deadline still ends the retries, and undici's own idle timeouts end a stalled connection).
+        response = await fetchHead(
+          url,
+          {
+            method: call.method,
+            headers,
+            body: call.form ? await call.form() : call.json !== undefined ? JSON.stringify(call.json) : undefined,
+          },
+          call.form ? null : attempts.timeout(this.timeoutMs),
+        );
       } catch (error) {
         if (error instanceof DeadlineExceeded) throw error;
         await sleep(attempts.delayAfter(new TransportError(`${call.method} ${call.path}: ${String(error)}`)));
@@ -346,7 +351,10 @@ export class LayersClient {
     const size = typeof asset === "string" ? null : asset.sizeBytes;
     const part = `${path}.part`;
     const attempts = new Attempts(this.retry);
-    let etag: string | null = null;
+    // The file's ETag is its quoted SHA-256: a part left by an earlier run resumes only while it is a part of
+    // this very file (If-Range). Without a checksum nothing says so, and it starts over.
+    let etag: string | null = checksum ? `"${checksum.toLowerCase()}"` : null;
+    if (!checksum) await rm(part, { force: true });
     let restarted = false;
     for (;;) {
       attempts.number += 1;
@@ -355,7 +363,7 @@ export class LayersClient {
       if (have > 0) headers.Range = `bytes=${have}-`;
       if (have > 0 && etag) headers["If-Range"] = etag;
       try {
-        const response = await fetch(url, { headers, signal: AbortSignal.timeout(attempts.timeout(this.timeoutMs)) });
+        const response = await fetchHead(url, { headers }, attempts.timeout(this.timeoutMs));
         etag = response.headers.get("etag") ?? etag;
         let flags: "a" | "w" | null;
         if (response.status === 206) {
@@ -425,4 +433,17 @@ function mimeOf(path: string): string {
   const extension = path.toLowerCase().split(".").pop() ?? "";
   const types: Record<string, string> = { mp4: "video/mp4", mov: "video/quicktime", webm: "video/webm", png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg" };
   return types[extension] ?? "application/octet-stream";
+}
+
+/** fetch, with `ms` (or none) to get the answer's head: not its body, which for a large download takes as
+ * long as it takes (undici ends a body that stalls). */
+async function fetchHead(url: URL, init: RequestInit, ms: number | null): Promise<Response> {
+  if (ms === null) return fetch(url, init);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException("no answer in time", "TimeoutError")), ms);
+  try {
+    return await fetch(url, { ...init, signal: controller.signal });
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -111,10 +111,13 @@ export class JobFailed extends LayersError {
 export class WebhookVerificationError extends LayersError {}
 
 /** Retry-After in seconds, or null. */
-export function retryAfterSeconds(headers: Headers): number | null {
-  const value = headers.get("retry-after");
-  if (value === null || !/^\d+(\.\d+)?$/.test(value.trim())) return null;
-  return Number(value);
+/** Retry-After in seconds, or null. The API sends seconds; a proxy or load balancer may send an HTTP-date. */
+export function retryAfterSeconds(headers: Headers, now: number = Date.now()): number | null {
+  const value = headers.get("retry-after")?.trim();
+  if (value === undefined || value === "") return null;
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value);
+  const when = Date.parse(value);
+  return Number.isNaN(when) ? null : Math.max(0, (when - now) / 1000);
 }
 
 /** The error an answer is: its envelope's code picks the class (an unknown code: ApiError). */

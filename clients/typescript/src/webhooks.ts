@@ -40,7 +40,10 @@ export function verifyWebhook(
     throw new WebhookVerificationError("missing or oversized X-Layers-Signature header");
   }
   const keys = typeof secrets === "string" ? [secrets] : secrets;
-  if (keys.length === 0) throw new WebhookVerificationError("no signing secret to check against");
+  // An empty key would accept anything signed with an empty key: a missing secret, not a check.
+  if (keys.length === 0 || keys.some((key) => !key)) {
+    throw new WebhookVerificationError("no signing secret to check against (an empty one is none)");
+  }
   const pairs = signatureHeader.split(",").map((part) => {
     const at = part.indexOf("=");
     return at < 0 ? ["", ""] : [part.slice(0, at).trim(), part.slice(at + 1).trim()];

@@ -12,6 +12,7 @@ import {
   backoffMs,
   errorFrom,
   isRetryable,
+  retryAfterSeconds,
   verifyWebhook,
   LayersClient,
 } from "../src/index.js";
@@ -87,4 +88,20 @@ test("an error is named after its class", () => {
   const missing = errorFrom(404, envelope("NOT_FOUND"), new Headers());
   assert.equal(missing.name, "NotFound");
   assert.equal(String(new WebhookVerificationError("x")), "WebhookVerificationError: x");
+});
+
+test("an empty secret is refused, not trusted", () => {
+  const body = '{"id":"evt_1","type":"job.completed","createdAt":"2026-01-01T00:00:00.000Z","data":{"jobId":"job_1"}}';
+  const forged = sign(body, [""], Math.floor(Date.now() / 1000)); // anyone can sign with an empty key
+  assert.throws(() => verifyWebhook(body, forged, ""), /no signing secret/);
+  assert.throws(() => verifyWebhook(body, forged, ["whsec_real", ""]), /no signing secret/);
+});
+
+test("Retry-After as seconds or as an HTTP-date", () => {
+  const now = Date.parse("2026-12-02T12:00:00Z");
+  const after = (value: string) => retryAfterSeconds(new Headers({ "Retry-After": value }), now);
+  assert.equal(after("7"), 7);
+  assert.equal(after("Wed, 02 Dec 2026 12:00:30 GMT"), 30);
+  assert.equal(after("Wed, 02 Dec 2026 11:00:00 GMT"), 0);
+  assert.equal(after("soon"), null);
 });
