@@ -159,6 +159,17 @@ class Database:
             yield connection
 
     @contextlib.contextmanager
+    def one_statement(self) -> Iterator[Connection]:
+        """A connection for a single write statement, atomic by itself: on PostgreSQL in autocommit, saving
+        BEGIN and COMMIT (two round trips); on SQLite a write transaction like `transaction()`."""
+        if is_sqlite(self.engine):
+            with self.transaction() as connection:
+                yield connection
+            return
+        with self._reads.connect() as connection:
+            yield connection
+
+    @contextlib.contextmanager
     def query(self) -> Iterator[Connection]:
         with self._reads.connect() as connection:
             yield connection

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import grpc
-from sqlalchemy import Connection, Select, bindparam, delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -111,7 +111,7 @@ class IdempotencyStore:
                 "locked_until": lease,
                 "expires_at": now + RETENTION,
             }
-            with self.db.transaction() as conn:
+            with self.db.one_statement() as conn:
                 record_id = conn.execute(statement, values).scalar()
             if record_id is not None:
                 return Claim(int(record_id), job_id, lease)
@@ -141,15 +141,6 @@ class IdempotencyStore:
             # reserved is found again rather than doubled.
             record.locked_until = now + self.lease
             return Claim(record.id, record.job_id, record.locked_until)
-
-    def complete(self, conn: Connection, claim: Claim, response: bytes) -> None:
-        """Store the answer inside the caller's transaction, the one that creates the job. Raises ClaimLost,
-        rolling that transaction back, when another request took the claim over meanwhile."""
-        if claim.record_id is None:
-            return
-        stored = conn.execute(_COMPLETE_CLAIM, {"record_id": claim.record_id, "lease": claim.lease, "answer": response})
-        if stored.rowcount == 0:  # type: ignore[attr-defined]
-            raise ClaimLost()
 
     def take_abandoned_job_claim(self) -> Claim | None:
         """The oldest claim of a job-starting request left in progress past its lease (its owner died between
@@ -249,7 +240,9 @@ def _record(organization_id: str, scope: str, key: str) -> Select[IdempotencyRec
 
 _RECORDS = table_of(IdempotencyRecord)
 # Stores ugc-remix's answer while the claim is still the caller's (in progress, under its lease).
-_COMPLETE_CLAIM = (
+# Stores a job's answer and ends its claim, in the transaction that creates the job; touches no row when
+# another request took the claim over meanwhile (or the request had no key: record_id NULL).
+COMPLETE_CLAIM = (
     update(_RECORDS)
     .where(
         _RECORDS.c.id == bindparam("record_id"),
@@ -258,3 +251,8 @@ _COMPLETE_CLAIM = (
     )
     .values(state="completed", response=bindparam("answer"))
 )
+
+
+def completion(claim: Claim, response: bytes) -> dict[str, object]:
+    """COMPLETE_CLAIM's parameters."""
+    return {"record_id": claim.record_id, "lease": claim.lease, "answer": response}

@@ -4,9 +4,10 @@ container, idempotency answer and render message in one transaction.
 Check order (CONTRACT.md): project visible → INFLUENCER_REQUIRED → referenced ids on the project
 (NOT_FOUND) → wiring chain → app-demo → credits.
 
-The hot path is as few round trips as the guarantees allow: the idempotency claim (one INSERT), a few
-autocommit reads resolving project, ids and wiring, one media call for all three inputs, one billing call,
-and one write transaction of plain INSERTs and conditional UPDATEs (SQLAlchemy Core, no ORM flushes).
+The hot path is as few round trips as the guarantees allow: the idempotency claim (one INSERT, in
+autocommit), one autocommit read resolving project, ids and wiring, one media call for all three inputs, one
+billing call, and one write transaction of INSERTs and conditional UPDATEs (SQLAlchemy Core, no ORM flushes)
+that PostgreSQL runs as a single statement.
 """
 
 from __future__ import annotations
@@ -14,23 +15,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from common import logs, metrics
-from common.db import Database
+from common.db import Database, is_sqlite
 from common.errors import ServiceError, invalid, not_found
 from common.ids import new_id
 from common.timeutil import utcnow
 from layers.content.v1 import content_pb2 as pb
 from layers.render.v1 import render_pb2
 from services.content import views, wiring
-from services.content.idempotency import Claim, ClaimLost, IdempotencyStore, Replay
+from services.content.idempotency import COMPLETE_CLAIM, Claim, ClaimLost, IdempotencyStore, Replay, completion
 from services.content.models import (
     ApiKey,
     Container,
+    IdempotencyRecord,
     Influencer,
     Job,
     Layer,
@@ -90,6 +93,8 @@ class UgcRemixHandler:
         self.reservation_ttl_seconds = reservation_ttl_seconds
         self.max_running_jobs_per_key = max_running_jobs_per_key
         self.on_committed = on_committed
+        # SQLite has no data-modifying CTEs: there the start's rows are written statement by statement.
+        self._in_one_statement = not is_sqlite(db.engine)
 
     def handle(self, request: pb.CreateUgcRemixRequest) -> pb.CreateUgcRemixResponse:
         scope = f"POST /v1/projects/{request.project_id}/content/ugc-remix"
@@ -356,63 +361,84 @@ class UgcRemixHandler:
         if hook is not None:
             render.hook = hook
         response = pb.CreateUgcRemixResponse(job=views.job_pb(job, [container_id]))
+        rows = _NewRows(
+            job={name: getattr(job, name) for name in _JOB_COLUMNS},
+            container={
+                "container_id": container_id,
+                "job_id": job.job_id,
+                "organization_id": request.organization_id,
+                "project_id": request.project_id,
+                "status": "queued",
+                "format": FORMAT,
+                "hook": hook,
+                "influencer_id": on_camera.influencer_id,
+                "social_account_id": on_camera.social_account_id,
+                "layer_id": on_camera.layer_id,
+                "media_id": inputs.app_demo_media_id,
+                "reaction_template_id": inputs.reaction_template_id,
+                "music_track_id": inputs.music_track_id,
+                "language": on_camera.language,
+                "voice": on_camera.voice,
+                "created_at": now,
+            },
+            message={
+                "message_id": job.job_id,
+                "message_type": render_pb2.RenderJob.DESCRIPTOR.full_name,
+                "payload": render.SerializeToString(),
+                "created_at": now,
+                "attempts": 0,
+                "headers": logs.headers_json(),
+            },
+            answer=completion(claim, response.SerializeToString(deterministic=True)),
+            slot={"slot_key_id": request.api_key_id, "cap": self.max_running_jobs_per_key},
+        )
         with self.db.transaction() as conn:
-            # Prebuilt statements with their values as parameters: compiled once, not rebuilt per request.
-            conn.execute(_INSERT_JOB, _columns(job))
-            conn.execute(
-                _INSERT_CONTAINER,
-                {
-                    "container_id": container_id,
-                    "job_id": job.job_id,
-                    "organization_id": request.organization_id,
-                    "project_id": request.project_id,
-                    "status": "queued",
-                    "format": FORMAT,
-                    "hook": hook,
-                    "influencer_id": on_camera.influencer_id,
-                    "social_account_id": on_camera.social_account_id,
-                    "layer_id": on_camera.layer_id,
-                    "media_id": inputs.app_demo_media_id,
-                    "reaction_template_id": inputs.reaction_template_id,
-                    "music_track_id": inputs.music_track_id,
-                    "language": on_camera.language,
-                    "voice": on_camera.voice,
-                    "created_at": now,
-                    "completed_at": None,
-                    "failed_at": None,
-                    "last_error_code": None,
-                    "last_error_message": None,
-                },
-            )
-            conn.execute(
-                _INSERT_OUTBOX,
-                {
-                    "message_id": job.job_id,
-                    "message_type": render_pb2.RenderJob.DESCRIPTOR.full_name,
-                    "payload": render.SerializeToString(),
-                    "created_at": now,
-                    "sent_at": None,
-                    "attempts": 0,
-                    "last_error": None,
-                    "headers": logs.headers_json(),
-                },
-            )
-            self.idempotency.complete(conn, claim, response.SerializeToString(deterministic=True))
-            if request.api_key_id:
-                # Last before the commit: every start of this key queues on the key's row lock, so it is
-                # held for this statement and the commit only.
-                self._count_running_job(conn, request.api_key_id)
+            claimed, slots = self._write(conn, rows)
+            if claim.record_id is not None and claimed == 0:
+                raise ClaimLost()  # another request took the key over meanwhile: roll back
+            if request.api_key_id and slots == 0:
+                running = conn.scalar(select(ApiKey.running_jobs).where(ApiKey.key_id == request.api_key_id))
+                raise running_jobs_exceeded(running or 0)
         self.on_committed()
         _ACCEPTED.inc()
         return response
 
-    def _count_running_job(self, conn: Connection, api_key_id: str) -> None:
-        """Take one of the key's running-job slots, or refuse: one conditional UPDATE, whose row lock
-        orders concurrent starts of one key, so the cap is exact however many run."""
-        taken = conn.execute(_TAKE_RUNNING_SLOT, {"slot_key_id": api_key_id, "cap": self.max_running_jobs_per_key})
-        if taken.rowcount == 0:  # type: ignore[attr-defined]
-            running = conn.scalar(select(ApiKey.running_jobs).where(ApiKey.key_id == api_key_id))
-            raise running_jobs_exceeded(running or 0)
+    def _write(self, conn: Connection, rows: _NewRows) -> tuple[int, int]:
+        """Insert the job, its container and its render message, store the claim's answer and take one of the
+        key's running-job slots; returns how many claims were completed and slots taken (0 or 1 each). The
+        slot's conditional UPDATE takes the key's row lock, which orders concurrent starts of one key, so the
+        cap is exact however many run; it is held for the rest of this statement and the commit only."""
+        if self._in_one_statement:
+            # PostgreSQL: one statement of data-modifying CTEs, one round trip rather than five.
+            completed, taken = conn.execute(_WRITE_IN_ONE_STATEMENT, rows.prefixed()).one()
+            return int(completed is not None), int(taken is not None)
+        conn.execute(_INSERT_JOB, rows.job)
+        conn.execute(_INSERT_CONTAINER, rows.container)
+        conn.execute(_INSERT_OUTBOX, rows.message)
+        claimed = conn.execute(COMPLETE_CLAIM, rows.answer).rowcount  # type: ignore[attr-defined]
+        slots = conn.execute(_TAKE_RUNNING_SLOT, rows.slot).rowcount  # type: ignore[attr-defined]
+        return claimed, slots
+
+
+@dataclass(frozen=True)
+class _NewRows:
+    """The values one accepted start writes, by statement."""
+
+    job: dict[str, Any]
+    container: dict[str, Any]
+    message: dict[str, Any]
+    answer: dict[str, Any]
+    slot: dict[str, Any]
+
+    def prefixed(self) -> dict[str, Any]:
+        """All of them as the one-statement form's parameters (its inserts' names carry their table)."""
+        return {
+            **{f"job_{k}": v for k, v in self.job.items()},
+            **{f"container_{k}": v for k, v in self.container.items()},
+            **{f"message_{k}": v for k, v in self.message.items()},
+            **self.answer,
+            **self.slot,
+        }
 
 
 _ACCEPTED = metrics.JOBS_ACCEPTED.labels("content_generate")
@@ -465,5 +491,30 @@ _TAKE_RUNNING_SLOT = (
 )
 
 
-def _columns(row: Job) -> dict[str, object]:
-    return {column.key: getattr(row, column.key) for column in table_of(Job).columns}
+def _inserted(table: Any, prefix: str, columns: tuple[str, ...]) -> Any:
+    """An INSERT of these columns whose parameters are named `<prefix><column>`, as a CTE."""
+    values = {name: bindparam(prefix + name, type_=table.c[name].type) for name in columns}
+    return insert(table).values(values).cte(prefix + "insert")
+
+
+# What a start writes: the columns it leaves NULL are left out, to keep the one statement's parameters under
+# psycopg's 50, past which it parses the query again on every call rather than caching it.
+_LEFT_NULL = frozenset({"eta_seconds", "error_code", "error_message", "finished_at"})
+_JOB_COLUMNS = tuple(c.key for c in table_of(Job).columns if c.key not in _LEFT_NULL)
+_CONTAINER_COLUMNS = (
+    *("container_id", "job_id", "organization_id", "project_id", "status", "format", "hook", "influencer_id"),
+    *("social_account_id", "layer_id", "media_id", "reaction_template_id", "music_track_id", "language", "voice"),
+    "created_at",
+)
+_MESSAGE_COLUMNS = ("message_id", "message_type", "payload", "created_at", "attempts", "headers")
+_COMPLETED = COMPLETE_CLAIM.returning(table_of(IdempotencyRecord).c.id).cte("completed_claim")
+_TAKEN = _TAKE_RUNNING_SLOT.returning(table_of(ApiKey).c.key_id).cte("taken_slot")
+# Answers the completed claim's id and the key whose slot was taken, each NULL when that UPDATE matched no row.
+_WRITE_IN_ONE_STATEMENT = select(
+    select(_COMPLETED.c.id).scalar_subquery(),
+    select(_TAKEN.c.key_id).scalar_subquery(),
+).add_cte(
+    _inserted(table_of(Job), "job_", _JOB_COLUMNS),
+    _inserted(table_of(Container), "container_", _CONTAINER_COLUMNS),
+    _inserted(table_of(OutboxMessage), "message_", _MESSAGE_COLUMNS),
+)

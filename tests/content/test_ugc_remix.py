@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from common.errors import ServiceError
 from layers.content.v1 import content_pb2 as pb
@@ -172,7 +172,7 @@ def test_failed_commit_releases_the_reservation(world: World, monkeypatch: pytes
     def boom(*_args, **_kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(world.handler.idempotency, "complete", boom)
+    monkeypatch.setattr(world.handler, "_write", boom)  # fails inside the transaction that creates the job
     req = request(world, influencer_id=world.influencer, idempotency_key="k", request_fingerprint="f")
     with pytest.raises(RuntimeError):
         world.handler.handle(req)
@@ -389,3 +389,25 @@ def test_a_slow_request_whose_claim_was_settled_gives_back_the_hold_it_made_afte
     assert world.billing.held == {}  # the hold it made after its claim was settled went back at once
     fresh = world.handler.handle(req)  # and the key starts one job afresh
     assert world.billing.held == {reservation_id_for(fresh.job.job_id): 120}
+
+
+def test_a_start_is_three_round_trips_on_postgresql(world: World) -> None:
+    """The claim, one read of what the start names, and one write of everything it creates (SQLite, which has
+    no data-modifying CTEs, writes statement by statement). BEGIN and COMMIT are not counted."""
+    key_id = world.tenancy.create_api_key(world.org, ["*"], False)[0]
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(world.db.engine, "before_cursor_execute", record)
+    try:
+        start = request(world, influencer_id=world.influencer, api_key_id=key_id, idempotency_key="k")
+        world.handler.handle(start)
+    finally:
+        event.remove(world.db.engine, "before_cursor_execute", record)
+    statements = [s for s in statements if s not in ("BEGIN", "BEGIN IMMEDIATE")]
+    if world.db.engine.dialect.name == "postgresql":
+        assert statements == ["INSERT", "SELECT", "WITH"], statements
+    else:
+        assert statements == ["INSERT", "SELECT", "INSERT", "INSERT", "INSERT", "UPDATE", "UPDATE"], statements
