@@ -239,9 +239,8 @@ def _record(organization_id: str, scope: str, key: str) -> Select[IdempotencyRec
 
 
 _RECORDS = table_of(IdempotencyRecord)
-# Stores ugc-remix's answer while the claim is still the caller's (in progress, under its lease).
-# Stores a job's answer and ends its claim, in the transaction that creates the job; touches no row when
-# another request took the claim over meanwhile (or the request had no key: record_id NULL).
+# Stores ugc-remix's answer and ends its claim, in the transaction that creates the job, while the claim is
+# still the caller's (in progress, under its lease); touches no row otherwise, or with no key (record_id NULL).
 COMPLETE_CLAIM = (
     update(_RECORDS)
     .where(
