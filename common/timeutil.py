@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
+# What reads the time, so a test can move it on instead of sleeping.
+Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:

@@ -12,7 +12,7 @@ a fresh Reserve, by its one conditional UPDATE of the wallet row, before it inse
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,11 +27,9 @@ from common import metrics
 from common.db import Database, is_sqlite, write_lock
 from common.errors import ServiceError, invalid, not_found, precondition
 from common.ids import new_id
-from common.timeutil import utcnow
+from common.timeutil import Clock, utcnow
 from services.billing.batching import Batcher, Pending
 from services.billing.models import ID_LENGTH, Base, LedgerEntry, LedgerKind, Reservation, ReservationState, Wallet
-
-Clock = Callable[[], datetime]
 
 _WALLETS = Base.metadata.tables[Wallet.__tablename__]
 _RESERVATIONS = Base.metadata.tables[Reservation.__tablename__]

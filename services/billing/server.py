@@ -11,9 +11,9 @@ from common import logs
 from common.db import Database, make_engine, migrate, ping
 from common.grpc_server import RunningService, create_service_server, serve
 from common.settings import Settings, load_settings
-from common.timeutil import utcnow
+from common.timeutil import Clock, utcnow
 from layers.billing.v1 import billing_pb2, billing_pb2_grpc
-from services.billing.ledger import Clock, Ledger
+from services.billing.ledger import Ledger
 from services.billing.servicer import BillingServicer
 from services.billing.sweeper import ExpirySweeper
 

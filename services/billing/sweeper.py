@@ -7,8 +7,8 @@ import threading
 from datetime import timedelta
 
 from common import metrics
-from common.timeutil import utcnow
-from services.billing.ledger import Clock, Ledger
+from common.timeutil import Clock, utcnow
+from services.billing.ledger import Ledger
 
 log = logging.getLogger("layers.billing.sweeper")
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from common.db import Database, is_sqlite
 from common.errors import ServiceError
 from common.ids import new_id
-from common.timeutil import as_utc, utcnow
+from common.timeutil import Clock, as_utc, utcnow
 from services.content.models import IdempotencyRecord, table_of
 
 RETENTION = timedelta(hours=24)
@@ -75,9 +75,10 @@ def conflict(reason: str, message: str) -> ServiceError:
 
 
 class IdempotencyStore:
-    def __init__(self, db: Database, lease: timedelta = DEFAULT_LEASE) -> None:
+    def __init__(self, db: Database, lease: timedelta = DEFAULT_LEASE, clock: Clock = utcnow) -> None:
         self.db = db
         self.lease = lease
+        self.clock = clock
         insert = sqlite.insert if is_sqlite(db.engine) else postgresql.insert
         # One statement, built once: the unique index decides who owns the key, without an exception on a
         # repeat.
@@ -95,7 +96,7 @@ class IdempotencyStore:
             return Claim(None, new_id("job"))
         statement = self._claim_statement
         for _ in range(3):
-            now = utcnow()
+            now = self.clock()
             job_id = new_id("job") if with_job else ""
             lease = now + self.lease
             values = {
@@ -126,7 +127,7 @@ class IdempotencyStore:
             record = session.scalar(_record(organization_id, scope, key).with_for_update())
             if record is None:
                 return None
-            now = utcnow()
+            now = self.clock()
             if as_utc(record.expires_at) <= now:
                 session.delete(record)
                 return None
@@ -147,7 +148,7 @@ class IdempotencyStore:
         claiming and committing), taken over with a fresh lease so the caller can settle what the owner left
         while no one else (a retry, another replica) gets it. One at a time: settling it takes a billing call,
         which must end well inside the new lease."""
-        now = utcnow()
+        now = self.clock()
         records = table_of(IdempotencyRecord).c
         with self.db.write() as session:
             record = session.scalars(

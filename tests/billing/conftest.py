@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +12,11 @@ from common.clients import channel
 from common.grpc_server import RunningService
 from common.ids import new_id
 from common.settings import Settings
-from common.timeutil import utcnow
 from layers.billing.v1 import billing_pb2_grpc
 from services.billing.server import start
+from tests.support.clocks import MovableClock
 
 StartBilling = Callable[..., RunningService]
-
-
-class MovableClock:
-    """Billing's clock in tests: the real time, plus however far a test moved it on (instead of sleeping)."""
-
-    def __init__(self) -> None:
-        self.ahead = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return utcnow() + self.ahead
-
-    def advance(self, seconds: float) -> None:
-        self.ahead += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -239,7 +238,7 @@ def test_a_slow_owner_overtaken_after_its_lease_neither_duplicates_nor_releases(
     slow = threading.Thread(target=lambda: outcome.update(a=_call(world, req)))
     slow.start()
     assert first_pick.wait(5)
-    time.sleep(0.3)  # the lease runs out; a retry takes the key over and finishes the work
+    world.clock.advance(0.3)  # the lease runs out; a retry takes the key over and finishes the work
     taken_over = world.handler.handle(req)
     resume.set()
     slow.join(10)
@@ -274,7 +273,7 @@ def test_a_key_whose_dead_owner_released_its_hold_starts_a_fresh_job(
     assert isinstance(dead, idempotency.Claim)
     world.billing.reserve(reservation_id_for(dead.job_id), world.org, 120, 60)
     world.billing.release(reservation_id_for(dead.job_id))
-    time.sleep(0.2)
+    world.clock.advance(0.2)
 
     req = request(world, influencer_id=world.influencer, idempotency_key="orphan", request_fingerprint="fp")
     job = world.handler.handle(req).job
@@ -308,7 +307,7 @@ def test_credits_held_by_a_request_that_died_uncommitted_are_released_once_its_l
     assert world.handler.release_abandoned() == 0  # both owners may still be alive: nothing is touched
     assert world.billing.held == {reservation_id_for(held.job_id): 120}  # type: ignore[attr-defined]
 
-    time.sleep(1.2)
+    world.clock.advance(1.2)
     live = _dead_claim(world, "live", reserved=True)  # claimed just now: its lease still runs
     assert world.handler.release_abandoned() == 2
     assert world.billing.held == {reservation_id_for(live.job_id): 120}  # type: ignore[attr-defined]
@@ -333,7 +332,7 @@ def test_a_release_that_fails_is_tried_again_on_a_later_pass(world: World, monke
 
     monkeypatch.setattr(world.handler.idempotency, "lease", timedelta(seconds=1))
     held = _dead_claim(world, "held", reserved=True)
-    time.sleep(1.2)
+    world.clock.advance(1.2)
     real_release = world.billing.release
 
     def unavailable(reservation_id: str) -> None:
@@ -343,7 +342,7 @@ def test_a_release_that_fails_is_tried_again_on_a_later_pass(world: World, monke
     assert world.handler.release_abandoned() == 0
     monkeypatch.setattr(world.billing, "release", real_release)
     assert world.handler.release_abandoned() == 0  # the failed pass took the claim: its new lease runs first
-    time.sleep(1.2)
+    world.clock.advance(1.2)
     assert world.handler.release_abandoned() == 1
     assert world.billing.held == {} and world.billing.released == [reservation_id_for(held.job_id)]  # type: ignore[attr-defined]
 
@@ -379,7 +378,7 @@ def test_a_slow_request_whose_claim_was_settled_gives_back_the_hold_it_made_afte
     slow = threading.Thread(target=lambda: outcome.update(a=_call(world, req)))
     slow.start()
     assert first_pick.wait(5)
-    time.sleep(1.2)
+    world.clock.advance(1.2)
     assert world.handler.release_abandoned() == 1  # taken for dead: nothing held yet (NOT_FOUND), claim gone
     resume.set()
     slow.join(10)

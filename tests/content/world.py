@@ -16,6 +16,7 @@ from services.content.server import MIGRATIONS
 from services.content.tenancy import Tenancy
 from services.content.ugc_remix import UgcRemixHandler
 from tests.content.fakes import FakeBilling, FakeMedia
+from tests.support.clocks import MovableClock
 
 
 @dataclass
@@ -31,16 +32,24 @@ class World:
     influencer: str
     layer: str
     account: str
+    clock: MovableClock  # the idempotency leases' clock
 
 
 @pytest.fixture
 def world(db_url: str) -> Iterator[World]:
     db = Database(make_engine(db_url))
+    clock = MovableClock()
     migrate(db.engine, MIGRATIONS, "alembic_version_content")
     tenancy = Tenancy(db)
     media, billing = FakeMedia(), FakeBilling(available=10_000)
     handler = UgcRemixHandler(
-        db, IdempotencyStore(db), media, billing, credits=120, reservation_ttl_seconds=600, max_running_jobs_per_key=3
+        db,
+        IdempotencyStore(db, clock=clock),
+        media,
+        billing,
+        credits=120,
+        reservation_ttl_seconds=600,
+        max_running_jobs_per_key=3,
     )
     org = tenancy.create_organization("Acme").organization_id
     project = tenancy.create_project(org, "App").project_id
@@ -50,7 +59,9 @@ def world(db_url: str) -> Iterator[World]:
     tenancy.wire(account, layer)
     media.add(org, project, "med_demo1")
     media.add(org, project, "med_demo2")
-    yield World(db, tenancy, media, billing, handler, Jobs(db, billing), org, project, influencer, layer, account)
+    yield World(
+        db, tenancy, media, billing, handler, Jobs(db, billing), org, project, influencer, layer, account, clock
+    )
     db.dispose()
 
 
