@@ -13,4 +13,11 @@ echo "== ruff"
 echo "== mypy"
 "$bin/mypy" common services gateway cli clients/python/layers_partner
 echo "== pytest"
-"$bin/pytest" "$@"
+# A selection that leaves out the e2e tests is spread over every core: those tests each bring their own
+# database schema, folders and ports. The e2e tests (whole stacks, the faults tests restarting the shared
+# PostgreSQL and RabbitMQ) run in one process, so the full suite does too. `-n 0` turns it off.
+workers=()
+if [[ " $* " == *"not e2e"* && " $* " != *" -n"* ]]; then
+  workers=(-n auto)
+fi
+"$bin/pytest" "${workers[@]}" "$@"
