@@ -1,25 +1,37 @@
-"""Domain errors carried over gRPC as google.rpc.Status with exactly one ErrorInfo (AIP-193).
+"""Domain errors carried over gRPC as google.rpc.Status (AIP-193): one ErrorInfo whose reason names the
+cause itself (URL_FORBIDDEN, IDEMPOTENCY_IN_PROGRESS; never a generic reason with the cause in metadata),
+a BadRequest naming the refused fields, and a RetryInfo when the caller should come back later.
 
 A handler raises ServiceError; the server interceptor turns it into a rich status. A client calls
-`unpack(rpc_error)` to get the same ServiceError back (code, reason, message, metadata).
+`unpack(rpc_error)` to get the same ServiceError back.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 ERROR_DOMAIN = "layers.partner-api"
 
 
+@dataclass(frozen=True)
+class FieldViolation:
+    """One refused request field (google.rpc.BadRequest.FieldViolation): its name and what is wrong."""
+
+    field: str
+    description: str
+
+
 class ServiceError(Exception):
-    """A failure a caller can act on: a gRPC status code, an UPPER_SNAKE reason and metadata."""
+    """A failure a caller can act on: a gRPC status code, an UPPER_SNAKE reason naming the cause, metadata
+    (facts about it, e.g. the credits required), refused fields and how long to wait before a retry."""
 
     def __init__(
         self,
@@ -27,21 +39,43 @@ class ServiceError(Exception):
         reason: str,
         message: str,
         metadata: Mapping[str, str] | None = None,
+        *,
+        fields: Sequence[FieldViolation] = (),
+        retry_after_seconds: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.metadata = dict(metadata or {})
+        self.fields = tuple(fields)
+        self.retry_after_seconds = retry_after_seconds
 
     def __repr__(self) -> str:
-        return f"ServiceError({self.code.name}, {self.reason!r}, {self.message!r}, {self.metadata!r})"
+        extra = f", fields={list(self.fields)!r}" if self.fields else ""
+        if self.retry_after_seconds is not None:
+            extra += f", retry_after_seconds={self.retry_after_seconds}"
+        return f"ServiceError({self.code.name}, {self.reason!r}, {self.message!r}, {self.metadata!r}{extra})"
 
     def to_status(self) -> grpc.Status:
-        info = error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata)
-        detail = any_pb2.Any()
-        detail.Pack(info)
-        status = status_pb2.Status(code=self.code.value[0], message=self.message, details=[detail])
+        messages: list[Any] = [
+            error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata)
+        ]
+        if self.fields:
+            violations = [
+                error_details_pb2.BadRequest.FieldViolation(field=f.field, description=f.description)
+                for f in self.fields
+            ]
+            messages.append(error_details_pb2.BadRequest(field_violations=violations))
+        if self.retry_after_seconds is not None:
+            delay = duration_pb2.Duration(seconds=self.retry_after_seconds)
+            messages.append(error_details_pb2.RetryInfo(retry_delay=delay))
+        details = []
+        for message in messages:
+            detail = any_pb2.Any()
+            detail.Pack(message)
+            details.append(detail)
+        status = status_pb2.Status(code=self.code.value[0], message=self.message, details=details)
         return rpc_status.to_status(status)
 
 
@@ -49,8 +83,18 @@ def not_found(what: str, message: str | None = None) -> ServiceError:
     return ServiceError(grpc.StatusCode.NOT_FOUND, "NOT_FOUND", message or f"{what} was not found.")
 
 
-def invalid(message: str, **metadata: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION", message, metadata)
+def invalid(message: str, field: str, reason: str = "VALIDATION") -> ServiceError:
+    """A refused field; `reason` names a cause the caller can act on beyond "this field is wrong"."""
+    return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, reason, message, fields=[FieldViolation(field, message)])
+
+
+def idempotency_body_mismatch() -> ServiceError:
+    """An Idempotency-Key used again with a different request (content and webhooks both keep keys)."""
+    return ServiceError(
+        grpc.StatusCode.ABORTED,
+        "IDEMPOTENCY_BODY_MISMATCH",
+        "This Idempotency-Key was already used with a different request.",
+    )
 
 
 def precondition(reason: str, message: str, **metadata: str) -> ServiceError:
@@ -65,13 +109,25 @@ def unpack(error: grpc.RpcError) -> ServiceError:
     code: grpc.StatusCode = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN  # type: ignore[attr-defined]
     status = rpc_status.from_call(error) if hasattr(error, "trailing_metadata") else None  # type: ignore[arg-type]
     if status is not None:
+        info, bad_request, retry = (
+            error_details_pb2.ErrorInfo(),
+            error_details_pb2.BadRequest(),
+            error_details_pb2.RetryInfo(),
+        )
+        found = {type(m): False for m in (info, bad_request, retry)}
         for detail in status.details:
-            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-                info = error_details_pb2.ErrorInfo()
-                detail.Unpack(info)
-                return ServiceError(
-                    _CODES_BY_VALUE.get(status.code, code), info.reason, status.message, dict(info.metadata)
-                )
+            for message in (info, bad_request, retry):
+                if detail.Is(message.DESCRIPTOR):
+                    found[type(message)] = detail.Unpack(message)
+        if found[type(info)]:
+            return ServiceError(
+                _CODES_BY_VALUE.get(status.code, code),
+                info.reason,
+                status.message,
+                dict(info.metadata),
+                fields=[FieldViolation(v.field, v.description) for v in bad_request.field_violations],
+                retry_after_seconds=retry.retry_delay.seconds if found[type(retry)] else None,
+            )
     details = error.details() if hasattr(error, "details") else str(error)  # type: ignore[attr-defined]
     return ServiceError(code, code.name, details or code.name)
 

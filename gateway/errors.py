@@ -30,7 +30,7 @@ INTERNAL_MESSAGE = "Internal error."
 UNAVAILABLE_MESSAGE = "A backing service is unavailable; safe to retry with the same Idempotency-Key."
 
 # Metadata values arrive as strings; these keys are numbers in the public contract.
-_INTEGER_KEYS = frozenset({"required", "available", "limit", "limitBytes", "retryAfterSeconds", "sizeBytes"})
+_INTEGER_KEYS = frozenset({"required", "available", "limit", "limitBytes", "sizeBytes"})
 
 
 class ApiError(Exception):
@@ -99,75 +99,116 @@ def range_not_satisfiable(size_bytes: int) -> ApiError:
 
 
 # --- gRPC status -> HTTP ---------------------------------------------------------------------------
+#
+# A service names the cause in ErrorInfo.reason (AIP-193), refused fields in a BadRequest and when to come
+# back in a RetryInfo. The public `details` of each error are built here, key by key, from what its rule
+# lists: a metadata key a service adds reaches no partner until a rule names it.
 
 Details = Callable[[ServiceError], dict[str, Any]]
+Part = Callable[[ServiceError], dict[str, Any]]
 
 
-def _none(_: ServiceError) -> dict[str, Any]:
+def shape(*parts: Part) -> Details:
+    """The details of one kind of error: each part adds its keys, in order (the bytes and ETags depend on it)."""
+
+    def details(err: ServiceError) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for part in parts:
+            out.update(part(err))
+        return out
+
+    return details
+
+
+def fact(key: str) -> Part:
+    """A metadata value the contract publishes (e.g. `required`), a number where the contract says so."""
+
+    def part(err: ServiceError) -> dict[str, Any]:
+        if key not in err.metadata:
+            return {}
+        value = err.metadata[key]
+        return {key: int(value) if key in _INTEGER_KEYS and value.isdigit() else value}
+
+    return part
+
+
+def reason_as(key: str) -> Part:
+    """The service's reason under the contract's name for it (`code`, `subcode`, `reason`)."""
+    return lambda err: {key: err.reason}
+
+
+def tag(key: str, value: str) -> Part:
+    """A fixed public value: the contract's name for a reason spelled otherwise inside."""
+    return lambda err: {key: value}
+
+
+def fields(err: ServiceError) -> dict[str, Any]:
+    """The refused fields in the contract's shape, the service's message as the problem."""
+    if not err.fields:
+        return {}
+    return {"fields": [{"field": f.field, "problem": err.message} for f in err.fields]}
+
+
+def retry_after(err: ServiceError) -> dict[str, Any]:
+    return {} if err.retry_after_seconds is None else {"retryAfterSeconds": err.retry_after_seconds}
+
+
+def no_details(_: ServiceError) -> dict[str, Any]:
     return {}
-
-
-def _metadata(err: ServiceError) -> dict[str, Any]:
-    return dict(err.metadata)
-
-
-def _field_problem(err: ServiceError) -> dict[str, Any]:
-    """A refused argument in the contract's shape: the field it names goes into `fields` with the service's
-    message as the problem; the rest of the metadata (e.g. a refused file's `reason`) stays beside it."""
-    rest = dict(err.metadata)
-    field = rest.pop("field", None)
-    if not field:
-        return rest
-    rest.pop("problem", None)  # a service's terse tag for the same thing; the message says it for people
-    return {"fields": [{"field": field, "problem": err.message}], **rest}
-
-
-def _reason_as_code(err: ServiceError) -> dict[str, Any]:
-    # The seed: error.code stays the generic VALIDATION, the specific failure is details.code.
-    return {**err.metadata, "code": err.reason}
-
-
-def _reason_as_subcode(err: ServiceError) -> dict[str, Any]:
-    return {**err.metadata, "subcode": err.reason}
 
 
 @dataclass(frozen=True)
 class Rule:
     status: int
     code: str
-    details: Details = _none
+    details: Details = no_details
     # When set, replaces the service's message (which may name internals) with a public one.
     message: str | None = None
 
 
+# A refused file or URL: the field, and the reason beside it, so a partner can tell "not a video" from
+# "truncated" without parsing the message.
+_REFUSALS = (
+    "EMPTY_FILE",
+    "NOT_A_VIDEO",
+    "NOT_AN_IMAGE",
+    "NOT_AUDIO",
+    "UNDECODABLE",
+    "UNSUPPORTED_CONTAINER",
+    "URL_INVALID",
+    "URL_NOT_HTTPS",
+    "URL_FORBIDDEN",
+    "HOST_UNRESOLVABLE",
+    "URL_FETCH_FAILED",
+    "TOO_MANY_REDIRECTS",
+)
+# The seed: error.code stays the generic VALIDATION, the specific failure is details.code.
+_UGC_REMIX_PRECONDITION = shape(fact("format"), reason_as("code"))
+
 # THE table. Keys are either an ErrorInfo reason (most specific, checked first, whatever the status
 # code) or a gRPC status code. Anything not listed is a bug somewhere: 500 INTERNAL.
 RULES: dict[str | grpc.StatusCode, Rule] = {
-    "BILLING_EXHAUSTED": Rule(402, "BILLING_EXHAUSTED", _metadata),
-    "IDEMPOTENCY_CONFLICT": Rule(409, "IDEMPOTENCY_CONFLICT", _metadata),
-    "PAYLOAD_TOO_LARGE": Rule(413, "PAYLOAD_TOO_LARGE", _metadata),
-    "RANGE_NOT_SATISFIABLE": Rule(416, "RANGE_NOT_SATISFIABLE", _metadata),
+    "BILLING_EXHAUSTED": Rule(402, "BILLING_EXHAUSTED", shape(fact("required"), fact("available"))),
+    "IDEMPOTENCY_BODY_MISMATCH": Rule(409, "IDEMPOTENCY_CONFLICT", shape(tag("reason", "BODY_MISMATCH"))),
+    "IDEMPOTENCY_IN_PROGRESS": Rule(409, "IDEMPOTENCY_CONFLICT", shape(tag("reason", "IN_PROGRESS"), retry_after)),
+    "CONCURRENT_JOBS": Rule(429, "RATE_LIMITED", shape(retry_after, tag("reason", "CONCURRENT_JOBS"))),
+    "PAYLOAD_TOO_LARGE": Rule(413, "PAYLOAD_TOO_LARGE", shape(fact("limitBytes"))),
+    "RANGE_NOT_SATISFIABLE": Rule(416, "RANGE_NOT_SATISFIABLE", shape(fact("sizeBytes"))),
     # A state of the organization, not a malformed request: retrying the same body cannot succeed.
-    "ENDPOINT_LIMIT_REACHED": Rule(409, "CONFLICT", _reason_as_subcode),
-    grpc.StatusCode.INVALID_ARGUMENT: Rule(422, "VALIDATION", _field_problem),
-    grpc.StatusCode.FAILED_PRECONDITION: Rule(422, "VALIDATION", _reason_as_code),
+    "ENDPOINT_LIMIT_REACHED": Rule(409, "CONFLICT", shape(fact("limit"), reason_as("subcode"))),
+    **{reason: Rule(422, "VALIDATION", shape(fields, reason_as("reason"))) for reason in _REFUSALS},
+    grpc.StatusCode.INVALID_ARGUMENT: Rule(422, "VALIDATION", shape(fields)),
+    grpc.StatusCode.FAILED_PRECONDITION: Rule(422, "VALIDATION", _UGC_REMIX_PRECONDITION),
     grpc.StatusCode.NOT_FOUND: Rule(404, "NOT_FOUND"),
-    grpc.StatusCode.ALREADY_EXISTS: Rule(409, "CONFLICT", _reason_as_subcode),
-    grpc.StatusCode.ABORTED: Rule(409, "CONFLICT", _reason_as_subcode),
-    grpc.StatusCode.RESOURCE_EXHAUSTED: Rule(429, "RATE_LIMITED", _metadata),
+    grpc.StatusCode.ALREADY_EXISTS: Rule(409, "CONFLICT", shape(reason_as("subcode"))),
+    grpc.StatusCode.ABORTED: Rule(409, "CONFLICT", shape(reason_as("subcode"))),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: Rule(429, "RATE_LIMITED", shape(retry_after)),
     grpc.StatusCode.UNAUTHENTICATED: Rule(401, "UNAUTHENTICATED"),
-    grpc.StatusCode.PERMISSION_DENIED: Rule(403, "FORBIDDEN_SCOPE", _metadata),
+    grpc.StatusCode.PERMISSION_DENIED: Rule(403, "FORBIDDEN_SCOPE"),
     grpc.StatusCode.UNAVAILABLE: Rule(503, "UNAVAILABLE", message=UNAVAILABLE_MESSAGE),
     grpc.StatusCode.DEADLINE_EXCEEDED: Rule(503, "UNAVAILABLE", message=UNAVAILABLE_MESSAGE),
 }
 _FALLBACK = Rule(500, "INTERNAL", message=INTERNAL_MESSAGE)
-
-
-def _typed(details: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        key: int(value) if key in _INTEGER_KEYS and isinstance(value, str) and value.isdigit() else value
-        for key, value in details.items()
-    }
 
 
 def from_service_error(err: ServiceError) -> ApiError:
@@ -175,9 +216,9 @@ def from_service_error(err: ServiceError) -> ApiError:
     if rule.status >= 500:
         # The real cause goes to the log, never to the partner.
         log.log(logging.WARNING if rule.status == 503 else logging.ERROR, "service call failed: %r", err)
-    details = _typed(rule.details(err))
-    retry_after = details.get("retryAfterSeconds")
-    headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else {}
+    details = rule.details(err)
+    retry = details.get("retryAfterSeconds")
+    headers = {"Retry-After": str(retry)} if isinstance(retry, int) else {}
     size = details.get("sizeBytes")
     if rule.status == 416 and isinstance(size, int):
         headers["Content-Range"] = f"bytes */{size}"

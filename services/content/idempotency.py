@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from common.db import Database, is_sqlite
-from common.errors import ServiceError
+from common.errors import ServiceError, idempotency_body_mismatch
 from common.ids import new_id
 from common.timeutil import Clock, as_utc, utcnow
 from services.content.models import IdempotencyRecord, table_of
@@ -49,9 +49,9 @@ class Claim:
 def in_progress(retry_after_seconds: int = 1) -> ServiceError:
     return ServiceError(
         grpc.StatusCode.ABORTED,
-        "IDEMPOTENCY_CONFLICT",
+        "IDEMPOTENCY_IN_PROGRESS",
         "A request with this Idempotency-Key is still in progress.",
-        {"reason": "IN_PROGRESS", "retryAfterSeconds": str(retry_after_seconds)},
+        retry_after_seconds=retry_after_seconds,
     )
 
 
@@ -60,7 +60,9 @@ class ClaimLost(ServiceError):
 
     def __init__(self) -> None:
         template = in_progress()
-        super().__init__(template.code, template.reason, template.message, template.metadata)
+        super().__init__(
+            template.code, template.reason, template.message, retry_after_seconds=template.retry_after_seconds
+        )
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,6 @@ class Replay:
     response: bytes
     # The stored HTTP status of a generic POST; None for ugc-remix, whose response is a proto.
     status_code: int | None = None
-
-
-def conflict(reason: str, message: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.ABORTED, "IDEMPOTENCY_CONFLICT", message, {"reason": reason})
 
 
 class IdempotencyStore:
@@ -132,7 +130,7 @@ class IdempotencyStore:
                 session.delete(record)
                 return None
             if record.fingerprint != fingerprint:
-                raise conflict("BODY_MISMATCH", "This Idempotency-Key was already used with a different request.")
+                raise idempotency_body_mismatch()
             if record.state == "completed" and record.response is not None:
                 return Replay(record.response, record.response_status)
             remaining = (as_utc(record.locked_until) - now).total_seconds()

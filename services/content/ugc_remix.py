@@ -67,9 +67,9 @@ def reservation_id_for(job_id: str) -> str:
 def running_jobs_exceeded(running: int) -> ServiceError:
     return ServiceError(
         grpc.StatusCode.RESOURCE_EXHAUSTED,
-        "RATE_LIMITED",
+        "CONCURRENT_JOBS",
         f"This API key already has {running} running jobs, the most it may run at once; retry when one finishes.",
-        {"retryAfterSeconds": str(RUNNING_JOBS_RETRY_AFTER_SECONDS), "reason": "CONCURRENT_JOBS"},
+        retry_after_seconds=RUNNING_JOBS_RETRY_AFTER_SECONDS,
     )
 
 

@@ -137,9 +137,9 @@ class MediaLibrary:
         `still_wanted` tells whether the writer is still there (false once its stream was cancelled).
         """
         if max_size_bytes < 0:
-            raise invalid("max_size_bytes must not be negative.", field="max_size_bytes", problem="negative")
+            raise invalid("max_size_bytes must not be negative.", field="max_size_bytes")
         if len(mime_type) > 255:
-            raise invalid("mime_type is too long.", field="mime_type", problem="too long")
+            raise invalid("mime_type is too long.", field="mime_type")
         limit = self.upload_limit(max_size_bytes)
         blob_id = new_id("blb")
         written = self._store.write(blob_id, chunks, limit, still_wanted)
@@ -172,7 +172,7 @@ class MediaLibrary:
     def read_blob(self, blob_id: str, offset: int, length: int) -> Iterator[bytes]:
         """Check the range now (so errors come before any byte), then stream it; length 0 = to the end."""
         if offset < 0 or length < 0:
-            raise invalid("offset and length must not be negative.", field="offset", problem="negative")
+            raise invalid("offset and length must not be negative.", field="offset")
         blob = self.stat_blob(blob_id)
         # Like HTTP 416: a range must start inside the file (an empty file can only be read whole).
         if offset > 0 and offset >= blob.size_bytes:
@@ -228,7 +228,6 @@ class MediaLibrary:
                 raise invalid(
                     f"kind must be one of {', '.join(KINDS)}.",
                     field="kind",
-                    problem="must be one of " + ", ".join(KINDS),
                 )
             measured = self._check_blob(blob_id, check_video if kind == DEMO_VIDEO else check_image)
             return self.record_media(organization_id, project_id, kind, blob_id, measured)
@@ -410,7 +409,6 @@ def _check_face_box(box: Fractions) -> None:
         raise invalid(
             "face_box must lie inside the frame: fractions x, y in [0, 1), width and height above 0.",
             field="face_box",
-            problem="outside the frame",
         )
 
 
@@ -424,9 +422,9 @@ def _music_catalog_empty() -> ServiceError:
 
 def _require(value: str, field: str) -> None:
     if not value:
-        raise invalid(f"{field} is required.", field=field, problem="required")
+        raise invalid(f"{field} is required.", field=field)
     if len(value) > 255:
-        raise invalid(f"{field} is too long.", field=field, problem="too long")
+        raise invalid(f"{field} is too long.", field=field)
 
 
 def _probe_values(measured: Measured) -> dict[str, object]:

@@ -10,9 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-
-from common.errors import ServiceError
+from common.errors import ServiceError, invalid
 from common.ffmpeg import ProbeError, ProbeResult, decodes, ffmpeg_path, probe
 
 # ffprobe names a container by every alias it answers to, e.g. "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm".
@@ -33,7 +31,7 @@ class Measured:
 
 
 def refused(reason: str, message: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION", message, {"reason": reason, "field": "file"})
+    return invalid(message, field="file", reason=reason)
 
 
 def check_video(path: Path, size_bytes: int) -> Measured:

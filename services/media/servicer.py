@@ -36,7 +36,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     ) -> media_pb2.WriteBlobResponse:
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("payload") != "metadata":
-            raise invalid("The first WriteBlob message must carry metadata.", field="metadata", problem="missing")
+            raise invalid("The first WriteBlob message must carry metadata.", field="metadata")
         try:
             blob = self._library.write_blob(
                 first.metadata.mime_type, first.metadata.max_size_bytes, _chunks(request_iterator), context.is_active
@@ -149,9 +149,7 @@ def _chunks(requests: Iterator[media_pb2.WriteBlobRequest]) -> Iterator[bytes]:
     try:
         for message in requests:
             if message.WhichOneof("payload") != "chunk":
-                raise invalid(
-                    "Only the first WriteBlob message may carry metadata.", field="metadata", problem="repeated"
-                )
+                raise invalid("Only the first WriteBlob message may carry metadata.", field="metadata")
             yield message.chunk
     except grpc.RpcError as exc:  # the client went away mid-stream: expected, not a server fault
         raise cancelled() from exc

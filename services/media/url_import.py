@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import grpc
-
 from common.errors import ServiceError, invalid
 from common.ssrf import OutboundGuard, Refused, is_public, split_hosts
 from services.media.blob_store import too_large
@@ -34,7 +32,7 @@ _USER_AGENT = "layers-media-import/1"
 
 
 def refused(reason: str, message: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION", message, {"reason": reason, "field": "url"})
+    return invalid(message, field="url", reason=reason)
 
 
 __all__ = ["Fetched", "UrlFetcher", "UrlImporter", "is_public", "refused"]
@@ -167,9 +165,9 @@ class UrlImporter:
     def import_media(self, organization_id: str, project_id: str, kind: str, url: str) -> MediaItemRow:
         for field, value in (("organization_id", organization_id), ("project_id", project_id), ("url", url)):
             if not value:
-                raise invalid(f"{field} is required.", field=field, problem="required")
+                raise invalid(f"{field} is required.", field=field)
         if kind not in KINDS:
-            raise invalid(f"kind must be one of {', '.join(KINDS)}.", field="kind", problem="unknown kind")
+            raise invalid(f"kind must be one of {', '.join(KINDS)}.", field="kind")
         if len(url) > 2048:
             raise refused("URL_INVALID", "The URL is longer than 2048 characters.")
         fetched = self._fetcher.open(url)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from common import events, logs
 from common.db import Database, is_sqlite
-from common.errors import ServiceError, invalid, not_found
+from common.errors import ServiceError, idempotency_body_mismatch, invalid, not_found
 from common.ids import new_id
 from common.paging import decode_token, encode_token, page_size
 from common.ssrf import OutboundGuard, Refused
@@ -224,12 +224,7 @@ class Webhooks:
         if record is None or as_utc(record.created_at) <= utcnow() - IDEMPOTENCY_TTL:
             return None
         if record.fingerprint != fingerprint:
-            raise ServiceError(
-                grpc.StatusCode.ABORTED,
-                "IDEMPOTENCY_CONFLICT",
-                "This Idempotency-Key was already used with a different request.",
-                {"reason": "BODY_MISMATCH"},
-            )
+            raise idempotency_body_mismatch()
         sealed = session.get(EndpointSecret, record.secret_id)
         assert sealed is not None
         answer = typing.cast(typing.Any, kind).FromString(record.response)

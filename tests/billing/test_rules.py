@@ -72,10 +72,10 @@ def test_grants_add_up_in_the_ledger(stub: BillingServiceStub, org: str, db_url:
 @pytest.mark.parametrize("credits", [0, -5])
 def test_grant_must_be_positive(stub: BillingServiceStub, org: str, credits: int) -> None:
     error = rpc_error(stub.GrantCredits, pb.GrantCreditsRequest(organization_id=org, credits=credits))
-    assert (error.code, error.reason, error.metadata) == (
+    assert (error.code, error.reason, [f.field for f in error.fields]) == (
         grpc.StatusCode.INVALID_ARGUMENT,
         "VALIDATION",
-        {"field": "credits"},
+        ["credits"],
     )
     assert wallet(stub, org).balance == 0
     assert ledger(stub, org) == []
@@ -255,20 +255,20 @@ def test_reserve_validates_its_request(
 ) -> None:
     grant(stub, org, 100)
     error = rpc_error(stub.Reserve, pb.ReserveRequest(organization_id=org, **request_kwargs))  # type: ignore[arg-type]
-    assert (error.code, error.reason, error.metadata) == (
+    assert (error.code, error.reason, [f.field for f in error.fields]) == (
         grpc.StatusCode.INVALID_ARGUMENT,
         "VALIDATION",
-        {"field": field},
+        [field],
     )
     assert wallet(stub, org).reserved_credits == 0
 
 
 def test_missing_organization_is_invalid(stub: BillingServiceStub) -> None:
     error = rpc_error(stub.GetWallet, pb.GetWalletRequest(organization_id=""))
-    assert (error.code, error.reason, error.metadata) == (
+    assert (error.code, error.reason, [f.field for f in error.fields]) == (
         grpc.StatusCode.INVALID_ARGUMENT,
         "VALIDATION",
-        {"field": "organization_id"},
+        ["organization_id"],
     )
 
 

@@ -33,13 +33,14 @@ def test_generic_claims_store_status_and_body_and_replay_them(db: Database) -> N
     assert isinstance(claim, Claim) and claim.job_id == ""
     with pytest.raises(ServiceError) as info:
         store.claim("org_1", scope, "key-1", "fp-a", with_job=False)
-    assert info.value.metadata == {"reason": "IN_PROGRESS", "retryAfterSeconds": "5"}  # the lease has minutes left
+    # the lease has minutes left
+    assert (info.value.reason, info.value.retry_after_seconds) == ("IDEMPOTENCY_IN_PROGRESS", 5)
     store.complete_request("org_1", scope, "key-1", 201, b'{"mediaId":"med_1"}')
     replay = store.claim("org_1", scope, "key-1", "fp-a", with_job=False)
     assert replay == Replay(b'{"mediaId":"med_1"}', 201)
     with pytest.raises(ServiceError) as info:
         store.claim("org_1", scope, "key-1", "fp-b", with_job=False)
-    assert info.value.metadata == {"reason": "BODY_MISMATCH"}
+    assert info.value.reason == "IDEMPOTENCY_BODY_MISMATCH"
     # A second completion (say, of a taken-over claim) does not overwrite the stored answer.
     store.complete_request("org_1", scope, "key-1", 201, b"other")
     assert store.claim("org_1", scope, "key-1", "fp-a", with_job=False) == replay
@@ -63,8 +64,7 @@ def test_a_key_at_its_running_job_cap_gets_rate_limited(world: World) -> None:
     with pytest.raises(ServiceError) as info:
         world.handler.handle(request(world, influencer_id=world.influencer, api_key_id=key_id))
     error = info.value
-    assert (error.code.name, error.reason) == ("RESOURCE_EXHAUSTED", "RATE_LIMITED")
-    assert error.metadata == {"retryAfterSeconds": "30", "reason": "CONCURRENT_JOBS"}
+    assert (error.code.name, error.reason, error.retry_after_seconds) == ("RESOURCE_EXHAUSTED", "CONCURRENT_JOBS", 30)
     assert len(world.billing.held) == 3  # the refused start's reservation was released
     # Another key of the organization is not held back, and a finished job frees a slot.
     other = world.tenancy.create_api_key(world.org, ["*"], False)[0]
@@ -132,7 +132,7 @@ def test_concurrent_starts_with_one_key_stay_within_the_cap(world: World) -> Non
 
     with ThreadPoolExecutor(50) as pool:
         outcomes = list(pool.map(start, range(50)))
-    assert outcomes.count("ACCEPTED") == 3 and outcomes.count("RATE_LIMITED") == 47, outcomes
+    assert outcomes.count("ACCEPTED") == 3 and outcomes.count("CONCURRENT_JOBS") == 47, outcomes
     assert running_counter(world, key_id) == 3
 
 

@@ -143,7 +143,7 @@ def test_replay_returns_identical_job_and_charges_once(world: World) -> None:
     changed = request(world, influencer_id=world.influencer, idempotency_key="key-1", request_fingerprint="other")
     with pytest.raises(ServiceError) as caught:
         world.handler.handle(changed)
-    assert caught.value.reason == "IDEMPOTENCY_CONFLICT" and caught.value.metadata == {"reason": "BODY_MISMATCH"}
+    assert caught.value.reason == "IDEMPOTENCY_BODY_MISMATCH"
 
 
 def test_twenty_concurrent_requests_with_one_key_make_one_job(world: World) -> None:
@@ -162,7 +162,7 @@ def test_twenty_concurrent_requests_with_one_key_make_one_job(world: World) -> N
     accepted = [o for o in outcomes if isinstance(o, pb.CreateUgcRemixResponse)]
     refused = [o for o in outcomes if isinstance(o, ServiceError)]
     assert accepted, outcomes
-    assert {r.metadata.get("reason") for r in refused} <= {"IN_PROGRESS"}
+    assert {r.reason for r in refused} <= {"IDEMPOTENCY_IN_PROGRESS"}
     assert len({a.job.job_id for a in accepted}) == 1
     assert count(world, Job) == 1 and count(world, OutboxMessage) == 1 and len(world.billing.held) == 1
 
@@ -243,7 +243,7 @@ def test_a_slow_owner_overtaken_after_its_lease_neither_duplicates_nor_releases(
     resume.set()
     slow.join(10)
     error = outcome["a"]
-    assert isinstance(error, ServiceError) and error.reason == "IDEMPOTENCY_CONFLICT"
+    assert isinstance(error, ServiceError) and error.reason == "IDEMPOTENCY_IN_PROGRESS"
     assert count(world, Job) == 1 and count(world, OutboxMessage) == 1
     assert world.billing.held == {reservation_id_for(taken_over.job.job_id): 120}
     assert world.billing.released == []  # the shared hold was not given back by the loser
@@ -354,7 +354,10 @@ def test_a_retry_while_the_first_request_runs_is_told_when_to_come_back(world: W
     req = request(world, influencer_id=world.influencer, idempotency_key="busy", request_fingerprint="fp")
     with pytest.raises(ServiceError) as caught:
         world.handler.handle(req)
-    assert caught.value.metadata == {"reason": "IN_PROGRESS", "retryAfterSeconds": str(MAX_RETRY_AFTER_SECONDS)}
+    assert (caught.value.reason, caught.value.retry_after_seconds) == (
+        "IDEMPOTENCY_IN_PROGRESS",
+        MAX_RETRY_AFTER_SECONDS,
+    )
 
 
 def test_a_slow_request_whose_claim_was_settled_gives_back_the_hold_it_made_afterwards(
@@ -383,7 +386,7 @@ def test_a_slow_request_whose_claim_was_settled_gives_back_the_hold_it_made_afte
     resume.set()
     slow.join(10)
     error = outcome["a"]
-    assert isinstance(error, ServiceError) and error.reason == "IDEMPOTENCY_CONFLICT"
+    assert isinstance(error, ServiceError) and error.reason == "IDEMPOTENCY_IN_PROGRESS"
     assert count(world, Job) == 0
     assert world.billing.held == {}  # the hold it made after its claim was settled went back at once
     fresh = world.handler.handle(req)  # and the key starts one job afresh

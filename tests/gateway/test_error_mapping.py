@@ -10,7 +10,7 @@ import grpc
 import httpx
 import pytest
 
-from common.errors import ServiceError
+from common.errors import FieldViolation, ServiceError, idempotency_body_mismatch, invalid
 from gateway.errors import RULES, from_service_error
 from tests.gateway.conftest import LiveGateway
 from tests.gateway.fakes import ALL, FakeContent
@@ -20,34 +20,47 @@ C = grpc.StatusCode
 BODY = {"influencerId": "inf_1"}
 
 ROWS: list[tuple[ServiceError, int, str, dict[str, Any]]] = [
-    # A refused argument that names its field: the contract's details.fields, other metadata beside it.
+    # A refused file or URL: the contract's details.fields, and the specific reason beside it.
+    *[
+        (
+            invalid("mediaId is not usable.", field="mediaId", reason=reason),
+            422,
+            "VALIDATION",
+            {"fields": [{"field": "mediaId", "problem": "mediaId is not usable."}], "reason": reason},
+        )
+        for reason in (
+            "EMPTY_FILE",
+            "NOT_A_VIDEO",
+            "NOT_AN_IMAGE",
+            "NOT_AUDIO",
+            "UNDECODABLE",
+            "UNSUPPORTED_CONTAINER",
+            "URL_INVALID",
+            "URL_NOT_HTTPS",
+            "URL_FORBIDDEN",
+            "HOST_UNRESOLVABLE",
+            "URL_FETCH_FAILED",
+            "TOO_MANY_REDIRECTS",
+        )
+    ],
     (
-        ServiceError(
-            C.INVALID_ARGUMENT, "VALIDATION", "mediaId is not a video.", {"reason": "NOT_A_VIDEO", "field": "mediaId"}
-        ),
-        422,
-        "VALIDATION",
-        {"fields": [{"field": "mediaId", "problem": "mediaId is not a video."}], "reason": "NOT_A_VIDEO"},
-    ),
-    (
-        ServiceError(C.INVALID_ARGUMENT, "VALIDATION", "hook must not contain NUL characters.", {"field": "hook"}),
+        invalid("hook must not contain NUL characters.", field="hook"),
         422,
         "VALIDATION",
         {"fields": [{"field": "hook", "problem": "hook must not contain NUL characters."}]},
     ),
     (
-        # A service's own short tag for the problem is not a second, top-level detail.
-        ServiceError(C.INVALID_ARGUMENT, "VALIDATION", "kind is required.", {"field": "kind", "problem": "required"}),
+        # Metadata no rule names stays inside, whatever a service puts there; so does a reason no rule names.
+        ServiceError(
+            C.INVALID_ARGUMENT,
+            "SOMETHING_NEW",
+            "kind is required.",
+            {"problem": "required", "internal": "x"},
+            fields=[FieldViolation("kind", "kind is required.")],
+        ),
         422,
         "VALIDATION",
         {"fields": [{"field": "kind", "problem": "kind is required."}]},
-    ),
-    # No field named: the metadata is the details, as sent (none at all: empty details).
-    (
-        ServiceError(C.INVALID_ARGUMENT, "VALIDATION", "That URL is not allowed.", {"reason": "URL_FORBIDDEN"}),
-        422,
-        "VALIDATION",
-        {"reason": "URL_FORBIDDEN"},
     ),
     (ServiceError(C.INVALID_ARGUMENT, "VALIDATION", "Bad request."), 422, "VALIDATION", {}),
     *[
@@ -55,7 +68,7 @@ ROWS: list[tuple[ServiceError, int, str, dict[str, Any]]] = [
             ServiceError(C.FAILED_PRECONDITION, reason, f"{reason}: explained.", {"format": "ugc-remix"}),
             422,
             "VALIDATION",
-            {"code": reason, "format": "ugc-remix"},
+            {"format": "ugc-remix", "code": reason},
         )
         for reason in (
             "INFLUENCER_REQUIRED",
@@ -74,29 +87,29 @@ ROWS: list[tuple[ServiceError, int, str, dict[str, Any]]] = [
         {"required": 120, "available": 40},
     ),
     (
-        ServiceError(C.FAILED_PRECONDITION, "IDEMPOTENCY_CONFLICT", "Key reused.", {"reason": "BODY_MISMATCH"}),
+        idempotency_body_mismatch(),
         409,
         "IDEMPOTENCY_CONFLICT",
         {"reason": "BODY_MISMATCH"},
     ),
     (
-        ServiceError(C.ABORTED, "IDEMPOTENCY_CONFLICT", "Still running.", {"reason": "IN_PROGRESS"}),
+        ServiceError(C.ABORTED, "IDEMPOTENCY_IN_PROGRESS", "Still running.", retry_after_seconds=30),
         409,
         "IDEMPOTENCY_CONFLICT",
-        {"reason": "IN_PROGRESS"},
+        {"reason": "IN_PROGRESS", "retryAfterSeconds": 30},
     ),
     (ServiceError(C.NOT_FOUND, "NOT_FOUND", "mediaId is not on this project."), 404, "NOT_FOUND", {}),
     (
         ServiceError(C.FAILED_PRECONDITION, "ENDPOINT_LIMIT_REACHED", "At most 20.", {"limit": "20"}),
         409,
         "CONFLICT",
-        {"subcode": "ENDPOINT_LIMIT_REACHED", "limit": 20},
+        {"limit": 20, "subcode": "ENDPOINT_LIMIT_REACHED"},
     ),
     (
-        ServiceError(C.ALREADY_EXISTS, "DUPLICATE_NAME", "Already there."),
+        ServiceError(C.ALREADY_EXISTS, "RESERVATION_CONFLICT", "Already there.", {"reservation_id": "rsv_1"}),
         409,
         "CONFLICT",
-        {"subcode": "DUPLICATE_NAME"},
+        {"subcode": "RESERVATION_CONFLICT"},
     ),
     (
         ServiceError(C.ABORTED, "NOT_CANCELLABLE", "Past its cancellable stage."),
@@ -117,17 +130,23 @@ ROWS: list[tuple[ServiceError, int, str, dict[str, Any]]] = [
         {"sizeBytes": 1234},
     ),
     (
-        ServiceError(C.RESOURCE_EXHAUSTED, "TOO_MANY_JOBS", "Slow down.", {"retryAfterSeconds": "30"}),
+        ServiceError(C.RESOURCE_EXHAUSTED, "CONCURRENT_JOBS", "Three running.", retry_after_seconds=30),
+        429,
+        "RATE_LIMITED",
+        {"retryAfterSeconds": 30, "reason": "CONCURRENT_JOBS"},
+    ),
+    (
+        ServiceError(C.RESOURCE_EXHAUSTED, "TOO_MANY_JOBS", "Slow down.", retry_after_seconds=30),
         429,
         "RATE_LIMITED",
         {"retryAfterSeconds": 30},
     ),
     (ServiceError(C.UNAUTHENTICATED, "UNAUTHENTICATED", "Key revoked."), 401, "UNAUTHENTICATED", {}),
     (
-        ServiceError(C.PERMISSION_DENIED, "PERMISSION_DENIED", "No.", {"requiredScope": "content:write"}),
+        ServiceError(C.PERMISSION_DENIED, "PERMISSION_DENIED", "No.", {"caller": "renderer"}),
         403,
         "FORBIDDEN_SCOPE",
-        {"requiredScope": "content:write"},
+        {},
     ),
     (ServiceError(C.UNAVAILABLE, "UNAVAILABLE", "media down at 10.0.0.7"), 503, "UNAVAILABLE", {}),
     (ServiceError(C.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "slow db"), 503, "UNAVAILABLE", {}),
@@ -151,6 +170,7 @@ def test_service_error_maps_to_http(
     response = http.post(UGC_REMIX, json=BODY, headers=bearer(ALL))
     error = error_of(response, status, code)
     assert error["details"] == details
+    assert list(error["details"]) == list(details)  # in the contract's order: the bytes are part of it
     if status < 500:
         assert error["message"] == service_error.message
     else:
@@ -160,8 +180,10 @@ def test_service_error_maps_to_http(
         assert "safe to retry with the same Idempotency-Key" in error["message"]
     if status == 500:
         assert error["message"] == "Internal error."
-    if status == 429:
-        assert response.headers["retry-after"] == "30"
+    if "retryAfterSeconds" in details:
+        assert response.headers["retry-after"] == str(details["retryAfterSeconds"])
+    else:
+        assert "retry-after" not in response.headers
     if status == 416:
         assert response.headers["content-range"] == "bytes */1234"
     else:

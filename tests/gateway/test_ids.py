@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import grpc
 import httpx
 import pytest
 
-from common.errors import ServiceError
+from common.errors import invalid
 from gateway.errors import UNKNOWN_ASSET
 from layers.content.v1 import content_pb2
 from tests.gateway.conftest import LiveGateway
@@ -86,9 +85,7 @@ def test_the_hook_still_takes_any_text_and_a_service_refusal_names_it(
 
     # NUL is content's to refuse; its refusal reaches the partner in the contract's shape.
     message = "hook must not contain NUL characters."
-    fake_content.fail(
-        "CreateUgcRemix", ServiceError(grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION", message, {"field": "hook"})
-    )
+    fake_content.fail("CreateUgcRemix", invalid(message, field="hook"))
     response = http.post(UGC_REMIX, json={"influencerId": "inf_1", "hook": "a\x00b"}, headers=AUTH)
     error = error_of(response, 422, "VALIDATION")
     assert error["details"] == {"fields": [{"field": "hook", "problem": message}]}
@@ -96,14 +93,11 @@ def test_the_hook_still_takes_any_text_and_a_service_refusal_names_it(
 
 
 def test_a_media_refusal_keeps_its_reason_beside_the_fields(http: httpx.Client, fake_content: FakeContent) -> None:
-    message = "mediaId is not an app-demo clip."
-    refusal = ServiceError(
-        grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION", message, {"field": "mediaId", "reason": "NOT_APP_DEMO"}
-    )
-    fake_content.fail("CreateUgcRemix", refusal)
+    message = "The file is not a video."
+    fake_content.fail("CreateUgcRemix", invalid(message, field="mediaId", reason="NOT_A_VIDEO"))
     response = http.post(UGC_REMIX, json={"influencerId": "inf_1", "mediaId": "med_1"}, headers=AUTH)
     error = error_of(response, 422, "VALIDATION")
-    assert error["details"] == {"fields": [{"field": "mediaId", "problem": message}], "reason": "NOT_APP_DEMO"}
+    assert error["details"] == {"fields": [{"field": "mediaId", "problem": message}], "reason": "NOT_A_VIDEO"}
 
 
 # --- ids in the path -----------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def test_a_template_keeps_the_face_box_found_in_it_or_given_for_it(
         media.stub.CreateReactionTemplate,
         media_pb2.CreateReactionTemplateRequest(name="r", blob_id=blob.blob_id, face_box=outside),
     )
-    assert (err.reason, err.metadata["field"]) == ("VALIDATION", "face_box")
+    assert (err.reason, err.fields[0].field) == ("VALIDATION", "face_box")
 
 
 @pytest.mark.parametrize(("name", "reason"), [("png", "NOT_A_VIDEO"), ("truncated_faststart", "UNDECODABLE")])
@@ -92,7 +92,7 @@ def test_reaction_template_refusals(media: MediaService, files: MediaFiles, name
     err = call_error(
         media.stub.CreateReactionTemplate, media_pb2.CreateReactionTemplateRequest(name="x", blob_id=blob.blob_id)
     )
-    assert (err.reason, err.metadata) == ("VALIDATION", {"reason": reason, "field": "file"})
+    assert (err.reason, err.fields[0].field) == (reason, "file")
     assert media.blob_rows() == 0 and media.blob_files() == []
     err = call_error(media.stub.PickReactionTemplate, media_pb2.PickReactionTemplateRequest())
     assert err.reason == "REACTION_POOL_EMPTY"
@@ -117,12 +117,12 @@ def test_music_tracks(media: MediaService, clips: SeedClips, files: MediaFiles) 
         err = call_error(
             media.stub.CreateMusicTrack, media_pb2.CreateMusicTrackRequest(title="x", blob_id=refused.blob_id)
         )
-        assert (err.code, err.metadata) == (grpc.StatusCode.INVALID_ARGUMENT, {"reason": reason, "field": "file"})
+        assert (err.code, err.reason, err.fields[0].field) == (grpc.StatusCode.INVALID_ARGUMENT, reason, "file")
     assert media.blob_rows() == 1
 
     blob = upload_file(media.stub, clips.music, "audio/mp4")
     err = call_error(media.stub.CreateMusicTrack, media_pb2.CreateMusicTrackRequest(title="", blob_id=blob.blob_id))
-    assert (err.reason, err.metadata["field"]) == ("VALIDATION", "title")
+    assert (err.reason, err.fields[0].field) == ("VALIDATION", "title")
 
 
 def test_seed_catalog_is_idempotent(media: MediaService, seed_dir: Path) -> None:

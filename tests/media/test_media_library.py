@@ -72,8 +72,7 @@ def test_refused_files_leave_nothing_behind(
 
     err = call_error(media.stub.CreateMedia, request)
 
-    assert (err.code, err.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION")
-    assert err.metadata == {"reason": reason, "field": "file"}
+    assert (err.code, err.reason, err.fields[0].field) == (grpc.StatusCode.INVALID_ARGUMENT, reason, "file")
     assert err.message
     missing = call_error(media.stub.StatBlob, media_pb2.StatBlobRequest(blob_id=blob.blob_id))
     assert missing.code == grpc.StatusCode.NOT_FOUND
@@ -98,7 +97,7 @@ def test_jpeg_logo_and_bad_kind(media: MediaService, files: MediaFiles) -> None:
     blob, request = create(media, files.png, "banner", "image/png")
     err = call_error(media.stub.CreateMedia, request)
     assert (err.code, err.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION")
-    assert err.metadata["field"] == "kind" and "demo-video" in err.metadata["problem"]
+    assert err.fields[0].field == "kind" and "demo-video" in err.message
     # A refused request takes its blob with it, whatever the cause.
     assert call_error(media.stub.StatBlob, media_pb2.StatBlobRequest(blob_id=blob.blob_id)).reason == "NOT_FOUND"
 
@@ -196,7 +195,7 @@ def test_list_media_arguments(media: MediaService) -> None:
             media.stub.ListMedia,
             media_pb2.ListMediaRequest(organization_id=ORG, project_id=PROJECT, page_size=size),
         )
-        assert (err.code, err.reason, err.metadata["field"]) == (
+        assert (err.code, err.reason, err.fields[0].field) == (
             grpc.StatusCode.INVALID_ARGUMENT,
             "VALIDATION",
             "limit",
@@ -206,6 +205,6 @@ def test_list_media_arguments(media: MediaService) -> None:
             media.stub.ListMedia,
             media_pb2.ListMediaRequest(organization_id=ORG, project_id=PROJECT, page_token=token),
         )
-        assert (err.reason, err.metadata["field"]) == ("VALIDATION", "cursor")
+        assert (err.reason, err.fields[0].field) == ("VALIDATION", "cursor")
     empty = media.stub.ListMedia(media_pb2.ListMediaRequest(organization_id=ORG, project_id=PROJECT, page_size=200))
     assert not empty.media and empty.next_page_token == ""

@@ -94,14 +94,14 @@ def test_with_no_allowed_host_the_guard_refuses_internal_targets_before_connecti
 ) -> None:
     server.requests.clear()
     error = refusal(fetcher(server).open, url)
-    assert error.metadata == {"reason": "URL_FORBIDDEN", "field": "url"}
+    assert (error.reason, error.fields[0].field) == ("URL_FORBIDDEN", "url")
     assert server.requests == []
 
 
 def test_our_own_https_server_is_refused_unless_its_host_is_allowed(server: HttpsServer) -> None:
     server.files["demo"] = (b"hello", "video/mp4")
     server.requests.clear()
-    assert refusal(fetcher(server).open, server.url("/file/demo")).metadata["reason"] == "URL_FORBIDDEN"
+    assert refusal(fetcher(server).open, server.url("/file/demo")).reason == "URL_FORBIDDEN"
     assert server.requests == []
     fetched = fetcher(server, allowed="localhost").open(server.url("/file/demo"))
     assert (fetched.mime_type, b"".join(fetched.chunks)) == ("video/mp4", b"hello")
@@ -113,15 +113,15 @@ def test_a_redirect_to_an_internal_address_is_refused(server: HttpsServer, targe
     server.requests.clear()
     url = server.url("/redirect?to=" + target.format(port=server.port))
     error = refusal(fetcher(server, allowed="localhost").open, url)
-    assert error.metadata["reason"] == "URL_FORBIDDEN"
+    assert error.reason == "URL_FORBIDDEN"
     assert [p.split("?")[0] for p in server.requests] == ["/redirect"]
 
 
 def test_only_https_is_fetched_even_after_a_redirect(server: HttpsServer) -> None:
-    assert refusal(fetcher(server, "localhost").open, "http://localhost/x").metadata["reason"] == "URL_NOT_HTTPS"
+    assert refusal(fetcher(server, "localhost").open, "http://localhost/x").reason == "URL_NOT_HTTPS"
     url = server.url(f"/redirect?to=http://localhost:{server.port}/file/demo")
-    assert refusal(fetcher(server, "localhost").open, url).metadata["reason"] == "URL_NOT_HTTPS"
-    assert refusal(fetcher(server, "localhost").open, "ftp://localhost/x").metadata["reason"] == "URL_NOT_HTTPS"
+    assert refusal(fetcher(server, "localhost").open, url).reason == "URL_NOT_HTTPS"
+    assert refusal(fetcher(server, "localhost").open, "ftp://localhost/x").reason == "URL_NOT_HTTPS"
 
 
 def test_redirects_are_followed_three_times_and_no_more(server: HttpsServer) -> None:
@@ -131,16 +131,16 @@ def test_redirects_are_followed_three_times_and_no_more(server: HttpsServer) -> 
         hop3 = server.url("/redirect?to=" + hop3)
     assert b"".join(fetcher(server, "localhost").open(hop3).chunks) == b"ok"
     server.requests.clear()
-    assert refusal(fetcher(server, "localhost").open, server.url("/loop")).metadata["reason"] == "TOO_MANY_REDIRECTS"
+    assert refusal(fetcher(server, "localhost").open, server.url("/loop")).reason == "TOO_MANY_REDIRECTS"
     assert server.requests == ["/loop"] * 4
 
 
 def test_untrusted_certificates_and_error_statuses_fail_the_fetch(server: HttpsServer) -> None:
     untrusting = UrlFetcher("localhost", timeout_seconds=5, max_bytes=1024, ca_file=None)
     error = refusal(untrusting.open, server.url("/file/demo"))
-    assert error.metadata["reason"] == "URL_FETCH_FAILED" and "certificate" in error.message
+    assert error.reason == "URL_FETCH_FAILED" and "certificate" in error.message
     error = refusal(fetcher(server, "localhost").open, server.url("/status/404"))
-    assert error.metadata["reason"] == "URL_FETCH_FAILED" and "404" in error.message
+    assert error.reason == "URL_FETCH_FAILED" and "404" in error.message
 
 
 @pytest.fixture
@@ -169,15 +169,13 @@ def test_refused_or_oversized_imports_leave_nothing(
     server.files["image.png"] = (files.png.read_bytes(), "image/png")
     server.files["big"] = (b"\0" * (MAX_UPLOAD_BYTES + 1), "video/mp4")
     cases = [
-        (server.url("/file/image.png"), "VALIDATION", "NOT_A_VIDEO"),
-        (server.url("/file/big"), "PAYLOAD_TOO_LARGE", None),  # declared Content-Length over the cap
-        (server.url(f"/stream?bytes={MAX_UPLOAD_BYTES + 1}"), "PAYLOAD_TOO_LARGE", None),  # none declared
+        (server.url("/file/image.png"), "NOT_A_VIDEO"),
+        (server.url("/file/big"), "PAYLOAD_TOO_LARGE"),  # declared Content-Length over the cap
+        (server.url(f"/stream?bytes={MAX_UPLOAD_BYTES + 1}"), "PAYLOAD_TOO_LARGE"),  # none declared
     ]
-    for url, reason, detail in cases:
+    for url, reason in cases:
         error = refusal(importer.import_media, "org_1", "p1", "demo-video", url)
         assert error.reason == reason, error
-        if detail:
-            assert error.metadata["reason"] == detail
         assert _rows(media) == (0, 0)
         assert media.blob_files() == []
 
@@ -185,4 +183,4 @@ def test_refused_or_oversized_imports_leave_nothing(
 def test_kind_is_checked_before_anything_is_fetched(importer: UrlImporter, server: HttpsServer) -> None:
     server.requests.clear()
     error = refusal(importer.import_media, "org_1", "p1", "gif", server.url("/file/demo"))
-    assert error.metadata["field"] == "kind" and server.requests == []
+    assert error.fields[0].field == "kind" and server.requests == []

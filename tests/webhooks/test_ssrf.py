@@ -57,8 +57,8 @@ def _refusal(service: Service, url: str) -> str:
     with pytest.raises(grpc.RpcError) as caught:
         service.endpoint(url)
     error = unpack(caught.value)
-    assert error.code == grpc.StatusCode.INVALID_ARGUMENT and error.metadata["field"] == "url"
-    return error.metadata["reason"]
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT and error.fields[0].field == "url"
+    return error.reason
 
 
 def test_internal_addresses_are_refused_at_registration(service: Service, hook: Receiver, dns: SwitchableDns) -> None:
