@@ -16,7 +16,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import BigInteger, Connection, Engine, Integer, create_engine, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +29,9 @@ RECYCLE_SECONDS = 1800
 # The execution option that marks a read-only connection on SQLite.
 READ_ONLY = "layers_read_only"
 POOL_SIZE = 20
+# The column type of a table's sequence number (with Identity(), as its primary key): SQLite only
+# auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
 
 _WRITE_LOCKS: dict[int, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
