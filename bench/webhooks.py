@@ -34,10 +34,10 @@ sys.path.insert(0, str(REPO))
 
 import grpc  # noqa: E402
 import pika  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
 
 from cli.admin import create_demo_tenant  # noqa: E402
 from common.clients import Clients, channel  # noqa: E402
+from common.db import scratch_databases  # noqa: E402
 from common.render_queue import RabbitPublisher, dead_queue, retry_queue  # noqa: E402
 from common.settings import Settings  # noqa: E402
 from layers.content.v1 import content_pb2  # noqa: E402
@@ -65,24 +65,6 @@ def percentile(values: list[float], fraction: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
-
-
-@contextlib.contextmanager
-def databases(admin_url: str, services: list[str]) -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:8]
-    names = {svc: f"layers_bench_wh_{tag}_{svc}" for svc in services}
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    base = admin_url.rpartition("/")[0]
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield {svc: f"{base}/{name}" for svc, name in names.items()}
-    finally:
-        with admin.connect() as conn:
-            for name in names.values():
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextlib.contextmanager
@@ -158,7 +140,7 @@ def run(
     with (
         tempfile.TemporaryDirectory() as tmp,
         broker_names(amqp_url) as names,
-        databases(pg_url, ["content", "media", "billing", "webhooks"]) as urls,
+        scratch_databases(pg_url, "layers_bench_wh", ["content", "media", "billing", "webhooks"]) as urls,
     ):
         work = Path(tmp)
         ca = trustme.CA()

@@ -6,9 +6,8 @@ from contextlib import contextmanager
 
 import pika
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
+from common.db import scratch_databases
 from common.render_queue import dead_queue, retry_queue
 from tests.conftest import PG_ADMIN_URL, require_server
 from tests.e2e.stack import Stack, running_stack
@@ -18,20 +17,8 @@ from tests.e2e.stack import Stack, running_stack
 def fresh_pg_databases() -> Iterator[dict[str, str]]:
     """Fresh PostgreSQL databases, one per service (content, media, billing, webhooks), dropped afterwards."""
     require_server("PostgreSQL", "127.0.0.1", 5432)
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    base, _, _ = PG_ADMIN_URL.rpartition("/")
-    tag = uuid.uuid4().hex[:8]
-    names = {svc: f"layers_e2e_{tag}_{svc}" for svc in ("content", "media", "billing", "webhooks")}
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield {svc: f"{base}/{name}" for svc, name in names.items()}
-    finally:
-        with admin.connect() as conn:
-            for name in names.values():
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_databases(PG_ADMIN_URL, "layers_e2e", ("content", "media", "billing", "webhooks")) as urls:
+        yield urls
 
 
 @pytest.fixture(scope="session")
