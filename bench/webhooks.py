@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,12 +32,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import grpc  # noqa: E402
-import pika  # noqa: E402
 
 from cli.admin import create_demo_tenant  # noqa: E402
+from common.amqp import scratch_broker_names  # noqa: E402
 from common.clients import Clients, channel  # noqa: E402
 from common.db import scratch_databases  # noqa: E402
-from common.render_queue import RabbitPublisher, dead_queue, retry_queue  # noqa: E402
+from common.render_queue import RabbitPublisher  # noqa: E402
 from common.settings import Settings  # noqa: E402
 from layers.content.v1 import content_pb2  # noqa: E402
 from layers.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc  # noqa: E402
@@ -65,28 +64,6 @@ def percentile(values: list[float], fraction: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
-
-
-@contextlib.contextmanager
-def broker_names(amqp_url: str) -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:8]
-    names = {
-        "render_queue": f"bench.render.{tag}",
-        "events_exchange": f"bench.events.{tag}",
-        "webhooks_queue": f"bench.webhooks.{tag}",
-    }
-    try:
-        yield names
-    finally:
-        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-        try:
-            ch = connection.channel()
-            queue, events = names["render_queue"], names["webhooks_queue"]
-            for name in (queue, retry_queue(queue), dead_queue(queue), events, dead_queue(events)):
-                ch.queue_delete(name)
-            ch.exchange_delete(names["events_exchange"])
-        finally:
-            connection.close()
 
 
 @contextlib.contextmanager
@@ -139,7 +116,7 @@ def run(
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        broker_names(amqp_url) as names,
+        scratch_broker_names(amqp_url, "bench") as names,
         scratch_databases(pg_url, "layers_bench_wh", ["content", "media", "billing", "webhooks"]) as urls,
     ):
         work = Path(tmp)

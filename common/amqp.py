@@ -1,12 +1,17 @@
-"""Consuming from RabbitMQ across lost connections: the loop the renderer and the webhooks consumer share."""
+"""RabbitMQ beyond one queue's topology: the reconnect loop the renderer and the webhooks consumer share, and
+scratch names for the tests and benchmarks."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 
 import pika
+
+from common.render_queue import dead_queue, retry_queue
 
 FIRST_RECONNECT_SECONDS = 0.5
 MAX_RECONNECT_SECONDS = 30.0
@@ -35,3 +40,27 @@ def consume_until_stopped(
             log.warning("RabbitMQ connection lost (%s); reconnecting in %.1fs", exc.__class__.__name__, delay)
             stop.wait(delay)
             delay = next_reconnect_delay(delay)
+
+
+@contextlib.contextmanager
+def scratch_broker_names(amqp_url: str, prefix: str) -> Iterator[dict[str, str]]:
+    """Fresh names for the settings `render_queue`, `events_exchange` and `webhooks_queue`, whose queues
+    (dead-letter and retry queues included) and exchange are deleted afterwards."""
+    tag = uuid.uuid4().hex[:8]
+    names = {
+        "render_queue": f"{prefix}.render.{tag}",
+        "events_exchange": f"{prefix}.events.{tag}",
+        "webhooks_queue": f"{prefix}.webhooks.{tag}",
+    }
+    try:
+        yield names
+    finally:
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        try:
+            channel = connection.channel()
+            render, webhooks = names["render_queue"], names["webhooks_queue"]
+            for name in (render, retry_queue(render), dead_queue(render), webhooks, dead_queue(webhooks)):
+                channel.queue_delete(name)
+            channel.exchange_delete(names["events_exchange"])
+        finally:
+            connection.close()

@@ -1,5 +1,6 @@
 """The consumers' reconnect loop: against a real RabbitMQ behind a proxy that is cut and restored, it waits
-with doubling delays while the broker is away, connects again once it is back, and ends on stop."""
+with doubling delays while the broker is away, connects again once it is back, and ends on stop. Scratch
+broker names: fresh each time, and nothing of theirs is left on the broker afterwards."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import time
 import pika
 import pytest
 
-from common.amqp import MAX_RECONNECT_SECONDS, consume_until_stopped, next_reconnect_delay
-from common.render_queue import connection_parameters
+from common import events
+from common.amqp import MAX_RECONNECT_SECONDS, consume_until_stopped, next_reconnect_delay, scratch_broker_names
+from common.render_queue import connection_parameters, dead_queue, declare_topology, retry_queue
 from tests.support.tcp_proxy import TcpProxy
 
 log = logging.getLogger("layers.test.amqp")
@@ -68,3 +70,40 @@ def test_a_lost_broker_is_waited_for_with_doubling_delays_and_connected_to_again
     assert len(delays) >= 2, delays
     assert delays == [0.5 * 2**i for i in range(len(delays))]
     assert attempts == len(delays) + 1  # before every attempt: the two that connected and each failed one
+
+
+def _exists(amqp_url: str, kind: str, name: str) -> bool:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        if kind == "exchange":
+            channel.exchange_declare(name, passive=True)
+        else:
+            channel.queue_declare(name, passive=True)
+        return True
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        assert exc.reply_code == 404
+        return False
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+@pytest.mark.rabbitmq
+def test_scratch_broker_names_are_fresh_and_leave_nothing_behind(amqp_url: str) -> None:
+    with scratch_broker_names(amqp_url, "test") as names, scratch_broker_names(amqp_url, "test") as others:
+        assert sorted(names) == ["events_exchange", "render_queue", "webhooks_queue"]
+        assert names["render_queue"].startswith("test.render.") and names != others
+        render, webhooks = names["render_queue"], names["webhooks_queue"]
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        try:
+            declare_topology(connection.channel(), render)
+            events.declare_topology(connection.channel(), names["events_exchange"], webhooks)
+        finally:
+            connection.close()
+        made = [
+            ("exchange", names["events_exchange"]),
+            *[("queue", q) for q in (render, retry_queue(render), dead_queue(render), webhooks, dead_queue(webhooks))],
+        ]
+        assert [_exists(amqp_url, kind, name) for kind, name in made] == [True] * 6
+    assert [_exists(amqp_url, kind, name) for kind, name in made] == [False] * 6

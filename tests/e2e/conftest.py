@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pika
 import pytest
 
+from common.amqp import scratch_broker_names
 from common.db import scratch_databases
-from common.render_queue import dead_queue, retry_queue
 from tests.conftest import PG_ADMIN_URL, require_server
 from tests.e2e.stack import Stack, running_stack
 
@@ -42,29 +40,7 @@ def pg_stack(tmp_path_factory: pytest.TempPathFactory, pg_databases: dict[str, s
         yield running
 
 
-def delete_names(amqp_url: str, queues: list[str], exchange: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        channel = connection.channel()
-        for name in queues:
-            channel.queue_delete(name)
-        channel.exchange_delete(exchange)
-    finally:
-        connection.close()
-
-
 @pytest.fixture
 def broker_names(amqp_url: str) -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:8]
-    chosen = {
-        "render_queue": f"test.render.{tag}",
-        "events_exchange": f"test.events.{tag}",
-        "webhooks_queue": f"test.webhooks.{tag}",
-    }
-    yield chosen
-    queue = chosen["render_queue"]
-    delete_names(
-        amqp_url,
-        [queue, retry_queue(queue), dead_queue(queue), chosen["webhooks_queue"], dead_queue(chosen["webhooks_queue"])],
-        chosen["events_exchange"],
-    )
+    with scratch_broker_names(amqp_url, "test") as names:
+        yield names
