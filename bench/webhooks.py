@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,12 +32,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import grpc  # noqa: E402
-import pika  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
 
 from cli.admin import create_demo_tenant  # noqa: E402
+from common.amqp import scratch_broker_names  # noqa: E402
 from common.clients import Clients, channel  # noqa: E402
-from common.render_queue import RabbitPublisher, dead_queue, retry_queue  # noqa: E402
+from common.db import scratch_databases  # noqa: E402
+from common.render_queue import RabbitPublisher  # noqa: E402
 from common.settings import Settings  # noqa: E402
 from layers.content.v1 import content_pb2  # noqa: E402
 from layers.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc  # noqa: E402
@@ -65,46 +64,6 @@ def percentile(values: list[float], fraction: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
-
-
-@contextlib.contextmanager
-def databases(admin_url: str, services: list[str]) -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:8]
-    names = {svc: f"layers_bench_wh_{tag}_{svc}" for svc in services}
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    base = admin_url.rpartition("/")[0]
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield {svc: f"{base}/{name}" for svc, name in names.items()}
-    finally:
-        with admin.connect() as conn:
-            for name in names.values():
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@contextlib.contextmanager
-def broker_names(amqp_url: str) -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:8]
-    names = {
-        "render_queue": f"bench.render.{tag}",
-        "events_exchange": f"bench.events.{tag}",
-        "webhooks_queue": f"bench.webhooks.{tag}",
-    }
-    try:
-        yield names
-    finally:
-        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-        try:
-            ch = connection.channel()
-            queue, events = names["render_queue"], names["webhooks_queue"]
-            for name in (queue, retry_queue(queue), dead_queue(queue), events, dead_queue(events)):
-                ch.queue_delete(name)
-            ch.exchange_delete(names["events_exchange"])
-        finally:
-            connection.close()
 
 
 @contextlib.contextmanager
@@ -157,8 +116,8 @@ def run(
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        broker_names(amqp_url) as names,
-        databases(pg_url, ["content", "media", "billing", "webhooks"]) as urls,
+        scratch_broker_names(amqp_url, "bench") as names,
+        scratch_databases(pg_url, "layers_bench_wh", ["content", "media", "billing", "webhooks"]) as urls,
     ):
         work = Path(tmp)
         ca = trustme.CA()

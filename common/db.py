@@ -10,15 +10,17 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import BigInteger, Connection, Engine, Integer, create_engine, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 # A pooled connection idle longer than this is pinged before use; busier ones are trusted (a ping per
 # checkout would be a round trip per transaction). A connection that dies in use fails its request with
@@ -29,6 +31,9 @@ RECYCLE_SECONDS = 1800
 # The execution option that marks a read-only connection on SQLite.
 READ_ONLY = "layers_read_only"
 POOL_SIZE = 20
+# The column type of a table's sequence number (with Identity(), as its primary key): SQLite only
+# auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
 
 _WRITE_LOCKS: dict[int, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -187,3 +192,24 @@ def ping(engine: Engine) -> None:
 def rows_affected(result: object) -> int:
     """How many rows an UPDATE or DELETE result touched (0 where the driver does not say)."""
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+@contextlib.contextmanager
+def scratch_databases(admin_url: str, prefix: str, services: Sequence[str]) -> Iterator[dict[str, str]]:
+    """Fresh PostgreSQL databases for the tests and benchmarks, one a service (`<prefix>_<tag>_<service>`),
+    created through `admin_url` and dropped afterwards even while connections to them are still open."""
+    # A connection of its own each time: a pooled one would not survive a server restart meanwhile.
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    base, _, _ = admin_url.rpartition("/")
+    tag = uuid.uuid4().hex[:8]
+    names = {service: f"{prefix}_{tag}_{service}" for service in services}
+    with admin.connect() as conn:
+        for name in names.values():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield {service: f"{base}/{name}" for service, name in names.items()}
+    finally:
+        with admin.connect() as conn:
+            for name in names.values():
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

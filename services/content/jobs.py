@@ -97,15 +97,8 @@ class Jobs:
                         asset_id=new_id("ast"),
                         container_id=container.container_id,
                         kind=asset.kind or "video",
-                        blob_id=asset.blob_id,
-                        thumbnail_blob_id=asset.thumbnail_blob_id,
-                        duration_ms=asset.duration_ms,
-                        width=asset.width,
-                        height=asset.height,
-                        mime_type=asset.mime_type,
-                        size_bytes=asset.size_bytes,
-                        checksum_sha256=asset.checksum_sha256,
                         created_at=now,
+                        **views.asset_file(asset),
                     )
                 )
             session.add_all(rows)

@@ -23,8 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
-SeqType = BigInteger().with_variant(Integer(), "sqlite")
+from common.db import SeqType
 
 
 class Base(DeclarativeBase):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from common.timeutil import to_timestamp
 from layers.content.v1 import content_pb2 as pb
@@ -30,19 +31,22 @@ CONTAINER_STATUS = {
 }
 
 
+def asset_file(asset: models.Asset | pb.Asset) -> dict[str, Any]:
+    """The rendered file an asset row or message describes, named alike on both: to make the other from."""
+    return {
+        "blob_id": asset.blob_id,
+        "thumbnail_blob_id": asset.thumbnail_blob_id,
+        "duration_ms": asset.duration_ms,
+        "width": asset.width,
+        "height": asset.height,
+        "mime_type": asset.mime_type,
+        "size_bytes": asset.size_bytes,
+        "checksum_sha256": asset.checksum_sha256,
+    }
+
+
 def asset_pb(asset: models.Asset) -> pb.Asset:
-    return pb.Asset(
-        asset_id=asset.asset_id,
-        kind=asset.kind,
-        blob_id=asset.blob_id,
-        thumbnail_blob_id=asset.thumbnail_blob_id,
-        duration_ms=asset.duration_ms,
-        width=asset.width,
-        height=asset.height,
-        mime_type=asset.mime_type,
-        size_bytes=asset.size_bytes,
-        checksum_sha256=asset.checksum_sha256,
-    )
+    return pb.Asset(asset_id=asset.asset_id, kind=asset.kind, **asset_file(asset))
 
 
 def job_pb(job: models.Job, container_ids: Sequence[str], assets: Sequence[models.Asset] = ()) -> pb.Job:

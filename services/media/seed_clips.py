@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,10 @@ _SKIN = ["0xf1c27d", "0xc68642", "0xe0ac69", "0x8d5524", "0xffdbac"]
 _MELODY = [0, 4, 7, 9, 7, 4, 2, 4, 0, 4, 7, 12, 9, 7, 4, 2]
 _BASS = [0, 7, 9, 5]
 _KEYS_HZ = [261.63, 293.66, 329.63, 220.0]
+
+
+# The seed videos' encoding: quick to make, and playable by any H.264 decoder.
+_FAST_H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 
 
 def _render(path: Path, args: list[str]) -> Path:
@@ -122,12 +127,7 @@ def make_reaction_clip(
             "[v]",
             "-map",
             "0:a",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
+            *_FAST_H264,
             "-c:a",
             "aac",
             "-b:a",
@@ -224,12 +224,7 @@ def make_app_demo(path: Path, seconds: float = 6.0, width: int = 720, height: in
             graph,
             "-map",
             "[v]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
+            *_FAST_H264,
             "-movflags",
             "+faststart",
         ],
@@ -252,6 +247,16 @@ def _is_empty(pick: grpc.UnaryUnaryMultiCallable, request: object) -> bool:
     return False
 
 
+def _made_and_uploaded(
+    stub: media_pb2_grpc.MediaServiceStub, path: Path, make: Callable[..., Path], variant: int, mime_type: str
+) -> str:
+    """The blob id of seed file `path`, made first unless an earlier run left it (files made here are only
+    ever renamed into place whole)."""
+    if not path.exists():
+        make(path, variant=variant)
+    return upload_file(stub, path, mime_type).blob_id
+
+
 def seed_catalog(
     stub: media_pb2_grpc.MediaServiceStub, workdir: Path, reaction_count: int = 3, track_count: int = 2
 ) -> SeedReport:
@@ -262,22 +267,15 @@ def seed_catalog(
     tracks = 0
     if _is_empty(stub.PickReactionTemplate, media_pb2.PickReactionTemplateRequest()):
         for i in range(reaction_count):
-            # Clips made by an earlier run are reused: they are only ever renamed into place whole.
-            clip = workdir / f"reaction-{i}.mp4"
-            if not clip.exists():
-                make_reaction_clip(clip, variant=i)
-            blob = upload_file(stub, clip, "video/mp4")
+            blob_id = _made_and_uploaded(stub, workdir / f"reaction-{i}.mp4", make_reaction_clip, i, "video/mp4")
             stub.CreateReactionTemplate(
-                media_pb2.CreateReactionTemplateRequest(name=f"Stand-in reaction {i + 1}", blob_id=blob.blob_id)
+                media_pb2.CreateReactionTemplateRequest(name=f"Stand-in reaction {i + 1}", blob_id=blob_id)
             )
             templates += 1
     if _is_empty(stub.PickMusicTrack, media_pb2.PickMusicTrackRequest()):
         for i in range(track_count):
-            track = workdir / f"track-{i}.m4a"
-            if not track.exists():
-                make_music_track(track, variant=i)
-            blob = upload_file(stub, track, "audio/mp4")
-            stub.CreateMusicTrack(media_pb2.CreateMusicTrackRequest(title=f"Seed tune {i + 1}", blob_id=blob.blob_id))
+            blob_id = _made_and_uploaded(stub, workdir / f"track-{i}.m4a", make_music_track, i, "audio/mp4")
+            stub.CreateMusicTrack(media_pb2.CreateMusicTrackRequest(title=f"Seed tune {i + 1}", blob_id=blob_id))
             tracks += 1
     log.info("seeded %d reaction templates and %d music tracks", templates, tracks)
     return SeedReport(reaction_templates_created=templates, music_tracks_created=tracks)

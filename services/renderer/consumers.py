@@ -22,6 +22,7 @@ from opentelemetry import trace
 from pika.adapters.blocking_connection import BlockingChannel
 
 from common import logs, metrics
+from common.amqp import consume_until_stopped
 from common.render_queue import Delivery, Headers, InProcessQueue, connection_parameters, declare_topology, retry_queue
 from common.settings import ConfigError
 from layers.render.v1 import render_pb2
@@ -31,7 +32,6 @@ log = logging.getLogger("layers.renderer")
 _tracer = trace.get_tracer("layers.renderer")
 
 ATTEMPT_HEADER = "x-render-attempt"
-MAX_RECONNECT_SECONDS = 30.0
 
 
 def backoff_seconds(attempt: int, base: float) -> float:
@@ -137,19 +137,13 @@ class RabbitConsumer(Consumer):
 
     def run_forever(self) -> None:
         """Consume until stop(); reconnect with capped exponential backoff when the broker goes away."""
-        delay = 0.5
-        while not self._stop.is_set():
-            if self._worker is not None:
-                # A render from a lost connection may still be running: one render at a time per renderer,
-                # so let it finish (its message was redelivered and will be skipped as already done).
-                self._worker.join()
-            try:
-                self._consume()
-                delay = 0.5
-            except (pika.exceptions.AMQPError, OSError) as exc:
-                log.warning("RabbitMQ connection lost (%s); reconnecting in %.1fs", exc.__class__.__name__, delay)
-                self._stop.wait(delay)
-                delay = min(MAX_RECONNECT_SECONDS, delay * 2)
+        consume_until_stopped(self._consume, self._stop, log, before_connecting=self._join_worker)
+
+    def _join_worker(self) -> None:
+        if self._worker is not None:
+            # A render from a lost connection may still be running: one render at a time per renderer,
+            # so let it finish (its message was redelivered and will be skipped as already done).
+            self._worker.join()
 
     def _consume(self) -> None:
         connection = pika.BlockingConnection(connection_parameters(self.amqp_url))

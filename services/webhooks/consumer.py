@@ -17,6 +17,7 @@ import pika
 from google.protobuf.message import DecodeError
 from pika.adapters.blocking_connection import BlockingChannel
 
+from common.amqp import consume_until_stopped
 from common.events import declare_topology, problem
 from common.render_queue import Headers, connection_parameters
 from layers.events.v1 import events_pb2
@@ -24,7 +25,6 @@ from services.webhooks.store import Webhooks
 
 log = logging.getLogger("layers.webhooks.consumer")
 
-MAX_RECONNECT_SECONDS = 30.0
 PREFETCH = 200
 # Events taken in per transaction, at most: what arrived together is committed together, then acked.
 INGEST_BATCH = 100
@@ -70,15 +70,7 @@ class RabbitEventConsumer:
         self._thread.join(timeout=10)
 
     def run_forever(self) -> None:
-        delay = 0.5
-        while not self._stop.is_set():
-            try:
-                self._consume()
-                delay = 0.5
-            except (pika.exceptions.AMQPError, OSError) as exc:
-                log.warning("RabbitMQ connection lost (%s); reconnecting in %.1fs", exc.__class__.__name__, delay)
-                self._stop.wait(delay)
-                delay = min(MAX_RECONNECT_SECONDS, delay * 2)
+        consume_until_stopped(self._consume, self._stop, log)
 
     def _consume(self) -> None:
         connection = pika.BlockingConnection(connection_parameters(self.amqp_url))

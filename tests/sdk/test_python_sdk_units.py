@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import layers_partner as lp
-from layers_partner import _core, errors, webhooks
+from layers_partner import _core, errors, models, webhooks
 
 
 def test_backoff_is_full_jitter_capped_and_never_sooner_than_retry_after() -> None:
@@ -144,3 +144,87 @@ def test_a_left_over_part_resumes_only_as_a_part_of_the_same_file(tmp_path: Path
     assert checked.headers() == {"Range": "bytes=10-", "If-Range": f'"{"ab" * 32}"'}
     unchecked = _core.Download("https://h/f", target, None, None)  # nothing could tell its bytes apart
     assert unchecked.headers() == {} and not (tmp_path / "remix.mp4.part").exists()
+
+
+def _error(status: int, code: str, headers: dict[str, str] | None = None) -> errors.ApiError:
+    body = json.dumps({"error": {"code": code, "message": "m", "requestId": "req_1"}}).encode()
+    return errors.from_response(status, body, httpx.Headers(headers or {}))
+
+
+def test_what_a_try_ended_in_decides_the_wait_before_the_next() -> None:
+    policy = lp.RetryPolicy(max_attempts=3, initial_backoff_seconds=0.5, max_backoff_seconds=1, deadline_seconds=60)
+    attempts = _core.Attempts(policy)
+    attempts.start()
+    assert attempts.delay_before_retry(_error(503, "UNAVAILABLE", {"Retry-After": "2"}), "GET /v1/credits") == 2.0
+    assert 0 <= attempts.delay_before_retry(httpx.ConnectError("refused"), "GET /v1/credits") <= 0.5
+    assert isinstance(attempts.last, lp.TransportError) and "GET /v1/credits: ConnectError" in str(attempts.last)
+    with pytest.raises(lp.NotFound):
+        attempts.delay_before_retry(_error(404, "NOT_FOUND"), "GET /v1/jobs/job_1")
+    attempts.start()
+    attempts.start()  # the last try allowed
+    resumed_wrong = lp.TransportError("the server resumed at byte 5, not 10")
+    with pytest.raises(lp.TransportError, match="resumed"):
+        attempts.delay_before_retry(resumed_wrong, "download https://h/f")
+
+
+def test_a_download_try_asks_from_where_the_part_ends_without_the_api_key(tmp_path: Path) -> None:
+    (tmp_path / "remix.mp4.part").write_bytes(b"x" * 10)
+    download = _core.Download("https://h/f", tmp_path / "remix.mp4", "ab" * 32, 100)
+    assert download.request_arguments(5.0) == {
+        "method": "GET",
+        "url": "https://h/f",
+        "headers": {"User-Agent": _core.USER_AGENT, "Range": "bytes=10-", "If-Range": f'"{"ab" * 32}"'},
+        "timeout": 5.0,
+    }
+
+
+def test_the_files_of_a_multipart_try_are_closed_after_it(tmp_path: Path) -> None:
+    clip = tmp_path / "demo.mp4"
+    clip.write_bytes(b"\0" * 16)
+    arguments = _core.request_arguments(_core.upload("p", clip, "demo-video", None), "http://h", "k", 5)
+    [(_, handle, _)] = arguments["files"].values()
+    assert not handle.closed
+    _core.close_files(arguments)
+    assert handle.closed
+    _core.close_files(_core.request_arguments(_core.Call("GET", "/v1/credits"), "http://h", "k", 5))  # no files
+
+
+def _job(status: str) -> models.Job:
+    return models.Job.model_validate(
+        {
+            "jobId": "job_1",
+            "kind": "ugc-remix",
+            "status": status,
+            "stage": "compositing",
+            "progress": 0.5,
+            "projectId": "prj_1",
+            "containerIds": [],
+            "startedAt": None,
+            "finishedAt": None,
+            "result": None,
+            "error": None,
+        }
+    )
+
+
+def test_a_wait_past_its_deadline_says_how_far_the_job_got() -> None:
+    poll = _core.Poll("job_1", 0.2, 1.0, 30.0)
+    assert 29 < poll.time_left(_job("running")) <= 30
+    poll.deadline = time.monotonic() - 1
+    with pytest.raises(lp.DeadlineExceeded, match=r"job job_1 still running \(compositing\) after 30 s"):
+        poll.time_left(_job("running"))
+
+
+def test_a_terminal_event_wakes_the_wait_for_its_job_or_is_kept_for_the_next() -> None:
+    waits: _core.Waits[str] = _core.Waits()
+
+    def event(kind: str, job_id: str) -> webhooks.WebhookEvent:
+        data = {"id": "evt_1", "type": kind, "createdAt": "2026-01-01T00:00:00.000Z", "data": {"jobId": job_id}}
+        return webhooks.WebhookEvent.model_validate(data)
+
+    with waits.waiting("job_1", "wake job_1"):
+        assert waits.ended(event("job.completed", "job_1")) == "wake job_1"
+        assert waits.ended(event("content.generated", "job_1")) is None  # not an end
+        assert waits.take_ended("job_1") and not waits.take_ended("job_1")
+    assert waits.ended(event("job.failed", "job_1")) is None  # nobody waits any more: kept
+    assert waits.take_ended("job_1")

@@ -1,24 +1,27 @@
-"""What the sync and the async client share: the calls the API takes, the retry rules, paging and the
-state of a resumable download. No I/O here; client.py and aio.py do it, each in its own way."""
+"""What the sync and the async client share: the calls the API takes, the retry rules, paging, the waits
+for jobs and the state of a resumable download. No I/O here; client.py and aio.py do it, each in its own way."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mimetypes
 import os
 import random
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Generic, TypeVar
 from urllib.parse import urljoin
 
 import httpx
 from pydantic import BaseModel
 
 from layers_partner import errors, models
+from layers_partner.webhooks import TERMINAL_EVENTS, WebhookEvent
 
 __version__ = "0.1.0"
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
@@ -29,6 +32,7 @@ HOOK_MAX_CHARACTERS = 2000
 MAX_PAGE_LIMIT = 200
 
 Model = TypeVar("Model", bound=BaseModel)
+Wake = TypeVar("Wake")
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,18 @@ class Attempts:
             ) from failure
         return delay
 
+    def delay_before_retry(self, failure: Exception, what: str) -> float:
+        """`delay_after` for what a try of `what` can end in: a broken connection, an error of ours (a
+        resume that does not fit) or the API's error answer (retried only when `retryable`, never sooner
+        than its Retry-After)."""
+        if isinstance(failure, httpx.TransportError):
+            return self.delay_after(errors.TransportError(f"{what}: {failure!r}"))
+        if isinstance(failure, errors.ApiError):
+            if not retryable(failure):
+                raise failure
+            return self.delay_after(failure, errors.retry_after(failure.headers))
+        return self.delay_after(failure)
+
     def timeout(self, per_try: float) -> float:
         left = self.remaining()
         if left <= 0:
@@ -142,6 +158,12 @@ def request_arguments(call: Call, base_url: str, api_key: str, timeout: float) -
         arguments["files"] = call.files()
         arguments["data"] = call.data
     return arguments
+
+
+def close_files(arguments: dict[str, Any]) -> None:
+    """Close the files `request_arguments` opened for a multipart try, however the try ended."""
+    for _, handle, _ in (arguments.get("files") or {}).values():
+        handle.close()
 
 
 def failure_of(response: httpx.Response) -> errors.ApiError | None:
@@ -247,17 +269,21 @@ def webhook_create(
 
 @dataclass
 class Poll:
-    """A job being waited for: its last answer and ETag (polls send If-None-Match), the growing interval."""
+    """A job being waited for: its last answer and ETag (polls send If-None-Match), the growing interval,
+    the wait's deadline."""
 
     job_id: str
     interval: float
     max_interval: float
+    timeout: float
     etag: str | None = None
     job: models.Job | None = None
+    deadline: float = field(init=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.interval <= self.max_interval <= 300:
             raise ValueError("need 0 < interval <= max_interval <= 300 seconds")
+        self.deadline = time.monotonic() + self.timeout
 
     def call(self) -> Call:
         headers = {"If-None-Match": self.etag} if self.etag else {}
@@ -272,6 +298,15 @@ class Poll:
     def next_delay(self) -> float:
         delay, self.interval = self.interval, min(self.max_interval, self.interval * 1.6)
         return delay
+
+    def time_left(self, job: models.Job) -> float:
+        """The seconds left before the deadline; DeadlineExceeded once it has passed with `job` still going."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise errors.DeadlineExceeded(
+                f"job {self.job_id} still {job.status} ({job.stage}) after {self.timeout:g} s"
+            )
+        return left
 
 
 class EndedJobs:
@@ -289,6 +324,39 @@ class EndedJobs:
 
     def take(self, job_id: str) -> bool:
         return self._ids.pop(job_id, 0) is None
+
+
+class Waits(Generic[Wake]):
+    """The waits in progress and the jobs webhook events said have ended, shared with whichever thread hands
+    the events over. Each client wakes its own kind of wait (`Wake`): a thread's Event, or a loop's."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ended = EndedJobs()
+        self._waiting: dict[str, Wake] = {}
+
+    def ended(self, event: WebhookEvent) -> Wake | None:
+        """Note that a terminal event's job has ended; the wait to wake for it, if one is in progress."""
+        if event.type not in TERMINAL_EVENTS or not event.job_id:
+            return None
+        with self._lock:
+            self._ended.add(event.job_id)
+            return self._waiting.get(event.job_id)
+
+    @contextlib.contextmanager
+    def waiting(self, job_id: str, wake: Wake) -> Iterator[None]:
+        with self._lock:
+            self._waiting[job_id] = wake
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting.pop(job_id, None)
+
+    def take_ended(self, job_id: str) -> bool:
+        """Whether an event said the job has ended since the last poll (then poll again at once)."""
+        with self._lock:
+            return self._ended.take(job_id)
 
 
 def is_terminal(job: models.Job) -> bool:
@@ -333,6 +401,11 @@ class Download:
         if self.etag:
             headers["If-Range"] = self.etag
         return headers
+
+    def request_arguments(self, timeout: float) -> dict[str, Any]:
+        """The next try's GET, from where the part ends; no API key (a download URL is signed)."""
+        headers = {"User-Agent": USER_AGENT, **self.headers()}
+        return {"method": "GET", "url": self.url, "headers": headers, "timeout": timeout}
 
     def open(self, response: httpx.Response) -> IO[bytes] | None:
         """The file to write this answer's body to (None: nothing to write, the part is already whole)."""

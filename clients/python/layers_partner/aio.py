@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import httpx
 
 from layers_partner import _core, errors, models
 from layers_partner._core import Call, Model, RetryPolicy
-from layers_partner.webhooks import TERMINAL_EVENTS, WebhookEvent
+from layers_partner.webhooks import WebhookEvent
 
 
 class _AsyncTransport:
@@ -32,17 +30,14 @@ class _AsyncTransport:
             try:
                 response = await self.http.request(**arguments)
             except httpx.TransportError as exc:
-                await asyncio.sleep(attempts.delay_after(errors.TransportError(f"{call.method} {call.path}: {exc!r}")))
+                await asyncio.sleep(attempts.delay_before_retry(exc, f"{call.method} {call.path}"))
                 continue
             finally:
-                for _, handle, _ in (arguments.get("files") or {}).values():
-                    handle.close()
+                _core.close_files(arguments)
             failure = _core.failure_of(response)
             if failure is None:
                 return response
-            if not _core.retryable(failure):
-                raise failure
-            await asyncio.sleep(attempts.delay_after(failure, errors.retry_after(response.headers)))
+            await asyncio.sleep(attempts.delay_before_retry(failure, f"{call.method} {call.path}"))
 
     async def model(self, call: Call, model: type[Model]) -> Model:
         return _core.parse(model, await self.send(call))
@@ -61,9 +56,7 @@ class _AsyncTransport:
 class AsyncJobs:
     def __init__(self, transport: _AsyncTransport) -> None:
         self._t = transport
-        self._lock = threading.Lock()
-        self._ended = _core.EndedJobs()
-        self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
+        self._waits: _core.Waits[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = _core.Waits()
 
     async def get(self, job_id: str) -> models.Job:
         return await self._t.model(Call("GET", f"/v1/jobs/{job_id}"), models.Job)
@@ -74,11 +67,7 @@ class AsyncJobs:
 
     def notify(self, event: WebhookEvent) -> None:
         """Hand over a verified webhook event (from any thread): a `wait` for its job returns at once."""
-        if event.type not in TERMINAL_EVENTS or not event.job_id:
-            return
-        with self._lock:
-            self._ended.add(event.job_id)
-            waiting = self._waiting.get(event.job_id)
+        waiting = self._waits.ended(event)
         if waiting is not None:
             loop, woken = waiting
             loop.call_soon_threadsafe(woken.set)
@@ -92,28 +81,18 @@ class AsyncJobs:
         max_interval: float = 10.0,
         raise_on_failure: bool = False,
     ) -> models.Job:
-        poll = _core.Poll(job_id, interval, max_interval)
-        deadline = time.monotonic() + timeout
+        poll = _core.Poll(job_id, interval, max_interval, timeout)
         woken = asyncio.Event()
-        with self._lock:
-            self._waiting[job_id] = (asyncio.get_running_loop(), woken)
-        try:
+        with self._waits.waiting(job_id, (asyncio.get_running_loop(), woken)):
             while True:
                 job = poll.take(await self._t.send(poll.call()))
                 if _core.is_terminal(job):
                     return _core.finished(job, raise_on_failure)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise errors.DeadlineExceeded(f"job {job_id} still {job.status} ({job.stage}) after {timeout:g} s")
-                with self._lock:
-                    ended = self._ended.take(job_id)
-                if not ended:
+                left = poll.time_left(job)
+                if not self._waits.take_ended(job_id):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(woken.wait(), min(poll.next_delay(), left))
                 woken.clear()
-        finally:
-            with self._lock:
-                self._waiting.pop(job_id, None)
 
 
 class AsyncContent:
@@ -136,13 +115,9 @@ class AsyncContent:
         attempts = _core.Attempts(self._t.retry)
         while True:
             attempts.start()
+            arguments = download.request_arguments(attempts.timeout(self._t.timeout))
             try:
-                async with self._t.http.stream(
-                    "GET",
-                    download.url,
-                    headers={"User-Agent": _core.USER_AGENT, **download.headers()},
-                    timeout=attempts.timeout(self._t.timeout),
-                ) as response:
+                async with self._t.http.stream(**arguments) as response:
                     if response.status_code >= 400:
                         await response.aread()
                     sink = download.open(response)
@@ -151,14 +126,8 @@ class AsyncContent:
                             async for chunk in response.aiter_bytes(chunk_bytes):
                                 sink.write(chunk)
                 return download.finish()
-            except httpx.TransportError as exc:
-                await asyncio.sleep(attempts.delay_after(errors.TransportError(f"download {download.url}: {exc!r}")))
-            except errors.TransportError as exc:
-                await asyncio.sleep(attempts.delay_after(exc))
-            except errors.ApiError as exc:
-                if not _core.retryable(exc):
-                    raise
-                await asyncio.sleep(attempts.delay_after(exc, errors.retry_after(exc.headers)))
+            except (httpx.TransportError, errors.TransportError, errors.ApiError) as exc:
+                await asyncio.sleep(attempts.delay_before_retry(exc, f"download {download.url}"))
 
 
 class AsyncMedia:

@@ -13,7 +13,7 @@ import httpx
 
 from layers_partner import _core, errors, models
 from layers_partner._core import Call, Model, RetryPolicy
-from layers_partner.webhooks import TERMINAL_EVENTS, WebhookEvent
+from layers_partner.webhooks import WebhookEvent
 
 
 class _Transport:
@@ -29,17 +29,14 @@ class _Transport:
             try:
                 response = self.http.request(**arguments)
             except httpx.TransportError as exc:
-                time.sleep(attempts.delay_after(errors.TransportError(f"{call.method} {call.path}: {exc!r}")))
+                time.sleep(attempts.delay_before_retry(exc, f"{call.method} {call.path}"))
                 continue
             finally:
-                for _, handle, _ in (arguments.get("files") or {}).values():
-                    handle.close()
+                _core.close_files(arguments)
             failure = _core.failure_of(response)
             if failure is None:
                 return response
-            if not _core.retryable(failure):
-                raise failure
-            time.sleep(attempts.delay_after(failure, errors.retry_after(response.headers)))
+            time.sleep(attempts.delay_before_retry(failure, f"{call.method} {call.path}"))
 
     def model(self, call: Call, model: type[Model]) -> Model:
         return _core.parse(model, self.send(call))
@@ -57,9 +54,7 @@ class _Transport:
 class Jobs:
     def __init__(self, transport: _Transport) -> None:
         self._t = transport
-        self._lock = threading.Lock()
-        self._ended = _core.EndedJobs()
-        self._waiting: dict[str, threading.Event] = {}
+        self._waits: _core.Waits[threading.Event] = _core.Waits()
 
     def get(self, job_id: str) -> models.Job:
         return self._t.model(Call("GET", f"/v1/jobs/{job_id}"), models.Job)
@@ -70,13 +65,9 @@ class Jobs:
 
     def notify(self, event: WebhookEvent) -> None:
         """Hand over a verified webhook event (from any thread): a `wait` for its job returns at once."""
-        if event.type not in TERMINAL_EVENTS or not event.job_id:
-            return
-        with self._lock:
-            self._ended.add(event.job_id)
-            waiting = self._waiting.get(event.job_id)
-        if waiting is not None:
-            waiting.set()
+        woken = self._waits.ended(event)
+        if woken is not None:
+            woken.set()
 
     def wait(
         self,
@@ -89,27 +80,17 @@ class Jobs:
     ) -> models.Job:
         """Poll the job (If-None-Match, the interval growing to `max_interval`) until it ends, or until a
         webhook event handed to `notify` says it has; then the job as it ended."""
-        poll = _core.Poll(job_id, interval, max_interval)
-        deadline = time.monotonic() + timeout
+        poll = _core.Poll(job_id, interval, max_interval, timeout)
         woken = threading.Event()
-        with self._lock:
-            self._waiting[job_id] = woken
-        try:
+        with self._waits.waiting(job_id, woken):
             while True:
                 job = poll.take(self._t.send(poll.call()))
                 if _core.is_terminal(job):
                     return _core.finished(job, raise_on_failure)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise errors.DeadlineExceeded(f"job {job_id} still {job.status} ({job.stage}) after {timeout:g} s")
-                with self._lock:
-                    ended = self._ended.take(job_id)
-                if not ended:
+                left = poll.time_left(job)
+                if not self._waits.take_ended(job_id):
                     woken.wait(min(poll.next_delay(), left))
                 woken.clear()
-        finally:
-            with self._lock:
-                self._waiting.pop(job_id, None)
 
 
 class Content:
@@ -132,13 +113,9 @@ class Content:
         attempts = _core.Attempts(self._t.retry)
         while True:
             attempts.start()
+            arguments = download.request_arguments(attempts.timeout(self._t.timeout))
             try:
-                with self._t.http.stream(
-                    "GET",
-                    download.url,
-                    headers={"User-Agent": _core.USER_AGENT, **download.headers()},
-                    timeout=attempts.timeout(self._t.timeout),
-                ) as response:
+                with self._t.http.stream(**arguments) as response:
                     if response.status_code >= 400:
                         response.read()
                     sink = download.open(response)
@@ -147,14 +124,8 @@ class Content:
                             for chunk in response.iter_bytes(chunk_bytes):
                                 sink.write(chunk)
                 return download.finish()
-            except httpx.TransportError as exc:
-                time.sleep(attempts.delay_after(errors.TransportError(f"download {download.url}: {exc!r}")))
-            except errors.TransportError as exc:
-                time.sleep(attempts.delay_after(exc))
-            except errors.ApiError as exc:
-                if not _core.retryable(exc):
-                    raise
-                time.sleep(attempts.delay_after(exc, errors.retry_after(exc.headers)))
+            except (httpx.TransportError, errors.TransportError, errors.ApiError) as exc:
+                time.sleep(attempts.delay_before_retry(exc, f"download {download.url}"))
 
 
 class Media:
