@@ -14,7 +14,8 @@ from gateway.downloads import Conditions, SignedLink, Variant, asset_of, conditi
 from gateway.errors import validation_error
 from gateway.idempotency import request_fingerprint
 from gateway.project_access import ProjectId, visible_project
-from gateway.routes._responses import conditional_json, json_response
+from gateway.rendering import conditional_json, json_response
+from gateway.responses import AcceptedJob, Asset, Container, Progress
 from gateway.schemas import (
     IDEMPOTENCY_HEADER,
     AssetId,
@@ -23,7 +24,6 @@ from gateway.schemas import (
     idempotency_key_problems,
     parse_ugc_remix_body,
 )
-from gateway.serializers import accepted_job_json, asset_json, container_json, progress_json
 from layers.content.v1 import content_pb2
 
 router = APIRouter(tags=["content"])
@@ -33,6 +33,7 @@ router = APIRouter(tags=["content"])
     "/projects/{projectId}/content/ugc-remix",
     name="create_ugc_remix",
     status_code=202,
+    response_model=AcceptedJob,
     # The body is parsed in the route (after the project check), so document it by hand.
     openapi_extra={
         "requestBody": {
@@ -75,14 +76,14 @@ async def create_ugc_remix(
             api_key_id=key.key_id,
         )
     )
-    accepted = accepted_job_json(response.job)
-    headers = {"Location": accepted["locationUrl"]}
+    accepted = AcceptedJob.of(response.job)
+    headers = {"Location": accepted.location_url}
     if response.replayed:
         headers["Idempotent-Replayed"] = "true"
     return json_response(accepted, status_code=202, headers=headers)
 
 
-@router.get("/content/{containerId}", name="get_container")
+@router.get("/content/{containerId}", name="get_container", response_model=Container)
 async def get_container(
     container_id: ContainerId,
     key: Annotated[ApiKey, Depends(require_scope("content:read"))],
@@ -92,10 +93,10 @@ async def get_container(
     response = await clients.partner.GetContainer(
         content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id)
     )
-    return json_response(container_json(response.container, signer))
+    return json_response(Container.of(response.container, signer))
 
 
-@router.get("/content/{containerId}/progress", name="get_container_progress")
+@router.get("/content/{containerId}/progress", name="get_container_progress", response_model=Progress)
 async def get_container_progress(
     container_id: ContainerId,
     key: Annotated[ApiKey, Depends(require_scope("content:read"))],
@@ -106,10 +107,10 @@ async def get_container_progress(
         content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id)
     )
     job = response.job if response.HasField("job") else None
-    return conditional_json(progress_json(response.container, job), if_none_match)
+    return conditional_json(Progress.of(response.container, job), if_none_match)
 
 
-@router.get("/content/{containerId}/assets/{assetId}", name="get_asset")
+@router.get("/content/{containerId}/assets/{assetId}", name="get_asset", response_model=Asset)
 async def get_asset(
     container_id: ContainerId,
     asset_id: AssetId,
@@ -122,7 +123,7 @@ async def get_asset(
     )
     container = response.container
     asset = asset_of(container, asset_id)
-    return json_response(asset_json(container.organization_id, container.container_id, asset, signer))
+    return json_response(Asset.of(container.organization_id, container.container_id, asset, signer))
 
 
 # The signed download links: no API key, the signature is the authority. GET and HEAD, any Range.

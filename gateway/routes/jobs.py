@@ -11,15 +11,15 @@ from gateway.auth import ApiKey, require_scope
 from gateway.deps import BodyDep, ClientsDep, SignerDep
 from gateway.errors import validation_error
 from gateway.idempotency import IdempotentPost
-from gateway.routes._responses import conditional_json, json_response
+from gateway.rendering import conditional_json, json_response
+from gateway.responses import CancelResult, Job
 from gateway.schemas import IDEMPOTENCY_HEADER, JobId, idempotency_key_problems, no_fields_problems
-from gateway.serializers import cancel_json, job_json
 from layers.content.v1 import content_pb2
 
 router = APIRouter(tags=["jobs"])
 
 
-@router.get("/jobs/{jobId}", name="get_job")
+@router.get("/jobs/{jobId}", name="get_job", response_model=Job)
 async def get_job(
     job_id: JobId,
     key: Annotated[ApiKey, Depends(require_scope("jobs:read"))],
@@ -30,10 +30,16 @@ async def get_job(
     response = await clients.partner.GetJob(
         content_pb2.GetJobRequest(organization_id=key.organization_id, job_id=job_id)
     )
-    return conditional_json(job_json(response.job, signer), if_none_match)
+    return conditional_json(Job.of(response.job, signer), if_none_match)
 
 
-@router.post("/jobs/{jobId}/cancel", name="cancel_job", status_code=202)
+@router.post(
+    "/jobs/{jobId}/cancel",
+    name="cancel_job",
+    status_code=202,
+    response_model=CancelResult,
+    responses={200: {"model": CancelResult, "description": "Successful Response"}},
+)
 async def cancel_job(
     request: Request,
     job_id: JobId,
@@ -51,7 +57,7 @@ async def cancel_job(
             content_pb2.CancelJobRequest(organization_id=key.organization_id, job_id=job_id)
         )
         status = 202 if response.accepted else 200
-        return json_response(cancel_json(response.accepted, response.reason), status_code=status)
+        return json_response(CancelResult.of(response.accepted, response.reason), status_code=status)
 
     # A retry with the same key replays the first answer (202) rather than answering ALREADY_COMPLETED.
     path = request.url.path

@@ -11,11 +11,10 @@ from gateway.auth import ApiKey, require_scope
 from gateway.cursors import CursorQuery, CursorSealer, listing
 from gateway.deps import ClientsDep, CursorsDep
 from gateway.errors import ApiError
-from gateway.openapi import InfluencerPage, MediaPage, SocialAccountPage
 from gateway.project_access import ProjectId, project_or_404, visible_project
-from gateway.routes._responses import json_response
+from gateway.rendering import json_response
+from gateway.responses import Influencer, InfluencerPage, MediaItem, MediaPage, SocialAccount, SocialAccountPage
 from gateway.schemas import MediaRole, Platform
-from gateway.serializers import influencer_json, media_json, page_json, social_account_json
 from layers.content.v1 import content_pb2
 from layers.media.v1 import media_pb2
 
@@ -60,8 +59,8 @@ async def list_media(
             page_token=await page_token(request, key, project, cursors, pages, cursor),
         )
     )
-    items = [media_json(m) for m in response.media]
-    return json_response(page_json(items, cursors.seal(pages, response.next_page_token)))
+    items = [MediaItem.of(m) for m in response.media]
+    return json_response(MediaPage.of(items, cursors.seal(pages, response.next_page_token)))
 
 
 @router.get("/projects/{projectId}/influencers", name="list_project_influencers", response_model=InfluencerPage)
@@ -85,8 +84,8 @@ async def list_influencers(
             page_token=await page_token(request, key, project, cursors, pages, cursor),
         )
     )
-    items = [influencer_json(i) for i in response.influencers]
-    return json_response(page_json(items, cursors.seal(pages, response.next_page_token)))
+    items = [Influencer.of(i) for i in response.influencers]
+    return json_response(InfluencerPage.of(items, cursors.seal(pages, response.next_page_token)))
 
 
 @router.get(
@@ -113,5 +112,5 @@ async def list_social_accounts(
             page_token=await page_token(request, key, project, cursors, pages, cursor),
         )
     )
-    items = [social_account_json(a) for a in response.social_accounts]
-    return json_response(page_json(items, cursors.seal(pages, response.next_page_token)))
+    items = [SocialAccount.of(a) for a in response.social_accounts]
+    return json_response(SocialAccountPage.of(items, cursors.seal(pages, response.next_page_token)))
