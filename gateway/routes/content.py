@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
+from common.clients import Clients
 from gateway.auth import ApiKey, require_scope
 from gateway.deps import BodyDep, ClientsDep, RequestIdDep, SignerDep
 from gateway.downloads import Conditions, SignedLink, Variant, asset_of, conditions, serve_asset, signed_link
@@ -83,45 +84,42 @@ async def create_ugc_remix(
     return json_response(accepted, status_code=202, headers=headers)
 
 
-@router.get("/content/{containerId}", name="get_container", response_model=Container)
-async def get_container(
-    container_id: ContainerId,
-    key: Annotated[ApiKey, Depends(require_scope("content:read"))],
-    clients: ClientsDep,
-    signer: SignerDep,
-) -> Response:
-    response = await clients.partner.GetContainer(
+ContentReader = Annotated[ApiKey, Depends(require_scope("content:read"))]
+
+
+async def _container(clients: Clients, key: ApiKey, container_id: str) -> content_pb2.GetContainerResponse:
+    """The container of the key's organization, with its job (NOT_FOUND for any other)."""
+    response: content_pb2.GetContainerResponse = await clients.partner.GetContainer(
         content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id)
     )
+    return response
+
+
+@router.get("/content/{containerId}", name="get_container", response_model=Container)
+async def get_container(
+    container_id: ContainerId, key: ContentReader, clients: ClientsDep, signer: SignerDep
+) -> Response:
+    response = await _container(clients, key, container_id)
     return json_response(Container.of(response.container, signer))
 
 
 @router.get("/content/{containerId}/progress", name="get_container_progress", response_model=Progress)
 async def get_container_progress(
     container_id: ContainerId,
-    key: Annotated[ApiKey, Depends(require_scope("content:read"))],
+    key: ContentReader,
     clients: ClientsDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    response = await clients.partner.GetContainer(
-        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id)
-    )
+    response = await _container(clients, key, container_id)
     job = response.job if response.HasField("job") else None
     return conditional_json(Progress.of(response.container, job), if_none_match)
 
 
 @router.get("/content/{containerId}/assets/{assetId}", name="get_asset", response_model=Asset)
 async def get_asset(
-    container_id: ContainerId,
-    asset_id: AssetId,
-    key: Annotated[ApiKey, Depends(require_scope("content:read"))],
-    clients: ClientsDep,
-    signer: SignerDep,
+    container_id: ContainerId, asset_id: AssetId, key: ContentReader, clients: ClientsDep, signer: SignerDep
 ) -> Response:
-    response = await clients.partner.GetContainer(
-        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id)
-    )
-    container = response.container
+    container = (await _container(clients, key, container_id)).container
     asset = asset_of(container, asset_id)
     return json_response(Asset.of(container.organization_id, container.container_id, asset, signer))
 
