@@ -8,18 +8,18 @@ idempotency (content's records).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from google.protobuf import field_mask_pb2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from common.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from gateway.auth import ApiKey, require_scope
-from gateway.cursors import CursorQuery, listing
-from gateway.deps import BodyDep, ClientsDep, CursorsDep
-from gateway.errors import ApiError, FieldProblem, problems_from_errors, validation_error
-from gateway.idempotency import REPLAYED_HEADER, IdempotentPost, request_fingerprint
+from gateway.cursors import listing
+from gateway.deps import BodyDep, ClientsDep, PageDep
+from gateway.errors import FieldProblem, problems_from_errors, validation_error
+from gateway.idempotency import REPLAYED_HEADER, IdempotencyKey, IdempotentPost, bodiless_post, request_fingerprint
 from gateway.project_access import visible_project
 from gateway.rendering import json_response
 from gateway.responses import (
@@ -34,7 +34,7 @@ from gateway.responses import (
     WebhookEventType,
     WebhookTestAccepted,
 )
-from gateway.schemas import IDEMPOTENCY_HEADER, Id, idempotency_key_problems, no_fields_problems, parse_json_object
+from gateway.schemas import Id, idempotency_key_problems, parse_json_object
 from layers.webhooks.v1 import webhooks_pb2 as pb
 
 router = APIRouter(tags=["webhooks"])
@@ -43,8 +43,8 @@ EndpointId = Annotated[Id, Path(alias="endpointId", description="The webhook end
 DeliveryId = Annotated[Id, Path(alias="deliveryId", description="A delivery (`whd_…`).")]
 Reader = Annotated[ApiKey, Depends(require_scope("webhooks:read"))]
 Writer = Annotated[ApiKey, Depends(require_scope("webhooks:write"))]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]
-IdempotencyKey = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)]
+# A POST without a body, by a key that may write webhooks.
+WriterPost = Annotated[IdempotentPost, Depends(bodiless_post("webhooks:write"))]
 
 
 class _Body(BaseModel):
@@ -132,17 +132,14 @@ async def create_endpoint(
 
 
 @router.get("/webhook-endpoints", name="list_webhook_endpoints", response_model=WebhookEndpointPage)
-async def list_endpoints(
-    key: Reader, clients: ClientsDep, cursors: CursorsDep, limit: Limit = DEFAULT_PAGE_SIZE, cursor: CursorQuery = None
-) -> Response:
+async def list_endpoints(key: Reader, clients: ClientsDep, page: PageDep) -> Response:
     pages = listing("webhook-endpoints", key.organization_id)
+    token = await page.token(pages)
     answer = await clients.webhooks.ListEndpoints(
-        pb.ListEndpointsRequest(
-            organization_id=key.organization_id, page_size=limit, page_token=cursors.open(pages, cursor)
-        )
+        pb.ListEndpointsRequest(organization_id=key.organization_id, page_size=page.limit, page_token=token)
     )
     items = [WebhookEndpoint.of(e) for e in answer.endpoints]
-    return json_response(WebhookEndpointPage.of(items, cursors.seal(pages, answer.next_page_token)))
+    return json_response(WebhookEndpointPage.of(items, page.next_cursor(pages, answer.next_page_token)))
 
 
 @router.get("/webhook-endpoints/{endpointId}", name="get_webhook_endpoint", response_model=WebhookEndpoint)
@@ -196,108 +193,62 @@ async def delete_endpoint(endpoint_id: EndpointId, key: Writer, clients: Clients
 @router.post(
     "/webhook-endpoints/{endpointId}/rotate-secret", name="rotate_webhook_secret", response_model=RotatedWebhookSecret
 )
-async def rotate_secret(
-    endpoint_id: EndpointId, key: Writer, body: BodyDep, clients: ClientsDep, idempotency_key: IdempotencyKey = None
-) -> Response:
-    problems = no_fields_problems(body) + idempotency_key_problems(idempotency_key)
-    if problems:
-        raise validation_error(problems)
-    path = f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret"
+async def rotate_secret(endpoint_id: EndpointId, post: WriterPost, clients: ClientsDep) -> Response:
+    # The webhooks service keeps this key's record itself (the answer holds a secret): not post.run.
     answer = await clients.webhooks.RotateSecret(
         pb.RotateSecretRequest(
-            organization_id=key.organization_id,
+            organization_id=post.organization_id,
             endpoint_id=endpoint_id,
-            idempotency_key=idempotency_key or "",
-            request_fingerprint=request_fingerprint("POST", path, {}),
+            idempotency_key=post.key or "",
+            request_fingerprint=request_fingerprint("POST", post.path, {}),
         )
     )
     return _secret_answer(RotatedWebhookSecret.of(answer), 200, answer.replayed)
 
 
-@router.post(
-    "/webhook-endpoints/{endpointId}/test",
-    name="test_webhook_endpoint",
-    status_code=202,
-    response_model=WebhookTestAccepted,
-)
-async def send_test(
-    request: Request,
-    endpoint_id: EndpointId,
-    key: Writer,
-    body: BodyDep,
-    clients: ClientsDep,
-    idempotency_key: IdempotencyKey = None,
+async def _new_delivery(
+    post: IdempotentPost, send: Callable[[], Awaitable[Any]], body: type[WebhookTestAccepted | ReplayAccepted]
 ) -> Response:
-    problems = no_fields_problems(body) + idempotency_key_problems(idempotency_key)
-    if problems:
-        raise validation_error(problems)
+    """202 with `body` of the delivery `send` creates, once per Idempotency-Key: a retry replays that answer."""
 
-    async def send() -> Response:
-        answer = await clients.webhooks.SendTestEvent(
-            pb.SendTestEventRequest(organization_id=key.organization_id, endpoint_id=endpoint_id)
-        )
-        return json_response(WebhookTestAccepted.of(answer.delivery), status_code=202)
+    async def work() -> Response:
+        answer = await send()
+        return json_response(body.of(answer.delivery), status_code=202)
 
-    path = request.url.path
-    return await IdempotentPost(clients, key.organization_id, path, idempotency_key).run(
-        request_fingerprint("POST", path, {}), send
-    )
+    return await post.run(request_fingerprint("POST", post.path, {}), work)
+
+
+# Named as their routes are (FastAPI's default name), so each decorator fits on one line.
+@router.post("/webhook-endpoints/{endpointId}/test", status_code=202, response_model=WebhookTestAccepted)
+async def test_webhook_endpoint(endpoint_id: EndpointId, post: WriterPost, clients: ClientsDep) -> Response:
+    test = pb.SendTestEventRequest(organization_id=post.organization_id, endpoint_id=endpoint_id)
+    return await _new_delivery(post, lambda: clients.webhooks.SendTestEvent(test), WebhookTestAccepted)
 
 
 @router.get(
     "/webhook-endpoints/{endpointId}/deliveries", name="list_webhook_deliveries", response_model=WebhookDeliveryPage
 )
-async def list_deliveries(
-    endpoint_id: EndpointId,
-    key: Reader,
-    clients: ClientsDep,
-    cursors: CursorsDep,
-    limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: CursorQuery = None,
-) -> Response:
+async def list_deliveries(endpoint_id: EndpointId, key: Reader, clients: ClientsDep, page: PageDep) -> Response:
     pages = listing("webhook-deliveries", key.organization_id, endpoint_id)
-    try:
-        token = cursors.open(pages, cursor)
-    except ApiError:
+
+    async def endpoint_visible() -> None:
         # An endpoint the key cannot see is its 404, whatever cursor comes along.
         await clients.webhooks.GetEndpoint(
             pb.GetEndpointRequest(organization_id=key.organization_id, endpoint_id=endpoint_id)
         )
-        raise
+
+    token = await page.token(pages, endpoint_visible)
     answer = await clients.webhooks.ListDeliveries(
         pb.ListDeliveriesRequest(
-            organization_id=key.organization_id, endpoint_id=endpoint_id, page_size=limit, page_token=token
+            organization_id=key.organization_id, endpoint_id=endpoint_id, page_size=page.limit, page_token=token
         )
     )
     items = [WebhookDelivery.of(d) for d in answer.deliveries]
-    return json_response(WebhookDeliveryPage.of(items, cursors.seal(pages, answer.next_page_token)))
+    return json_response(WebhookDeliveryPage.of(items, page.next_cursor(pages, answer.next_page_token)))
 
 
-@router.post(
-    "/webhook-deliveries/{deliveryId}/replay",
-    name="replay_webhook_delivery",
-    status_code=202,
-    response_model=ReplayAccepted,
-)
-async def replay_delivery(
-    request: Request,
-    delivery_id: DeliveryId,
-    key: Writer,
-    body: BodyDep,
-    clients: ClientsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    problems = no_fields_problems(body) + idempotency_key_problems(idempotency_key)
-    if problems:
-        raise validation_error(problems)
-
-    async def replay() -> Response:
-        answer = await clients.webhooks.ReplayDelivery(
-            pb.ReplayDeliveryRequest(organization_id=key.organization_id, delivery_id=delivery_id)
-        )
-        return json_response(ReplayAccepted.of(answer.delivery), status_code=202)
-
-    path = request.url.path
-    return await IdempotentPost(clients, key.organization_id, path, idempotency_key).run(
-        request_fingerprint("POST", path, {}), replay
-    )
+@router.post("/webhook-deliveries/{deliveryId}/replay", status_code=202, response_model=ReplayAccepted)
+async def replay_webhook_delivery(delivery_id: DeliveryId, post: WriterPost, clients: ClientsDep) -> Response:
+    # The same event again under a new event id, its body naming the original delivery in `replayOf`.
+    replay = pb.ReplayDeliveryRequest(organization_id=post.organization_id, delivery_id=delivery_id)
+    return await _new_delivery(post, lambda: clients.webhooks.ReplayDelivery(replay), ReplayAccepted)
