@@ -13,10 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Query
 
+from common.paging import MAX_PAGE_SIZE
 from common.settings import Settings
 from gateway.errors import ApiError, FieldProblem, validation_error
 from gateway.signing import signing_secret
@@ -89,3 +92,28 @@ class CursorSealer:
         blocks = range((len(data) + _BLOCK_BYTES - 1) // _BLOCK_BYTES)
         stream = b"".join(hmac.new(self._stream_key, tag + bytes([i]), hashlib.sha256).digest() for i in blocks)
         return bytes(a ^ b for a, b in zip(data, stream, strict=False))
+
+
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """A cursor list's `?limit=` and `?cursor=`, with the sealer that opens the cursor and seals the next."""
+
+    limit: int
+    cursor: str | None
+    sealer: CursorSealer
+
+    async def token(self, listing: str, check_parent: Callable[[], Awaitable[object]] | None = None) -> str:
+        """The service's page token inside the cursor. A refused cursor runs `check_parent` first: on a parent
+        (project, webhook endpoint) the key cannot see, that 404 comes before anything else the request carries."""
+        try:
+            return self.sealer.open(listing, self.cursor)
+        except ApiError:
+            if check_parent is not None:
+                await check_parent()
+            raise
+
+    def next_cursor(self, listing: str, next_page_token: str) -> str | None:
+        return self.sealer.seal(listing, next_page_token)

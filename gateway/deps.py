@@ -1,5 +1,5 @@
 """FastAPI dependencies: what the composition root built (settings, service clients, the URL signer, the
-cursor sealer), and the request's id and raw body.
+cursor sealer), the request's id and raw body, and a cursor list's page request.
 
 create_app puts the former on app.state; routes ask for them by type through these aliases.
 """
@@ -11,8 +11,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from common.clients import Clients
+from common.paging import DEFAULT_PAGE_SIZE
 from common.settings import Settings
-from gateway.cursors import CursorSealer
+from gateway.cursors import CursorQuery, CursorSealer, PageLimit, PageRequest
 from gateway.errors import request_id_of
 from gateway.origin import Origins
 from gateway.signing import UrlSigner
@@ -51,9 +52,17 @@ async def get_body(request: Request) -> bytes:
     return await request.body()
 
 
+async def get_page(
+    cursors: CursorsDep, limit: PageLimit = DEFAULT_PAGE_SIZE, cursor: CursorQuery = None
+) -> PageRequest:
+    """`?limit=` and `?cursor=` of a cursor list."""
+    return PageRequest(limit, cursor, cursors)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClientsDep = Annotated[Clients, Depends(get_clients)]
 SignerDep = Annotated[UrlSigner, Depends(get_signer)]
 CursorsDep = Annotated[CursorSealer, Depends(get_cursors)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
 BodyDep = Annotated[bytes, Depends(get_body)]
+PageDep = Annotated[PageRequest, Depends(get_page)]

@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from common.clients import Clients
 from gateway.deps import SignerDep
 from gateway.errors import UNKNOWN_ASSET, forbidden_signature, not_found, range_not_satisfiable
-from gateway.routes._responses import etag_matches
+from gateway.rendering import etag_matches
 from gateway.schemas import AssetId, ContainerId
 from layers.content.v1 import content_pb2
 from layers.media.v1 import media_pb2, media_pb2_grpc

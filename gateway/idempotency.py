@@ -12,15 +12,20 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import grpc
-from fastapi import Response
+from fastapi import Depends, Header, Request, Response
 
 from common.clients import Clients
+from gateway.auth import ApiKey, require_scope
+from gateway.deps import BodyDep, ClientsDep
+from gateway.errors import validation_error
+from gateway.schemas import IDEMPOTENCY_HEADER, idempotency_key_problems, no_fields_problems
 from layers.content.v1 import content_pb2
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+IdempotencyKey = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)]
 
 
 def request_fingerprint(method: str, path: str, body: Any) -> str:
@@ -87,3 +92,25 @@ class IdempotentPost:
                 organization_id=self.organization_id, scope=self.scope, idempotency_key=self.key
             ),
         )
+
+
+def bodiless_post(scope: str) -> Callable[..., Awaitable[IdempotentPost]]:
+    """A dependency for a POST that takes no body (cancel, rotate-secret, test, replay): the caller's key
+    must grant `scope`, then any body field or a malformed Idempotency-Key is 422. It gives the request's
+    IdempotentPost, for the key's organization and the request's path."""
+
+    async def dependency(
+        *,  # keyword-only, so the key (a default) can come before the body: an unauthenticated body is never read
+        request: Request,
+        # A default, not Annotated: annotations are strings here, and `scope` is not a module name.
+        key: ApiKey = Depends(require_scope(scope)),  # noqa: B008
+        body: BodyDep,
+        clients: ClientsDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> IdempotentPost:
+        problems = no_fields_problems(body) + idempotency_key_problems(idempotency_key)
+        if problems:
+            raise validation_error(problems)
+        return IdempotentPost(clients, key.organization_id, request.url.path, idempotency_key)
+
+    return dependency

@@ -1,10 +1,9 @@
-"""The OpenAPI document: response models, the error envelope on every error status, scopes, seed examples.
+"""The OpenAPI document beyond what FastAPI derives from the routes and their response models
+(gateway.responses): the error envelope on every error status, scopes, headers, seed examples.
 
-Routes render their own JSON (so ETags and idempotent replays cover the exact bytes), which leaves FastAPI
-nothing to infer schemas from; the models here describe those bodies. `install(app)` post-processes the
-generated document once, uniformly for every route: the error statuses an operation can answer (derived
-from its security, parameters and body), its required scope (read off its RequireScope dependency), the
-rate-limit and request-id headers, and the seed's examples.
+`install(app)` post-processes the generated document once, uniformly for every route: the error statuses an
+operation can answer (derived from its security, parameters and body), its required scope (read off its
+RequireScope dependency), the rate-limit and request-id headers, and the seed's examples.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import models_json_schema
 
 from gateway.auth import BEARER_FORMAT, RequireScope, authenticate
-from gateway.schemas import AppMediaUpload, AppMediaUrlBody, MediaKind, MediaRole, Platform
+from gateway.schemas import AppMediaUpload, AppMediaUrlBody
 
 REF = "#/components/schemas/{model}"
 SECURITY_SCHEME = "HTTPBearer"
@@ -51,235 +50,6 @@ DetailCode = Literal[
 
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-# --- success bodies ------------------------------------------------------------------------------------
-
-
-class AcceptedJob(_Model):
-    """The 202 answer to a generation start."""
-
-    job_id: str = Field(examples=["job_01HZX3..."])
-    kind: Literal["content_generate"]
-    status: Literal["running"]
-    container_ids: list[str] = Field(min_length=1, max_length=1)
-    location_url: str
-    project_id: str
-    stage: Literal["queued"]
-    started_at: str | None
-
-
-class Asset(_Model):
-    asset_id: str
-    kind: str | None
-    url: str = Field(
-        description="Absolute, signed, expiring download URL (no API key needed); supports Range.",
-        examples=[
-            "https://api.example.com/v1/content/cnt_1/assets/ast_1/file?org=org_1&expires=1776517500&signature=…"
-        ],
-    )
-    thumbnail_url: str | None = Field(description="Absolute, signed, expiring URL of a JPEG still; null without one.")
-    duration_ms: int
-    width: int
-    height: int
-    mime_type: str | None
-    size_bytes: int
-    checksum_sha256: str | None
-
-
-class JobResult(_Model):
-    container_id: str | None
-    assets: list[Asset]
-
-
-class JobError(_Model):
-    code: str
-    message: str
-
-
-class Job(_Model):
-    job_id: str
-    kind: str
-    status: Literal["running", "completed", "failed", "canceled"] | None
-    stage: Literal["queued", "fetching_inputs", "compositing", "uploading"] | None
-    progress: float = Field(ge=0, le=1)
-    project_id: str
-    container_ids: list[str]
-    started_at: str | None
-    finished_at: str | None
-    result: JobResult | None
-    error: JobError | None
-
-
-class Preview(_Model):
-    kind: str
-    video_url: str
-    thumbnail_url: str | None
-    duration_ms: int
-    aspect_ratio: str
-
-
-class Container(_Model):
-    id: str
-    project_id: str
-    status: Literal["queued", "processing", "completed", "failed", "canceled"] | None
-    format: str
-    creative_type: str
-    hook: str | None
-    influencer_id: str | None
-    social_account_id: str | None
-    layer_id: str | None
-    media_id: str | None
-    reaction_template_id: str | None
-    music_track_id: str | None
-    language: str | None
-    voice: str | None
-    preview: Preview | None
-    assets: list[Asset]
-    approval_status: str
-    created_at: str | None
-    completed_at: str | None
-    failed_at: str | None
-    last_error: JobError | None
-
-
-class Progress(_Model):
-    status: Literal["queued", "processing", "completed", "failed", "canceled"] | None
-    stage: Literal["queued", "fetching_inputs", "compositing", "uploading"] | None
-    stage_progress: float | None
-    eta_seconds: int | None
-    updated_at: str | None
-
-
-class CancelResult(_Model):
-    accepted: bool
-    reason: str | None = Field(default=None, examples=["ALREADY_COMPLETED"])
-
-
-class Credits(_Model):
-    organization_id: str
-    balance: int
-    available: int = Field(ge=0)
-    reserved_credits: int
-    estimated_credits_per_format: dict[str, int] = Field(examples=[{"ugc_remix": 120}])
-
-
-class WhoAmI(_Model):
-    organization_id: str
-    key_id: str
-    scopes: list[str]
-    credit_balance: int
-
-
-class MediaItem(_Model):
-    """A row of the project's media library."""
-
-    media_id: str = Field(examples=["med_01HZX3..."])
-    project_id: str
-    kind: MediaKind
-    media_role: MediaRole
-    mime_type: str | None
-    size_bytes: int
-    duration_ms: int | None = Field(description="Null for still images.")
-    width: int
-    height: int
-    created_at: str | None
-
-
-class Influencer(_Model):
-    influencer_id: str
-    project_id: str
-    name: str
-    voice: str
-    language: str
-    created_at: str | None
-
-
-class SocialAccount(_Model):
-    social_account_id: str
-    project_id: str
-    platform: Platform
-    handle: str
-    layer_ids: list[str]
-    created_at: str | None
-
-
-class MediaPage(_Model):
-    items: list[MediaItem]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
-
-
-class InfluencerPage(_Model):
-    items: list[Influencer]
-    next_cursor: str | None
-
-
-class SocialAccountPage(_Model):
-    items: list[SocialAccount]
-    next_cursor: str | None
-
-
-class Health(_Model):
-    status: Literal["ok"]
-
-
-WebhookEventType = Literal["job.completed", "job.failed", "job.canceled", "content.generated", "test.ping"]
-
-
-class WebhookEndpoint(_Model):
-    """A URL that receives signed events (never its secret)."""
-
-    endpoint_id: str = Field(examples=["whe_01HZX3..."])
-    url: str
-    events: list[WebhookEventType]
-    description: str | None
-    project_id: str | None = Field(description="Only this project's events; null for the whole organization.")
-    status: Literal["active", "paused", "auto_paused"]
-    created_at: str | None
-    updated_at: str | None
-
-
-class CreatedWebhookEndpoint(_Model):
-    endpoint: WebhookEndpoint
-    signing_secret: str = Field(description="`whsec_…`: shown this once.", examples=["whsec_..."])
-
-
-class WebhookEndpointPage(_Model):
-    items: list[WebhookEndpoint]
-    next_cursor: str | None
-
-
-class RotatedWebhookSecret(_Model):
-    endpoint_id: str
-    signing_secret: str = Field(description="The new secret, shown this once.")
-    previous_secret_expires_at: str | None = Field(description="Until then the old secret signs too.")
-
-
-class WebhookTestAccepted(_Model):
-    delivery_id: str
-    event_id: str
-
-
-class WebhookDelivery(_Model):
-    delivery_id: str = Field(examples=["whd_01HZX3..."])
-    event_id: str = Field(examples=["evt_01HZX3..."])
-    event_type: WebhookEventType
-    status: Literal["pending", "succeeded", "failed", "abandoned"]
-    attempts: int
-    last_status_code: int | None
-    last_error: str | None
-    next_attempt_at: str | None
-    created_at: str | None
-    replay_of: str | None = Field(description="The delivery this one replays.")
-
-
-class WebhookDeliveryPage(_Model):
-    items: list[WebhookDelivery]
-    next_cursor: str | None
-
-
-class ReplayAccepted(_Model):
-    delivery_id: str = Field(description="The new delivery.")
 
 
 # --- the error envelope --------------------------------------------------------------------------------
@@ -325,52 +95,10 @@ class ErrorEnvelope(_Model):
     error: ErrorBody
 
 
-DOC_MODELS: list[type[BaseModel]] = [
-    AcceptedJob,
-    Job,
-    Container,
-    Progress,
-    Asset,
-    CancelResult,
-    Credits,
-    WhoAmI,
-    MediaItem,
-    MediaPage,
-    InfluencerPage,
-    SocialAccountPage,
-    Health,
-    WebhookEndpoint,
-    CreatedWebhookEndpoint,
-    WebhookEndpointPage,
-    RotatedWebhookSecret,
-    WebhookTestAccepted,
-    WebhookDelivery,
-    WebhookDeliveryPage,
-    ReplayAccepted,
-    ErrorEnvelope,
-    AppMediaUpload,
-    AppMediaUrlBody,
-]
+# What no route names as its response model: the error envelope (answered by the error handlers) and the
+# request bodies that routes parse themselves.
+DOC_MODELS: list[type[BaseModel]] = [ErrorEnvelope, AppMediaUpload, AppMediaUrlBody]
 
-# Success bodies of routes whose modules declare no response model, by route name and status.
-SUCCESS_MODELS: dict[str, dict[int, type[BaseModel]]] = {
-    "create_ugc_remix": {202: AcceptedJob},
-    "get_job": {200: Job},
-    "get_container": {200: Container},
-    "get_container_progress": {200: Progress},
-    "get_asset": {200: Asset},
-    "cancel_job": {202: CancelResult, 200: CancelResult},
-    "get_credits": {200: Credits},
-    "whoami": {200: WhoAmI},
-    "create_webhook_endpoint": {201: CreatedWebhookEndpoint},
-    "list_webhook_endpoints": {200: WebhookEndpointPage},
-    "get_webhook_endpoint": {200: WebhookEndpoint},
-    "update_webhook_endpoint": {200: WebhookEndpoint},
-    "rotate_webhook_secret": {200: RotatedWebhookSecret},
-    "test_webhook_endpoint": {202: WebhookTestAccepted},
-    "list_webhook_deliveries": {200: WebhookDeliveryPage},
-    "replay_webhook_delivery": {202: ReplayAccepted},
-}
 # The signed download links answer bytes (HEAD: headers only), by route name.
 BINARY_ROUTES: dict[str, str | None] = {
     "download_asset_file": "video/mp4",
@@ -601,11 +329,6 @@ def _document(operation: dict[str, Any], route: APIRoute, method: str) -> None:
         )
 
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    for status, model in SUCCESS_MODELS.get(route.name, {}).items():
-        response = responses.setdefault(str(status), {"description": "Successful Response"})
-        content = response.setdefault("content", {}).setdefault("application/json", {})
-        if not content.get("schema"):
-            content["schema"] = {"$ref": REF.format(model=model.__name__)}
     parameters = operation.get("parameters", [])
     header_names = {p["name"].lower() for p in parameters if p.get("in") == "header"}
     if route.name in BINARY_ROUTES:
@@ -613,8 +336,10 @@ def _document(operation: dict[str, Any], route: APIRoute, method: str) -> None:
         body = {mime: {"schema": {"type": "string", "format": "binary"}}} if mime else None
         for code, description in (("200", "The bytes."), ("206", "The requested byte range (Range).")):
             responses[code] = {"description": description, **({"content": body} if body else {})}
+    # A status the route answers with a body model of its own (readyz's 503) is not the error envelope.
+    own_models = {str(status) for status, response in route.responses.items() if "model" in response}
     for code, response in responses.items():
-        if code.startswith("2"):
+        if code.startswith("2") or code in own_models:
             response["headers"] = dict(headers)
 
     query_names = {p["name"] for p in parameters if p.get("in") == "query"}
@@ -637,7 +362,7 @@ def _document(operation: dict[str, Any], route: APIRoute, method: str) -> None:
         statuses.add(416)
     if "if-none-match" in header_names:
         responses["304"] = {"description": "Not modified: the ETag sent in If-None-Match is still current."}
-    for status in sorted(statuses):
+    for status in sorted(statuses - {int(code) for code in own_models}):
         description, examples = _ERRORS[status]
         if status == 422 and route.name == "create_ugc_remix":
             examples = {**_UGC_REMIX_422, **examples}

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Response
 from common.clients import Clients
 from gateway.auth import ApiKey, CurrentKey, require_scope
 from gateway.deps import ClientsDep, SettingsDep
-from gateway.routes._responses import json_response
-from gateway.serializers import credits_json, whoami_json
+from gateway.rendering import json_response
+from gateway.responses import Credits, WhoAmI
 from layers.billing.v1 import billing_pb2
 
 router = APIRouter(tags=["account"])
@@ -29,17 +29,17 @@ async def _wallet(clients: Clients, organization_id: str) -> billing_pb2.Wallet:
     return wallet
 
 
-@router.get("/credits", name="get_credits")
+@router.get("/credits", name="get_credits", response_model=Credits)
 async def get_credits(
     key: Annotated[ApiKey, Depends(require_scope("credits:read"))],
     clients: ClientsDep,
     settings: SettingsDep,
 ) -> Response:
     wallet = await _wallet(clients, key.organization_id)
-    return json_response(credits_json(key.organization_id, wallet, settings.ugc_remix_credits))
+    return json_response(Credits.of(key.organization_id, wallet, settings.ugc_remix_credits))
 
 
-@router.get("/whoami", name="whoami")
+@router.get("/whoami", name="whoami", response_model=WhoAmI)
 async def whoami(key: CurrentKey, clients: ClientsDep) -> Response:
     wallet = await _wallet(clients, key.organization_id)
-    return json_response(whoami_json(key.organization_id, key.key_id, list(key.scopes), wallet))
+    return json_response(WhoAmI.of(key, wallet))

@@ -28,11 +28,11 @@ from gateway.auth import ApiKey, require_scope
 from gateway.deps import ClientsDep, SettingsDep
 from gateway.errors import FieldProblem, payload_too_large, validation_error
 from gateway.idempotency import IdempotentPost, request_fingerprint
-from gateway.openapi import MediaItem, app_media_request_body
+from gateway.openapi import app_media_request_body
 from gateway.project_access import ProjectId, visible_project
-from gateway.routes._responses import json_response
+from gateway.rendering import json_response
+from gateway.responses import MediaItem
 from gateway.schemas import IDEMPOTENCY_HEADER, MEDIA_KINDS, idempotency_key_problems, parse_app_media_url_body
-from gateway.serializers import media_json
 from layers.media.v1 import media_pb2
 
 if TYPE_CHECKING:
@@ -232,7 +232,7 @@ async def create_app_media(
                 )
             )
             filed = True
-            return json_response(media_json(created.media), status_code=201)
+            return json_response(MediaItem.of(created.media), status_code=201)
 
         fingerprint = hashlib.sha256(f"POST\n{path}\nkind={kind}\nsha256={blob.checksum_sha256}".encode()).hexdigest()
         try:
@@ -254,7 +254,7 @@ async def create_app_media(
                 # The media service fetches, then probes, the file within this call.
                 timeout=settings.fetch_timeout_seconds + settings.rpc_timeout_seconds,
             )
-            return json_response(media_json(imported.media), status_code=201)
+            return json_response(MediaItem.of(imported.media), status_code=201)
 
         return await post.run(request_fingerprint("POST", path, parsed.canonical()), import_url)
 

@@ -8,13 +8,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
+from common.clients import Clients
 from gateway.auth import ApiKey, require_scope
 from gateway.deps import BodyDep, ClientsDep, RequestIdDep, SignerDep
 from gateway.downloads import Conditions, SignedLink, Variant, asset_of, conditions, serve_asset, signed_link
 from gateway.errors import validation_error
 from gateway.idempotency import request_fingerprint
 from gateway.project_access import ProjectId, visible_project
-from gateway.routes._responses import conditional_json, json_response
+from gateway.rendering import conditional_json, json_response
+from gateway.responses import AcceptedJob, Asset, Container, Progress
 from gateway.schemas import (
     IDEMPOTENCY_HEADER,
     AssetId,
@@ -23,7 +25,6 @@ from gateway.schemas import (
     idempotency_key_problems,
     parse_ugc_remix_body,
 )
-from gateway.serializers import accepted_job_json, asset_json, container_json, progress_json
 from layers.content.v1 import content_pb2
 
 router = APIRouter(tags=["content"])
@@ -33,6 +34,7 @@ router = APIRouter(tags=["content"])
     "/projects/{projectId}/content/ugc-remix",
     name="create_ugc_remix",
     status_code=202,
+    response_model=AcceptedJob,
     # The body is parsed in the route (after the project check), so document it by hand.
     openapi_extra={
         "requestBody": {
@@ -75,54 +77,51 @@ async def create_ugc_remix(
             api_key_id=key.key_id,
         )
     )
-    accepted = accepted_job_json(response.job)
-    headers = {"Location": accepted["locationUrl"]}
+    accepted = AcceptedJob.of(response.job)
+    headers = {"Location": accepted.location_url}
     if response.replayed:
         headers["Idempotent-Replayed"] = "true"
     return json_response(accepted, status_code=202, headers=headers)
 
 
-@router.get("/content/{containerId}", name="get_container")
-async def get_container(
-    container_id: ContainerId,
-    key: Annotated[ApiKey, Depends(require_scope("content:read"))],
-    clients: ClientsDep,
-    signer: SignerDep,
-) -> Response:
-    response = await clients.partner.GetContainer(
+ContentReader = Annotated[ApiKey, Depends(require_scope("content:read"))]
+
+
+async def _container(clients: Clients, key: ApiKey, container_id: str) -> content_pb2.GetContainerResponse:
+    """The container of the key's organization, with its job (NOT_FOUND for any other)."""
+    response: content_pb2.GetContainerResponse = await clients.partner.GetContainer(
         content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id)
     )
-    return json_response(container_json(response.container, signer))
+    return response
 
 
-@router.get("/content/{containerId}/progress", name="get_container_progress")
+@router.get("/content/{containerId}", name="get_container", response_model=Container)
+async def get_container(
+    container_id: ContainerId, key: ContentReader, clients: ClientsDep, signer: SignerDep
+) -> Response:
+    response = await _container(clients, key, container_id)
+    return json_response(Container.of(response.container, signer))
+
+
+@router.get("/content/{containerId}/progress", name="get_container_progress", response_model=Progress)
 async def get_container_progress(
     container_id: ContainerId,
-    key: Annotated[ApiKey, Depends(require_scope("content:read"))],
+    key: ContentReader,
     clients: ClientsDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    response = await clients.partner.GetContainer(
-        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id)
-    )
+    response = await _container(clients, key, container_id)
     job = response.job if response.HasField("job") else None
-    return conditional_json(progress_json(response.container, job), if_none_match)
+    return conditional_json(Progress.of(response.container, job), if_none_match)
 
 
-@router.get("/content/{containerId}/assets/{assetId}", name="get_asset")
+@router.get("/content/{containerId}/assets/{assetId}", name="get_asset", response_model=Asset)
 async def get_asset(
-    container_id: ContainerId,
-    asset_id: AssetId,
-    key: Annotated[ApiKey, Depends(require_scope("content:read"))],
-    clients: ClientsDep,
-    signer: SignerDep,
+    container_id: ContainerId, asset_id: AssetId, key: ContentReader, clients: ClientsDep, signer: SignerDep
 ) -> Response:
-    response = await clients.partner.GetContainer(
-        content_pb2.GetContainerRequest(organization_id=key.organization_id, container_id=container_id)
-    )
-    container = response.container
+    container = (await _container(clients, key, container_id)).container
     asset = asset_of(container, asset_id)
-    return json_response(asset_json(container.organization_id, container.container_id, asset, signer))
+    return json_response(Asset.of(container.organization_id, container.container_id, asset, signer))
 
 
 # The signed download links: no API key, the signature is the authority. GET and HEAD, any Range.

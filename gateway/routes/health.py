@@ -11,8 +11,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from common.clients import Clients
 from common.grpc_server import READINESS_SERVICE
 from common.settings import Settings
-from gateway.openapi import Health
-from gateway.routes._responses import json_response
+from gateway.rendering import json_response
+from gateway.responses import Health, NotReady
 
 router = APIRouter(tags=["health"])
 
@@ -21,10 +21,15 @@ READY_TIMEOUT_SECONDS = 1.0  # a probe's own timeout is a few seconds; answer we
 
 @router.get("/healthz", name="healthz", response_model=Health)
 def healthz() -> Response:
-    return json_response({"status": "ok"})
+    return json_response(Health(status="ok"))
 
 
-@router.get("/readyz", name="readyz", response_model=Health, responses={503: {"description": "not ready"}})
+@router.get(
+    "/readyz",
+    name="readyz",
+    response_model=Health,
+    responses={503: {"model": NotReady, "description": "Not ready: `reason` names what does not answer."}},
+)
 async def readyz(request: Request) -> Response:
     clients: Clients = request.app.state.clients
     settings: Settings = request.app.state.settings
@@ -39,7 +44,7 @@ async def readyz(request: Request) -> Response:
         return _not_ready("content not ready")
     if settings.redis_url and not await _redis_answers(settings.redis_url):
         return _not_ready("redis unreachable")
-    return json_response({"status": "ok"})
+    return json_response(Health(status="ok"))
 
 
 async def _redis_answers(url: str) -> bool:
@@ -55,4 +60,4 @@ async def _redis_answers(url: str) -> bool:
 
 
 def _not_ready(reason: str) -> Response:
-    return json_response({"status": "unavailable", "reason": reason}, status_code=503)
+    return json_response(NotReady(status="unavailable", reason=reason), status_code=503)

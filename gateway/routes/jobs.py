@@ -5,21 +5,22 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Response
 
 from gateway.auth import ApiKey, require_scope
-from gateway.deps import BodyDep, ClientsDep, SignerDep
-from gateway.errors import validation_error
-from gateway.idempotency import IdempotentPost
-from gateway.routes._responses import conditional_json, json_response
-from gateway.schemas import IDEMPOTENCY_HEADER, JobId, idempotency_key_problems, no_fields_problems
-from gateway.serializers import cancel_json, job_json
+from gateway.deps import ClientsDep, SignerDep
+from gateway.idempotency import IdempotentPost, bodiless_post
+from gateway.rendering import conditional_json, json_response
+from gateway.responses import CancelResult, Job
+from gateway.schemas import JobId
 from layers.content.v1 import content_pb2
 
 router = APIRouter(tags=["jobs"])
 
+CancelPost = Annotated[IdempotentPost, Depends(bodiless_post("jobs:cancel"))]
 
-@router.get("/jobs/{jobId}", name="get_job")
+
+@router.get("/jobs/{jobId}", name="get_job", response_model=Job)
 async def get_job(
     job_id: JobId,
     key: Annotated[ApiKey, Depends(require_scope("jobs:read"))],
@@ -30,30 +31,25 @@ async def get_job(
     response = await clients.partner.GetJob(
         content_pb2.GetJobRequest(organization_id=key.organization_id, job_id=job_id)
     )
-    return conditional_json(job_json(response.job, signer), if_none_match)
+    return conditional_json(Job.of(response.job, signer), if_none_match)
 
 
-@router.post("/jobs/{jobId}/cancel", name="cancel_job", status_code=202)
+@router.post(
+    "/jobs/{jobId}/cancel",
+    name="cancel_job",
+    status_code=202,
+    response_model=CancelResult,
+    responses={200: {"model": CancelResult, "description": "Successful Response"}},
+)
 async def cancel_job(
-    request: Request,
-    job_id: JobId,
-    key: Annotated[ApiKey, Depends(require_scope("jobs:cancel"))],
-    body: BodyDep,
-    clients: ClientsDep,
-    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
+    job_id: JobId, post: Annotated[IdempotentPost, Depends(bodiless_post("jobs:cancel"))], clients: ClientsDep
 ) -> Response:
-    problems = no_fields_problems(body) + idempotency_key_problems(idempotency_key)
-    if problems:
-        raise validation_error(problems)
-
     async def cancel() -> Response:
         response = await clients.partner.CancelJob(
-            content_pb2.CancelJobRequest(organization_id=key.organization_id, job_id=job_id)
+            content_pb2.CancelJobRequest(organization_id=post.organization_id, job_id=job_id)
         )
         status = 202 if response.accepted else 200
-        return json_response(cancel_json(response.accepted, response.reason), status_code=status)
+        return json_response(CancelResult.of(response.accepted, response.reason), status_code=status)
 
     # A retry with the same key replays the first answer (202) rather than answering ALREADY_COMPLETED.
-    path = request.url.path
-    post = IdempotentPost(clients, key.organization_id, path, idempotency_key)
-    return await post.run(hashlib.sha256(f"POST\n{path}\n".encode()).hexdigest(), cancel)
+    return await post.run(hashlib.sha256(f"POST\n{post.path}\n".encode()).hexdigest(), cancel)

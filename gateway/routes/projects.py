@@ -2,116 +2,105 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from common.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from gateway.auth import ApiKey, require_scope
-from gateway.cursors import CursorQuery, CursorSealer, listing
-from gateway.deps import ClientsDep, CursorsDep
-from gateway.errors import ApiError
-from gateway.openapi import InfluencerPage, MediaPage, SocialAccountPage
+from gateway.cursors import PageRequest, listing
+from gateway.deps import ClientsDep, PageDep
 from gateway.project_access import ProjectId, project_or_404, visible_project
-from gateway.routes._responses import json_response
+from gateway.rendering import json_response
+from gateway.responses import Influencer, InfluencerPage, MediaItem, MediaPage, SocialAccount, SocialAccountPage
 from gateway.schemas import MediaRole, Platform
-from gateway.serializers import influencer_json, media_json, page_json, social_account_json
 from layers.content.v1 import content_pb2
 from layers.media.v1 import media_pb2
 
 router = APIRouter(tags=["projects"])
 
-Reader = Annotated[ApiKey, Depends(require_scope("projects:read"))]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]
+
+class PageFields(TypedDict):
+    """The fields every list request of a project's collection carries."""
+
+    organization_id: str
+    project_id: str
+    page_size: int
+    page_token: str
 
 
-async def page_token(
-    request: Request, key: ApiKey, project: str, cursors: CursorSealer, pages: str, cursor: str | None
-) -> str:
-    """The service's page token inside `cursor`. A refused cursor on a project the key cannot see answers
-    that project's 404, as the project is checked before anything else the request carries."""
-    try:
-        return cursors.open(pages, cursor)
-    except ApiError:
-        await visible_project(request, key, project)
-        raise
+@dataclass(frozen=True)
+class ProjectListing:
+    """A key reading a page of one of a project's collections."""
+
+    request: Request
+    key: ApiKey
+    project: str
+    page: PageRequest
+
+    async def check_visible(self) -> None:
+        await visible_project(self.request, self.key, self.project)
+
+    async def open(self, collection: str, **filters: str) -> tuple[str, PageFields]:
+        """The listing a cursor of this collection is bound to, and the fields of the service request. A refused
+        cursor on a project the key cannot see answers that project's 404: the project is checked first."""
+        pages = listing(collection, self.key.organization_id, self.project, **filters)
+        token = await self.page.token(pages, self.check_visible)
+        fields = PageFields(
+            organization_id=self.key.organization_id,
+            project_id=self.project,
+            page_size=self.page.limit,
+            page_token=token,
+        )
+        return pages, fields
+
+
+async def project_listing(
+    request: Request,
+    project_id: ProjectId,
+    key: Annotated[ApiKey, Depends(require_scope("projects:read"))],
+    page: PageDep,
+) -> ProjectListing:
+    return ProjectListing(request, key, project_or_404(project_id), page)
+
+
+ListingDep = Annotated[ProjectListing, Depends(project_listing)]
 
 
 @router.get("/projects/{projectId}/media", name="list_project_media", response_model=MediaPage)
 async def list_media(
-    request: Request,
-    project_id: ProjectId,
-    key: Reader,
+    listing: ListingDep,
     clients: ClientsDep,
-    cursors: CursorsDep,
     role: Annotated[MediaRole | None, Query(description="Only media with this role.")] = None,
-    limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: CursorQuery = None,
 ) -> Response:
     # The media service files rows by project without knowing projects: ask content whether it is visible.
-    project = await visible_project(request, key, project_id)
-    pages = listing("media", key.organization_id, project, role=role or "")
-    response = await clients.media.ListMedia(
-        media_pb2.ListMediaRequest(
-            organization_id=key.organization_id,
-            project_id=project,
-            media_role=role or "",
-            page_size=limit,
-            page_token=await page_token(request, key, project, cursors, pages, cursor),
-        )
-    )
-    items = [media_json(m) for m in response.media]
-    return json_response(page_json(items, cursors.seal(pages, response.next_page_token)))
+    await listing.check_visible()
+    pages, fields = await listing.open("media", role=role or "")
+    response = await clients.media.ListMedia(media_pb2.ListMediaRequest(media_role=role or "", **fields))
+    items = [MediaItem.of(m) for m in response.media]
+    return json_response(MediaPage.of(items, listing.page.next_cursor(pages, response.next_page_token)))
 
 
 @router.get("/projects/{projectId}/influencers", name="list_project_influencers", response_model=InfluencerPage)
-async def list_influencers(
-    request: Request,
-    project_id: ProjectId,
-    key: Reader,
-    clients: ClientsDep,
-    cursors: CursorsDep,
-    limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: CursorQuery = None,
-) -> Response:
-    project = project_or_404(project_id)
-    pages = listing("influencers", key.organization_id, project)
+async def list_influencers(listing: ListingDep, clients: ClientsDep) -> Response:
+    pages, fields = await listing.open("influencers")
     # Content checks the project belongs to the organization (NOT_FOUND otherwise).
-    response = await clients.partner.ListInfluencers(
-        content_pb2.ListInfluencersRequest(
-            organization_id=key.organization_id,
-            project_id=project,
-            page_size=limit,
-            page_token=await page_token(request, key, project, cursors, pages, cursor),
-        )
-    )
-    items = [influencer_json(i) for i in response.influencers]
-    return json_response(page_json(items, cursors.seal(pages, response.next_page_token)))
+    response = await clients.partner.ListInfluencers(content_pb2.ListInfluencersRequest(**fields))
+    items = [Influencer.of(i) for i in response.influencers]
+    return json_response(InfluencerPage.of(items, listing.page.next_cursor(pages, response.next_page_token)))
 
 
 @router.get(
     "/projects/{projectId}/social-accounts", name="list_project_social_accounts", response_model=SocialAccountPage
 )
 async def list_social_accounts(
-    request: Request,
-    project_id: ProjectId,
-    key: Reader,
+    listing: ListingDep,
     clients: ClientsDep,
-    cursors: CursorsDep,
     platform: Annotated[Platform | None, Query(description="Only accounts on this platform.")] = None,
-    limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: CursorQuery = None,
 ) -> Response:
-    project = project_or_404(project_id)
-    pages = listing("social-accounts", key.organization_id, project, platform=platform or "")
+    pages, fields = await listing.open("social-accounts", platform=platform or "")
     response = await clients.partner.ListSocialAccounts(
-        content_pb2.ListSocialAccountsRequest(
-            organization_id=key.organization_id,
-            project_id=project,
-            platform=platform or "",
-            page_size=limit,
-            page_token=await page_token(request, key, project, cursors, pages, cursor),
-        )
+        content_pb2.ListSocialAccountsRequest(platform=platform or "", **fields)
     )
-    items = [social_account_json(a) for a in response.social_accounts]
-    return json_response(page_json(items, cursors.seal(pages, response.next_page_token)))
+    items = [SocialAccount.of(a) for a in response.social_accounts]
+    return json_response(SocialAccountPage.of(items, listing.page.next_cursor(pages, response.next_page_token)))

@@ -8,33 +8,43 @@ idempotency (content's records).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from google.protobuf import field_mask_pb2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from common.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from gateway.auth import ApiKey, require_scope
-from gateway.cursors import CursorQuery, listing
-from gateway.deps import BodyDep, ClientsDep, CursorsDep
-from gateway.errors import ApiError, FieldProblem, problems_from_errors, validation_error
-from gateway.idempotency import REPLAYED_HEADER, IdempotentPost, request_fingerprint
+from gateway.cursors import listing
+from gateway.deps import BodyDep, ClientsDep, PageDep
+from gateway.errors import FieldProblem, problems_from_errors, validation_error
+from gateway.idempotency import REPLAYED_HEADER, IdempotencyKey, IdempotentPost, bodiless_post, request_fingerprint
 from gateway.project_access import visible_project
-from gateway.routes._responses import json_response
-from gateway.schemas import IDEMPOTENCY_HEADER, Id, idempotency_key_problems, no_fields_problems, parse_json_object
-from gateway.serializers import _enum_value, optional_time
+from gateway.rendering import json_response
+from gateway.responses import (
+    CreatedWebhookEndpoint,
+    ReplayAccepted,
+    ResponseModel,
+    RotatedWebhookSecret,
+    WebhookDelivery,
+    WebhookDeliveryPage,
+    WebhookEndpoint,
+    WebhookEndpointPage,
+    WebhookEventType,
+    WebhookTestAccepted,
+)
+from gateway.schemas import Id, idempotency_key_problems, parse_json_object
 from layers.webhooks.v1 import webhooks_pb2 as pb
 
 router = APIRouter(tags=["webhooks"])
 
-EventType = Literal["job.completed", "job.failed", "job.canceled", "content.generated", "test.ping"]
 EndpointId = Annotated[Id, Path(alias="endpointId", description="The webhook endpoint (`whe_…`).")]
 DeliveryId = Annotated[Id, Path(alias="deliveryId", description="A delivery (`whd_…`).")]
 Reader = Annotated[ApiKey, Depends(require_scope("webhooks:read"))]
 Writer = Annotated[ApiKey, Depends(require_scope("webhooks:write"))]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]
-IdempotencyKey = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)]
+# A POST without a body, by a key that may write webhooks.
+WriterPost = Annotated[IdempotentPost, Depends(bodiless_post("webhooks:write"))]
 
 
 class _Body(BaseModel):
@@ -45,7 +55,7 @@ class CreateWebhookEndpointBody(_Body):
     """POST /v1/webhook-endpoints."""
 
     url: Annotated[str, Field(min_length=1, max_length=2048, examples=["https://example.com/layers-webhooks"])]
-    events: Annotated[list[EventType], Field(min_length=1, max_length=50)]
+    events: Annotated[list[WebhookEventType], Field(min_length=1, max_length=50)]
     description: Annotated[str, Field(max_length=1000)] = ""
     project_id: Annotated[str | None, Field(alias="projectId")] = None
 
@@ -54,7 +64,7 @@ class UpdateWebhookEndpointBody(_Body):
     """PATCH /v1/webhook-endpoints/:endpointId: only the fields sent change."""
 
     url: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
-    events: Annotated[list[EventType], Field(min_length=1, max_length=50)] | None = None
+    events: Annotated[list[WebhookEventType], Field(min_length=1, max_length=50)] | None = None
     description: Annotated[str, Field(max_length=1000)] | None = None
     status: Literal["active", "paused"] | None = None
 
@@ -78,42 +88,7 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-# --- JSON --------------------------------------------------------------------------------------------
-
-
-def endpoint_json(endpoint: pb.Endpoint) -> dict[str, Any]:
-    return {
-        "endpointId": endpoint.endpoint_id,
-        "url": endpoint.url,
-        "events": list(endpoint.events),
-        "description": endpoint.description or None,
-        "projectId": endpoint.project_id or None,
-        "status": _enum_value(pb.EndpointStatus, "ENDPOINT_STATUS_", endpoint.status),
-        "createdAt": optional_time(endpoint, "created_at"),
-        "updatedAt": optional_time(endpoint, "updated_at"),
-    }
-
-
-def delivery_json(delivery: pb.Delivery) -> dict[str, Any]:
-    return {
-        "deliveryId": delivery.delivery_id,
-        "eventId": delivery.event_id,
-        "eventType": delivery.event_type,
-        "status": _enum_value(pb.DeliveryStatus, "DELIVERY_STATUS_", delivery.status),
-        "attempts": delivery.attempts,
-        "lastStatusCode": delivery.last_status_code or None,
-        "lastError": delivery.last_error or None,
-        "nextAttemptAt": optional_time(delivery, "next_attempt_at"),
-        "createdAt": optional_time(delivery, "created_at"),
-        "replayOf": delivery.replay_of or None,
-    }
-
-
-def _page(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
-    return {"items": items, "nextCursor": cursor}
-
-
-def _secret_answer(body: dict[str, Any], status: int, replayed: bool) -> Response:
+def _secret_answer(body: ResponseModel, status: int, replayed: bool) -> Response:
     headers = {REPLAYED_HEADER: "true"} if replayed else None
     # A secret is in this answer: no cache anywhere may keep it.
     return json_response(body, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
@@ -126,6 +101,7 @@ def _secret_answer(body: dict[str, Any], status: int, replayed: bool) -> Respons
     "/webhook-endpoints",
     name="create_webhook_endpoint",
     status_code=201,
+    response_model=CreatedWebhookEndpoint,
     openapi_extra=_json_body(CreateWebhookEndpointBody),
 )
 async def create_endpoint(
@@ -152,30 +128,26 @@ async def create_endpoint(
             request_fingerprint=request_fingerprint("POST", "/v1/webhook-endpoints", canonical),
         )
     )
-    body_json = {"endpoint": endpoint_json(answer.endpoint), "signingSecret": answer.signing_secret}
-    return _secret_answer(body_json, 201, answer.replayed)
+    return _secret_answer(CreatedWebhookEndpoint.of(answer), 201, answer.replayed)
 
 
-@router.get("/webhook-endpoints", name="list_webhook_endpoints")
-async def list_endpoints(
-    key: Reader, clients: ClientsDep, cursors: CursorsDep, limit: Limit = DEFAULT_PAGE_SIZE, cursor: CursorQuery = None
-) -> Response:
+@router.get("/webhook-endpoints", name="list_webhook_endpoints", response_model=WebhookEndpointPage)
+async def list_endpoints(key: Reader, clients: ClientsDep, page: PageDep) -> Response:
     pages = listing("webhook-endpoints", key.organization_id)
+    token = await page.token(pages)
     answer = await clients.webhooks.ListEndpoints(
-        pb.ListEndpointsRequest(
-            organization_id=key.organization_id, page_size=limit, page_token=cursors.open(pages, cursor)
-        )
+        pb.ListEndpointsRequest(organization_id=key.organization_id, page_size=page.limit, page_token=token)
     )
-    items = [endpoint_json(e) for e in answer.endpoints]
-    return json_response(_page(items, cursors.seal(pages, answer.next_page_token)))
+    items = [WebhookEndpoint.of(e) for e in answer.endpoints]
+    return json_response(WebhookEndpointPage.of(items, page.next_cursor(pages, answer.next_page_token)))
 
 
-@router.get("/webhook-endpoints/{endpointId}", name="get_webhook_endpoint")
+@router.get("/webhook-endpoints/{endpointId}", name="get_webhook_endpoint", response_model=WebhookEndpoint)
 async def get_endpoint(endpoint_id: EndpointId, key: Reader, clients: ClientsDep) -> Response:
     answer = await clients.webhooks.GetEndpoint(
         pb.GetEndpointRequest(organization_id=key.organization_id, endpoint_id=endpoint_id)
     )
-    return json_response(endpoint_json(answer.endpoint))
+    return json_response(WebhookEndpoint.of(answer.endpoint))
 
 
 _STATUSES = {"active": pb.ENDPOINT_STATUS_ACTIVE, "paused": pb.ENDPOINT_STATUS_PAUSED}
@@ -184,6 +156,7 @@ _STATUSES = {"active": pb.ENDPOINT_STATUS_ACTIVE, "paused": pb.ENDPOINT_STATUS_P
 @router.patch(
     "/webhook-endpoints/{endpointId}",
     name="update_webhook_endpoint",
+    response_model=WebhookEndpoint,
     openapi_extra=_json_body(UpdateWebhookEndpointBody),
 )
 async def update_endpoint(endpoint_id: EndpointId, key: Writer, body: BodyDep, clients: ClientsDep) -> Response:
@@ -206,7 +179,7 @@ async def update_endpoint(endpoint_id: EndpointId, key: Writer, body: BodyDep, c
             organization_id=key.organization_id, endpoint=change, update_mask=field_mask_pb2.FieldMask(paths=sent)
         )
     )
-    return json_response(endpoint_json(answer.endpoint))
+    return json_response(WebhookEndpoint.of(answer.endpoint))
 
 
 @router.delete("/webhook-endpoints/{endpointId}", name="delete_webhook_endpoint", status_code=204)
@@ -217,103 +190,65 @@ async def delete_endpoint(endpoint_id: EndpointId, key: Writer, clients: Clients
     return Response(status_code=204)
 
 
-@router.post("/webhook-endpoints/{endpointId}/rotate-secret", name="rotate_webhook_secret")
-async def rotate_secret(
-    endpoint_id: EndpointId, key: Writer, body: BodyDep, clients: ClientsDep, idempotency_key: IdempotencyKey = None
-) -> Response:
-    problems = no_fields_problems(body) + idempotency_key_problems(idempotency_key)
-    if problems:
-        raise validation_error(problems)
-    path = f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret"
+@router.post(
+    "/webhook-endpoints/{endpointId}/rotate-secret", name="rotate_webhook_secret", response_model=RotatedWebhookSecret
+)
+async def rotate_secret(endpoint_id: EndpointId, post: WriterPost, clients: ClientsDep) -> Response:
+    # The webhooks service keeps this key's record itself (the answer holds a secret): not post.run.
     answer = await clients.webhooks.RotateSecret(
         pb.RotateSecretRequest(
-            organization_id=key.organization_id,
+            organization_id=post.organization_id,
             endpoint_id=endpoint_id,
-            idempotency_key=idempotency_key or "",
-            request_fingerprint=request_fingerprint("POST", path, {}),
+            idempotency_key=post.key or "",
+            request_fingerprint=request_fingerprint("POST", post.path, {}),
         )
     )
-    body_json = {
-        "endpointId": answer.endpoint_id,
-        "signingSecret": answer.signing_secret,
-        "previousSecretExpiresAt": optional_time(answer, "previous_secret_expires_at"),
-    }
-    return _secret_answer(body_json, 200, answer.replayed)
+    return _secret_answer(RotatedWebhookSecret.of(answer), 200, answer.replayed)
 
 
-@router.post("/webhook-endpoints/{endpointId}/test", name="test_webhook_endpoint", status_code=202)
-async def send_test(
-    request: Request,
-    endpoint_id: EndpointId,
-    key: Writer,
-    body: BodyDep,
-    clients: ClientsDep,
-    idempotency_key: IdempotencyKey = None,
+async def _new_delivery(
+    post: IdempotentPost, send: Callable[[], Awaitable[Any]], body: type[WebhookTestAccepted | ReplayAccepted]
 ) -> Response:
-    problems = no_fields_problems(body) + idempotency_key_problems(idempotency_key)
-    if problems:
-        raise validation_error(problems)
+    """202 with `body` of the delivery `send` creates, once per Idempotency-Key: a retry replays that answer."""
 
-    async def send() -> Response:
-        answer = await clients.webhooks.SendTestEvent(
-            pb.SendTestEventRequest(organization_id=key.organization_id, endpoint_id=endpoint_id)
-        )
-        delivery = answer.delivery
-        return json_response({"deliveryId": delivery.delivery_id, "eventId": delivery.event_id}, status_code=202)
+    async def work() -> Response:
+        answer = await send()
+        return json_response(body.of(answer.delivery), status_code=202)
 
-    path = request.url.path
-    return await IdempotentPost(clients, key.organization_id, path, idempotency_key).run(
-        request_fingerprint("POST", path, {}), send
-    )
+    return await post.run(request_fingerprint("POST", post.path, {}), work)
 
 
-@router.get("/webhook-endpoints/{endpointId}/deliveries", name="list_webhook_deliveries")
-async def list_deliveries(
-    endpoint_id: EndpointId,
-    key: Reader,
-    clients: ClientsDep,
-    cursors: CursorsDep,
-    limit: Limit = DEFAULT_PAGE_SIZE,
-    cursor: CursorQuery = None,
-) -> Response:
+# Named as their routes are (FastAPI's default name), so each decorator fits on one line.
+@router.post("/webhook-endpoints/{endpointId}/test", status_code=202, response_model=WebhookTestAccepted)
+async def test_webhook_endpoint(endpoint_id: EndpointId, post: WriterPost, clients: ClientsDep) -> Response:
+    test = pb.SendTestEventRequest(organization_id=post.organization_id, endpoint_id=endpoint_id)
+    return await _new_delivery(post, lambda: clients.webhooks.SendTestEvent(test), WebhookTestAccepted)
+
+
+@router.get(
+    "/webhook-endpoints/{endpointId}/deliveries", name="list_webhook_deliveries", response_model=WebhookDeliveryPage
+)
+async def list_deliveries(endpoint_id: EndpointId, key: Reader, clients: ClientsDep, page: PageDep) -> Response:
     pages = listing("webhook-deliveries", key.organization_id, endpoint_id)
-    try:
-        token = cursors.open(pages, cursor)
-    except ApiError:
+
+    async def endpoint_visible() -> None:
         # An endpoint the key cannot see is its 404, whatever cursor comes along.
         await clients.webhooks.GetEndpoint(
             pb.GetEndpointRequest(organization_id=key.organization_id, endpoint_id=endpoint_id)
         )
-        raise
+
+    token = await page.token(pages, endpoint_visible)
     answer = await clients.webhooks.ListDeliveries(
         pb.ListDeliveriesRequest(
-            organization_id=key.organization_id, endpoint_id=endpoint_id, page_size=limit, page_token=token
+            organization_id=key.organization_id, endpoint_id=endpoint_id, page_size=page.limit, page_token=token
         )
     )
-    items = [delivery_json(d) for d in answer.deliveries]
-    return json_response(_page(items, cursors.seal(pages, answer.next_page_token)))
+    items = [WebhookDelivery.of(d) for d in answer.deliveries]
+    return json_response(WebhookDeliveryPage.of(items, page.next_cursor(pages, answer.next_page_token)))
 
 
-@router.post("/webhook-deliveries/{deliveryId}/replay", name="replay_webhook_delivery", status_code=202)
-async def replay_delivery(
-    request: Request,
-    delivery_id: DeliveryId,
-    key: Writer,
-    body: BodyDep,
-    clients: ClientsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    problems = no_fields_problems(body) + idempotency_key_problems(idempotency_key)
-    if problems:
-        raise validation_error(problems)
-
-    async def replay() -> Response:
-        answer = await clients.webhooks.ReplayDelivery(
-            pb.ReplayDeliveryRequest(organization_id=key.organization_id, delivery_id=delivery_id)
-        )
-        return json_response({"deliveryId": answer.delivery.delivery_id}, status_code=202)
-
-    path = request.url.path
-    return await IdempotentPost(clients, key.organization_id, path, idempotency_key).run(
-        request_fingerprint("POST", path, {}), replay
-    )
+@router.post("/webhook-deliveries/{deliveryId}/replay", status_code=202, response_model=ReplayAccepted)
+async def replay_webhook_delivery(delivery_id: DeliveryId, post: WriterPost, clients: ClientsDep) -> Response:
+    # The same event again under a new event id, its body naming the original delivery in `replayOf`.
+    replay = pb.ReplayDeliveryRequest(organization_id=post.organization_id, delivery_id=delivery_id)
+    return await _new_delivery(post, lambda: clients.webhooks.ReplayDelivery(replay), ReplayAccepted)

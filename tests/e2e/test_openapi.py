@@ -70,6 +70,7 @@ def test_every_operation_is_described(document: dict[str, Any]) -> None:
     } <= set(paths)
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    not_ready = {"$ref": "#/components/schemas/NotReady"}
     for path, operations in paths.items():
         for method, operation in operations.items():
             responses = operation["responses"]
@@ -86,7 +87,9 @@ def test_every_operation_is_described(document: dict[str, Any]) -> None:
                     continue
                 assert all(media["schema"] for media in responses[code]["content"].values()), (method, path, code)
             for code in errors:
-                assert responses[code]["content"]["application/json"]["schema"] == envelope, (method, path, code)
+                # Every error is the envelope, but for readyz's 503: the body that says what is not ready.
+                body = not_ready if (path, code) == ("/readyz", "503") else envelope
+                assert responses[code]["content"]["application/json"]["schema"] == body, (method, path, code)
             if "security" in operation:
                 assert {"401", "429"} <= set(errors), (method, path)
                 assert operation.get("x-required-scope") or path == "/v1/whoami", (method, path)

@@ -265,6 +265,13 @@ class MediaPage(BaseModel):
     next_cursor: str | None = Field(alias="nextCursor")
 
 
+class NotReady(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    status: Literal["unavailable"] = Field(alias="status")
+    reason: str = Field(alias="reason")
+
+
 class Preview(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="allow")
 
@@ -450,6 +457,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "JobResult": JobResult,
     "MediaItem": MediaItem,
     "MediaPage": MediaPage,
+    "NotReady": NotReady,
     "Preview": Preview,
     "Progress": Progress,
     "ReplayAccepted": ReplayAccepted,

@@ -447,109 +447,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** Health */
-        Health: {
-            /**
-             * Status
-             * @constant
-             */
-            status: "ok";
-        };
-        /** Influencer */
-        Influencer: {
-            /** Influencerid */
-            influencerId: string;
-            /** Projectid */
-            projectId: string;
-            /** Name */
-            name: string;
-            /** Voice */
-            voice: string;
-            /** Language */
-            language: string;
-            /** Createdat */
-            createdAt: string | null;
-        };
-        /** InfluencerPage */
-        InfluencerPage: {
-            /** Items */
-            items: components["schemas"]["Influencer"][];
-            /** Nextcursor */
-            nextCursor: string | null;
-        };
-        /**
-         * MediaItem
-         * @description A row of the project's media library.
-         */
-        MediaItem: {
-            /**
-             * Mediaid
-             * @example med_01HZX3...
-             */
-            mediaId: string;
-            /** Projectid */
-            projectId: string;
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "demo-video" | "logo" | "screenshot" | "end-card";
-            /**
-             * Mediarole
-             * @enum {string}
-             */
-            mediaRole: "app-demo" | "logo" | "screenshot" | "end-card";
-            /** Mimetype */
-            mimeType: string | null;
-            /** Sizebytes */
-            sizeBytes: number;
-            /**
-             * Durationms
-             * @description Null for still images.
-             */
-            durationMs: number | null;
-            /** Width */
-            width: number;
-            /** Height */
-            height: number;
-            /** Createdat */
-            createdAt: string | null;
-        };
-        /** MediaPage */
-        MediaPage: {
-            /** Items */
-            items: components["schemas"]["MediaItem"][];
-            /**
-             * Nextcursor
-             * @description Pass as ?cursor= for the next page; null on the last page.
-             */
-            nextCursor: string | null;
-        };
-        /** SocialAccount */
-        SocialAccount: {
-            /** Socialaccountid */
-            socialAccountId: string;
-            /** Projectid */
-            projectId: string;
-            /**
-             * Platform
-             * @enum {string}
-             */
-            platform: "tiktok" | "instagram";
-            /** Handle */
-            handle: string;
-            /** Layerids */
-            layerIds: string[];
-            /** Createdat */
-            createdAt: string | null;
-        };
-        /** SocialAccountPage */
-        SocialAccountPage: {
-            /** Items */
-            items: components["schemas"]["SocialAccount"][];
-            /** Nextcursor */
-            nextCursor: string | null;
-        };
         /**
          * AcceptedJob
          * @description The 202 answer to a generation start.
@@ -583,35 +480,6 @@ export interface components {
             stage: "queued";
             /** Startedat */
             startedAt: string | null;
-        };
-        /**
-         * AppMediaUpload
-         * @description POST /v1/projects/:projectId/app-media as multipart/form-data: the file and what it is.
-         */
-        AppMediaUpload: {
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "demo-video" | "logo" | "screenshot" | "end-card";
-            /**
-             * File
-             * Format: binary
-             */
-            file: string;
-        };
-        /**
-         * AppMediaUrlBody
-         * @description POST /v1/projects/:projectId/app-media as JSON: a file for the media service to fetch over https.
-         */
-        AppMediaUrlBody: {
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "demo-video" | "logo" | "screenshot" | "end-card";
-            /** Url */
-            url: string;
         };
         /** Asset */
         Asset: {
@@ -649,10 +517,9 @@ export interface components {
             accepted: boolean;
             /**
              * Reason
-             * @default null
              * @example ALREADY_COMPLETED
              */
-            reason: string | null;
+            reason?: string | null;
         };
         /** Container */
         Container: {
@@ -726,6 +593,350 @@ export interface components {
             estimatedCreditsPerFormat: {
                 [key: string]: number;
             };
+        };
+        /** Health */
+        Health: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "ok";
+        };
+        /** Influencer */
+        Influencer: {
+            /** Influencerid */
+            influencerId: string;
+            /** Projectid */
+            projectId: string;
+            /** Name */
+            name: string;
+            /** Voice */
+            voice: string;
+            /** Language */
+            language: string;
+            /** Createdat */
+            createdAt: string | null;
+        };
+        /** InfluencerPage */
+        InfluencerPage: {
+            /** Items */
+            items: components["schemas"]["Influencer"][];
+            /**
+             * Nextcursor
+             * @description Pass as ?cursor= for the next page; null on the last page.
+             */
+            nextCursor: string | null;
+        };
+        /** Job */
+        Job: {
+            /** Jobid */
+            jobId: string;
+            /** Kind */
+            kind: string;
+            /** Status */
+            status: ("running" | "completed" | "failed" | "canceled") | null;
+            /** Stage */
+            stage: ("queued" | "fetching_inputs" | "compositing" | "uploading") | null;
+            /** Progress */
+            progress: number;
+            /** Projectid */
+            projectId: string;
+            /** Containerids */
+            containerIds: string[];
+            /** Startedat */
+            startedAt: string | null;
+            /** Finishedat */
+            finishedAt: string | null;
+            result: components["schemas"]["JobResult"] | null;
+            error: components["schemas"]["JobError"] | null;
+        };
+        /** JobError */
+        JobError: {
+            /** Code */
+            code: string;
+            /** Message */
+            message: string;
+        };
+        /** JobResult */
+        JobResult: {
+            /** Containerid */
+            containerId: string | null;
+            /** Assets */
+            assets: components["schemas"]["Asset"][];
+        };
+        /**
+         * MediaItem
+         * @description A row of the project's media library.
+         */
+        MediaItem: {
+            /**
+             * Mediaid
+             * @example med_01HZX3...
+             */
+            mediaId: string;
+            /** Projectid */
+            projectId: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "demo-video" | "logo" | "screenshot" | "end-card";
+            /**
+             * Mediarole
+             * @enum {string}
+             */
+            mediaRole: "app-demo" | "logo" | "screenshot" | "end-card";
+            /** Mimetype */
+            mimeType: string | null;
+            /** Sizebytes */
+            sizeBytes: number;
+            /**
+             * Durationms
+             * @description Null for still images.
+             */
+            durationMs: number | null;
+            /** Width */
+            width: number;
+            /** Height */
+            height: number;
+            /** Createdat */
+            createdAt: string | null;
+        };
+        /** MediaPage */
+        MediaPage: {
+            /** Items */
+            items: components["schemas"]["MediaItem"][];
+            /**
+             * Nextcursor
+             * @description Pass as ?cursor= for the next page; null on the last page.
+             */
+            nextCursor: string | null;
+        };
+        /** NotReady */
+        NotReady: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "unavailable";
+            /**
+             * Reason
+             * @example redis unreachable
+             */
+            reason: string;
+        };
+        /** Preview */
+        Preview: {
+            /** Kind */
+            kind: string;
+            /** Videourl */
+            videoUrl: string;
+            /** Thumbnailurl */
+            thumbnailUrl: string | null;
+            /** Durationms */
+            durationMs: number;
+            /** Aspectratio */
+            aspectRatio: string;
+        };
+        /** Progress */
+        Progress: {
+            /** Status */
+            status: ("queued" | "processing" | "completed" | "failed" | "canceled") | null;
+            /** Stage */
+            stage: ("queued" | "fetching_inputs" | "compositing" | "uploading") | null;
+            /** Stageprogress */
+            stageProgress: number | null;
+            /** Etaseconds */
+            etaSeconds: number | null;
+            /** Updatedat */
+            updatedAt: string | null;
+        };
+        /** ReplayAccepted */
+        ReplayAccepted: {
+            /**
+             * Deliveryid
+             * @description The new delivery.
+             */
+            deliveryId: string;
+        };
+        /** RotatedWebhookSecret */
+        RotatedWebhookSecret: {
+            /** Endpointid */
+            endpointId: string;
+            /**
+             * Signingsecret
+             * @description The new secret, shown this once.
+             */
+            signingSecret: string;
+            /**
+             * Previoussecretexpiresat
+             * @description Until then the old secret signs too.
+             */
+            previousSecretExpiresAt: string | null;
+        };
+        /** SocialAccount */
+        SocialAccount: {
+            /** Socialaccountid */
+            socialAccountId: string;
+            /** Projectid */
+            projectId: string;
+            /**
+             * Platform
+             * @enum {string}
+             */
+            platform: "tiktok" | "instagram";
+            /** Handle */
+            handle: string;
+            /** Layerids */
+            layerIds: string[];
+            /** Createdat */
+            createdAt: string | null;
+        };
+        /** SocialAccountPage */
+        SocialAccountPage: {
+            /** Items */
+            items: components["schemas"]["SocialAccount"][];
+            /**
+             * Nextcursor
+             * @description Pass as ?cursor= for the next page; null on the last page.
+             */
+            nextCursor: string | null;
+        };
+        /** WebhookDelivery */
+        WebhookDelivery: {
+            /**
+             * Deliveryid
+             * @example whd_01HZX3...
+             */
+            deliveryId: string;
+            /**
+             * Eventid
+             * @example evt_01HZX3...
+             */
+            eventId: string;
+            /**
+             * Eventtype
+             * @enum {string}
+             */
+            eventType: "job.completed" | "job.failed" | "job.canceled" | "content.generated" | "test.ping";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "succeeded" | "failed" | "abandoned";
+            /** Attempts */
+            attempts: number;
+            /** Laststatuscode */
+            lastStatusCode: number | null;
+            /** Lasterror */
+            lastError: string | null;
+            /** Nextattemptat */
+            nextAttemptAt: string | null;
+            /** Createdat */
+            createdAt: string | null;
+            /**
+             * Replayof
+             * @description The delivery this one replays.
+             */
+            replayOf: string | null;
+        };
+        /** WebhookDeliveryPage */
+        WebhookDeliveryPage: {
+            /** Items */
+            items: components["schemas"]["WebhookDelivery"][];
+            /**
+             * Nextcursor
+             * @description Pass as ?cursor= for the next page; null on the last page.
+             */
+            nextCursor: string | null;
+        };
+        /**
+         * WebhookEndpoint
+         * @description A URL that receives signed events (never its secret).
+         */
+        WebhookEndpoint: {
+            /**
+             * Endpointid
+             * @example whe_01HZX3...
+             */
+            endpointId: string;
+            /** Url */
+            url: string;
+            /** Events */
+            events: ("job.completed" | "job.failed" | "job.canceled" | "content.generated" | "test.ping")[];
+            /** Description */
+            description: string | null;
+            /**
+             * Projectid
+             * @description Only this project's events; null for the whole organization.
+             */
+            projectId: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "paused" | "auto_paused";
+            /** Createdat */
+            createdAt: string | null;
+            /** Updatedat */
+            updatedAt: string | null;
+        };
+        /** WebhookEndpointPage */
+        WebhookEndpointPage: {
+            /** Items */
+            items: components["schemas"]["WebhookEndpoint"][];
+            /**
+             * Nextcursor
+             * @description Pass as ?cursor= for the next page; null on the last page.
+             */
+            nextCursor: string | null;
+        };
+        /** WebhookTestAccepted */
+        WebhookTestAccepted: {
+            /** Deliveryid */
+            deliveryId: string;
+            /** Eventid */
+            eventId: string;
+        };
+        /** WhoAmI */
+        WhoAmI: {
+            /** Organizationid */
+            organizationId: string;
+            /** Keyid */
+            keyId: string;
+            /** Scopes */
+            scopes: string[];
+            /** Creditbalance */
+            creditBalance: number;
+        };
+        /**
+         * AppMediaUpload
+         * @description POST /v1/projects/:projectId/app-media as multipart/form-data: the file and what it is.
+         */
+        AppMediaUpload: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "demo-video" | "logo" | "screenshot" | "end-card";
+            /**
+             * File
+             * Format: binary
+             */
+            file: string;
+        };
+        /**
+         * AppMediaUrlBody
+         * @description POST /v1/projects/:projectId/app-media as JSON: a file for the media service to fetch over https.
+         */
+        AppMediaUrlBody: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "demo-video" | "logo" | "screenshot" | "end-card";
+            /** Url */
+            url: string;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -819,193 +1030,6 @@ export interface components {
             field: string;
             /** Problem */
             problem: string;
-        };
-        /** Job */
-        Job: {
-            /** Jobid */
-            jobId: string;
-            /** Kind */
-            kind: string;
-            /** Status */
-            status: ("running" | "completed" | "failed" | "canceled") | null;
-            /** Stage */
-            stage: ("queued" | "fetching_inputs" | "compositing" | "uploading") | null;
-            /** Progress */
-            progress: number;
-            /** Projectid */
-            projectId: string;
-            /** Containerids */
-            containerIds: string[];
-            /** Startedat */
-            startedAt: string | null;
-            /** Finishedat */
-            finishedAt: string | null;
-            result: components["schemas"]["JobResult"] | null;
-            error: components["schemas"]["JobError"] | null;
-        };
-        /** JobError */
-        JobError: {
-            /** Code */
-            code: string;
-            /** Message */
-            message: string;
-        };
-        /** JobResult */
-        JobResult: {
-            /** Containerid */
-            containerId: string | null;
-            /** Assets */
-            assets: components["schemas"]["Asset"][];
-        };
-        /** Preview */
-        Preview: {
-            /** Kind */
-            kind: string;
-            /** Videourl */
-            videoUrl: string;
-            /** Thumbnailurl */
-            thumbnailUrl: string | null;
-            /** Durationms */
-            durationMs: number;
-            /** Aspectratio */
-            aspectRatio: string;
-        };
-        /** Progress */
-        Progress: {
-            /** Status */
-            status: ("queued" | "processing" | "completed" | "failed" | "canceled") | null;
-            /** Stage */
-            stage: ("queued" | "fetching_inputs" | "compositing" | "uploading") | null;
-            /** Stageprogress */
-            stageProgress: number | null;
-            /** Etaseconds */
-            etaSeconds: number | null;
-            /** Updatedat */
-            updatedAt: string | null;
-        };
-        /** ReplayAccepted */
-        ReplayAccepted: {
-            /**
-             * Deliveryid
-             * @description The new delivery.
-             */
-            deliveryId: string;
-        };
-        /** RotatedWebhookSecret */
-        RotatedWebhookSecret: {
-            /** Endpointid */
-            endpointId: string;
-            /**
-             * Signingsecret
-             * @description The new secret, shown this once.
-             */
-            signingSecret: string;
-            /**
-             * Previoussecretexpiresat
-             * @description Until then the old secret signs too.
-             */
-            previousSecretExpiresAt: string | null;
-        };
-        /** WebhookDelivery */
-        WebhookDelivery: {
-            /**
-             * Deliveryid
-             * @example whd_01HZX3...
-             */
-            deliveryId: string;
-            /**
-             * Eventid
-             * @example evt_01HZX3...
-             */
-            eventId: string;
-            /**
-             * Eventtype
-             * @enum {string}
-             */
-            eventType: "job.completed" | "job.failed" | "job.canceled" | "content.generated" | "test.ping";
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "pending" | "succeeded" | "failed" | "abandoned";
-            /** Attempts */
-            attempts: number;
-            /** Laststatuscode */
-            lastStatusCode: number | null;
-            /** Lasterror */
-            lastError: string | null;
-            /** Nextattemptat */
-            nextAttemptAt: string | null;
-            /** Createdat */
-            createdAt: string | null;
-            /**
-             * Replayof
-             * @description The delivery this one replays.
-             */
-            replayOf: string | null;
-        };
-        /** WebhookDeliveryPage */
-        WebhookDeliveryPage: {
-            /** Items */
-            items: components["schemas"]["WebhookDelivery"][];
-            /** Nextcursor */
-            nextCursor: string | null;
-        };
-        /**
-         * WebhookEndpoint
-         * @description A URL that receives signed events (never its secret).
-         */
-        WebhookEndpoint: {
-            /**
-             * Endpointid
-             * @example whe_01HZX3...
-             */
-            endpointId: string;
-            /** Url */
-            url: string;
-            /** Events */
-            events: ("job.completed" | "job.failed" | "job.canceled" | "content.generated" | "test.ping")[];
-            /** Description */
-            description: string | null;
-            /**
-             * Projectid
-             * @description Only this project's events; null for the whole organization.
-             */
-            projectId: string | null;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "active" | "paused" | "auto_paused";
-            /** Createdat */
-            createdAt: string | null;
-            /** Updatedat */
-            updatedAt: string | null;
-        };
-        /** WebhookEndpointPage */
-        WebhookEndpointPage: {
-            /** Items */
-            items: components["schemas"]["WebhookEndpoint"][];
-            /** Nextcursor */
-            nextCursor: string | null;
-        };
-        /** WebhookTestAccepted */
-        WebhookTestAccepted: {
-            /** Deliveryid */
-            deliveryId: string;
-            /** Eventid */
-            eventId: string;
-        };
-        /** WhoAmI */
-        WhoAmI: {
-            /** Organizationid */
-            organizationId: string;
-            /** Keyid */
-            keyId: string;
-            /** Scopes */
-            scopes: string[];
-            /** Creditbalance */
-            creditBalance: number;
         };
     };
     responses: never;
@@ -4869,7 +4893,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description UNAVAILABLE: a backing service is down; safe to retry with the same Idempotency-Key. */
+            /** @description Not ready: `reason` names what does not answer. */
             503: {
                 headers: {
                     /** @description Our id for this request (`req_…`). */
@@ -4877,7 +4901,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
+                    "application/json": components["schemas"]["NotReady"];
                 };
             };
         };
