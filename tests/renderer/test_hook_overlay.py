@@ -9,17 +9,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from services.renderer import hook_overlay
-from services.renderer.hook_overlay import (
-    bidi_levels,
-    layout_hook,
-    paragraph_is_rtl,
-    paragraphs,
-    render_hook,
-    visual_order,
-    wrap_paragraph,
-    write_hook_png,
-)
+from services.renderer.hook.bidi import bidi_levels, paragraph_is_rtl, visual_order
+from services.renderer.hook.draw import render_hook, write_hook_png
+from services.renderer.hook.fit import layout_hook
+from services.renderer.hook.text import clusters, paragraphs
+from services.renderer.hook.wrap import wrap_paragraph
 from tests.renderer.media_checks import mask_count, mean_abs_diff, mean_x, saturated_mask
 
 W, H = 1080, 1920
@@ -155,7 +149,7 @@ def test_explicit_bidi_controls_are_dropped_and_deep_nesting_does_not_crash() ->
         [
             sys.executable,
             "-c",
-            "import sys; from services.renderer.hook_overlay import render_hook as r; "
+            "import sys; from services.renderer.hook.draw import render_hook as r; "
             "print(r(sys.argv[1], 'en').getbbox())",
             hook,
         ],
@@ -291,5 +285,5 @@ def test_wrap_paragraph_is_greedy_and_breaks_long_words() -> None:
 
 def test_clusters_keep_marks_and_emoji_sequences_whole() -> None:
     family = "👨\u200d👩\u200d👧"
-    assert hook_overlay.clusters(f"ab{family}") == ["a", "b", family]
-    assert hook_overlay.clusters("कि") == ["कि"]
+    assert clusters(f"ab{family}") == ["a", "b", family]
+    assert clusters("कि") == ["कि"]
