@@ -1,28 +1,34 @@
-"""Bidi: the direction of each paragraph, the embedding level of each character, runs in visual order."""
+"""Bidi: the direction of each paragraph, the embedding level of each character, runs in visual order.
+
+Levels come from python-bidi, the whole Unicode Bidirectional Algorithm (UAX #9): weak types (digits
+after Arabic letters are Arabic numbers, a currency sign joins a European number), paired brackets,
+neutrals between two directions. Explicit embeddings and isolates never reach it: text.paragraphs drops
+them. Each wrapped line is resolved on its own, so a neutral ending a line resolves against the
+paragraph's direction rather than the first letter of the next line.
+"""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
+
+from bidi import get_display
 
 from services.renderer.hook.text import is_attached
 
 # Primary language subtags written right to left: the paragraph direction when no letter decides it.
 RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ps", "sd", "syr", "ug", "ur", "yi"})
-
-
-def _strong(ch: str) -> str | None:
-    """'R', 'L' or None. Numbers count as left to right: they read that way in every script."""
-    kind = unicodedata.bidirectional(ch)
-    if kind in ("R", "AL"):
-        return "R"
-    if kind in ("L", "EN", "AN"):
-        return "L"
-    return None
+# Bidi types that can put a character above level 0 in a left-to-right paragraph.
+_RIGHT_TO_LEFT_TYPES = frozenset({"R", "AL", "AN"})
+# python-bidi hands the resolved levels out only in its debug dump: after "levels:", one Level(n) per
+# UTF-8 byte of the text. The text itself is in the dump too, but escaped, so it holds no line break.
+_LEVELS_SECTION = re.compile(r"\n {4}levels: \[\n(.*?)\n {4}\],\n", re.DOTALL)
+_LEVEL = re.compile(r"Level\(\s*(\d+),?\s*\)")
 
 
 def paragraph_is_rtl(text: str, language: str | None) -> bool:
-    """First strong letter decides (Unicode rule P2, numbers don't); the language when there is none."""
+    """First strong letter decides (Unicode rules P2 and P3); the language when there is none."""
     for ch in text:
         kind = unicodedata.bidirectional(ch)
         if kind in ("R", "AL", "L"):
@@ -32,32 +38,24 @@ def paragraph_is_rtl(text: str, language: str | None) -> bool:
 
 
 def bidi_levels(text: str, base_rtl: bool) -> list[int]:
-    """Embedding level of each character: strong ones by type, neutrals by their neighbours."""
-    base = 1 if base_rtl else 0
-    edge = "R" if base_rtl else "L"  # what a paragraph's start and end count as
-    kinds = [None if is_attached(ch) else _strong(ch) for ch in text]
-    after = [edge] * len(text)  # the next strong direction after each character
-    upcoming = edge
-    for i in range(len(text) - 1, -1, -1):
-        after[i] = upcoming
-        upcoming = kinds[i] or upcoming
-    directions: list[str] = []
-    before = edge
-    for i, ch in enumerate(text):
-        kind = kinds[i]
-        if kind is None and is_attached(ch) and directions:
-            kind = directions[-1]
-        if kind is None:
-            kind = before if before == after[i] else edge
-        directions.append(kind)
-        before = kinds[i] or before
-    return [_level(kind, base) for kind in directions]
-
-
-def _level(direction: str, base: int) -> int:
-    if direction == "R":
-        return 1 if base == 0 else base
-    return 0 if base == 0 else 2
+    """The embedding level of each character of one line, in a paragraph of the given direction. A line
+    ends in no whitespace (wrapping strips it), so rule L1 would change nothing."""
+    if not base_rtl and not any(unicodedata.bidirectional(ch) in _RIGHT_TO_LEFT_TYPES for ch in text):
+        return [0] * len(text)  # all left to right: most hooks, spared the dump
+    dump = get_display(text, base_dir="R" if base_rtl else "L", debug=True)
+    section = _LEVELS_SECTION.search(dump)
+    by_byte = [int(level) for level in _LEVEL.findall(section.group(1))] if section else []
+    encoded_length = len(text.encode())
+    if len(by_byte) != encoded_length:
+        raise RuntimeError(f"python-bidi gave {len(by_byte)} levels for {encoded_length} bytes: its dump changed")
+    levels: list[int] = []
+    offset = 0
+    for ch in text:
+        # A cluster is shaped as one run, so it keeps its first character's level: the algorithm resolves a
+        # skin tone (a neutral) on its own.
+        levels.append(levels[-1] if levels and is_attached(ch) else by_byte[offset])
+        offset += len(ch.encode())
+    return levels
 
 
 def visual_order(levels: Sequence[int]) -> list[int]:
