@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fontTools.fontBuilder import FontBuilder
+from fontTools.pens.ttGlyphPen import TTGlyphPen
+from fontTools.ttLib import TTCollection, TTFont
 
 from services.renderer import fonts
 
@@ -68,5 +71,60 @@ def test_an_outline_emoji_font_set_is_drawn_as_outlines(monkeypatch: pytest.Monk
     assert {0x1F602, 0x1F525} <= fonts.covered_codepoints(face.path)
 
 
-def test_parse_cmap_reads_nothing_from_a_non_font() -> None:
-    assert fonts.parse_cmap(b"\x00\x01\x00\x00\x00\x00" + b"\x00" * 10) == frozenset()
+def tiny_font(cmap: dict[int, str]) -> TTFont:
+    """A font of empty glyphs mapping cmap's code points, built with fontTools."""
+    names = [".notdef", *sorted(set(cmap.values()))]
+    builder = FontBuilder(1000, isTTF=True)
+    builder.setupGlyphOrder(names)
+    builder.setupCharacterMap(cmap)
+    builder.setupGlyf({name: TTGlyphPen(None).glyph() for name in names})
+    builder.setupHorizontalMetrics({name: (500, 0) for name in names})
+    builder.setupHorizontalHeader(ascent=800, descent=-200)
+    builder.setupNameTable({"familyName": "Tiny", "styleName": "Bold"})
+    builder.setupOS2()
+    builder.setupPost()
+    return builder.font
+
+
+def test_coverage_is_the_fonts_cmap(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.ttf"
+    tiny_font({ord("A"): "A", 0x1F600: "grin", ord("م"): "meem"}).save(path)
+    assert fonts.covered_codepoints(path) == {ord("A"), 0x1F600, ord("م")}
+    assert not fonts.is_bitmap_font(path)
+
+
+def test_coverage_of_a_collection_is_its_first_fonts(tmp_path: Path) -> None:
+    """What Pillow draws from a .ttc unless told otherwise, as with Noto CJK."""
+    collection = TTCollection()
+    collection.fonts = [tiny_font({0x5B57: "zi"}), tiny_font({ord("A"): "A"})]
+    path = tmp_path / "tiny.ttc"
+    collection.save(path)
+    assert fonts.covered_codepoints(path) == {0x5B57}
+
+
+def test_the_cjk_collection_covers_chinese_japanese_and_korean() -> None:
+    (cjk,) = (face for face in fonts.text_faces() if face.name == "Noto Sans CJK")
+    assert cjk.path.suffix == ".ttc"
+    assert {ord(ch) for ch in "等一下看最後まで見てカ한국어"} <= fonts.covered_codepoints(cjk.path)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"not a font at all", "is not a font file"),
+        (b"\x00\x01\x00\x00" + b"\x00" * 8, "maps no character"),  # an sfnt header with no table
+    ],
+)
+def test_an_emoji_font_that_is_no_usable_font_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: bytes, problem: str
+) -> None:
+    junk = tmp_path / "emoji.ttf"
+    junk.write_bytes(content)
+    monkeypatch.setenv("LAYERS_EMOJI_FONT", str(junk))
+    fonts.emoji_face.cache_clear()
+    try:
+        with pytest.raises(fonts.FontNotFoundError, match=rf"^LAYERS_EMOJI_FONT: {junk} {problem}"):
+            fonts.emoji_face()
+    finally:
+        monkeypatch.delenv("LAYERS_EMOJI_FONT")
+        fonts.emoji_face.cache_clear()
