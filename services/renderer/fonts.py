@@ -10,9 +10,9 @@ process warns once: a missing colour font never fails a render. Chinese, Japanes
 Debian's `fonts-noto-cjk` when it is there (bin/layers installs it, like the colour emoji); without it
 they draw as missing-glyph boxes.
 
-Overrides, for machines laid out differently: LAYERS_FONT_DIR (a folder holding the text faces under
-either file name) and LAYERS_EMOJI_FONT (the path of an emoji font: CBDT colour, or outlines). A face
-that cannot be found is a ConfigError naming the variable. What each face covers is read from its cmap
+Overrides, for machines laid out differently, are settings: LAYERS_FONT_DIR (a folder holding the text
+faces under either file name) and LAYERS_EMOJI_FONT (the path of an emoji font: CBDT colour, or
+outlines). A face that cannot be found is a ConfigError naming the variable. What each face covers is read from its cmap
 with fontTools, once per process.
 """
 
@@ -21,14 +21,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from fontTools.ttLib import TTFont, TTLibError
 
-from common.settings import ConfigError
+from common.settings import ConfigError, current_settings
 
 log = logging.getLogger("layers.renderer")
 
@@ -114,9 +113,9 @@ def package_font_dir() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def search_dirs(env_dir: str | None, package_dir: Path | None, debian_dir: Path) -> tuple[Path, ...]:
+def search_dirs(font_dir: Path | None, package_dir: Path | None, debian_dir: Path) -> tuple[Path, ...]:
     """Where text faces are looked for, most specific first."""
-    dirs = [Path(env_dir)] if env_dir else []
+    dirs = [font_dir] if font_dir else []
     if package_dir is not None:
         dirs.append(package_dir)
     dirs.append(debian_dir)
@@ -142,7 +141,8 @@ def missing_text_font_message(spec: FaceSpec, dirs: tuple[Path, ...]) -> str:
 
 
 def font_dirs() -> tuple[Path, ...]:
-    return (*search_dirs(os.environ.get("LAYERS_FONT_DIR"), package_font_dir(), DEBIAN_NOTO_DIR), DEBIAN_NOTO_CJK_DIR)
+    font_dir = current_settings().font_dir
+    return (*search_dirs(font_dir, package_font_dir(), DEBIAN_NOTO_DIR), DEBIAN_NOTO_CJK_DIR)
 
 
 @functools.cache
@@ -173,11 +173,8 @@ def emoji_face() -> FontFace:
 
 
 def _find_emoji_face() -> FontFace:
-    override = os.environ.get("LAYERS_EMOJI_FONT")
-    if override:
-        path = Path(override)
-        if not path.is_file():
-            raise FontNotFoundError("LAYERS_EMOJI_FONT", f"no font file at {path}")
+    path = current_settings().emoji_font  # a file: the settings check that
+    if path is not None:
         read_coverage("LAYERS_EMOJI_FONT", path)  # first: it refuses a file that is no font
         return FontFace(path.stem, path, is_emoji=True, bitmap=is_bitmap_font(path))
     colour = DEBIAN_NOTO_DIR / EMOJI_FONT_FILE

@@ -9,6 +9,7 @@ from fontTools.fontBuilder import FontBuilder
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTCollection, TTFont
 
+from common.settings import ConfigError
 from services.renderer import fonts
 
 
@@ -30,7 +31,7 @@ def test_colour_emoji_face_is_the_cbdt_noto_build() -> None:
 
 
 def test_a_missing_text_face_names_the_pip_package(tmp_path: Path) -> None:
-    dirs = fonts.search_dirs(str(tmp_path), None, tmp_path / "debian")
+    dirs = fonts.search_dirs(tmp_path, None, tmp_path / "debian")
     spec = fonts.REQUIRED_TEXT_FACES[1]
     assert fonts.locate_face(spec, dirs) is None
     message = fonts.missing_text_font_message(spec, dirs)
@@ -42,31 +43,31 @@ def test_font_dir_override_wins(tmp_path: Path) -> None:
     assert real is not None
     copy = tmp_path / fonts.REQUIRED_TEXT_FACES[0].debian_file
     copy.write_bytes(real.read_bytes())
-    dirs = fonts.search_dirs(str(tmp_path), fonts.package_font_dir(), fonts.DEBIAN_NOTO_DIR)
+    dirs = fonts.search_dirs(tmp_path, fonts.package_font_dir(), fonts.DEBIAN_NOTO_DIR)
     assert fonts.locate_face(fonts.REQUIRED_TEXT_FACES[0], dirs) == copy
 
 
-def test_an_emoji_font_set_but_missing_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("LAYERS_EMOJI_FONT", str(tmp_path / "nope.ttf"))
+def emoji_face_with(monkeypatch: pytest.MonkeyPatch, emoji_font: Path) -> fonts.FontFace:
+    """fonts.emoji_face() with LAYERS_EMOJI_FONT set; its cache is cleared before and after."""
+    monkeypatch.setenv("LAYERS_EMOJI_FONT", str(emoji_font))
     fonts.emoji_face.cache_clear()
     try:
-        with pytest.raises(fonts.FontNotFoundError, match=r"^LAYERS_EMOJI_FONT: no font file at"):
-            fonts.emoji_face()
+        return fonts.emoji_face()
     finally:
         monkeypatch.delenv("LAYERS_EMOJI_FONT")
         fonts.emoji_face.cache_clear()
+
+
+def test_an_emoji_font_set_but_missing_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Refused by the settings (a process starting says so in one line), and so by a render after it."""
+    with pytest.raises(ConfigError, match=rf"^LAYERS_EMOJI_FONT: no font file at {tmp_path}/nope.ttf$"):
+        emoji_face_with(monkeypatch, tmp_path / "nope.ttf")
 
 
 def test_an_outline_emoji_font_set_is_drawn_as_outlines(monkeypatch: pytest.MonkeyPatch) -> None:
     mono = fonts.locate_face(fonts.MONOCHROME_EMOJI_FACE, fonts.font_dirs())
     assert mono is not None  # manimgx-fonts ships it
-    monkeypatch.setenv("LAYERS_EMOJI_FONT", str(mono))
-    fonts.emoji_face.cache_clear()
-    try:
-        face = fonts.emoji_face()
-    finally:
-        monkeypatch.delenv("LAYERS_EMOJI_FONT")
-        fonts.emoji_face.cache_clear()
+    face = emoji_face_with(monkeypatch, mono)
     assert face.is_emoji and not face.bitmap
     assert {0x1F602, 0x1F525} <= fonts.covered_codepoints(face.path)
 
@@ -120,11 +121,5 @@ def test_an_emoji_font_that_is_no_usable_font_names_the_variable(
 ) -> None:
     junk = tmp_path / "emoji.ttf"
     junk.write_bytes(content)
-    monkeypatch.setenv("LAYERS_EMOJI_FONT", str(junk))
-    fonts.emoji_face.cache_clear()
-    try:
-        with pytest.raises(fonts.FontNotFoundError, match=rf"^LAYERS_EMOJI_FONT: {junk} {problem}"):
-            fonts.emoji_face()
-    finally:
-        monkeypatch.delenv("LAYERS_EMOJI_FONT")
-        fonts.emoji_face.cache_clear()
+    with pytest.raises(fonts.FontNotFoundError, match=rf"^LAYERS_EMOJI_FONT: {junk} {problem}"):
+        emoji_face_with(monkeypatch, junk)
