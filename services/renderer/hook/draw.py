@@ -13,7 +13,6 @@ from services.renderer.fonts import EMOJI_NATIVE_SIZE
 from services.renderer.hook.fit import (
     SHADOW_BLUR_RATIO,
     SHADOW_OFFSET_RATIO,
-    HookLayout,
     decoration_pad,
     layout_hook_text,
     stroke_width,
@@ -21,6 +20,7 @@ from services.renderer.hook.fit import (
 from services.renderer.hook.regions import HOOK_CENTER_Y, Box, hook_region, safe_box
 from services.renderer.hook.shaping import (
     FREETYPE_LOCK,
+    HookLayout,
     PlacedRun,
     Shaper,
     emoji_scale,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from services.renderer.hook.bidi import paragraph_is_rtl
 from services.renderer.hook.regions import Box, hook_region, safe_box
-from services.renderer.hook.shaping import FREETYPE_LOCK, LaidLine, Shaper, layout_line, make_shaper
+from services.renderer.hook.shaping import FREETYPE_LOCK, HookLayout, LaidLine, Shaper, layout_line, make_shaper
 from services.renderer.hook.text import clusters, paragraphs
 from services.renderer.hook.wrap import largest_fitting, wrap_paragraph
 
@@ -20,14 +19,6 @@ STROKE_RATIO = 0.085
 SHADOW_BLUR_RATIO = 0.07
 SHADOW_OFFSET_RATIO = 0.045
 ELLIPSIS = "…"
-
-
-@dataclass(frozen=True)
-class HookLayout:
-    size: int
-    line_height: int
-    lines: tuple[LaidLine, ...]
-    truncated: bool
 
 
 def font_sizes(width: int) -> tuple[int, int]:

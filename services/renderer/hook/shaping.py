@@ -49,6 +49,16 @@ class LaidLine:
     width: float
 
 
+@dataclass(frozen=True)
+class HookLayout:
+    """The hook's lines at the largest size that fits; truncated when even the smallest did not."""
+
+    size: int
+    line_height: int
+    lines: tuple[LaidLine, ...]
+    truncated: bool
+
+
 @dataclass(frozen=True, eq=False)
 class Shaper:
     """Everything a layout depends on besides the text: faces, engine, language. One per language and
