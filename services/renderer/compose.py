@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from common.ffmpeg import ProbeError, ProbeResult, decodes, ensure_runnable, ffmpeg_path, probe
-from services.renderer.hook_overlay import Box, HookPng, write_hook_png
+from services.renderer.hook.draw import HookPng, write_hook_png
+from services.renderer.hook.regions import Box
 
 WIDTH, HEIGHT, FPS = 1080, 1920, 30
 SAMPLE_RATE = 48000

@@ -10,9 +10,10 @@ process warns once: a missing colour font never fails a render. Chinese, Japanes
 Debian's `fonts-noto-cjk` when it is there (bin/layers installs it, like the colour emoji); without it
 they draw as missing-glyph boxes.
 
-Overrides, for machines laid out differently: LAYERS_FONT_DIR (a folder holding the text faces under
-either file name) and LAYERS_EMOJI_FONT (the path of an emoji font: CBDT colour, or outlines). A face
-that cannot be found is a ConfigError naming the variable.
+Overrides, for machines laid out differently, are settings: LAYERS_FONT_DIR (a folder holding the text
+faces under either file name) and LAYERS_EMOJI_FONT (the path of an emoji font: CBDT colour, or
+outlines). A face that cannot be found is a ConfigError naming the variable. What each face covers is
+read from its cmap with fontTools, once per process.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.settings import ConfigError
+from fontTools.ttLib import TTFont, TTLibError
+
+from common.settings import ConfigError, current_settings
 
 log = logging.getLogger("layers.renderer")
 
@@ -111,9 +113,9 @@ def package_font_dir() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def search_dirs(env_dir: str | None, package_dir: Path | None, debian_dir: Path) -> tuple[Path, ...]:
+def search_dirs(font_dir: Path | None, package_dir: Path | None, debian_dir: Path) -> tuple[Path, ...]:
     """Where text faces are looked for, most specific first."""
-    dirs = [Path(env_dir)] if env_dir else []
+    dirs = [font_dir] if font_dir else []
     if package_dir is not None:
         dirs.append(package_dir)
     dirs.append(debian_dir)
@@ -139,7 +141,8 @@ def missing_text_font_message(spec: FaceSpec, dirs: tuple[Path, ...]) -> str:
 
 
 def font_dirs() -> tuple[Path, ...]:
-    return (*search_dirs(os.environ.get("LAYERS_FONT_DIR"), package_font_dir(), DEBIAN_NOTO_DIR), DEBIAN_NOTO_CJK_DIR)
+    font_dir = current_settings().font_dir
+    return (*search_dirs(font_dir, package_font_dir(), DEBIAN_NOTO_DIR), DEBIAN_NOTO_CJK_DIR)
 
 
 @functools.cache
@@ -156,22 +159,24 @@ def text_faces() -> tuple[FontFace, ...]:
         path = locate_face(spec, dirs)
         if path is not None:
             faces.append(FontFace(spec.name, path))
+    for face in faces:
+        read_coverage("LAYERS_FONT_DIR", face.path)
     return tuple(faces)
 
 
 @functools.cache
 def emoji_face() -> FontFace:
     """LAYERS_EMOJI_FONT, else Debian's colour emoji, else the monochrome Noto Emoji (warned once)."""
-    override = os.environ.get("LAYERS_EMOJI_FONT")
-    if override:
-        path = Path(override)
-        if not path.is_file():
-            raise FontNotFoundError("LAYERS_EMOJI_FONT", f"no font file at {path}")
-        try:
-            bitmap = is_bitmap_font(path)
-        except struct.error:  # too short to hold a table directory
-            raise FontNotFoundError("LAYERS_EMOJI_FONT", f"{path} is not a font file") from None
-        return FontFace(path.stem, path, is_emoji=True, bitmap=bitmap)
+    face = _find_emoji_face()
+    read_coverage("LAYERS_EMOJI_FONT", face.path)
+    return face
+
+
+def _find_emoji_face() -> FontFace:
+    path = current_settings().emoji_font  # a file: the settings check that
+    if path is not None:
+        read_coverage("LAYERS_EMOJI_FONT", path)  # first: it refuses a file that is no font
+        return FontFace(path.stem, path, is_emoji=True, bitmap=is_bitmap_font(path))
     colour = DEBIAN_NOTO_DIR / EMOJI_FONT_FILE
     if colour.is_file():
         return FontFace("Noto Color Emoji", colour, is_emoji=True, bitmap=True)
@@ -191,78 +196,25 @@ def emoji_face() -> FontFace:
 
 def is_bitmap_font(path: Path) -> bool:
     """A font whose glyphs are colour bitmaps (a CBDT table) rather than outlines."""
-    return _table(path.read_bytes(), b"CBDT") is not None
+    with TTFont(path, fontNumber=0, lazy=True) as font:
+        return "CBDT" in font
+
+
+def read_coverage(variable: str, path: Path) -> None:
+    """Read a chosen face's coverage now, when the process starts: a file that is no usable font is
+    refused then rather than mid-render, and the first hook finds every cmap cached."""
+    try:
+        covered = covered_codepoints(path)
+    except (TTLibError, struct.error) as exc:
+        raise FontNotFoundError(variable, f"{path} is not a font file ({exc})") from None
+    if not covered:
+        raise FontNotFoundError(variable, f"{path} maps no character (it has no Unicode cmap)")
 
 
 @functools.cache
 def covered_codepoints(path: Path) -> frozenset[int]:
-    """The code points a font maps to a real glyph (its Unicode cmap), for font fallback."""
-    return parse_cmap(path.read_bytes())
-
-
-def parse_cmap(data: bytes) -> frozenset[int]:
-    """Read the best Unicode subtable of an sfnt's cmap (format 12, else format 4)."""
-    cmap = _table(data, b"cmap")
-    if cmap is None:
-        return frozenset()
-    (count,) = struct.unpack_from(">H", data, cmap + 2)
-    subtables: dict[tuple[int, int], int] = {}
-    for i in range(count):
-        platform, encoding, offset = struct.unpack_from(">HHI", data, cmap + 4 + 8 * i)
-        subtables[(platform, encoding)] = cmap + offset
-    # Full-repertoire subtables first, then BMP-only ones.
-    for key in ((3, 10), (0, 6), (0, 4), (3, 1), (0, 3), (0, 2), (0, 1), (0, 0)):
-        if key in subtables:
-            start = subtables[key]
-            (fmt,) = struct.unpack_from(">H", data, start)
-            if fmt == 12:
-                return _cmap_format12(data, start)
-            if fmt == 4:
-                return _cmap_format4(data, start)
-    return frozenset()
-
-
-def _table(data: bytes, tag: bytes) -> int | None:
-    # A collection (.ttc) starts with its fonts' directory offsets: the first font's tables are read.
-    (base,) = struct.unpack_from(">I", data, 12) if data[:4] == b"ttcf" else (0,)
-    (count,) = struct.unpack_from(">H", data, base + 4)
-    for i in range(count):
-        record = base + 12 + 16 * i
-        if data[record : record + 4] == tag:
-            (offset,) = struct.unpack_from(">I", data, record + 8)
-            return offset
-    return None
-
-
-def _cmap_format12(data: bytes, start: int) -> frozenset[int]:
-    (groups,) = struct.unpack_from(">I", data, start + 12)
-    points: set[int] = set()
-    for i in range(groups):
-        first, last, glyph = struct.unpack_from(">III", data, start + 16 + 12 * i)
-        points.update(range(first + (1 if glyph == 0 else 0), last + 1))
-    return frozenset(points)
-
-
-def _cmap_format4(data: bytes, start: int) -> frozenset[int]:
-    (seg_x2,) = struct.unpack_from(">H", data, start + 6)
-    segs = seg_x2 // 2
-    ends = struct.unpack_from(f">{segs}H", data, start + 14)
-    starts = struct.unpack_from(f">{segs}H", data, start + 16 + seg_x2)
-    deltas = struct.unpack_from(f">{segs}h", data, start + 16 + 2 * seg_x2)
-    range_base = start + 16 + 3 * seg_x2
-    offsets = struct.unpack_from(f">{segs}H", data, range_base)
-    points: set[int] = set()
-    for i in range(segs):
-        for code in range(starts[i], ends[i] + 1):
-            if code == 0xFFFF:
-                continue
-            if offsets[i] == 0:
-                glyph = (code + deltas[i]) & 0xFFFF
-            else:
-                # idRangeOffset is relative to its own slot in the array.
-                address = range_base + 2 * i + offsets[i] + 2 * (code - starts[i])
-                (glyph,) = struct.unpack_from(">H", data, address)
-                glyph = (glyph + deltas[i]) & 0xFFFF if glyph else 0
-            if glyph:
-                points.add(code)
-    return frozenset(points)
+    """The code points a font maps to a real glyph, for font fallback: its best Unicode cmap (a full
+    repertoire subtable before a BMP-only one; fontTools leaves out what maps to the missing glyph). Of a
+    collection (.ttc, such as Noto CJK) the first font, the one Pillow draws with."""
+    with TTFont(path, fontNumber=0, lazy=True) as font:
+        return frozenset(font.getBestCmap() or {})

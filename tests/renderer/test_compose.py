@@ -23,7 +23,7 @@ from services.renderer.compose import (
     compose,
     sha256_of,
 )
-from services.renderer.hook_overlay import render_hook
+from services.renderer.hook.draw import render_hook
 from tests.renderer import clips
 from tests.renderer.media_checks import (
     band_rms_db,

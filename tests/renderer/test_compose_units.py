@@ -26,7 +26,7 @@ from services.renderer.compose import (
     parse_progress_line,
     sample_aspect,
 )
-from services.renderer.hook_overlay import hook_region, safe_box
+from services.renderer.hook.regions import hook_region, safe_box
 
 
 def probe_result(duration_ms: int, *, audio: bool = True, sar: str = "1:1") -> ProbeResult:

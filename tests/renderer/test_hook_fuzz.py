@@ -29,7 +29,9 @@ from pydantic import ValidationError
 
 from gateway.schemas import UgcRemixBody
 from services.renderer.fonts import covered_codepoints, text_faces
-from services.renderer.hook_overlay import font_sizes, load_font, make_shaper, render_hook, stroke_width
+from services.renderer.hook.draw import render_hook
+from services.renderer.hook.fit import font_sizes, stroke_width
+from services.renderer.hook.shaping import load_font, make_shaper
 from tests.renderer.unicode_blocks import BLOCKS
 
 SEED = os.environ.get("LAYERS_TEST_HOOK_SEED", "layers-hooks-1")

@@ -9,17 +9,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from services.renderer import hook_overlay
-from services.renderer.hook_overlay import (
-    bidi_levels,
-    layout_hook,
-    paragraph_is_rtl,
-    paragraphs,
-    render_hook,
-    visual_order,
-    wrap_paragraph,
-    write_hook_png,
-)
+from services.renderer.hook.bidi import bidi_levels, paragraph_is_rtl, visual_order
+from services.renderer.hook.draw import render_hook, write_hook_png
+from services.renderer.hook.fit import layout_hook
+from services.renderer.hook.text import clusters, paragraphs
+from services.renderer.hook.wrap import wrap_paragraph
 from tests.renderer.media_checks import mask_count, mean_abs_diff, mean_x, saturated_mask
 
 W, H = 1080, 1920
@@ -155,7 +149,7 @@ def test_explicit_bidi_controls_are_dropped_and_deep_nesting_does_not_crash() ->
         [
             sys.executable,
             "-c",
-            "import sys; from services.renderer.hook_overlay import render_hook as r; "
+            "import sys; from services.renderer.hook.draw import render_hook as r; "
             "print(r(sys.argv[1], 'en').getbbox())",
             hook,
         ],
@@ -280,6 +274,63 @@ def test_bidi_levels_and_visual_order() -> None:
     assert visual_order([0, 0]) == [0, 1]
 
 
+def visual(text: str, base_rtl: bool) -> str:
+    """The line's characters left to right as drawn (before raqm mirrors brackets in right-to-left runs)."""
+    return "".join(text[i] for i in visual_order(bidi_levels(text, base_rtl)))
+
+
+HELLO_AR, SAVED, THIS, CATS = "مرحبا", "وفرت", "هذا", "قطط"
+
+
+def test_a_number_after_arabic_letters_reads_with_them() -> None:
+    # W2: digits after an Arabic letter are Arabic numbers; N1: the space between them is right to left too.
+    assert bidi_levels(f"hello {HELLO_AR} 123", base_rtl=False) == [0] * 6 + [1] * 6 + [2] * 3
+    assert visual(f"hello {HELLO_AR} 123", base_rtl=False) == f"hello 123 {HELLO_AR[::-1]}"
+    # Inside right-to-left text a number still reads left to right.
+    assert visual(f"{SAVED} 12 {CATS}", base_rtl=True) == f"{CATS[::-1]} 12 {SAVED[::-1]}"
+
+
+def test_a_currency_sign_after_an_arabic_number_is_neutral() -> None:
+    # W2 turns 150 into an Arabic number before W5 could join the $ to it, so the $ resolves as a neutral
+    # between right-to-left neighbours (N1): it sits at the Arabic's level, left of the number.
+    assert bidi_levels(f"{SAVED} 150$ {THIS}", base_rtl=True) == [1] * 5 + [2] * 3 + [1] * 5
+    assert visual(f"{SAVED} 150$ {THIS}", base_rtl=True) == f"{THIS[::-1]} $150 {SAVED[::-1]}"
+
+
+def test_emoji_between_the_two_directions_take_the_paragraph_direction() -> None:
+    # N2: neutrals between a left-to-right and a right-to-left letter take the embedding direction.
+    assert visual("abc 😂 مر", base_rtl=False) == "abc 😂 رم"
+    assert bidi_levels("abc 😂 مر", base_rtl=True) == [2, 2, 2, 1, 1, 1, 1, 1]
+    assert visual("abc 😂 مر", base_rtl=True) == "رم 😂 abc"
+
+
+def test_paired_brackets_resolve_together() -> None:
+    # N0: the pair encloses left-to-right text but follows Arabic in a right-to-left paragraph, so both
+    # brackets are right to left (one run mirrors both); the spaces between take the embedding level.
+    text = "مر (ab) cd"
+    assert bidi_levels(text, base_rtl=True) == [1, 1, 1, 1, 2, 2, 1, 1, 2, 2]
+    assert visual_order(bidi_levels(text, base_rtl=True)) == [8, 9, 7, 6, 4, 5, 3, 2, 1, 0]
+
+
+def test_a_cluster_keeps_one_level() -> None:
+    """The algorithm resolves a skin tone (a neutral) on its own; a cluster is
+    drawn by one run, so all of it takes the level of its first character."""
+    flag = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
+    text = f"مر 1\ufe0f\u20e3 👋🏽 {flag} ab🏽"
+    for base_rtl in (False, True):
+        levels = iter(bidi_levels(text, base_rtl))
+        for cluster in clusters(text):
+            assert len({next(levels) for _ in cluster}) == 1, (cluster, base_rtl)
+
+
+def test_a_number_after_arabic_is_laid_out_left_of_it() -> None:
+    """The real fonts and raqm: in a left-to-right line the Arabic word and the number after it form one
+    right-to-left stretch, the number drawn at its left."""
+    line = layout_hook(f"hello {HELLO_AR} 123", "en").lines[0]
+    by_text = {placed.run.text.strip(): placed.x for placed in line.runs if placed.run.text.strip()}
+    assert by_text["hello"] < by_text["123"] < by_text[HELLO_AR]
+
+
 def test_wrap_paragraph_is_greedy_and_breaks_long_words() -> None:
     def measure(text: str) -> float:
         return float(len(text))
@@ -291,5 +342,5 @@ def test_wrap_paragraph_is_greedy_and_breaks_long_words() -> None:
 
 def test_clusters_keep_marks_and_emoji_sequences_whole() -> None:
     family = "👨\u200d👩\u200d👧"
-    assert hook_overlay.clusters(f"ab{family}") == ["a", "b", family]
-    assert hook_overlay.clusters("कि") == ["कि"]
+    assert clusters(f"ab{family}") == ["a", "b", family]
+    assert clusters("कि") == ["कि"]

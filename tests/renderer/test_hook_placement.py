@@ -12,7 +12,7 @@ from PIL import Image, ImageChops
 from services.media.faces import detect_face_box
 from services.media.seed_clips import make_reaction_clip
 from services.renderer.compose import ComposeInputs, EncodeSettings, compose
-from services.renderer.hook_overlay import layout_hook
+from services.renderer.hook.fit import layout_hook
 from tests.renderer import clips
 from tests.renderer.media_checks import frame_at
 

@@ -11,9 +11,10 @@ from PIL import Image, ImageChops
 
 from common import ffmpeg
 from common.settings import ConfigError
-from services.renderer import fonts, hook_overlay
+from services.renderer import fonts
 from services.renderer.compose import ComposeFailure, ComposeInputs, compose
-from services.renderer.hook_overlay import render_hook
+from services.renderer.hook import shaping
+from services.renderer.hook.draw import render_hook
 from tests.renderer import clips
 from tests.renderer.media_checks import frame_at, mask_count
 
@@ -26,10 +27,10 @@ def no_colour_emoji(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.setattr(fonts, "DEBIAN_NOTO_DIR", tmp_path / "no-debian-fonts")
     monkeypatch.delenv("LAYERS_EMOJI_FONT", raising=False)
     fonts.emoji_face.cache_clear()
-    hook_overlay.make_shaper.cache_clear()
+    shaping.make_shaper.cache_clear()
     yield
     fonts.emoji_face.cache_clear()
-    hook_overlay.make_shaper.cache_clear()
+    shaping.make_shaper.cache_clear()
 
 
 def near_white(image: Image.Image, box: tuple[int, int, int, int] | None = None) -> int:
@@ -87,11 +88,11 @@ def test_missing_text_fonts_are_a_misconfiguration_not_a_failed_render(
     monkeypatch.setattr(fonts, "DEBIAN_NOTO_DIR", tmp_path)
     monkeypatch.delenv("LAYERS_FONT_DIR", raising=False)
     fonts.text_faces.cache_clear()
-    hook_overlay.make_shaper.cache_clear()
+    shaping.make_shaper.cache_clear()
     try:
         with pytest.raises(ConfigError, match=r"^LAYERS_FONT_DIR: font 'Noto Sans' not found") as raised:
             compose(ComposeInputs(template, landscape_demo, None, hook="Hi"), tmp_path / "out")
     finally:
         fonts.text_faces.cache_clear()
-        hook_overlay.make_shaper.cache_clear()
+        shaping.make_shaper.cache_clear()
     assert not isinstance(raised.value, ComposeFailure)
