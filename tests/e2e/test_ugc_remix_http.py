@@ -14,6 +14,7 @@ import pytest
 from layers.content.v1 import content_pb2
 from layers.render.v1 import render_pb2
 from tests.e2e.stack import Stack
+from tests.support.envelope import error_of
 
 SEED_202_KEYS = {"jobId", "kind", "status", "containerIds", "locationUrl"}
 
@@ -29,11 +30,7 @@ def post(stack: Stack, tenant: dict[str, Any], body: Any, key: str | None = None
 
 
 def assert_error(response, status: int, code: str, details_code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["code"] == code
-    assert error["requestId"] == response.headers["X-Request-Id"] and error["requestId"].startswith("req_")
-    assert set(error) == {"code", "message", "requestId", "details"}
+    error = error_of(response, status, code)
     if details_code is not None:
         assert error["details"]["code"] == details_code
         assert error["details"]["format"] == "ugc-remix"
