@@ -18,7 +18,7 @@ import logging
 from typing import TYPE_CHECKING, Annotated, Any
 
 import grpc
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -27,12 +27,12 @@ from common.settings import Settings
 from gateway.auth import ApiKey, require_scope
 from gateway.deps import ClientsDep, SettingsDep
 from gateway.errors import FieldProblem, payload_too_large, validation_error
-from gateway.idempotency import IdempotentPost, request_fingerprint
+from gateway.idempotency import IdempotencyKey, IdempotentPost, request_fingerprint
 from gateway.openapi import app_media_request_body
 from gateway.project_access import ProjectId, visible_project
 from gateway.rendering import json_response
 from gateway.responses import MediaItem
-from gateway.schemas import IDEMPOTENCY_HEADER, MEDIA_KINDS, idempotency_key_problems, parse_app_media_url_body
+from gateway.schemas import MEDIA_KINDS, idempotency_key_problems, parse_app_media_url_body
 from layers.media.v1 import media_pb2
 
 if TYPE_CHECKING:
@@ -210,7 +210,7 @@ async def create_app_media(
     key: Annotated[ApiKey, Depends(require_scope("projects:write"))],
     clients: ClientsDep,
     settings: SettingsDep,
-    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     project = await visible_project(request, key, project_id)
     problems = idempotency_key_problems(idempotency_key)

@@ -13,12 +13,11 @@ from gateway.auth import ApiKey, require_scope
 from gateway.deps import BodyDep, ClientsDep, RequestIdDep, SignerDep
 from gateway.downloads import Conditions, SignedLink, Variant, asset_of, conditions, serve_asset, signed_link
 from gateway.errors import validation_error
-from gateway.idempotency import request_fingerprint
+from gateway.idempotency import IdempotencyKey, request_fingerprint
 from gateway.project_access import ProjectId, visible_project
 from gateway.rendering import conditional_json, json_response
 from gateway.responses import AcceptedJob, Asset, Container, Progress
 from gateway.schemas import (
-    IDEMPOTENCY_HEADER,
     AssetId,
     ContainerId,
     UgcRemixBody,
@@ -50,7 +49,7 @@ async def create_ugc_remix(
     body: BodyDep,
     clients: ClientsDep,
     request_id: RequestIdDep,
-    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     # Contract order: auth -> scope (dependencies) -> project visible -> body shape -> the rest (content).
     # A cheap look-up first, so an unknown project answers 404 even when the body is also bad.
