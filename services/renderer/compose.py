@@ -152,11 +152,17 @@ class Plan:
     template_sar: float | None  # non-square pixels to undo, None when square
     demo_sar: float | None
     demo_has_audio: bool = False
-    template_size: tuple[int, int] = (WIDTH, HEIGHT)  # as displayed (non-square pixels undone)
+    template_pixels: tuple[int, int] = (WIDTH, HEIGHT)  # width, height as stored (before the SAR)
+    demo_pixels: tuple[int, int] = (WIDTH, HEIGHT)
 
     @property
     def total_seconds(self) -> float:
         return self.template_seconds + self.demo_seconds
+
+    @property
+    def template_size(self) -> tuple[int, int]:
+        """As displayed: non-square pixels undone."""
+        return displayed(self.template_pixels, self.template_sar)
 
 
 # --- probing and planning ---------------------------------------------------------------------------
@@ -193,17 +199,21 @@ def sample_aspect(result: ProbeResult) -> float | None:
     return None if ratio <= 0 or abs(ratio - 1.0) < 1e-3 else ratio
 
 
+def displayed(pixels: tuple[int, int], sar: float | None) -> tuple[int, int]:
+    return max(1, round(pixels[0] * (sar or 1.0))), max(1, pixels[1])
+
+
 def make_plan(template: ProbeResult, demo: ProbeResult, music: ProbeResult | None, cap: float) -> Plan:
-    sar = sample_aspect(template)
     return Plan(
         template_seconds=template.duration_ms / 1000,
         demo_seconds=min(demo.duration_ms / 1000, cap),
         template_has_audio=template.has_audio,
         has_music=music is not None,
-        template_sar=sar,
+        template_sar=sample_aspect(template),
         demo_sar=sample_aspect(demo),
         demo_has_audio=demo.has_audio,
-        template_size=(max(1, round(template.width * (sar or 1.0))), max(1, template.height)),
+        template_pixels=(max(1, template.width), max(1, template.height)),
+        demo_pixels=(max(1, demo.width), max(1, demo.height)),
     )
 
 
@@ -225,8 +235,26 @@ def face_in_frame(plan: Plan, face: tuple[float, float, float, float] | None) ->
 # --- the ffmpeg command -----------------------------------------------------------------------------
 
 
-def _sar_fix(sar: float | None) -> str:
-    return "" if sar is None else f"scale=trunc(iw*{sar:.6f}/2)*2:ih,setsar=1,"
+def cover(pixels: tuple[int, int], sar: float | None, width: int, height: int, flags: str = "") -> str:
+    """Fill width×height without stretching: crop the source's middle to that shape (in its own pixels,
+    so non-square ones are undone by the one scale that follows), scale it, and stay in yuv420p."""
+    w, h = pixels
+    shown_w = w * (sar or 1.0)
+    if shown_w * height > h * width:  # wider than the frame: keep the full height
+        w = max(1, min(w, round(h * width / height / (sar or 1.0))))
+    else:
+        h = max(1, min(h, round(shown_w * height / width)))
+    return f"crop={w}:{h},scale={width}:{height}{flags},format=yuv420p,setsar=1"
+
+
+def demo_rect(plan: Plan) -> tuple[int, int, int, int]:
+    """Width, height, x and y of the demo fitted into the frame: even sizes and offsets (4:2:0 chroma),
+    one side touching the frame's edges."""
+    shown_w, shown_h = displayed(plan.demo_pixels, plan.demo_sar)
+    scale = min(WIDTH / shown_w, HEIGHT / shown_h)
+    w = min(WIDTH, max(2, round(shown_w * scale / 2) * 2))
+    h = min(HEIGHT, max(2, round(shown_h * scale / 2) * 2))
+    return w, h, (WIDTH - w) // 4 * 2, (HEIGHT - h) // 4 * 2
 
 
 def _timed(seconds: float) -> str:
@@ -240,14 +268,13 @@ def thumbnail_at(plan: Plan) -> float:
 
 def video_graph(plan: Plan, hook: HookPng | None, hook_input: int) -> list[str]:
     """[vout], the video, and [thumb], one frame of the hook segment at thumbnail size."""
-    t1, d = plan.template_seconds, plan.demo_seconds
-    fill = f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT},setsar=1"
-    chains = [f"[0:v]setpts=PTS-STARTPTS,fps={FPS},{_sar_fix(plan.template_sar)}{fill},{_timed(t1)}[tpl]"]
+    fill = cover(plan.template_pixels, plan.template_sar, WIDTH, HEIGHT)
+    chains = [f"[0:v]setpts=PTS-STARTPTS,fps={FPS},{fill},{_timed(plan.template_seconds)}[tpl]"]
     if hook is not None:
         # The PNG is one image, decoded once and blended over its own box only (repeat its last frame).
-        chains.append(f"[tpl][{hook_input}:v]overlay=x={hook.x}:y={hook.y}:eof_action=repeat,format=yuv420p[seg1]")
+        chains.append(f"[tpl][{hook_input}:v]overlay=x={hook.x}:y={hook.y}:eof_action=repeat[seg1]")
     else:
-        chains.append("[tpl]format=yuv420p[seg1]")
+        chains.append("[tpl]null[seg1]")
     at_frame = round(thumbnail_at(plan) * FPS)
     chains += [
         "[seg1]split=2[seg1v][seg1t]",
@@ -255,19 +282,41 @@ def video_graph(plan: Plan, hook: HookPng | None, hook_input: int) -> list[str]:
             f"[seg1t]trim=start_frame={at_frame}:end_frame={at_frame + 1},"
             f"scale={THUMB_WIDTH}:{THUMB_HEIGHT}:flags=lanczos,format=yuvj420p[thumb]"
         ),
-        f"[1:v]setpts=PTS-STARTPTS,fps={FPS},{_sar_fix(plan.demo_sar)}{_timed(d)},split=2[dfg][dbg]",
-        (
-            f"[dbg]fps={BACKDROP_FPS},"
-            f"scale={BLUR_WIDTH}:{BLUR_HEIGHT}:force_original_aspect_ratio=increase:flags=area,"
-            f"crop={BLUR_WIDTH}:{BLUR_HEIGHT},gblur=sigma={BLUR_SIGMA},lutyuv={BACKDROP_LUT},"
-            f"scale={WIDTH}:{HEIGHT}:flags=bilinear,fps={FPS},{_timed(d)},setsar=1[bg]"
-        ),
-        # The demo itself is scaled once, with the same (default bicubic) scaler as a plain fit.
-        f"[dfg]scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[fg]",
-        "[bg][fg]overlay=x=(W-w)/2:y=(H-h)/2,format=yuv420p,setsar=1[seg2]",
+        *demo_graph(plan),
         "[seg1v][seg2]concat=n=2:v=1:a=0[vout]",
     ]
     return chains
+
+
+def demo_graph(plan: Plan) -> list[str]:
+    """[seg2]: the demo fitted into the frame, scaled once (with a plain fit's default bicubic), beside or
+    between bands of its blurred backdrop. Stacked, not overlaid: an overlay would blend every pixel of
+    the opaque demo through an alpha plane the scaler made up for it."""
+    w, h, x, y = demo_rect(plan)
+    demo = f"[1:v]setpts=PTS-STARTPTS,fps={FPS},{_timed(plan.demo_seconds)}"
+    fg = f"scale={w}:{h},format=yuv420p,setsar=1"
+    if w == WIDTH:  # wider than 9:16: bands above and below
+        stack, before, after = "vstack", (WIDTH, y, 0, 0), (WIDTH, HEIGHT - y - h, 0, y + h)
+    else:  # narrower: bands left and right
+        stack, before, after = "hstack", (x, HEIGHT, 0, 0), (WIDTH - x - w, HEIGHT, x + w, 0)
+    bands = {name: band for name, band in (("before", before), ("after", after)) if band[0] > 0 and band[1] > 0}
+    if not bands:
+        return [f"{demo},{fg}[seg2]"]  # the demo fills the frame: no backdrop shows
+    backdrop = (
+        f"[dbg]fps={BACKDROP_FPS},{cover(plan.demo_pixels, plan.demo_sar, BLUR_WIDTH, BLUR_HEIGHT, ':flags=area')},"
+        f"gblur=sigma={BLUR_SIGMA},lutyuv={BACKDROP_LUT},"
+        f"scale={WIDTH}:{HEIGHT}:flags=bilinear,fps={FPS},{_timed(plan.demo_seconds)},"
+        f"split={len(bands)}{''.join(f'[bg_{name}]' for name in bands)}"
+    )
+    crops = [f"[bg_{name}]crop={bw}:{bh}:{bx}:{by}[{name}]" for name, (bw, bh, bx, by) in bands.items()]
+    order = "".join(f"[{name}]" for name in ("before", "fg", "after") if name == "fg" or name in bands)
+    return [
+        f"{demo},split=2[dfg][dbg]",
+        backdrop,
+        f"[dfg]{fg}[fg]",
+        *crops,
+        f"{order}{stack}=inputs={len(bands) + 1}[seg2]",
+    ]
 
 
 @dataclass(frozen=True)

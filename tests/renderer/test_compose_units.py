@@ -131,10 +131,10 @@ def test_music_ducks_under_whichever_segment_has_its_own_audio() -> None:
 
 def test_the_face_box_follows_the_fill_s_scale_and_crop() -> None:
     # A 16:9 template is scaled to 1920 high (3413 wide) and cropped to its middle 1080 columns.
-    wide = Plan(1.0, 1.0, False, False, None, None, template_size=(1280, 720))
+    wide = Plan(1.0, 1.0, False, False, None, None, template_pixels=(1280, 720))
     assert face_in_frame(wide, (0.5, 0.25, 0.1, 0.5)) == (540, 480, 882, 1440)
     assert face_in_frame(wide, (0.0, 0.0, 0.1, 0.1)) is None  # cropped away: nothing to avoid
-    portrait = Plan(1.0, 1.0, False, False, None, None, template_size=(720, 1280))
+    portrait = Plan(1.0, 1.0, False, False, None, None, template_pixels=(720, 1280))
     assert face_in_frame(portrait, (0.25, 0.25, 0.5, 0.25)) == (270, 480, 810, 960)
     assert face_in_frame(portrait, None) is None
 
