@@ -426,6 +426,14 @@ def measure_command(inputs: ComposeInputs, plan: Plan, gain: Gain | None) -> lis
     return [*cmd, "-filter_complex", ";".join(graph), "-map", "[aout]", "-f", "null", "-"]
 
 
+def codec_args(encode: EncodeSettings) -> list[str]:
+    """The encoders and their settings (bench/render.py gives its plain encode the same ones)."""
+    args = ["-threads", str(encode.threads)]
+    args += ["-c:v", "libx264", "-preset", encode.preset, "-crf", str(encode.crf), "-profile:v", "high"]
+    args += ["-pix_fmt", "yuv420p", "-r", str(FPS), "-fps_mode", "cfr", "-g", str(FPS * KEYFRAME_SECONDS)]
+    return [*args, "-c:a", "aac", "-b:a", encode.audio_bitrate, "-ar", str(SAMPLE_RATE), "-ac", "2"]
+
+
 def build_command(
     inputs: ComposeInputs,
     plan: Plan,
@@ -442,10 +450,7 @@ def build_command(
     args += ["-filter_complex", ";".join(video_graph(plan, hook, hook_input))]
     args += ["-filter_complex", ";".join(audio_graph(plan, music_input, gain))]
     args += ["-filter_complex_threads", str(encode.threads)]
-    args += ["-map", "[vout]", "-map", "[aout]", "-threads", str(encode.threads)]
-    args += ["-c:v", "libx264", "-preset", encode.preset, "-crf", str(encode.crf), "-profile:v", "high"]
-    args += ["-pix_fmt", "yuv420p", "-r", str(FPS), "-fps_mode", "cfr", "-g", str(FPS * KEYFRAME_SECONDS)]
-    args += ["-c:a", "aac", "-b:a", encode.audio_bitrate, "-ar", str(SAMPLE_RATE), "-ac", "2"]
+    args += ["-map", "[vout]", "-map", "[aout]", *codec_args(encode)]
     args += ["-t", f"{plan.total_seconds:.3f}", "-movflags", "+faststart", "-f", "mp4", str(output)]
     args += ["-map", "[thumb]", "-frames:v", "1", "-q:v", "3", "-update", "1", "-f", "image2", str(thumbnail)]
     return args
@@ -635,7 +640,7 @@ def compose(
             music = probe_input("music", inputs.music_path, inputs.music_probe, need_video=False)
         plan = make_plan(template, demo, music, inputs.demo_cap_seconds)
         hook = _hook_png(inputs, plan, hook_png)
-        gain = _loudness_gain(inputs, plan, should_stop)
+        gain = loudness_gain(inputs, plan, should_stop)
         tracker = ProgressTracker(plan.total_seconds, FFMPEG_PROGRESS_SHARE, on_progress)
         cmd = build_command(inputs, plan, hook, partial, inputs.encode, thumb, gain)
         code, stderr = run_ffmpeg(cmd, tracker, should_stop)
@@ -670,7 +675,7 @@ def _hook_png(inputs: ComposeInputs, plan: Plan, path: Path) -> HookPng | None:
     return write_hook_png(inputs.hook, inputs.language, path, WIDTH, HEIGHT, face=face)  # no font: ConfigError
 
 
-def _loudness_gain(inputs: ComposeInputs, plan: Plan, should_stop: Callable[[], bool] | None) -> Gain | None:
+def loudness_gain(inputs: ComposeInputs, plan: Plan, should_stop: Callable[[], bool] | None) -> Gain | None:
     """The gain that brings the mix to the target. One gain where the peaks stay under the ceiling.
     Otherwise the limiter follows it and takes loudness away where it works (spiky audio loses most of
     its measured loudness with its spikes), so the limited mix is measured and the gain raised by what
