@@ -57,10 +57,12 @@ SILENCE_LUFS = -70.0  # measured below this, there is nothing to normalise
 # is one more audio-only pass, and there are at most this many (spiky audio takes three).
 LOUDNESS_TOLERANCE, LIMITED_PASSES = 0.5, 4
 # A true peak is the signal's peak between samples: the limiter works at 4× our rate to see it (as
-# ebur128 measures it), looks 5 ms ahead and lets go over 100 ms (shorter pumps audibly).
+# ebur128 measures it), looks 5 ms ahead and lets go over 100 ms (shorter pumps audibly). Its ceiling is
+# lower still: a limited mix sits at it often, and AAC overshoots it by up to ~0.3 dB there.
+LIMITER_CEILING = TARGET_TRUE_PEAK - 0.5
 LIMITER = (
     f"aresample={4 * SAMPLE_RATE},"
-    f"alimiter=limit={10 ** (TARGET_TRUE_PEAK / 20):.4f}:attack=5:release=100:level=false:latency=true,"
+    f"alimiter=limit={10 ** (LIMITER_CEILING / 20):.4f}:attack=5:release=100:level=false:latency=true,"
     f"aresample={SAMPLE_RATE}"
 )
 # A keyframe at least this often: a seek decodes at most this much; fewer of them is a cheaper encode.
