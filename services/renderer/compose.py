@@ -28,6 +28,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -636,14 +637,19 @@ def compose(
     tracker = ProgressTracker(0.0, FFMPEG_PROGRESS_SHARE, on_progress)
     finished = False
     try:
-        template = probe_input("template", inputs.template_path, inputs.template_probe, need_video=True)
-        demo = probe_input("demo", inputs.demo_path, inputs.demo_probe, need_video=True)
-        music = None
-        if inputs.music_path is not None:
-            music = probe_input("music", inputs.music_path, inputs.music_probe, need_video=False)
-        plan = make_plan(template, demo, music, inputs.demo_cap_seconds)
-        hook = _hook_png(inputs, plan, hook_png)
-        gain = loudness_gain(inputs, plan, should_stop)
+        # Probing waits on ffprobe and ffmpeg, the loudness passes on ffmpeg, the hook is drawn in Python:
+        # side by side, they take the wall time of the longest, not the sum.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            known = {"template": inputs.template_probe, "demo": inputs.demo_probe, "music": inputs.music_probe}
+            probing = {
+                name: pool.submit(probe_input, name, path, known[name], name != "music")
+                for name, path in _named_inputs(inputs).items()
+            }
+            probed = {name: job.result() for name, job in probing.items()}  # in input order: blames the first
+            plan = make_plan(probed["template"], probed["demo"], probed.get("music"), inputs.demo_cap_seconds)
+            drawing = pool.submit(_hook_png, inputs, plan, hook_png)
+            gain = loudness_gain(inputs, plan, should_stop)
+            hook = drawing.result()
         tracker = ProgressTracker(plan.total_seconds, FFMPEG_PROGRESS_SHARE, on_progress)
         cmd = build_command(inputs, plan, hook, partial, inputs.encode, thumb, gain)
         code, stderr = run_ffmpeg(cmd, tracker, should_stop)
