@@ -1,10 +1,11 @@
 """Benchmark: one default compose() against a plain ffmpeg of the same output shape and length.
 
 The plain command is the floor: the same inputs scaled (fit, padded) to 1080×1920, concatenated,
-music trimmed under it, encoded with the same x264 preset and AAC, `+faststart`; no hook, no blur, no
-mix, no loudness pass. The ratio says what the hook, the blurred backdrop, the audio mix and its
-loudness measurement cost on top. The quality figures compare the app demo as both show it (its
-fitted rectangle, over the demo segment): SSIM and PSNR of compose()'s output against the plain one.
+music trimmed under it, encoded with exactly compose()'s encoder arguments (`compose.codec_args`: x264
+preset, CRF, threads, keyframe interval, AAC), `+faststart`; no hook, no blur, no mix, no loudness
+passes. The ratio says what the hook, the blurred backdrop, the audio mix and its loudness measurement
+cost on top. The quality figures compare the app demo as both show it (its fitted rectangle, over the
+demo segment): SSIM and PSNR of compose()'s output against the plain one.
 
     .venv/bin/python bench/render.py                  # 3 s template + 20 s demo, 1 run each
     .venv/bin/python bench/render.py --demo-seconds 10 --runs 3
@@ -18,7 +19,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +36,11 @@ from services.renderer.compose import (
     WIDTH,
     ComposeInputs,
     EncodeSettings,
+    codec_args,
     compose,
+    demo_rect,
+    loudness_gain,
+    make_plan,
 )
 from tests.renderer import clips
 
@@ -78,7 +82,7 @@ def make_inputs(folder: Path, args: argparse.Namespace) -> Inputs:
     )
 
 
-def plain_command(inputs: Inputs, output: Path, preset: str) -> list[str]:
+def plain_command(inputs: Inputs, output: Path, encode: EncodeSettings) -> list[str]:
     """Scale (fit + pad) both clips, concatenate, put the trimmed music under it: nothing more."""
     total = inputs.template_seconds + inputs.demo_seconds
     fit = (
@@ -94,9 +98,7 @@ def plain_command(inputs: Inputs, output: Path, preset: str) -> list[str]:
         *("-hide_banner", "-nostdin", "-y", "-v", "error"),
         *("-i", str(inputs.template), "-t", f"{inputs.demo_seconds:.3f}", "-i", str(inputs.demo)),
         *("-stream_loop", "-1", "-i", str(inputs.music)),
-        *("-filter_complex", graph, "-map", "[v]", "-map", "[m]"),
-        *("-c:v", "libx264", "-preset", preset, "-crf", str(EncodeSettings().crf), "-pix_fmt", "yuv420p"),
-        *("-threads", "2", "-c:a", "aac", "-b:a", "160k", "-ac", "2"),
+        *("-filter_complex", graph, "-map", "[v]", "-map", "[m]", *codec_args(encode)),
         *("-t", f"{total:.3f}", "-movflags", "+faststart", str(output)),
     ]
 
@@ -115,34 +117,31 @@ def timed(run: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, cpu_seconds() - cpu
 
 
+def compose_spec(inputs: Inputs, args: argparse.Namespace) -> ComposeInputs:
+    encode = EncodeSettings(preset=args.preset)
+    return ComposeInputs(inputs.template, inputs.demo, inputs.music, hook=args.hook, language="ar", encode=encode)
+
+
 def time_compose(inputs: Inputs, workdir: Path, args: argparse.Namespace) -> tuple[float, float, Path]:
-    spec = ComposeInputs(
-        inputs.template,
-        inputs.demo,
-        inputs.music,
-        hook=args.hook,
-        language="ar",
-        encode=EncodeSettings(preset=args.preset),
-    )
+    spec = compose_spec(inputs, args)
     wall, cpu = timed(lambda: compose(spec, workdir))
     return wall, cpu, workdir / VIDEO_NAME
 
 
-def time_plain(inputs: Inputs, output: Path, preset: str) -> tuple[float, float]:
-    return timed(lambda: subprocess.run(plain_command(inputs, output, preset), check=True, capture_output=True))
+def time_loudness(inputs: Inputs, args: argparse.Namespace) -> tuple[float, float]:
+    """The audio-only passes that choose the loudness gain, alone (compose() runs them too)."""
+    plan = make_plan(probe(inputs.template), probe(inputs.demo), probe(inputs.music), inputs.demo_seconds)
+    return timed(lambda: loudness_gain(compose_spec(inputs, args), plan, None))
 
 
-def demo_rect(width: int, height: int) -> tuple[int, int, int, int]:
-    """w, h, x, y of a width×height demo fitted into the frame (as both commands scale it)."""
-    scale = min(WIDTH / width, HEIGHT / height)
-    w, h = round(width * scale / 2) * 2, round(height * scale / 2) * 2
-    return w, h, (WIDTH - w) // 2, (HEIGHT - h) // 2
+def time_plain(inputs: Inputs, output: Path, encode: EncodeSettings) -> tuple[float, float]:
+    return timed(lambda: subprocess.run(plain_command(inputs, output, encode), check=True, capture_output=True))
 
 
 def demo_quality(composed: Path, plain: Path, inputs: Inputs) -> tuple[float, float]:
     """SSIM (All) and average PSNR (dB) of the demo's rectangle over the demo segment, composed vs plain."""
-    demo = probe(inputs.demo)
-    w, h, x, y = demo_rect(demo.width, demo.height)
+    # Where compose() puts the demo; the plain fit centres it in the same rectangle.
+    w, h, x, y = demo_rect(make_plan(probe(inputs.template), probe(inputs.demo), None, inputs.demo_seconds))
     cut = f"trim=start={inputs.template_seconds:.3f},setpts=PTS-STARTPTS,crop={w}:{h}:{x}:{y},split=2"
     graph = f"[0:v]{cut}[a1][a2];[1:v]{cut}[b1][b2];[a1][b1]ssim;[a2][b2]psnr"
     cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-i", str(composed), "-i", str(plain)]
@@ -163,16 +162,18 @@ def describe(path: Path) -> str:
 def run(args: argparse.Namespace, folder: Path) -> None:
     print(f"making inputs in {folder} ...", flush=True)
     inputs = make_inputs(folder, args)
-    compose_times, plain_times, compose_cpu, plain_cpu = [], [], [], []
+    encode = EncodeSettings(preset=args.preset)
+    compose_times, plain_times, compose_cpu, plain_cpu, loudness_times = [], [], [], [], []
     composed = plain = folder / "none"
     for i in range(args.runs):
         seconds, cpu, composed = time_compose(inputs, folder / f"compose-{i}", args)
         compose_times.append(seconds)
         compose_cpu.append(cpu)
         plain = folder / f"plain-{i}.mp4"
-        seconds, cpu = time_plain(inputs, plain, args.preset)
+        seconds, cpu = time_plain(inputs, plain, encode)
         plain_times.append(seconds)
         plain_cpu.append(cpu)
+        loudness_times.append(time_loudness(inputs, args)[0])
     compose_s, plain_s = statistics.median(compose_times), statistics.median(plain_times)
     cpu_ratio = statistics.median(compose_cpu) / statistics.median(plain_cpu)
     total = inputs.template_seconds + inputs.demo_seconds
@@ -181,9 +182,12 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     ssim, psnr = demo_quality(composed, plain, inputs)
     print(f"compose()         : {compose_s:.2f} s wall  ({describe(composed)})")
     print(f"plain ffmpeg      : {plain_s:.2f} s wall  ({describe(plain)})")
-    print(f"ratio             : {compose_s / plain_s:.2f}x  (x264 preset {args.preset}, {args.runs} run(s), median)")
+    print(f"ratio             : {compose_s / plain_s:.2f}x  ({args.runs} run(s), median)")
     print(f"CPU time ratio    : {cpu_ratio:.2f}x  (user+system, medians: ", end="")
     print(f"compose() {statistics.median(compose_cpu):.2f} s, plain {statistics.median(plain_cpu):.2f} s)")
+    loudness_s = statistics.median(loudness_times)
+    print(f"loudness passes   : {loudness_s:.2f} s wall, audio only (part of compose()'s time, median)")
+    print(f"encoders (both)   : {' '.join(codec_args(encode))}")
     print(f"real-time factor  : compose() {total / compose_s:.2f}x, plain {total / plain_s:.2f}x (video s per wall s)")
     print(f"app-demo quality  : SSIM {ssim:.4f}, PSNR {psnr:.2f} dB (its rectangle in the demo segment, vs plain)")
     print(f"each run (s)      : compose() {', '.join(f'{t:.2f}' for t in compose_times)}; ", end="")
@@ -192,12 +196,8 @@ def run(args: argparse.Namespace, folder: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        run(args, args.keep)
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
-        run(args, Path(tmp))
+    with clips.work_folder(args.keep, "bench-render-") as folder:
+        run(args, folder)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The composition core: template + hook, then the app demo, under music, in one ffmpeg pass.
 
 Pure function on local files: `compose(inputs, workdir)` probes the inputs, draws the hook to a PNG,
-measures the mix's loudness (an audio-only ffmpeg pass), runs ONE ffmpeg that writes the MP4 and the
+measures the mix's loudness (audio-only ffmpeg passes), runs ONE ffmpeg that writes the MP4 and the
 thumbnail, and measures the result with ffprobe and sha256. No queue, no gRPC: the worker does that.
 
 Output: 1080×1920, 30 fps CFR, H.264 yuv420p, AAC 48 kHz stereo, MP4 with the index first.
@@ -10,8 +10,9 @@ it, in the platforms' safe zone and clear of the template's face box; segment tw
 into 9:16 over a blurred, darkened copy of itself, capped at demo_cap_seconds. Music loops or is
 trimmed to the whole length, fades out over the last second and is ducked under the template's and the
 demo's own audio where they have any. The mix is normalised to -14 LUFS integrated (what TikTok, Reels
-and Shorts play at) with true peaks under -1 dBTP: the first pass's loudnorm measurement gives one gain,
-or, where that gain would push the peaks over, loudnorm's dynamic mode (its true-peak limiter) applies it.
+and Shorts play at) with true peaks under -1 dBTP: ebur128 measures the mix in an audio-only pass, and
+the render applies one gain; where that gain would push the peaks over, a true-peak limiter follows it,
+and the limited mix is measured again (it lost loudness where the limiter worked) until the gain lands.
 The thumbnail is a frame of segment one: the hook on the template, as a feed shows it.
 """
 
@@ -27,6 +28,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,13 +48,26 @@ MUSIC_RAMP_SECONDS = 0.5
 # The demo's backdrop is blurred at 1/7.5 of the frame and scaled up bilinearly: a blur looks the same at
 # any resolution, and this costs a fiftieth of blurring at full size.
 BLUR_WIDTH, BLUR_HEIGHT, BLUR_SIGMA = 144, 256, 5
-# It changes 5 times a second (each frame shown six times): motion in a blur that wide reads the same, and
-# the encoder skips the repeated blocks (a third less CPU than a live backdrop); the demo keeps every frame.
-BACKDROP_FPS = 5
+# It changes 3 times a second (each frame shown ten times): motion in a blur that wide reads the same, and
+# the encoder skips the repeated blocks. Each change costs x264 a P-frame's worth of the bands: at 5 a
+# second they were ~9% of the render's CPU, at 3 ~5%. The demo itself keeps every frame.
+BACKDROP_FPS = 3
 BACKDROP_LUT = "y=val*0.72:u=128+(val-128)*0.8:v=128+(val-128)*0.8"  # darker, less saturated
-# Loudness the platforms normalise to; the peak target sits below -1 dBTP to leave AAC's overshoot room.
-TARGET_LUFS, TARGET_TRUE_PEAK, TARGET_LRA = -14.0, -1.5, 20.0
+# Loudness the platforms normalise to; the peak ceiling sits below -1 dBTP to leave AAC's overshoot room.
+TARGET_LUFS, TARGET_TRUE_PEAK = -14.0, -1.5
 SILENCE_LUFS = -70.0  # measured below this, there is nothing to normalise
+# The limited mix must land this close to the target (the platforms' window is ±1 LU); each correction
+# is one more audio-only pass, and there are at most this many (spiky audio takes three).
+LOUDNESS_TOLERANCE, LIMITED_PASSES = 0.5, 4
+# A true peak is the signal's peak between samples: the limiter works at 4× our rate to see it (as
+# ebur128 measures it), looks 5 ms ahead and lets go over 100 ms (shorter pumps audibly). Its ceiling is
+# lower still: a limited mix sits at it often, and AAC overshoots it by up to ~0.3 dB there.
+LIMITER_CEILING = TARGET_TRUE_PEAK - 0.5
+LIMITER = (
+    f"aresample={4 * SAMPLE_RATE},"
+    f"alimiter=limit={10 ** (LIMITER_CEILING / 20):.4f}:attack=5:release=100:level=false:latency=true,"
+    f"aresample={SAMPLE_RATE}"
+)
 # A keyframe at least this often: a seek decodes at most this much; fewer of them is a cheaper encode.
 KEYFRAME_SECONDS = 4
 POLL_SECONDS = 0.1  # how often should_stop is asked (the contract says at least every 0.25 s)
@@ -142,11 +157,17 @@ class Plan:
     template_sar: float | None  # non-square pixels to undo, None when square
     demo_sar: float | None
     demo_has_audio: bool = False
-    template_size: tuple[int, int] = (WIDTH, HEIGHT)  # as displayed (non-square pixels undone)
+    template_pixels: tuple[int, int] = (WIDTH, HEIGHT)  # width, height as stored (before the SAR)
+    demo_pixels: tuple[int, int] = (WIDTH, HEIGHT)
 
     @property
     def total_seconds(self) -> float:
         return self.template_seconds + self.demo_seconds
+
+    @property
+    def template_size(self) -> tuple[int, int]:
+        """As displayed: non-square pixels undone."""
+        return displayed(self.template_pixels, self.template_sar)
 
 
 # --- probing and planning ---------------------------------------------------------------------------
@@ -183,17 +204,21 @@ def sample_aspect(result: ProbeResult) -> float | None:
     return None if ratio <= 0 or abs(ratio - 1.0) < 1e-3 else ratio
 
 
+def displayed(pixels: tuple[int, int], sar: float | None) -> tuple[int, int]:
+    return max(1, round(pixels[0] * (sar or 1.0))), max(1, pixels[1])
+
+
 def make_plan(template: ProbeResult, demo: ProbeResult, music: ProbeResult | None, cap: float) -> Plan:
-    sar = sample_aspect(template)
     return Plan(
         template_seconds=template.duration_ms / 1000,
         demo_seconds=min(demo.duration_ms / 1000, cap),
         template_has_audio=template.has_audio,
         has_music=music is not None,
-        template_sar=sar,
+        template_sar=sample_aspect(template),
         demo_sar=sample_aspect(demo),
         demo_has_audio=demo.has_audio,
-        template_size=(max(1, round(template.width * (sar or 1.0))), max(1, template.height)),
+        template_pixels=(max(1, template.width), max(1, template.height)),
+        demo_pixels=(max(1, demo.width), max(1, demo.height)),
     )
 
 
@@ -215,8 +240,26 @@ def face_in_frame(plan: Plan, face: tuple[float, float, float, float] | None) ->
 # --- the ffmpeg command -----------------------------------------------------------------------------
 
 
-def _sar_fix(sar: float | None) -> str:
-    return "" if sar is None else f"scale=trunc(iw*{sar:.6f}/2)*2:ih,setsar=1,"
+def cover(pixels: tuple[int, int], sar: float | None, width: int, height: int, flags: str = "") -> str:
+    """Fill width×height without stretching: crop the source's middle to that shape (in its own pixels,
+    so non-square ones are undone by the one scale that follows), scale it, and stay in yuv420p."""
+    w, h = pixels
+    shown_w = w * (sar or 1.0)
+    if shown_w * height > h * width:  # wider than the frame: keep the full height
+        w = max(1, min(w, round(h * width / height / (sar or 1.0))))
+    else:
+        h = max(1, min(h, round(shown_w * height / width)))
+    return f"crop={w}:{h},scale={width}:{height}{flags},format=yuv420p,setsar=1"
+
+
+def demo_rect(plan: Plan) -> tuple[int, int, int, int]:
+    """Width, height, x and y of the demo fitted into the frame: even sizes and offsets (4:2:0 chroma),
+    one side touching the frame's edges."""
+    shown_w, shown_h = displayed(plan.demo_pixels, plan.demo_sar)
+    scale = min(WIDTH / shown_w, HEIGHT / shown_h)
+    w = min(WIDTH, max(2, round(shown_w * scale / 2) * 2))
+    h = min(HEIGHT, max(2, round(shown_h * scale / 2) * 2))
+    return w, h, (WIDTH - w) // 4 * 2, (HEIGHT - h) // 4 * 2
 
 
 def _timed(seconds: float) -> str:
@@ -230,14 +273,13 @@ def thumbnail_at(plan: Plan) -> float:
 
 def video_graph(plan: Plan, hook: HookPng | None, hook_input: int) -> list[str]:
     """[vout], the video, and [thumb], one frame of the hook segment at thumbnail size."""
-    t1, d = plan.template_seconds, plan.demo_seconds
-    fill = f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT},setsar=1"
-    chains = [f"[0:v]setpts=PTS-STARTPTS,fps={FPS},{_sar_fix(plan.template_sar)}{fill},{_timed(t1)}[tpl]"]
+    fill = cover(plan.template_pixels, plan.template_sar, WIDTH, HEIGHT)
+    chains = [f"[0:v]setpts=PTS-STARTPTS,fps={FPS},{fill},{_timed(plan.template_seconds)}[tpl]"]
     if hook is not None:
         # The PNG is one image, decoded once and blended over its own box only (repeat its last frame).
-        chains.append(f"[tpl][{hook_input}:v]overlay=x={hook.x}:y={hook.y}:eof_action=repeat,format=yuv420p[seg1]")
+        chains.append(f"[tpl][{hook_input}:v]overlay=x={hook.x}:y={hook.y}:eof_action=repeat[seg1]")
     else:
-        chains.append("[tpl]format=yuv420p[seg1]")
+        chains.append("[tpl]null[seg1]")
     at_frame = round(thumbnail_at(plan) * FPS)
     chains += [
         "[seg1]split=2[seg1v][seg1t]",
@@ -245,39 +287,69 @@ def video_graph(plan: Plan, hook: HookPng | None, hook_input: int) -> list[str]:
             f"[seg1t]trim=start_frame={at_frame}:end_frame={at_frame + 1},"
             f"scale={THUMB_WIDTH}:{THUMB_HEIGHT}:flags=lanczos,format=yuvj420p[thumb]"
         ),
-        f"[1:v]setpts=PTS-STARTPTS,fps={FPS},{_sar_fix(plan.demo_sar)}{_timed(d)},split=2[dfg][dbg]",
-        (
-            f"[dbg]fps={BACKDROP_FPS},"
-            f"scale={BLUR_WIDTH}:{BLUR_HEIGHT}:force_original_aspect_ratio=increase:flags=area,"
-            f"crop={BLUR_WIDTH}:{BLUR_HEIGHT},gblur=sigma={BLUR_SIGMA},lutyuv={BACKDROP_LUT},"
-            f"scale={WIDTH}:{HEIGHT}:flags=bilinear,fps={FPS},{_timed(d)},setsar=1[bg]"
-        ),
-        # The demo itself is scaled once, with the same (default bicubic) scaler as a plain fit.
-        f"[dfg]scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[fg]",
-        "[bg][fg]overlay=x=(W-w)/2:y=(H-h)/2,format=yuv420p,setsar=1[seg2]",
+        *demo_graph(plan),
         "[seg1v][seg2]concat=n=2:v=1:a=0[vout]",
     ]
     return chains
 
 
+def demo_graph(plan: Plan) -> list[str]:
+    """[seg2]: the demo fitted into the frame, scaled once (with a plain fit's default bicubic), beside or
+    between bands of its blurred backdrop. Stacked, not overlaid: an overlay would blend every pixel of
+    the opaque demo through an alpha plane the scaler made up for it."""
+    w, h, x, y = demo_rect(plan)
+    demo = f"[1:v]setpts=PTS-STARTPTS,fps={FPS},{_timed(plan.demo_seconds)}"
+    fg = f"scale={w}:{h},format=yuv420p,setsar=1"
+    if w == WIDTH:  # wider than 9:16: bands above and below
+        stack, before, after = "vstack", (WIDTH, y, 0, 0), (WIDTH, HEIGHT - y - h, 0, y + h)
+    else:  # narrower: bands left and right
+        stack, before, after = "hstack", (x, HEIGHT, 0, 0), (WIDTH - x - w, HEIGHT, x + w, 0)
+    bands = {name: band for name, band in (("before", before), ("after", after)) if band[0] > 0 and band[1] > 0}
+    if not bands:
+        return [f"{demo},{fg}[seg2]"]  # the demo fills the frame: no backdrop shows
+    backdrop = (
+        f"[dbg]fps={BACKDROP_FPS},{cover(plan.demo_pixels, plan.demo_sar, BLUR_WIDTH, BLUR_HEIGHT, ':flags=area')},"
+        f"gblur=sigma={BLUR_SIGMA},lutyuv={BACKDROP_LUT},"
+        f"scale={WIDTH}:{HEIGHT}:flags=bilinear,fps={FPS},{_timed(plan.demo_seconds)},"
+        f"split={len(bands)}{''.join(f'[bg_{name}]' for name in bands)}"
+    )
+    crops = [f"[bg_{name}]crop={bw}:{bh}:{bx}:{by}[{name}]" for name, (bw, bh, bx, by) in bands.items()]
+    order = "".join(f"[{name}]" for name in ("before", "fg", "after") if name == "fg" or name in bands)
+    return [
+        f"{demo},split=2[dfg][dbg]",
+        backdrop,
+        f"[dfg]{fg}[fg]",
+        *crops,
+        f"{order}{stack}=inputs={len(bands) + 1}[seg2]",
+    ]
+
+
 @dataclass(frozen=True)
 class Loudness:
-    """What loudnorm's first pass measured of the mix."""
+    """What ebur128 measured of a mix: integrated loudness (LUFS) and true peak (dBTP)."""
 
     integrated: float
     true_peak: float
-    lra: float
-    threshold: float
-    offset: float
+
+
+@dataclass(frozen=True)
+class Gain:
+    """What the render does to the mix's level: `db` of gain, then the true-peak limiter if `limited`."""
+
+    db: float
+    limited: bool
+
+    def filters(self) -> str:
+        return f",volume={self.db:.2f}dB" + (f",{LIMITER}" if self.limited else "")
 
 
 def _own_audio(plan: Plan) -> bool:
     return plan.template_has_audio or plan.demo_has_audio
 
 
-def audio_graph(plan: Plan, music_input: int, loudness: Loudness | None, measuring: bool = False) -> list[str]:
-    """[aout]: the template's and the demo's own audio in sequence, the music under them, normalised with
-    the first pass's `loudness`; `measuring` ends in a loudnorm that only prints what it measured."""
+def audio_graph(plan: Plan, music_input: int, gain: Gain | None, measuring: bool = False) -> list[str]:
+    """[aout]: the template's and the demo's own audio in sequence, the music under them, brought to the
+    target by `gain`; `measuring` ends in an ebur128 that prints what it measured of the result."""
     t1, d, total = plan.template_seconds, plan.demo_seconds, plan.total_seconds
     to_stereo = f"aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo"
     silence = f"anullsrc=r={SAMPLE_RATE}:cl=stereo"
@@ -300,29 +372,12 @@ def audio_graph(plan: Plan, music_input: int, loudness: Loudness | None, measuri
     if not labels:
         chains.append(f"{silence},atrim=duration={total:.3f}[aout]")
         return chains
-    # Summed, not averaged: the voice keeps its level over the ducked music; loudnorm sets the level after.
+    # Summed, not averaged: the voice keeps its level over the ducked music; the gain sets the level after.
     mix = "anull" if len(labels) == 1 else "amix=inputs=2:duration=first:dropout_transition=0:normalize=0"
-    chains.append(f"{''.join(labels)}{mix}{_normalise(loudness, measuring)}[aout]")
+    level = gain.filters() if gain is not None else ""
+    meter = ",ebur128=peak=true:framelog=quiet" if measuring else ""
+    chains.append(f"{''.join(labels)}{mix}{level}{meter}[aout]")
     return chains
-
-
-def _normalise(loudness: Loudness | None, measuring: bool) -> str:
-    targets = f"I={TARGET_LUFS}:TP={TARGET_TRUE_PEAK}:LRA={TARGET_LRA}"
-    if measuring:
-        return f",loudnorm={targets}:print_format=json"
-    if loudness is None or loudness.integrated < SILENCE_LUFS:
-        return ""
-    gain = TARGET_LUFS - loudness.integrated
-    if loudness.true_peak + gain <= TARGET_TRUE_PEAK and loudness.lra <= TARGET_LRA:
-        # What loudnorm's linear mode would do, one gain for the whole video, without its 192 kHz detour.
-        return f",volume={gain:.2f}dB"
-    # The peaks would go over: loudnorm's dynamic mode (a true-peak limiter), fed the measurement. It works
-    # at 192 kHz: back to ours after it.
-    measured = (
-        f"measured_I={loudness.integrated:.2f}:measured_TP={loudness.true_peak:.2f}:"
-        f"measured_LRA={loudness.lra:.2f}:measured_thresh={loudness.threshold:.2f}:offset={loudness.offset:.2f}"
-    )
-    return f",loudnorm={targets}:{measured},aresample={SAMPLE_RATE}"
 
 
 def music_volume(plan: Plan) -> str:
@@ -334,29 +389,29 @@ def music_volume(plan: Plan) -> str:
     return f"{first}+{second - first:.3f}*clip((t-{plan.template_seconds:.3f})/{MUSIC_RAMP_SECONDS},0,1)"
 
 
-_JSON_PAIR = re.compile(r'"(\w+)"\s*:\s*"([^"]*)"')
+_INTEGRATED = re.compile(r"\bI:\s*(-?[\d.]+|-inf) LUFS")
+_TRUE_PEAK = re.compile(r"\bPeak:\s*(-?[\d.]+|-inf) dBFS")
 
 
 def parse_loudness(stderr: list[str]) -> Loudness | None:
-    """The pairs of loudnorm's print_format=json block (its lines may carry ffmpeg's log prefixes); None
-    when they are not there."""
-    values = dict(_JSON_PAIR.findall("\n".join(stderr)))
-    try:
-        return Loudness(
-            integrated=float(values["input_i"]),
-            true_peak=float(values["input_tp"]),
-            lra=float(values["input_lra"]),
-            threshold=float(values["input_thresh"]),
-            offset=float(values["target_offset"]),
-        )
-    except (ValueError, KeyError, TypeError):
+    """The integrated loudness and true peak of ebur128's summary (the last one printed); None when
+    there is none."""
+    text = "\n".join(stderr)
+    summary = text[text.rfind("Summary:") :] if "Summary:" in text else ""
+    integrated, peak = _INTEGRATED.search(summary), _TRUE_PEAK.search(summary)
+    if integrated is None or peak is None:
         return None
+    return Loudness(float(integrated.group(1)), float(peak.group(1)))
 
 
-def _input_args(inputs: ComposeInputs, plan: Plan, hook: HookPng | None) -> tuple[list[str], int, int]:
-    """-i arguments, the music's input index and the hook's (-1 when absent)."""
-    args = ["-i", str(inputs.template_path)]
-    args += ["-t", f"{plan.demo_seconds:.3f}", "-i", str(inputs.demo_path)]  # decode no more than the cap
+def _input_args(
+    inputs: ComposeInputs, plan: Plan, hook: HookPng | None, audio_only: bool = False
+) -> tuple[list[str], int, int]:
+    """-i arguments, the music's input index and the hook's (-1 when absent). `audio_only`: the clips'
+    video is not even read (-vn), for the passes that measure the mix."""
+    skip_video = ["-vn"] if audio_only else []
+    args = [*skip_video, "-i", str(inputs.template_path)]
+    args += [*skip_video, "-t", f"{plan.demo_seconds:.3f}", "-i", str(inputs.demo_path)]  # no more than the cap
     next_input = 2
     music_input = hook_input = -1
     if plan.has_music and inputs.music_path is not None:
@@ -368,12 +423,20 @@ def _input_args(inputs: ComposeInputs, plan: Plan, hook: HookPng | None) -> tupl
     return args, music_input, hook_input
 
 
-def measure_command(inputs: ComposeInputs, plan: Plan) -> list[str]:
-    """The first pass: the audio mix alone, measured by loudnorm (which prints at the info level)."""
-    args, music_input, _ = _input_args(inputs, plan, None)
-    graph = audio_graph(plan, music_input, None, measuring=True)
+def measure_command(inputs: ComposeInputs, plan: Plan, gain: Gain | None) -> list[str]:
+    """A measuring pass: the audio mix alone, after `gain`, measured by ebur128 (which prints at info)."""
+    args, music_input, _ = _input_args(inputs, plan, None, audio_only=True)
+    graph = audio_graph(plan, music_input, gain, measuring=True)
     cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", *args]
     return [*cmd, "-filter_complex", ";".join(graph), "-map", "[aout]", "-f", "null", "-"]
+
+
+def codec_args(encode: EncodeSettings) -> list[str]:
+    """The encoders and their settings (bench/render.py gives its plain encode the same ones)."""
+    args = ["-threads", str(encode.threads)]
+    args += ["-c:v", "libx264", "-preset", encode.preset, "-crf", str(encode.crf), "-profile:v", "high"]
+    args += ["-pix_fmt", "yuv420p", "-r", str(FPS), "-fps_mode", "cfr", "-g", str(FPS * KEYFRAME_SECONDS)]
+    return [*args, "-c:a", "aac", "-b:a", encode.audio_bitrate, "-ar", str(SAMPLE_RATE), "-ac", "2"]
 
 
 def build_command(
@@ -383,19 +446,16 @@ def build_command(
     output: Path,
     encode: EncodeSettings,
     thumbnail: Path,
-    loudness: Loudness | None = None,
+    gain: Gain | None = None,
 ) -> list[str]:
     args = [ffmpeg_path(), "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats"]
     inputs_args, music_input, hook_input = _input_args(inputs, plan, hook)
     args += inputs_args
     # Two graphs: ffmpeg runs each in its own thread, so the audio is filtered beside the video.
     args += ["-filter_complex", ";".join(video_graph(plan, hook, hook_input))]
-    args += ["-filter_complex", ";".join(audio_graph(plan, music_input, loudness))]
+    args += ["-filter_complex", ";".join(audio_graph(plan, music_input, gain))]
     args += ["-filter_complex_threads", str(encode.threads)]
-    args += ["-map", "[vout]", "-map", "[aout]", "-threads", str(encode.threads)]
-    args += ["-c:v", "libx264", "-preset", encode.preset, "-crf", str(encode.crf), "-profile:v", "high"]
-    args += ["-pix_fmt", "yuv420p", "-r", str(FPS), "-fps_mode", "cfr", "-g", str(FPS * KEYFRAME_SECONDS)]
-    args += ["-c:a", "aac", "-b:a", encode.audio_bitrate, "-ar", str(SAMPLE_RATE), "-ac", "2"]
+    args += ["-map", "[vout]", "-map", "[aout]", *codec_args(encode)]
     args += ["-t", f"{plan.total_seconds:.3f}", "-movflags", "+faststart", "-f", "mp4", str(output)]
     args += ["-map", "[thumb]", "-frames:v", "1", "-q:v", "3", "-update", "1", "-f", "image2", str(thumbnail)]
     return args
@@ -578,16 +638,21 @@ def compose(
     tracker = ProgressTracker(0.0, FFMPEG_PROGRESS_SHARE, on_progress)
     finished = False
     try:
-        template = probe_input("template", inputs.template_path, inputs.template_probe, need_video=True)
-        demo = probe_input("demo", inputs.demo_path, inputs.demo_probe, need_video=True)
-        music = None
-        if inputs.music_path is not None:
-            music = probe_input("music", inputs.music_path, inputs.music_probe, need_video=False)
-        plan = make_plan(template, demo, music, inputs.demo_cap_seconds)
-        hook = _hook_png(inputs, plan, hook_png)
-        loudness = _measure_loudness(inputs, plan, should_stop)
+        # Probing waits on ffprobe and ffmpeg, the loudness passes on ffmpeg, the hook is drawn in Python:
+        # side by side, they take the wall time of the longest, not the sum.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            known = {"template": inputs.template_probe, "demo": inputs.demo_probe, "music": inputs.music_probe}
+            probing = {
+                name: pool.submit(probe_input, name, path, known[name], name != "music")
+                for name, path in _named_inputs(inputs).items()
+            }
+            probed = {name: job.result() for name, job in probing.items()}  # in input order: blames the first
+            plan = make_plan(probed["template"], probed["demo"], probed.get("music"), inputs.demo_cap_seconds)
+            drawing = pool.submit(_hook_png, inputs, plan, hook_png)
+            gain = loudness_gain(inputs, plan, should_stop)
+            hook = drawing.result()
         tracker = ProgressTracker(plan.total_seconds, FFMPEG_PROGRESS_SHARE, on_progress)
-        cmd = build_command(inputs, plan, hook, partial, inputs.encode, thumb, loudness)
+        cmd = build_command(inputs, plan, hook, partial, inputs.encode, thumb, gain)
         code, stderr = run_ffmpeg(cmd, tracker, should_stop)
         if code != 0 or not partial.is_file() or not thumb.is_file():
             raise classify_failure(code, stderr, _named_inputs(inputs))
@@ -620,17 +685,37 @@ def _hook_png(inputs: ComposeInputs, plan: Plan, path: Path) -> HookPng | None:
     return write_hook_png(inputs.hook, inputs.language, path, WIDTH, HEIGHT, face=face)  # no font: ConfigError
 
 
-def _measure_loudness(inputs: ComposeInputs, plan: Plan, should_stop: Callable[[], bool] | None) -> Loudness | None:
-    """The first loudnorm pass, over the audio alone (no video is decoded): a few per cent of the render."""
+def loudness_gain(inputs: ComposeInputs, plan: Plan, should_stop: Callable[[], bool] | None) -> Gain | None:
+    """The gain that brings the mix to the target. One gain where the peaks stay under the ceiling.
+    Otherwise the limiter follows it and takes loudness away where it works (spiky audio loses most of
+    its measured loudness with its spikes), so the limited mix is measured and the gain raised by what
+    it missed: the limiter never lets loudness grow faster than the gain, so this closes in from below."""
     if not (plan.has_music or _own_audio(plan)):
         return None
-    code, stderr = run_ffmpeg(measure_command(inputs, plan), None, should_stop)
+    measured = _measure_mix(inputs, plan, None, should_stop)
+    if measured.integrated < SILENCE_LUFS:
+        return None
+    db = TARGET_LUFS - measured.integrated
+    gain = Gain(db, limited=measured.true_peak + db > TARGET_TRUE_PEAK)
+    for _ in range(LIMITED_PASSES if gain.limited else 0):
+        missed = TARGET_LUFS - _measure_mix(inputs, plan, gain, should_stop).integrated
+        if abs(missed) <= LOUDNESS_TOLERANCE:
+            break
+        gain = Gain(gain.db + missed, limited=True)
+    return gain
+
+
+def _measure_mix(
+    inputs: ComposeInputs, plan: Plan, gain: Gain | None, should_stop: Callable[[], bool] | None
+) -> Loudness:
+    """One measuring pass over the audio alone (no video is read): a few per cent of the render."""
+    code, stderr = run_ffmpeg(measure_command(inputs, plan, gain), None, should_stop)
     if code != 0:
         errors = [line for line in stderr if "[error]" in line or "[fatal]" in line]
         raise classify_failure(code, errors, _named_inputs(inputs))
     loudness = parse_loudness(stderr)
     if loudness is None:
-        raise ComposeError("loudnorm printed no measurement:\n" + "\n".join(stderr[-10:]))
+        raise ComposeError("ebur128 printed no measurement:\n" + "\n".join(stderr[-10:]))
     return loudness
 
 

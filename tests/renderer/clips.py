@@ -5,11 +5,25 @@ Shared by the renderer tests and bench/render.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from common.ffmpeg import ffmpeg_path
+
+
+@contextlib.contextmanager
+def work_folder(keep: Path | None, prefix: str) -> Iterator[Path]:
+    """Where a script makes its clips and renders: `keep` (created, left there) or a temporary folder."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
 
 
 def _run(args: list[str]) -> None:
@@ -88,12 +102,33 @@ def make_music(path: Path, seconds: float) -> Path:
     return path
 
 
-def make_loud_music(path: Path, seconds: float) -> Path:
-    """A full-scale 220 Hz square wave, stereo: peaks far over any platform's ceiling, so only a limiter
-    (not a plain gain) can bring it to -14 LUFS under -1 dBTP."""
-    source = f"aevalsrc=exprs='0.99*sgn(sin(2*PI*220*t))':sample_rate=44100:duration={seconds}:channel_layout=stereo"
+def make_track(path: Path, seconds: float, expression: str) -> Path:
+    """A stereo AAC track of one aevalsrc expression of t (commas in it escaped as \\,)."""
+    source = f"aevalsrc=exprs='{expression}':sample_rate=44100:duration={seconds}:channel_layout=stereo"
     _run(["-f", "lavfi", "-i", source, "-c:a", "aac", "-b:a", "160k", str(path)])
     return path
+
+
+def make_loud_music(path: Path, seconds: float) -> Path:
+    """A full-scale 220 Hz square wave: already far louder than -14 LUFS, peaks at full scale."""
+    return make_track(path, seconds, "0.99*sgn(sin(2*PI*220*t))")
+
+
+def make_clipped_music(path: Path, seconds: float) -> Path:
+    """A 150 Hz tone driven 12 dB past full scale and hard-clipped, with a 900 Hz overtone."""
+    return make_track(path, seconds, "clip(4*sin(2*PI*150*t)+sin(2*PI*900*t)\\,-1\\,1)")
+
+
+def make_spiky_music(path: Path, seconds: float) -> Path:
+    """Quiet material (a 330 Hz tone at -40 dBFS) with a 6 ms click near full scale every 1.3 s: the clicks
+    set the measured loudness and the peaks, so a gain that lifts the quiet part clips them."""
+    click = "if(lt(mod(t\\,1.3)\\,0.006)\\,0.95*sin(2*PI*2500*t)*exp(-400*mod(t\\,1.3))\\,0)"
+    return make_track(path, seconds, f"0.01*sin(2*PI*330*t)+{click}")
+
+
+def make_near_silent_music(path: Path, seconds: float) -> Path:
+    """A 250 Hz tone at -60 dBFS: near silence, 45 dB under the target, yet more than nothing."""
+    return make_track(path, seconds, "0.001*sin(2*PI*250*t)")
 
 
 def make_random_bytes(path: Path, size: int = 200_000) -> Path:

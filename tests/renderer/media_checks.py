@@ -60,10 +60,12 @@ class Loudness:
     integrated_lufs: float
     true_peak_dbtp: float
     summary: str  # ebur128's own summary, as it printed it
+    lra_lu: float  # loudness range
 
 
 def ebur128(video: Path) -> Loudness:
-    """ffmpeg's EBU R128 meter over the whole audio: integrated loudness and (4× oversampled) true peak."""
+    """ffmpeg's EBU R128 meter over the whole audio: integrated loudness, (4× oversampled) true peak and
+    loudness range."""
     cmd = [ffmpeg_path(), "-hide_banner", "-nostats", "-nostdin", "-i", str(video), "-vn"]
     cmd += ["-af", "ebur128=peak=true", "-f", "null", "-"]
     done = subprocess.run(cmd, capture_output=True, check=True, timeout=120)
@@ -71,9 +73,11 @@ def ebur128(video: Path) -> Loudness:
     summary = text[text.rindex("Summary:") :]
     integrated = re.search(r"I:\s*(-?[\d.]+|-inf) LUFS", summary)
     peak = re.search(r"True peak:\s*Peak:\s*(-?[\d.]+|-inf) dBFS", summary)
-    if integrated is None or peak is None:
+    lra = re.search(r"LRA:\s*(-?[\d.]+) LU", summary)
+    if integrated is None or peak is None or lra is None:
         raise AssertionError(f"ebur128 summary not understood:\n{summary}")
-    return Loudness(float(integrated.group(1)), float(peak.group(1)), summary[: peak.end()].strip())
+    text = summary[: peak.end()].strip()
+    return Loudness(float(integrated.group(1)), float(peak.group(1)), text, float(lra.group(1)))
 
 
 def edge_energy(image: Image.Image, box: tuple[int, int, int, int]) -> float:

@@ -13,6 +13,7 @@ from services.renderer.compose import (
     ComposeError,
     ComposeInputError,
     ComposeInputs,
+    Gain,
     Loudness,
     Plan,
     ProgressTracker,
@@ -86,32 +87,36 @@ def test_audio_graph_keeps_audio_even_with_nothing_to_play() -> None:
     assert "amix=inputs=2" in graph and "afade=t=out:st=2.000:d=1.000" in graph
 
 
-def test_the_second_pass_normalises_with_what_the_first_measured() -> None:
+def test_the_render_applies_the_gain_the_measuring_passes_chose() -> None:
     plan = Plan(1.0, 2.0, template_has_audio=True, has_music=True, template_sar=None, demo_sar=None)
-    assert "print_format=json" in ";".join(audio_graph(plan, 2, None, measuring=True))
+    measuring = ";".join(audio_graph(plan, 2, Gain(3.0, limited=True), measuring=True))
+    assert (
+        "volume=3.00dB" in measuring
+        and "alimiter=" in measuring
+        and measuring.endswith("ebur128=peak=true:framelog=quiet[aout]")
+    )
     stderr = [
-        "[Parsed_loudnorm_9 @ 0x1] [info] ",
-        "{",
-        '\t"input_i" : "-21.35",',
-        '\t"input_tp" : "-15.00",',
-        '\t"input_lra" : "0.10",',
-        '\t"input_thresh" : "-31.35",',
-        '\t"target_offset" : "-0.03"',
-        "}",
+        "[Parsed_ebur128_9 @ 0x1] [info] Summary:",
+        "",
+        "  Integrated loudness:",
+        "    I:         -21.4 LUFS",
+        "    Threshold: -31.4 LUFS",
+        "",
+        "  True peak:",
+        "    Peak:      -15.0 dBFS",
+        "[out#0/null @ 0x2] [info] video:0KiB audio:258KiB",
     ]
-    loudness = parse_loudness(stderr)
-    assert loudness == Loudness(-21.35, -15.0, 0.1, -31.35, -0.03)
-    # 7.35 dB up keeps the peaks (-15 + 7.35 dBTP) under the target: a plain gain.
-    graph = ";".join(audio_graph(plan, 2, loudness))
-    assert "volume=7.35dB" in graph and "loudnorm" not in graph
-    # Loud peaks: the gain would clip, so loudnorm's limiter applies the measurement.
-    peaky = Loudness(-21.35, -2.0, 0.1, -31.35, -0.03)
-    graph = ";".join(audio_graph(plan, 2, peaky))
-    assert "loudnorm=" in graph and "measured_I=-21.35:measured_TP=-2.00" in graph and "dB" not in graph
-    assert parse_loudness(["no json here"]) is None
-    # A silent mix has nothing to normalise (loudnorm would take -inf for a gain).
-    silent = Loudness(float("-inf"), float("-inf"), 0.0, -70.0, 0.0)
-    assert "loudnorm" not in ";".join(audio_graph(plan, 2, silent))
+    assert parse_loudness(stderr) == Loudness(-21.4, -15.0)
+    assert parse_loudness(["no summary here"]) is None
+    assert parse_loudness(["Summary:", "I: -inf LUFS", "Peak: -inf dBFS"]) == Loudness(float("-inf"), float("-inf"))
+    # A gain whose peaks stay under the ceiling is just that gain, at our sample rate.
+    graph = ";".join(audio_graph(plan, 2, Gain(7.35, limited=False)))
+    assert "volume=7.35dB" in graph and "alimiter" not in graph and "ebur128" not in graph
+    # One that would clip goes through the limiter, at 4x the rate (true peaks), and comes back to 48 kHz.
+    graph = ";".join(audio_graph(plan, 2, Gain(20.0, limited=True)))
+    assert "volume=20.00dB,aresample=192000,alimiter=limit=0.7943:" in graph and graph.endswith("aresample=48000[aout]")
+    # Nothing measured yet: the mix as it is.
+    assert ";".join(audio_graph(plan, 2, None)).endswith("normalize=0[aout]")
 
 
 def test_music_ducks_under_whichever_segment_has_its_own_audio() -> None:
@@ -126,10 +131,10 @@ def test_music_ducks_under_whichever_segment_has_its_own_audio() -> None:
 
 def test_the_face_box_follows_the_fill_s_scale_and_crop() -> None:
     # A 16:9 template is scaled to 1920 high (3413 wide) and cropped to its middle 1080 columns.
-    wide = Plan(1.0, 1.0, False, False, None, None, template_size=(1280, 720))
+    wide = Plan(1.0, 1.0, False, False, None, None, template_pixels=(1280, 720))
     assert face_in_frame(wide, (0.5, 0.25, 0.1, 0.5)) == (540, 480, 882, 1440)
     assert face_in_frame(wide, (0.0, 0.0, 0.1, 0.1)) is None  # cropped away: nothing to avoid
-    portrait = Plan(1.0, 1.0, False, False, None, None, template_size=(720, 1280))
+    portrait = Plan(1.0, 1.0, False, False, None, None, template_pixels=(720, 1280))
     assert face_in_frame(portrait, (0.25, 0.25, 0.5, 0.25)) == (270, 480, 810, 960)
     assert face_in_frame(portrait, None) is None
 

@@ -25,6 +25,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "silent_demo": clips.make_video(folder / "demo_silent.mp4", 1280, 720, 2.5, audio=False),
         "music": clips.make_music(folder / "music.m4a", 6),
         "loud_music": clips.make_loud_music(folder / "loud.m4a", 6),
+        "clipped_music": clips.make_clipped_music(folder / "clipped.m4a", 6),
+        "spiky_music": clips.make_spiky_music(folder / "spiky.m4a", 6),
+        "near_silent_music": clips.make_near_silent_music(folder / "near_silent.m4a", 6),
     }
 
 
@@ -35,6 +38,11 @@ CASES = {
     "demo's audio, no music": ("silent_template", "demo", None),
     "full-scale music": ("silent_template", "silent_demo", "loud_music"),
     "full-scale music under the template": ("template", "demo", "loud_music"),
+    # Clicks over quiet material: a gain that lifts the quiet part sends the clicks far over the ceiling.
+    "spiky music": ("silent_template", "silent_demo", "spiky_music"),
+    "spiky music under the template": ("template", "silent_demo", "spiky_music"),
+    "near-silent music": ("silent_template", "silent_demo", "near_silent_music"),
+    "clipping music": ("silent_template", "silent_demo", "clipped_music"),
 }
 
 
