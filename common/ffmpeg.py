@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.settings import ConfigError, current_settings
+from common.settings import ConfigError, render_tools
 
 # `-version` answers in milliseconds; a binary that hangs longer is as good as missing.
 CHECK_TIMEOUT_SECONDS = 5.0
@@ -22,7 +22,7 @@ CHECK_TIMEOUT_SECONDS = 5.0
 
 @functools.cache
 def ffmpeg_path() -> str:
-    override = current_settings().ffmpeg
+    override = render_tools().ffmpeg
     if override:
         return override
     import imageio_ffmpeg
@@ -35,7 +35,7 @@ def ffmpeg_path() -> str:
 
 @functools.cache
 def ffprobe_path() -> str:
-    override = current_settings().ffprobe
+    override = render_tools().ffprobe
     if override:
         return override
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, FilePath, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, FilePath, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The shortest secret accepted for signing URLs and cursors or for sealing webhook secrets.
@@ -26,7 +26,27 @@ class ConfigError(Exception):
         self.variable = variable
 
 
-class Settings(BaseSettings):
+class RenderTools(BaseSettings):
+    """What renders run and draw with; unset means what the project's packages bring. ffmpeg and ffprobe
+    are a path or a command on PATH (common.ffmpeg runs them at start); the font folder is searched for
+    the hook's text faces before the packages' own; the emoji font (CBDT colour bitmaps, or outlines)
+    replaces Debian's colour emoji (services.renderer.fonts). Only the processes that render check that
+    the paths are there (common.preflight), so a renderer's paths in a shared environment stop no other."""
+
+    model_config = SettingsConfigDict(env_prefix="LAYERS_", extra="ignore")
+
+    ffmpeg: str | None = None
+    ffprobe: str | None = None
+    font_dir: Path | None = None
+    emoji_font: Path | None = None
+
+    @field_validator("ffmpeg", "ffprobe", "font_dir", "emoji_font", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class Settings(RenderTools):
     model_config = SettingsConfigDict(env_prefix="LAYERS_", extra="ignore")
 
     # Where the embedded default keeps SQLite files and blobs.
@@ -151,30 +171,6 @@ class Settings(BaseSettings):
     http_workers: Annotated[int, Field(ge=0, le=256)] = 0
     grpc_workers: Annotated[int, Field(ge=1, le=256)] = 1
 
-    # What renders run and draw with; unset means what the project's packages bring. ffmpeg and ffprobe
-    # are a path or a command on PATH (common.ffmpeg runs them at start); the font folder is searched for
-    # the hook's text faces before the packages' own; the emoji font (CBDT colour bitmaps, or outlines)
-    # replaces Debian's colour emoji (services.renderer.fonts).
-    ffmpeg: str | None = None
-    ffprobe: str | None = None
-    font_dir: Path | None = None
-    emoji_font: Path | None = None
-
-    @field_validator("ffmpeg", "ffprobe", "font_dir", "emoji_font", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("font_dir", "emoji_font")
-    @classmethod
-    def _font_path_is_there(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        is_there, missing = (
-            (Path.is_dir, "no folder") if info.field_name == "font_dir" else (Path.is_file, "no font file")
-        )
-        if value is not None and not is_there(value):
-            raise ValueError(f"{missing} at {value}")
-        return value
-
     @field_validator("public_base_url")
     @classmethod
     def _absolute_base_url(cls, value: str) -> str:
@@ -286,15 +282,10 @@ def load_settings() -> Settings:
         raise SystemExit(refusal(describe_invalid(exc))) from None
 
 
-def current_settings() -> Settings:
-    """The settings, for code that is handed none: the renderer's ffmpeg and font lookups, each cached,
-    deep in a render. A bad value is the ConfigError naming its variable (a process checks its settings
-    when it starts, so one here means the environment changed under it)."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        variable, _, problem = describe_invalid(exc).splitlines()[0].partition(": ")
-        raise ConfigError(variable, problem) from None
+def render_tools() -> RenderTools:
+    """The four settings a render reads deep inside (ffmpeg, fonts), from the environment, for code that
+    is handed no Settings; read alone, so nothing else in the environment can fail a render."""
+    return RenderTools()
 
 
 def refusal(problems: str) -> str:

@@ -264,3 +264,13 @@ def test_tls_files_that_are_not_pem_are_named(tmp_path: Path) -> None:
     assert line.startswith("layers: LAYERS_GRPC_TLS_CA: is not a PEM CA certificate"), line
     line = refusal(tmp_path, ["serve", "billing"], **{**files, "LAYERS_GRPC_TLS_KEY": str(other.key)})
     assert line.startswith("layers: LAYERS_GRPC_TLS_CERT: and LAYERS_GRPC_TLS_KEY are not a matching"), line
+
+
+def test_a_renderers_font_paths_stop_no_other_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the processes that draw hooks check the font paths (preflight), so a shared environment naming
+    a renderer's folders starts the gateway and the services as before."""
+    monkeypatch.setenv("LAYERS_FONT_DIR", str(tmp_path / "fonts"))
+    monkeypatch.setenv("LAYERS_EMOJI_FONT", str(tmp_path / "emoji.ttf"))
+    settings = Settings()
+    assert (settings.font_dir, settings.emoji_font) == (tmp_path / "fonts", tmp_path / "emoji.ttf")
+    preflight.check("billing", settings.model_copy(update={"billing_db_url": f"sqlite:///{tmp_path}/b.db"}))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from fontTools.ttLib import TTFont, TTLibError
 
-from common.settings import ConfigError, current_settings
+from common.settings import ConfigError, render_tools
 
 log = logging.getLogger("layers.renderer")
 
@@ -141,7 +141,9 @@ def missing_text_font_message(spec: FaceSpec, dirs: tuple[Path, ...]) -> str:
 
 
 def font_dirs() -> tuple[Path, ...]:
-    font_dir = current_settings().font_dir
+    font_dir = render_tools().font_dir
+    if font_dir is not None and not font_dir.is_dir():
+        raise ConfigError("LAYERS_FONT_DIR", f"no folder at {font_dir}")
     return (*search_dirs(font_dir, package_font_dir(), DEBIAN_NOTO_DIR), DEBIAN_NOTO_CJK_DIR)
 
 
@@ -173,8 +175,10 @@ def emoji_face() -> FontFace:
 
 
 def _find_emoji_face() -> FontFace:
-    path = current_settings().emoji_font  # a file: the settings check that
+    path = render_tools().emoji_font
     if path is not None:
+        if not path.is_file():
+            raise ConfigError("LAYERS_EMOJI_FONT", f"no font file at {path}")
         read_coverage("LAYERS_EMOJI_FONT", path)  # first: it refuses a file that is no font
         return FontFace(path.stem, path, is_emoji=True, bitmap=is_bitmap_font(path))
     colour = DEBIAN_NOTO_DIR / EMOJI_FONT_FILE
