@@ -9,6 +9,7 @@ A handler raises ServiceError; the server interceptor turns it into a rich statu
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -120,16 +121,48 @@ def unpack(error: grpc.RpcError) -> ServiceError:
                 if detail.Is(message.DESCRIPTOR):
                     found[type(message)] = detail.Unpack(message)
         if found[type(info)]:
-            return ServiceError(
-                _CODES_BY_VALUE.get(status.code, code),
-                info.reason,
-                status.message,
-                dict(info.metadata),
-                fields=[FieldViolation(v.field, v.description) for v in bad_request.field_violations],
-                retry_after_seconds=retry.retry_delay.seconds if found[type(retry)] else None,
+            delay = retry.retry_delay
+            # A delay that is not whole seconds waits the next whole second: never a retry "in 0 s".
+            retry_after = max(1, math.ceil(delay.seconds + delay.nanos / 1e9)) if found[type(retry)] else None
+            return _from_earlier_release(
+                ServiceError(
+                    _CODES_BY_VALUE.get(status.code, code),
+                    info.reason,
+                    status.message,
+                    dict(info.metadata),
+                    fields=[FieldViolation(v.field, v.description) for v in bad_request.field_violations],
+                    retry_after_seconds=retry_after,
+                )
             )
     details = error.details() if hasattr(error, "details") else str(error)  # type: ignore[attr-defined]
     return ServiceError(code, code.name, details or code.name)
+
+
+# The previous release spelled some causes as a generic reason plus metadata. During a rolling upgrade a
+# caller of this release may hear from a service of that one: read those as this release names them.
+_EARLIER_REASONS = {
+    ("IDEMPOTENCY_CONFLICT", "IN_PROGRESS"): "IDEMPOTENCY_IN_PROGRESS",
+    ("IDEMPOTENCY_CONFLICT", "BODY_MISMATCH"): "IDEMPOTENCY_BODY_MISMATCH",
+    ("RATE_LIMITED", "CONCURRENT_JOBS"): "CONCURRENT_JOBS",
+}
+
+
+def _from_earlier_release(err: ServiceError) -> ServiceError:
+    metadata = dict(err.metadata)
+    if err.reason not in ("IDEMPOTENCY_CONFLICT", "RATE_LIMITED", "VALIDATION"):
+        return err
+    cause = metadata.pop("reason", "")
+    reason = _EARLIER_REASONS.get((err.reason, cause)) or (
+        cause if err.reason == "VALIDATION" and cause else err.reason
+    )
+    field = metadata.pop("field", "")
+    metadata.pop("problem", None)
+    fields = err.fields or ((FieldViolation(field, err.message),) if field else ())
+    waited = metadata.pop("retryAfterSeconds", "")
+    retry_after = err.retry_after_seconds
+    if retry_after is None and waited.isdigit():
+        retry_after = int(waited)
+    return ServiceError(err.code, reason, err.message, metadata, fields=fields, retry_after_seconds=retry_after)
 
 
 class ErrorInterceptor(grpc.ServerInterceptor):
@@ -225,4 +258,13 @@ def _is_abort(exc: Exception) -> bool:
     return type(exc) is Exception and not exc.args
 
 
-__all__ = ["ErrorInterceptor", "ServiceError", "invalid", "not_found", "precondition", "unpack"]
+__all__ = [
+    "ErrorInterceptor",
+    "FieldViolation",
+    "ServiceError",
+    "idempotency_body_mismatch",
+    "invalid",
+    "not_found",
+    "precondition",
+    "unpack",
+]

@@ -143,10 +143,10 @@ def tag(key: str, value: str) -> Part:
 
 
 def fields(err: ServiceError) -> dict[str, Any]:
-    """The refused fields in the contract's shape, the service's message as the problem."""
+    """The refused fields in the contract's shape, each with what the service said is wrong with it."""
     if not err.fields:
         return {}
-    return {"fields": [{"field": f.field, "problem": err.message} for f in err.fields]}
+    return {"fields": [{"field": f.field, "problem": f.description} for f in err.fields]}
 
 
 def retry_after(err: ServiceError) -> dict[str, Any]:

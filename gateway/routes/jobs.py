@@ -41,9 +41,7 @@ async def get_job(
     response_model=CancelResult,
     responses={200: {"model": CancelResult, "description": "Successful Response"}},
 )
-async def cancel_job(
-    job_id: JobId, post: Annotated[IdempotentPost, Depends(bodiless_post("jobs:cancel"))], clients: ClientsDep
-) -> Response:
+async def cancel_job(job_id: JobId, post: CancelPost, clients: ClientsDep) -> Response:
     async def cancel() -> Response:
         response = await clients.partner.CancelJob(
             content_pb2.CancelJobRequest(organization_id=post.organization_id, job_id=job_id)

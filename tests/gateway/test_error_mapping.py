@@ -218,3 +218,99 @@ def test_unreachable_service_is_503(start_gateway: Callable[..., LiveGateway]) -
     live = start_gateway(content_addr=dead, rpc_timeout_seconds=2)
     response = httpx.get(live.base_url + "/v1/whoami", headers=bearer(ALL), timeout=10)
     error_of(response, 503, "UNAVAILABLE")
+
+
+def _through_grpc(
+    metadata: dict[str, str], reason: str, code: grpc.StatusCode, seconds: float | None = None
+) -> ServiceError:
+    """What a caller unpacks from a status an earlier release's service (or another client) sent."""
+    from google.protobuf import any_pb2, duration_pb2
+    from google.rpc import error_details_pb2, status_pb2
+    from grpc_status import rpc_status
+
+    from common.errors import unpack
+
+    details = [error_details_pb2.ErrorInfo(reason=reason, domain="layers.partner-api", metadata=metadata)]
+    if seconds is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(seconds * 1e9))
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    packed = []
+    for message in details:
+        one = any_pb2.Any()
+        one.Pack(message)
+        packed.append(one)
+    status = rpc_status.to_status(status_pb2.Status(code=code.value[0], message="said so", details=packed))
+
+    class Failed(grpc.RpcError):
+        def code(self) -> grpc.StatusCode:
+            return status.code
+
+        def details(self) -> str:
+            return status.details
+
+        def trailing_metadata(self) -> tuple[tuple[str, bytes], ...]:
+            return tuple(status.trailing_metadata)
+
+    return unpack(Failed())
+
+
+@pytest.mark.parametrize(
+    ("reason", "metadata", "code", "status", "public_code", "details"),
+    [
+        (
+            "IDEMPOTENCY_CONFLICT",
+            {"reason": "IN_PROGRESS", "retryAfterSeconds": "3"},
+            C.ABORTED,
+            409,
+            "IDEMPOTENCY_CONFLICT",
+            {"reason": "IN_PROGRESS", "retryAfterSeconds": 3},
+        ),
+        (
+            "IDEMPOTENCY_CONFLICT",
+            {"reason": "BODY_MISMATCH"},
+            C.ABORTED,
+            409,
+            "IDEMPOTENCY_CONFLICT",
+            {"reason": "BODY_MISMATCH"},
+        ),
+        (
+            "RATE_LIMITED",
+            {"retryAfterSeconds": "10", "reason": "CONCURRENT_JOBS"},
+            C.RESOURCE_EXHAUSTED,
+            429,
+            "RATE_LIMITED",
+            {"retryAfterSeconds": 10, "reason": "CONCURRENT_JOBS"},
+        ),
+        (
+            "VALIDATION",
+            {"reason": "URL_FORBIDDEN", "field": "url"},
+            C.INVALID_ARGUMENT,
+            422,
+            "VALIDATION",
+            {"fields": [{"field": "url", "problem": "said so"}], "reason": "URL_FORBIDDEN"},
+        ),
+        (
+            "VALIDATION",
+            {"field": "title", "problem": "required"},
+            C.INVALID_ARGUMENT,
+            422,
+            "VALIDATION",
+            {"fields": [{"field": "title", "problem": "said so"}]},
+        ),
+    ],
+)
+def test_an_earlier_releases_errors_answer_as_they_did(
+    reason: str, metadata: dict[str, str], code: grpc.StatusCode, status: int, public_code: str, details: dict[str, Any]
+) -> None:
+    """During a rolling upgrade the gateway may hear a service of the release before, which spelled these
+    causes as a generic reason plus metadata: partners get the same answer either way."""
+    answer = from_service_error(_through_grpc(metadata, reason, code))
+    assert (answer.status, answer.code, answer.details) == (status, public_code, details)
+    assert list(answer.details) == list(details)
+
+
+@pytest.mark.parametrize(("seconds", "header"), [(0.5, "1"), (2.9, "3"), (30, "30")])
+def test_a_retry_delay_that_is_not_whole_seconds_waits_the_next_whole_second(seconds: float, header: str) -> None:
+    answer = from_service_error(_through_grpc({}, "IDEMPOTENCY_IN_PROGRESS", C.ABORTED, seconds))
+    assert answer.headers["Retry-After"] == header and answer.details["retryAfterSeconds"] == int(header)

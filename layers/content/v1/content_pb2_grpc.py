@@ -1109,7 +1109,7 @@ class EdgeServiceServicer:
 
     def BeginIdempotentRequest(self, request, context):
         """BeginIdempotentRequest claims an Idempotency-Key for a generic POST, or returns the stored answer.
-        Fails with ABORTED / IDEMPOTENCY_CONFLICT (reason BODY_MISMATCH or IN_PROGRESS).
+        Fails with ABORTED / IDEMPOTENCY_BODY_MISMATCH, or ABORTED / IDEMPOTENCY_IN_PROGRESS with a RetryInfo.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
