@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from common.amqp import scratch_broker_names
 from common.clients import channel
 from layers.content.v1 import content_pb2 as pb
 from layers.content.v1.content_pb2_grpc import TenancyAdminServiceStub
@@ -29,8 +30,16 @@ def _free_port() -> int:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_content_on_postgres_and_rabbitmq(tmp_path: Path, pg_url: str, amqp_url: str, workers: int) -> None:
     address = f"127.0.0.1:{_free_port()}"
+    with scratch_broker_names(amqp_url, "test-serve-content") as names:
+        _serve_content_on_postgres_and_rabbitmq(tmp_path, pg_url, amqp_url, workers, address, names)
+
+
+def _serve_content_on_postgres_and_rabbitmq(
+    tmp_path: Path, pg_url: str, amqp_url: str, workers: int, address: str, names: dict[str, str]
+) -> None:
     env = {
         **os.environ,
+        **{f"LAYERS_{setting.upper()}": name for setting, name in names.items()},
         "LAYERS_GRPC_WORKERS": str(workers),
         "LAYERS_CONTENT_ADDR": address,
         "LAYERS_CONTENT_DB_URL": pg_url,
