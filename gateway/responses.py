@@ -48,8 +48,18 @@ class ResponseModel(BaseModel):
             body: Self = cls.__pydantic_validator__.validate_python(fields)
             return body
         except ValidationError as exc:
-            log.error("a %s body does not match its schema: %s", cls.__name__, exc.errors(include_url=False))
+            # Once per model and field: a service a release ahead (a new event type) would otherwise log
+            # on every response.
+            where = (cls.__name__, tuple(str(e["loc"]) for e in exc.errors(include_url=False)))
+            if where not in _REPORTED and len(_REPORTED) < _MAX_REPORTED:
+                _REPORTED.add(where)
+                log.error("a %s body does not match its schema: %s", cls.__name__, exc.errors(include_url=False))
             return cls.model_construct(**fields)
+
+
+# The mismatches logged so far (bounded: a flood of new ones is logged up to this many, then quietly).
+_REPORTED: set[tuple[str, tuple[str, ...]]] = set()
+_MAX_REPORTED = 256
 
 
 def _job_status(value: int) -> str | None:
