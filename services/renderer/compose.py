@@ -12,7 +12,8 @@ trimmed to the whole length, fades out over the last second and is ducked under 
 demo's own audio where they have any. The mix is normalised to -14 LUFS integrated (what TikTok, Reels
 and Shorts play at) with true peaks under -1 dBTP: ebur128 measures the mix in an audio-only pass, and
 the render applies one gain; where that gain would push the peaks over, a true-peak limiter follows it,
-and the limited mix is measured again (it lost loudness where the limiter worked) until the gain lands.
+and the limited mix is measured again (it lost loudness where the limiter worked), a few times at most,
+until the gain lands; if none does, the measured gain that came nearest is kept.
 The thumbnail is a frame of segment one: the hook on the template, as a feed shows it.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import math
 import os
 import re
@@ -36,6 +38,8 @@ from typing import Any
 from common.ffmpeg import ProbeError, ProbeResult, decodes, ensure_runnable, ffmpeg_path, probe
 from services.renderer.hook.draw import HookPng, write_hook_png
 from services.renderer.hook.regions import Box
+
+log = logging.getLogger("layers.renderer")
 
 WIDTH, HEIGHT, FPS = 1080, 1920, 30
 SAMPLE_RATE = 48000
@@ -55,13 +59,19 @@ BACKDROP_FPS = 3
 BACKDROP_LUT = "y=val*0.72:u=128+(val-128)*0.8:v=128+(val-128)*0.8"  # darker, less saturated
 # Loudness the platforms normalise to; the peak ceiling sits below -1 dBTP to leave AAC's overshoot room.
 TARGET_LUFS, TARGET_TRUE_PEAK = -14.0, -1.5
-SILENCE_LUFS = -70.0  # measured below this, there is nothing to normalise
+# ebur128 reports nothing quieter than this (silence, and anything under 400 ms, measure exactly it): such
+# a mix is left as it is, since no gain can be measured to work.
+SILENCE_LUFS = -70.0
 # The limited mix must land this close to the target (the platforms' window is ±1 LU); each correction
-# is one more audio-only pass, and there are at most this many (spiky audio takes three).
-LOUDNESS_TOLERANCE, LIMITED_PASSES = 0.5, 4
+# is one more audio-only pass, and there are at most this many (spiky music takes three, bursts more).
+LOUDNESS_TOLERANCE, LIMITED_PASSES = 0.5, 6
+# Bounds on the gain: in all, and per correction (a limiter flattening bursts lets loudness grow far slower
+# than the gain, so a correction divides what it missed by the growth it measured, within these).
+MAX_GAIN_DB, MAX_CORRECTION_DB = 60.0, 12.0
 # A true peak is the signal's peak between samples: the limiter works at 4× our rate to see it (as
 # ebur128 measures it), looks 5 ms ahead and lets go over 100 ms (shorter pumps audibly). Its ceiling is
-# lower still: a limited mix sits at it often, and AAC overshoots it by up to ~0.3 dB there.
+# lower still: a limited mix sits at it often, and AAC overshoots it there (~0.3 dB on music; heavily
+# limited broadband noise can overshoot by more).
 LIMITER_CEILING = TARGET_TRUE_PEAK - 0.5
 LIMITER = (
     f"aresample={4 * SAMPLE_RATE},"
@@ -693,16 +703,46 @@ def loudness_gain(inputs: ComposeInputs, plan: Plan, should_stop: Callable[[], b
     if not (plan.has_music or _own_audio(plan)):
         return None
     measured = _measure_mix(inputs, plan, None, should_stop)
-    if measured.integrated < SILENCE_LUFS:
+    if measured.integrated <= SILENCE_LUFS:
         return None
-    db = TARGET_LUFS - measured.integrated
+    db = min(MAX_GAIN_DB, TARGET_LUFS - measured.integrated)
     gain = Gain(db, limited=measured.true_peak + db > TARGET_TRUE_PEAK)
-    for _ in range(LIMITED_PASSES if gain.limited else 0):
-        missed = TARGET_LUFS - _measure_mix(inputs, plan, gain, should_stop).integrated
+    if not gain.limited:
+        return gain
+    # (gain, loudness) of the passes nearest the target from below and from above: once it lies between
+    # two, the next gain is read off the line through them; until then loudness is taken to grow at the
+    # slope between the last two passes (one dB per dB at first).
+    below: tuple[float, float] | None = None
+    above: tuple[float, float] | None = None
+    last: tuple[float, float] | None = None
+    closest: tuple[float, Gain] | None = None  # the measured gain that came nearest, if none lands
+    for _ in range(LIMITED_PASSES):
+        loudness = _measure_mix(inputs, plan, gain, should_stop).integrated
+        missed = TARGET_LUFS - loudness
         if abs(missed) <= LOUDNESS_TOLERANCE:
-            break
-        gain = Gain(gain.db + missed, limited=True)
-    return gain
+            return gain
+        if closest is None or abs(missed) < closest[0]:
+            closest = (abs(missed), gain)
+        here = (gain.db, loudness)
+        if missed > 0:
+            below = here if below is None or here[1] > below[1] else below
+        else:
+            above = here if above is None or here[1] < above[1] else above
+        if below is not None and above is not None and above[1] > below[1]:
+            slope = (above[1] - below[1]) / (above[0] - below[0]) if above[0] != below[0] else 1.0
+            step = (TARGET_LUFS - below[1]) / slope if slope > 0 else missed
+            next_db = below[0] + step
+        else:
+            slope = 1.0
+            if last is not None and gain.db != last[0]:
+                slope = min(1.0, max(0.05, (loudness - last[1]) / (gain.db - last[0])))
+            next_db = gain.db + missed / slope
+        last = here
+        correction = max(-MAX_CORRECTION_DB, min(MAX_CORRECTION_DB, next_db - gain.db))
+        gain = Gain(min(MAX_GAIN_DB, gain.db + correction), limited=True)
+    assert closest is not None
+    log.warning("the limited mix ends %.1f LU from the target after %d passes", closest[0], LIMITED_PASSES)
+    return closest[1]
 
 
 def _measure_mix(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from common.ffmpeg import ProbeResult
+from services.renderer import compose
 from services.renderer.compose import (
     MUSIC_ALONE,
     MUSIC_UNDER_VOICE,
@@ -171,3 +174,51 @@ def test_a_truncated_input_is_noticed_even_when_ffmpeg_exits_zero() -> None:
 
 def test_inputs_default_to_a_20_second_cap() -> None:
     assert ComposeInputs(Path("t"), Path("d"), None).demo_cap_seconds == 20.0
+
+
+def _gain_chosen(
+    monkeypatch: pytest.MonkeyPatch, first: Loudness, limited: Callable[[float], float]
+) -> tuple[Gain | None, list[float]]:
+    """loudness_gain against a modelled mix: `first` unlimited, `limited(gain)` the limited loudness."""
+    measured: list[float] = []
+
+    def measure(_inputs: object, _plan: object, gain: Gain | None, _stop: object) -> Loudness:
+        if gain is None:
+            return first
+        measured.append(gain.db)
+        return Loudness(limited(gain.db), -2.0)
+
+    monkeypatch.setattr(compose, "_measure_mix", measure)
+    plan = Plan(1.0, 2.0, template_has_audio=True, has_music=True, template_sar=None, demo_sar=None)
+    return compose.loudness_gain(None, plan, None), measured  # type: ignore[arg-type]
+
+
+def test_a_gain_that_stays_under_the_peak_ceiling_is_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    gain, limited_passes = _gain_chosen(monkeypatch, Loudness(-20.0, -9.0), lambda db: 0.0)
+    assert gain == Gain(6.0, limited=False) and limited_passes == []
+
+
+def test_silence_and_audio_too_short_to_measure_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ebur128 reports -70.0 for both, whatever gain comes before it.
+    assert _gain_chosen(monkeypatch, Loudness(-70.0, -80.0), lambda db: -70.0) == (None, [])
+
+
+def test_bursts_a_limiter_flattens_are_brought_up_in_bounded_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Percussive audio: past the limiter, loudness grows a tenth as fast as the gain; the corrections
+    follow the growth they measure instead of assuming one dB per dB."""
+    gain, passes = _gain_chosen(monkeypatch, Loudness(-14.3, 1.0), lambda db: -16.3 + 0.1 * db + 0.02 * db**2)
+    assert gain is not None and gain.limited
+    assert abs(-16.3 + 0.1 * gain.db + 0.02 * gain.db**2 - compose.TARGET_LUFS) <= compose.LOUDNESS_TOLERANCE
+    assert len(passes) <= compose.LIMITED_PASSES
+    steps = [b - a for a, b in itertools.pairwise(passes)]
+    assert all(abs(step) <= compose.MAX_CORRECTION_DB for step in steps), passes
+
+
+def test_a_mix_no_gain_brings_to_the_target_keeps_the_nearest_one_measured(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    gain, passes = _gain_chosen(monkeypatch, Loudness(-40.0, 0.0), lambda db: -30.0 + 0.01 * db)
+    assert gain is not None and gain.db in passes  # measured, never a guess
+    assert gain.db == max(passes) and all(db <= compose.MAX_GAIN_DB for db in passes)
+    assert len(passes) == compose.LIMITED_PASSES
+    assert "LU from the target" in caplog.text
