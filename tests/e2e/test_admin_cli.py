@@ -100,7 +100,7 @@ def test_refusals_are_clear(stack: Stack, tmp_path: Path) -> None:
     text_file.write_text("this is not a video")
     done = layers(stack, "admin", "media", "add", "--project", project, "--role", "app-demo", "--file", str(text_file))
     assert done.returncode != 0 and done.stdout == ""
-    assert "VALIDATION" in done.stderr
+    assert done.stderr.startswith("error: NOT_A_VIDEO: ")  # the cause, not a generic VALIDATION
     done = layers(stack, "admin", "project", "create", "--org", "org_missing", "--name", "X")
     assert done.returncode != 0 and "NOT_FOUND" in done.stderr
     done = layers(stack, "admin", "key", "recount", "--key-id", "key_missing")
@@ -139,8 +139,10 @@ def test_catalog_takes_real_files_and_refuses_impostors(stack: Stack, tmp_path: 
 
     silent_video = seed_clips.make_app_demo(tmp_path / "silent.mp4", seconds=1.0)
     done = layers(stack, "admin", "music", "add", "--file", str(silent_video), "--title", "Not music")
-    assert done.returncode != 0 and "VALIDATION" in done.stderr
+    assert done.returncode != 0 and done.stderr.startswith("error: NOT_AUDIO: ")
     fake = tmp_path / "fake.mp4"
     fake.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)
     done = layers(stack, "admin", "reaction", "add", "--file", str(fake))
-    assert done.returncode != 0 and "VALIDATION" in done.stderr
+    assert done.returncode != 0 and done.stderr.startswith(("error: UNDECODABLE: ", "error: NOT_A_VIDEO: ")), (
+        done.stderr
+    )
