@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from common.ffmpeg import ProbeError, ProbeResult, decodes, ensure_runnable, ffmpeg_path, probe
+from common.settings import ConfigError
 from services.renderer.hook.draw import HookPng, write_hook_png
 from services.renderer.hook.regions import Box
 
@@ -255,10 +256,11 @@ def cover(pixels: tuple[int, int], sar: float | None, width: int, height: int, f
     so non-square ones are undone by the one scale that follows), scale it, and stay in yuv420p."""
     w, h = pixels
     shown_w = w * (sar or 1.0)
+    # yuv420p crops whole 2×2 blocks: an odd size is rounded down, so a 1 would be 0 (refused).
     if shown_w * height > h * width:  # wider than the frame: keep the full height
-        w = max(1, min(w, round(h * width / height / (sar or 1.0))))
+        w = max(2, min(w, round(h * width / height / (sar or 1.0))) // 2 * 2)
     else:
-        h = max(1, min(h, round(shown_w * height / width)))
+        h = max(2, min(h, round(shown_w * height / width)) // 2 * 2)
     return f"crop={w}:{h},scale={width}:{height}{flags},format=yuv420p,setsar=1"
 
 
@@ -659,7 +661,14 @@ def compose(
             probed = {name: job.result() for name, job in probing.items()}  # in input order: blames the first
             plan = make_plan(probed["template"], probed["demo"], probed.get("music"), inputs.demo_cap_seconds)
             drawing = pool.submit(_hook_png, inputs, plan, hook_png)
-            gain = loudness_gain(inputs, plan, should_stop)
+            try:
+                gain = loudness_gain(inputs, plan, should_stop)
+            except Exception:
+                # A hook that cannot be drawn (no font: a ConfigError, the renderer's own fault) says so
+                # before a loudness pass's failure, which a retry may mend.
+                if isinstance(drawing.exception(), ConfigError):
+                    drawing.result()
+                raise
             hook = drawing.result()
         tracker = ProgressTracker(plan.total_seconds, FFMPEG_PROGRESS_SHARE, on_progress)
         cmd = build_command(inputs, plan, hook, partial, inputs.encode, thumb, gain)

@@ -222,3 +222,10 @@ def test_a_mix_no_gain_brings_to_the_target_keeps_the_nearest_one_measured(
     assert gain.db == max(passes) and all(db <= compose.MAX_GAIN_DB for db in passes)
     assert len(passes) == compose.LIMITED_PASSES
     assert "LU from the target" in caplog.text
+
+
+def test_a_fill_never_crops_to_nothing() -> None:
+    """yuv420p crops whole 2×2 blocks: a sliver of a source (1280×2) keeps at least 2×2, and sizes stay even."""
+    assert compose.cover((1280, 2), None, 1080, 1920).startswith("crop=2:2,")
+    assert compose.cover((2, 1280), None, 1080, 1920).startswith("crop=2:")
+    assert compose.cover((1281, 721), None, 1080, 1920).startswith("crop=406:721,")  # the cut side even

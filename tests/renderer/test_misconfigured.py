@@ -96,3 +96,26 @@ def test_missing_text_fonts_are_a_misconfiguration_not_a_failed_render(
         fonts.text_faces.cache_clear()
         shaping.make_shaper.cache_clear()
     assert not isinstance(raised.value, ComposeFailure)
+
+
+def test_missing_fonts_are_told_even_when_a_loudness_pass_fails_beside_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: Path, landscape_demo: Path
+) -> None:
+    """The hook is drawn while the loudness passes run: the misconfiguration wins over their failure."""
+    from services.renderer import compose as composing
+
+    def failing_pass(*_args: object) -> None:
+        raise composing.ComposeError("ebur128 printed no measurement")
+
+    monkeypatch.setattr(composing, "loudness_gain", failing_pass)
+    monkeypatch.setattr(fonts, "package_font_dir", lambda: None)
+    monkeypatch.setattr(fonts, "DEBIAN_NOTO_DIR", tmp_path)
+    monkeypatch.delenv("LAYERS_FONT_DIR", raising=False)
+    fonts.text_faces.cache_clear()
+    shaping.make_shaper.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"^LAYERS_FONT_DIR: font 'Noto Sans' not found"):
+            compose(ComposeInputs(template, landscape_demo, None, hook="Hi"), tmp_path / "out")
+    finally:
+        fonts.text_faces.cache_clear()
+        shaping.make_shaper.cache_clear()
