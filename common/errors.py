@@ -71,13 +71,17 @@ class ServiceError(Exception):
         if self.retry_after_seconds is not None:
             delay = duration_pb2.Duration(seconds=self.retry_after_seconds)
             messages.append(error_details_pb2.RetryInfo(retry_delay=delay))
-        details = []
-        for message in messages:
-            detail = any_pb2.Any()
-            detail.Pack(message)
-            details.append(detail)
-        status = status_pb2.Status(code=self.code.value[0], message=self.message, details=details)
-        return rpc_status.to_status(status)
+        return rich_status(self.code, self.message, messages)
+
+
+def rich_status(code: grpc.StatusCode, message: str, details: Sequence[Any]) -> grpc.Status:
+    """A google.rpc.Status carrying the given detail messages, as gRPC sends it."""
+    packed = []
+    for detail in details:
+        one = any_pb2.Any()
+        one.Pack(detail)
+        packed.append(one)
+    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=message, details=packed))
 
 
 def not_found(what: str, message: str | None = None) -> ServiceError:
@@ -148,13 +152,13 @@ _EARLIER_REASONS = {
 
 
 def _from_earlier_release(err: ServiceError) -> ServiceError:
-    metadata = dict(err.metadata)
     if err.reason not in ("IDEMPOTENCY_CONFLICT", "RATE_LIMITED", "VALIDATION"):
         return err
+    metadata = dict(err.metadata)
     cause = metadata.pop("reason", "")
-    reason = _EARLIER_REASONS.get((err.reason, cause)) or (
-        cause if err.reason == "VALIDATION" and cause else err.reason
-    )
+    # A refusal's cause was VALIDATION's metadata.reason (URL_FORBIDDEN); the others are in the table.
+    refusal = cause if err.reason == "VALIDATION" else ""
+    reason = _EARLIER_REASONS.get((err.reason, cause)) or refusal or err.reason
     field = metadata.pop("field", "")
     metadata.pop("problem", None)
     fields = err.fields or ((FieldViolation(field, err.message),) if field else ())
@@ -266,5 +270,6 @@ __all__ = [
     "invalid",
     "not_found",
     "precondition",
+    "rich_status",
     "unpack",
 ]

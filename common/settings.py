@@ -46,9 +46,7 @@ class RenderTools(BaseSettings):
         return None if value == "" else value
 
 
-class Settings(RenderTools):
-    model_config = SettingsConfigDict(env_prefix="LAYERS_", extra="ignore")
-
+class Settings(RenderTools):  # the same LAYERS_ prefix, inherited
     # Where the embedded default keeps SQLite files and blobs.
     data_dir: Path = Path(".layers-data")
 

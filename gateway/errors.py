@@ -104,11 +104,11 @@ def range_not_satisfiable(size_bytes: int) -> ApiError:
 # back in a RetryInfo. The public `details` of each error are built here, key by key, from what its rule
 # lists: a metadata key a service adds reaches no partner until a rule names it.
 
+# What an error contributes to its public details: a whole rule, or one part of it.
 Details = Callable[[ServiceError], dict[str, Any]]
-Part = Callable[[ServiceError], dict[str, Any]]
 
 
-def shape(*parts: Part) -> Details:
+def shape(*parts: Details) -> Details:
     """The details of one kind of error: each part adds its keys, in order (the bytes and ETags depend on it)."""
 
     def details(err: ServiceError) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def shape(*parts: Part) -> Details:
     return details
 
 
-def fact(key: str) -> Part:
+def fact(key: str) -> Details:
     """A metadata value the contract publishes (e.g. `required`), a number where the contract says so."""
 
     def part(err: ServiceError) -> dict[str, Any]:
@@ -132,12 +132,12 @@ def fact(key: str) -> Part:
     return part
 
 
-def reason_as(key: str) -> Part:
+def reason_as(key: str) -> Details:
     """The service's reason under the contract's name for it (`code`, `subcode`, `reason`)."""
     return lambda err: {key: err.reason}
 
 
-def tag(key: str, value: str) -> Part:
+def tag(key: str, value: str) -> Details:
     """A fixed public value: the contract's name for a reason spelled otherwise inside."""
     return lambda err: {key: value}
 

@@ -224,23 +224,17 @@ def _through_grpc(
     metadata: dict[str, str], reason: str, code: grpc.StatusCode, seconds: float | None = None
 ) -> ServiceError:
     """What a caller unpacks from a status an earlier release's service (or another client) sent."""
-    from google.protobuf import any_pb2, duration_pb2
-    from google.rpc import error_details_pb2, status_pb2
-    from grpc_status import rpc_status
+    from google.protobuf import duration_pb2
+    from google.rpc import error_details_pb2
 
-    from common.errors import unpack
+    from common.errors import rich_status, unpack
 
-    details = [error_details_pb2.ErrorInfo(reason=reason, domain="layers.partner-api", metadata=metadata)]
+    details: list[Any] = [error_details_pb2.ErrorInfo(reason=reason, domain="layers.partner-api", metadata=metadata)]
     if seconds is not None:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(int(seconds * 1e9))
         details.append(error_details_pb2.RetryInfo(retry_delay=delay))
-    packed = []
-    for message in details:
-        one = any_pb2.Any()
-        one.Pack(message)
-        packed.append(one)
-    status = rpc_status.to_status(status_pb2.Status(code=code.value[0], message="said so", details=packed))
+    status = rich_status(code, "said so", details)
 
     class Failed(grpc.RpcError):
         def code(self) -> grpc.StatusCode:
