@@ -81,23 +81,29 @@ def test_a_missing_ffmpeg_is_a_misconfiguration_not_a_failed_render(
     assert not (tmp_path / "out" / "video.mp4").exists()
 
 
-def test_missing_text_fonts_are_a_misconfiguration_not_a_failed_render(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: Path, landscape_demo: Path
-) -> None:
+@pytest.fixture
+def no_text_fonts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No folder holds the hook's text faces; LAYERS_FONT_DIR is unset."""
     monkeypatch.setattr(fonts, "package_font_dir", lambda: None)
     monkeypatch.setattr(fonts, "DEBIAN_NOTO_DIR", tmp_path)
     monkeypatch.delenv("LAYERS_FONT_DIR", raising=False)
     fonts.text_faces.cache_clear()
     shaping.make_shaper.cache_clear()
-    try:
-        with pytest.raises(ConfigError, match=r"^LAYERS_FONT_DIR: font 'Noto Sans' not found") as raised:
-            compose(ComposeInputs(template, landscape_demo, None, hook="Hi"), tmp_path / "out")
-    finally:
-        fonts.text_faces.cache_clear()
-        shaping.make_shaper.cache_clear()
+    yield
+    fonts.text_faces.cache_clear()
+    shaping.make_shaper.cache_clear()
+
+
+@pytest.mark.usefixtures("no_text_fonts")
+def test_missing_text_fonts_are_a_misconfiguration_not_a_failed_render(
+    tmp_path: Path, template: Path, landscape_demo: Path
+) -> None:
+    with pytest.raises(ConfigError, match=r"^LAYERS_FONT_DIR: font 'Noto Sans' not found") as raised:
+        compose(ComposeInputs(template, landscape_demo, None, hook="Hi"), tmp_path / "out")
     assert not isinstance(raised.value, ComposeFailure)
 
 
+@pytest.mark.usefixtures("no_text_fonts")
 def test_missing_fonts_are_told_even_when_a_loudness_pass_fails_beside_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: Path, landscape_demo: Path
 ) -> None:
@@ -108,14 +114,5 @@ def test_missing_fonts_are_told_even_when_a_loudness_pass_fails_beside_them(
         raise composing.ComposeError("ebur128 printed no measurement")
 
     monkeypatch.setattr(composing, "loudness_gain", failing_pass)
-    monkeypatch.setattr(fonts, "package_font_dir", lambda: None)
-    monkeypatch.setattr(fonts, "DEBIAN_NOTO_DIR", tmp_path)
-    monkeypatch.delenv("LAYERS_FONT_DIR", raising=False)
-    fonts.text_faces.cache_clear()
-    shaping.make_shaper.cache_clear()
-    try:
-        with pytest.raises(ConfigError, match=r"^LAYERS_FONT_DIR: font 'Noto Sans' not found"):
-            compose(ComposeInputs(template, landscape_demo, None, hook="Hi"), tmp_path / "out")
-    finally:
-        fonts.text_faces.cache_clear()
-        shaping.make_shaper.cache_clear()
+    with pytest.raises(ConfigError, match=r"^LAYERS_FONT_DIR: font 'Noto Sans' not found"):
+        compose(ComposeInputs(template, landscape_demo, None, hook="Hi"), tmp_path / "out")
