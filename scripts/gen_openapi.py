@@ -1,10 +1,11 @@
-"""Write the gateway's OpenAPI document to openapi.json, and the Python SDK's models generated from it.
+"""Write the gateway's OpenAPI document to openapi.json, the Python SDK's models generated from it, and the
+SDK's sync client generated from its async one.
 
 Usage: python scripts/gen_openapi.py [--check]
 
 The document is the one the gateway serves at /openapi.json, built from the code with default settings
 (no LAYERS_* variable changes it). The TypeScript SDK's types are generated from the same file
-(`npm run generate` in clients/typescript). --check writes nothing and exits 1 when either file is stale.
+(`npm run generate` in clients/typescript). --check writes nothing and exits 1 when a file is stale.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OPENAPI = ROOT / "openapi.json"
 SDK = ROOT / "clients" / "python"
 MODELS = SDK / "layers_partner" / "models.py"
+ASYNC_CLIENT = SDK / "layers_partner" / "aio.py"
+SYNC_CLIENT = SDK / "layers_partner" / "client.py"
 
 
 def document() -> dict[str, Any]:
@@ -42,18 +45,21 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def formatted(source: str, name: str) -> str:
-    """Python source as `ruff format` leaves it (the repository's style), so the check compares like with like."""
-    done = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--stdin-filename", name, "-"],
-        input=source,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"ruff format failed on the generated {name}: {done.stderr.strip()}")
-    return done.stdout
+    """Python source as ruff's import sort and format leave it (the repository's style), so the check compares
+    like with like."""
+    for step in (["check", "--select", "I", "--fix", "--quiet"], ["format"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *step, "--stdin-filename", name, "-"],
+            input=source,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"ruff {step[0]} failed on the generated {name}: {done.stderr.strip()}")
+        source = done.stdout
+    return source
 
 
 def main() -> int:
@@ -62,9 +68,14 @@ def main() -> int:
     args = parser.parse_args()
     sys.path[:0] = [str(SDK)]
     from gen_models import generate_models
+    from gen_sync import generate_sync
 
     doc = document()
-    wanted = {OPENAPI: render(doc), MODELS: formatted(generate_models(doc), str(MODELS.relative_to(ROOT)))}
+    wanted = {
+        OPENAPI: render(doc),
+        MODELS: formatted(generate_models(doc), str(MODELS.relative_to(ROOT))),
+        SYNC_CLIENT: formatted(generate_sync(ASYNC_CLIENT.read_text()), str(SYNC_CLIENT.relative_to(ROOT))),
+    }
     stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
     if args.check:
         for path in stale:

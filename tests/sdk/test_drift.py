@@ -17,6 +17,7 @@ from tests.sdk.conftest import ROOT, Dev
 
 sys.path.insert(0, str(ROOT / "clients" / "python"))
 from gen_models import generate_models
+from gen_sync import generate_sync
 
 
 def committed() -> dict[str, Any]:
@@ -32,6 +33,14 @@ def test_openapi_json_and_the_python_models_are_fresh() -> None:
 
 def test_the_committed_document_is_what_the_running_gateway_serves(dev: Dev) -> None:
     assert httpx.get(f"{dev.base_url}/openapi.json").json() == committed()
+
+
+def test_the_sync_client_is_the_async_one_without_asyncio() -> None:
+    source = (ROOT / "clients" / "python" / "layers_partner" / "aio.py").read_text()
+    sync = generate_sync(source)
+    assert "await " not in sync and "async def" not in sync and "class Client:" in sync
+    with pytest.raises(ValueError, match="no rule"):
+        generate_sync(source + "\n\nasyncio.gather()\n")
 
 
 @pytest.mark.parametrize("change", ["new field", "field removed", "type changed", "schema removed"])

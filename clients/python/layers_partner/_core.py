@@ -3,6 +3,7 @@ for jobs and the state of a resumable download. No I/O here; client.py and aio.p
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import mimetypes
@@ -32,7 +33,7 @@ HOOK_MAX_CHARACTERS = 2000
 MAX_PAGE_LIMIT = 200
 
 Model = TypeVar("Model", bound=BaseModel)
-Wake = TypeVar("Wake")
+WakeT = TypeVar("WakeT", "Wake", "AsyncWake")
 
 
 @dataclass(frozen=True)
@@ -326,16 +327,50 @@ class EndedJobs:
         return self._ids.pop(job_id, 0) is None
 
 
-class Waits(Generic[Wake]):
+class Wake:
+    """The sync client's pause between polls, which a webhook event handed over from any thread cuts short."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    def wait(self, seconds: float) -> None:
+        self._event.wait(seconds)
+
+
+class AsyncWake:
+    """The same pause for a coroutine: `set` may still come from any thread, so it goes through the loop."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._loop.call_soon_threadsafe(self._event.set)
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+
+
+class Waits(Generic[WakeT]):
     """The waits in progress and the jobs webhook events said have ended, shared with whichever thread hands
-    the events over. Each client wakes its own kind of wait (`Wake`): a thread's Event, or a loop's."""
+    the events over. Each client wakes its own kind of pause: `Wake` or `AsyncWake`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ended = EndedJobs()
-        self._waiting: dict[str, Wake] = {}
+        self._waiting: dict[str, WakeT] = {}
 
-    def ended(self, event: WebhookEvent) -> Wake | None:
+    def ended(self, event: WebhookEvent) -> WakeT | None:
         """Note that a terminal event's job has ended; the wait to wake for it, if one is in progress."""
         if event.type not in TERMINAL_EVENTS or not event.job_id:
             return None
@@ -344,7 +379,7 @@ class Waits(Generic[Wake]):
             return self._waiting.get(event.job_id)
 
     @contextlib.contextmanager
-    def waiting(self, job_id: str, wake: Wake) -> Iterator[None]:
+    def waiting(self, job_id: str, wake: WakeT) -> Iterator[None]:
         with self._lock:
             self._waiting[job_id] = wake
         try:

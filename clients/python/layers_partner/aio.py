@@ -1,9 +1,11 @@
-"""The asyncio client: `Client`'s surface with `await` (and `async for` over lists)."""
+"""The asyncio client: `Client`'s surface with `await` (and `async for` over lists).
+
+The synchronous client, layers_partner/client.py, is generated from this file by clients/python/gen_sync.py
+(`python scripts/gen_openapi.py` runs it): change the clients here."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +25,7 @@ class _AsyncTransport:
         self.base_url, self.api_key, self.timeout, self.retry, self.http = base_url, api_key, timeout, retry, http
 
     async def send(self, call: Call) -> httpx.Response:
+        """The call's answer (2xx or 304), tried again while the rules allow; its error otherwise."""
         attempts = _core.Attempts(self.retry)
         while True:
             attempts.start()
@@ -56,7 +59,7 @@ class _AsyncTransport:
 class AsyncJobs:
     def __init__(self, transport: _AsyncTransport) -> None:
         self._t = transport
-        self._waits: _core.Waits[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = _core.Waits()
+        self._waits: _core.Waits[_core.AsyncWake] = _core.Waits()
 
     async def get(self, job_id: str) -> models.Job:
         return await self._t.model(Call("GET", f"/v1/jobs/{job_id}"), models.Job)
@@ -67,10 +70,9 @@ class AsyncJobs:
 
     def notify(self, event: WebhookEvent) -> None:
         """Hand over a verified webhook event (from any thread): a `wait` for its job returns at once."""
-        waiting = self._waits.ended(event)
-        if waiting is not None:
-            loop, woken = waiting
-            loop.call_soon_threadsafe(woken.set)
+        woken = self._waits.ended(event)
+        if woken is not None:
+            woken.set()
 
     async def wait(
         self,
@@ -81,17 +83,18 @@ class AsyncJobs:
         max_interval: float = 10.0,
         raise_on_failure: bool = False,
     ) -> models.Job:
+        """Poll the job (If-None-Match, the interval growing to `max_interval`) until it ends, or until a
+        webhook event handed to `notify` says it has; then the job as it ended."""
         poll = _core.Poll(job_id, interval, max_interval, timeout)
-        woken = asyncio.Event()
-        with self._waits.waiting(job_id, (asyncio.get_running_loop(), woken)):
+        woken = _core.AsyncWake()
+        with self._waits.waiting(job_id, woken):
             while True:
                 job = poll.take(await self._t.send(poll.call()))
                 if _core.is_terminal(job):
                     return _core.finished(job, raise_on_failure)
                 left = poll.time_left(job)
                 if not self._waits.take_ended(job_id):
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(woken.wait(), min(poll.next_delay(), left))
+                    await woken.wait(min(poll.next_delay(), left))
                 woken.clear()
 
 
@@ -111,6 +114,8 @@ class AsyncContent:
     async def download(
         self, asset: models.Asset | str, to: str | os.PathLike[str], *, chunk_bytes: int = 1 << 16
     ) -> Path:
+        """Stream an asset (or a signed URL) into `to`: resumed with Range after a broken connection,
+        checked against the asset's checksumSha256, and only then in place. No API key is sent."""
         download = _core.download_of(asset, to, self._t.base_url)
         attempts = _core.Attempts(self._t.retry)
         while True:
@@ -142,6 +147,7 @@ class AsyncMedia:
         kind: str = "demo-video",
         idempotency_key: str | None = None,
     ) -> models.MediaItem:
+        """A local file (multipart) or an https URL the API fetches; `kind` demo-video, logo, screenshot, end-card."""
         return await self._t.model(_core.upload(project_id, source, kind, idempotency_key), models.MediaItem)
 
     def list(
@@ -173,6 +179,7 @@ class AsyncWebhooks:
         return await self._t.model(Call("GET", f"/v1/webhook-endpoints/{endpoint_id}"), models.WebhookEndpoint)
 
     async def update(self, endpoint_id: str, **changes: Any) -> models.WebhookEndpoint:
+        """Change `url`, `events`, `description` or `status` ("active" / "paused")."""
         return await self._t.model(_core.webhook_update(endpoint_id, **changes), models.WebhookEndpoint)
 
     async def delete(self, endpoint_id: str) -> None:
@@ -227,6 +234,7 @@ class AsyncClient:
         media_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> models.AcceptedJob:
+        """Start a UGC reaction video; one Idempotency-Key (yours, or a fresh one) covers every retry."""
         call = _core.ugc_remix(project_id, influencer_id, social_account_id, hook, media_id, idempotency_key)
         return await self._t.model(call, models.AcceptedJob)
 

@@ -1,9 +1,11 @@
-"""The synchronous client. `AsyncClient` (layers_partner.aio) has the same surface with `await`."""
+"""The synchronous client. `AsyncClient` (layers_partner.aio) has the same surface with `await`.
+
+Generated from layers_partner/aio.py by clients/python/gen_sync.py: edit that file, then run
+`python scripts/gen_openapi.py`."""
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,7 +56,7 @@ class _Transport:
 class Jobs:
     def __init__(self, transport: _Transport) -> None:
         self._t = transport
-        self._waits: _core.Waits[threading.Event] = _core.Waits()
+        self._waits: _core.Waits[_core.Wake] = _core.Waits()
 
     def get(self, job_id: str) -> models.Job:
         return self._t.model(Call("GET", f"/v1/jobs/{job_id}"), models.Job)
@@ -81,7 +83,7 @@ class Jobs:
         """Poll the job (If-None-Match, the interval growing to `max_interval`) until it ends, or until a
         webhook event handed to `notify` says it has; then the job as it ended."""
         poll = _core.Poll(job_id, interval, max_interval, timeout)
-        woken = threading.Event()
+        woken = _core.Wake()
         with self._waits.waiting(job_id, woken):
             while True:
                 job = poll.take(self._t.send(poll.call()))
@@ -144,7 +146,7 @@ class Media:
         return self._t.model(_core.upload(project_id, source, kind, idempotency_key), models.MediaItem)
 
     def list(self, project_id: str, *, role: str | None = None, limit: int | None = None) -> Iterator[models.MediaItem]:
-        yield from self._t.pages(f"/v1/projects/{project_id}/media", models.MediaPage, limit, role=role)
+        return self._t.pages(f"/v1/projects/{project_id}/media", models.MediaPage, limit, role=role)
 
 
 class Webhooks:
@@ -164,7 +166,7 @@ class Webhooks:
         return self._t.model(call, models.CreatedWebhookEndpoint)
 
     def list(self, *, limit: int | None = None) -> Iterator[models.WebhookEndpoint]:
-        yield from self._t.pages("/v1/webhook-endpoints", models.WebhookEndpointPage, limit)
+        return self._t.pages("/v1/webhook-endpoints", models.WebhookEndpointPage, limit)
 
     def get(self, endpoint_id: str) -> models.WebhookEndpoint:
         return self._t.model(Call("GET", f"/v1/webhook-endpoints/{endpoint_id}"), models.WebhookEndpoint)
@@ -181,14 +183,16 @@ class Webhooks:
         return self._t.model(call, models.RotatedWebhookSecret)
 
     def test(self, endpoint_id: str) -> models.WebhookTestAccepted:
-        return self._t.model(Call("POST", f"/v1/webhook-endpoints/{endpoint_id}/test"), models.WebhookTestAccepted)
+        call = Call("POST", f"/v1/webhook-endpoints/{endpoint_id}/test")
+        return self._t.model(call, models.WebhookTestAccepted)
 
     def deliveries(self, endpoint_id: str, *, limit: int | None = None) -> Iterator[models.WebhookDelivery]:
         path = f"/v1/webhook-endpoints/{endpoint_id}/deliveries"
-        yield from self._t.pages(path, models.WebhookDeliveryPage, limit)
+        return self._t.pages(path, models.WebhookDeliveryPage, limit)
 
     def replay(self, delivery_id: str) -> models.ReplayAccepted:
-        return self._t.model(Call("POST", f"/v1/webhook-deliveries/{delivery_id}/replay"), models.ReplayAccepted)
+        call = Call("POST", f"/v1/webhook-deliveries/{delivery_id}/replay")
+        return self._t.model(call, models.ReplayAccepted)
 
 
 class Client:
@@ -206,7 +210,8 @@ class Client:
         self.base_url = _core.normalize_base_url(base_url)
         self._own_http = http_client is None
         self._http = http_client or httpx.Client()
-        self._t = _Transport(self.base_url, _core.api_key_of(api_key), timeout, retry or RetryPolicy(), self._http)
+        key = _core.api_key_of(api_key)
+        self._t = _Transport(self.base_url, key, timeout, retry or RetryPolicy(), self._http)
         self.jobs = Jobs(self._t)
         self.content = Content(self._t)
         self.media = Media(self._t)
@@ -227,10 +232,10 @@ class Client:
         return self._t.model(call, models.AcceptedJob)
 
     def influencers(self, project_id: str, *, limit: int | None = None) -> Iterator[models.Influencer]:
-        yield from self._t.pages(f"/v1/projects/{project_id}/influencers", models.InfluencerPage, limit)
+        return self._t.pages(f"/v1/projects/{project_id}/influencers", models.InfluencerPage, limit)
 
     def social_accounts(self, project_id: str, *, limit: int | None = None) -> Iterator[models.SocialAccount]:
-        yield from self._t.pages(f"/v1/projects/{project_id}/social-accounts", models.SocialAccountPage, limit)
+        return self._t.pages(f"/v1/projects/{project_id}/social-accounts", models.SocialAccountPage, limit)
 
     def credits(self) -> models.Credits:
         return self._t.model(Call("GET", "/v1/credits"), models.Credits)
