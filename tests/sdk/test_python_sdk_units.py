@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import hashlib
 import hmac
@@ -215,16 +216,28 @@ def test_a_wait_past_its_deadline_says_how_far_the_job_got() -> None:
         poll.time_left(_job("running"))
 
 
-def test_a_terminal_event_wakes_the_wait_for_its_job_or_is_kept_for_the_next() -> None:
-    waits: _core.Waits[str] = _core.Waits()
+def test_a_terminal_event_wakes_every_wait_for_its_job_or_is_kept_for_the_next() -> None:
+    waits: _core.Waits[_core.Wake] = _core.Waits()
+    first, second = _core.Wake(), _core.Wake()
 
     def event(kind: str, job_id: str) -> webhooks.WebhookEvent:
         data = {"id": "evt_1", "type": kind, "createdAt": "2026-01-01T00:00:00.000Z", "data": {"jobId": job_id}}
         return webhooks.WebhookEvent.model_validate(data)
 
-    with waits.waiting("job_1", "wake job_1"):
-        assert waits.ended(event("job.completed", "job_1")) == "wake job_1"
-        assert waits.ended(event("content.generated", "job_1")) is None  # not an end
+    with waits.waiting("job_1", first):
+        with waits.waiting("job_1", second):
+            assert set(waits.ended(event("job.completed", "job_1"))) == {first, second}
+        # The second wait ending leaves the first one's registration in place.
+        assert waits.ended(event("job.completed", "job_1")) == [first]
+        assert waits.ended(event("content.generated", "job_1")) == []  # not an end
         assert waits.take_ended("job_1") and not waits.take_ended("job_1")
-    assert waits.ended(event("job.failed", "job_1")) is None  # nobody waits any more: kept
+    assert waits.ended(event("job.failed", "job_1")) == []  # nobody waits any more: kept
     assert waits.take_ended("job_1")
+
+
+def test_an_async_wake_set_after_its_loop_closed_is_a_no_op() -> None:
+    async def make() -> _core.AsyncWake:
+        return _core.AsyncWake()
+
+    wake = asyncio.run(make())
+    wake.set()  # a webhook thread handing an event over after asyncio.run returned

@@ -351,7 +351,9 @@ class AsyncWake:
         self._event = asyncio.Event()
 
     def set(self) -> None:
-        self._loop.call_soon_threadsafe(self._event.set)
+        # The loop may have closed since the wait was handed out (asyncio.run returned): nobody waits then.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._event.set)
 
     def clear(self) -> None:
         self._event.clear()
@@ -368,25 +370,28 @@ class Waits(Generic[WakeT]):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ended = EndedJobs()
-        self._waiting: dict[str, WakeT] = {}
+        self._waiting: dict[str, set[WakeT]] = {}
 
-    def ended(self, event: WebhookEvent) -> WakeT | None:
-        """Note that a terminal event's job has ended; the wait to wake for it, if one is in progress."""
+    def ended(self, event: WebhookEvent) -> list[WakeT]:
+        """Note that a terminal event's job has ended; the waits in progress for it, to wake."""
         if event.type not in TERMINAL_EVENTS or not event.job_id:
-            return None
+            return []
         with self._lock:
             self._ended.add(event.job_id)
-            return self._waiting.get(event.job_id)
+            return list(self._waiting.get(event.job_id, ()))
 
     @contextlib.contextmanager
     def waiting(self, job_id: str, wake: WakeT) -> Iterator[None]:
         with self._lock:
-            self._waiting[job_id] = wake
+            self._waiting.setdefault(job_id, set()).add(wake)
         try:
             yield
         finally:
             with self._lock:
-                self._waiting.pop(job_id, None)
+                waits = self._waiting.get(job_id, set())
+                waits.discard(wake)
+                if not waits:
+                    self._waiting.pop(job_id, None)
 
     def take_ended(self, job_id: str) -> bool:
         """Whether an event said the job has ended since the last poll (then poll again at once)."""

@@ -70,8 +70,7 @@ class AsyncJobs:
 
     def notify(self, event: WebhookEvent) -> None:
         """Hand over a verified webhook event (from any thread): a `wait` for its job returns at once."""
-        woken = self._waits.ended(event)
-        if woken is not None:
+        for woken in self._waits.ended(event):
             woken.set()
 
     async def wait(

@@ -1,7 +1,7 @@
 """The synchronous client. `AsyncClient` (layers_partner.aio) has the same surface with `await`.
 
-Generated from layers_partner/aio.py by clients/python/gen_sync.py: edit that file, then run
-`python scripts/gen_openapi.py`."""
+Generated from layers_partner/aio.py by clients/python/gen_sync.py. Do not edit: change aio.py (or a rule
+in gen_sync.py), then run `python scripts/gen_openapi.py`; its --check fails while this file is stale."""
 
 from __future__ import annotations
 
@@ -67,8 +67,7 @@ class Jobs:
 
     def notify(self, event: WebhookEvent) -> None:
         """Hand over a verified webhook event (from any thread): a `wait` for its job returns at once."""
-        woken = self._waits.ended(event)
-        if woken is not None:
+        for woken in self._waits.ended(event):
             woken.set()
 
     def wait(
