@@ -18,6 +18,7 @@ from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 
 from common.errors import ServiceError
+from common.grpc_context import Wrapper, cached_wrap
 from layers.billing.v1 import billing_pb2
 from layers.content.v1 import content_pb2
 from layers.media.v1 import media_pb2
@@ -89,22 +90,15 @@ class CallerInterceptor(grpc.ServerInterceptor):
     """Refuses each call its caller's identity may not make (CALLERS), before the handler runs."""
 
     def __init__(self) -> None:
-        # The checked handler of each method, built on its first call rather than on every call.
-        self._checked: dict[str, Any] = {}
+        self._checked: dict[str, Any] = {}  # each method's checked handler, built once
 
     def intercept_service(self, continuation: Callable[..., Any], handler_call_details: Any) -> Any:
-        method = handler_call_details.method
-        checked = self._checked.get(method)
-        if checked is None:
-            handler = continuation(handler_call_details)
-            if handler is None:
-                return None
-            checked = self._checked[method] = _checked(handler, method)
-        return checked
+        return cached_wrap(self._checked, continuation, handler_call_details, _checks)
 
 
-def _checked(handler: Any, method: str) -> Any:
-    """The handler with its behaviour (whichever of the four kinds it has) behind the identity check."""
+def _checks(method: str) -> tuple[Wrapper, Wrapper]:
+    """The identity check in front of a method's behaviour, whatever its kind (a streaming one is refused
+    before its first message)."""
 
     def check(behaviour: Callable[..., Any]) -> Callable[..., Any]:
         def checked(request: Any, context: grpc.ServicerContext) -> Any:
@@ -118,5 +112,4 @@ def _checked(handler: Any, method: str) -> Any:
 
         return checked
 
-    kind = next(k for k in ("unary_unary", "unary_stream", "stream_unary", "stream_stream") if getattr(handler, k))
-    return handler._replace(**{kind: check(getattr(handler, kind))})
+    return check, check

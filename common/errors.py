@@ -19,6 +19,8 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from common.grpc_context import Wrapper, cached_wrap
+
 ERROR_DOMAIN = "layers.partner-api"
 
 
@@ -173,41 +175,10 @@ class ErrorInterceptor(grpc.ServerInterceptor):
     """Turns ServiceError raised by any handler into a rich status, and hides other exceptions' text."""
 
     def __init__(self) -> None:
-        # The guarded handler of each method, built on its first call rather than on every call.
-        self._guarded: dict[str, Any] = {}
+        self._guarded: dict[str, Any] = {}  # each method's guarded handler, built once
 
     def intercept_service(self, continuation: Callable[..., Any], handler_call_details: Any) -> Any:
-        method = handler_call_details.method
-        guarded = self._guarded.get(method)
-        if guarded is None:
-            guarded = self._guard(continuation(handler_call_details))
-            if guarded is not None:
-                self._guarded[method] = guarded
-        return guarded
-
-    @staticmethod
-    def _guard(handler: Any) -> Any:
-        if handler is None:
-            return None
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                _guard_unary(handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                _guard_stream(handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                _guard_unary(handler.stream_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return cached_wrap(self._guarded, continuation, handler_call_details, _guards)
 
 
 def _abort(context: grpc.ServicerContext, exc: Exception) -> None:
@@ -246,6 +217,10 @@ def _guard_stream(fn: Callable[..., Any]) -> Callable[..., Any]:
             _abort(context, exc)
 
     return guarded
+
+
+def _guards(_method: str) -> tuple[Wrapper, Wrapper]:
+    return _guard_unary, _guard_stream
 
 
 def _is_database_outage(exc: Exception) -> bool:

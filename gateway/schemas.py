@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -13,6 +13,8 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from gateway.errors import FieldProblem, problems_from_errors
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
@@ -121,22 +123,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_ugc_remix_body(raw: bytes) -> tuple[UgcRemixBody | None, list[FieldProblem]]:
+def parse_body(model: type[BodyT], raw: bytes) -> tuple[BodyT | None, list[FieldProblem]]:
+    """A JSON object body read into `model`, or every problem found with it (each named by its field)."""
     data, problems = parse_json_object(raw)
     if data is None:
         return None, problems
     try:
-        return UgcRemixBody.model_validate(data), []
-    except ValidationError as exc:
-        return None, problems_from_errors(exc.errors(include_url=False))
-
-
-def parse_app_media_url_body(raw: bytes) -> tuple[AppMediaUrlBody | None, list[FieldProblem]]:
-    data, problems = parse_json_object(raw)
-    if data is None:
-        return None, problems
-    try:
-        return AppMediaUrlBody.model_validate(data), []
+        return model.model_validate(data), []
     except ValidationError as exc:
         return None, problems_from_errors(exc.errors(include_url=False))
 

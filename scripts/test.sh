@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every check the project has: proto lint, code lint and types, then the test suite (unit and integration,
-# on SQLite and on PostgreSQL and RabbitMQ). Extra arguments go to pytest. Run it via `./layers test`.
+# on SQLite and on PostgreSQL and RabbitMQ). Extra arguments go to pytest. Run it via `bin/layers test`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bin=.venv/bin

@@ -32,7 +32,7 @@ from gateway.openapi import app_media_request_body
 from gateway.project_access import ProjectId, visible_project
 from gateway.rendering import json_response
 from gateway.responses import MediaItem
-from gateway.schemas import MEDIA_KINDS, idempotency_key_problems, parse_app_media_url_body
+from gateway.schemas import MEDIA_KINDS, AppMediaUrlBody, idempotency_key_problems, parse_body
 from layers.media.v1 import media_pb2
 
 if TYPE_CHECKING:
@@ -242,7 +242,7 @@ async def create_app_media(
                 await _discard(clients, blob.blob_id)
 
     if media_type == "application/json":
-        parsed, problems = parse_app_media_url_body(await request.body())
+        parsed, problems = parse_body(AppMediaUrlBody, await request.body())
         if parsed is None or problems:
             raise validation_error(problems)
 

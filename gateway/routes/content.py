@@ -22,7 +22,7 @@ from gateway.schemas import (
     ContainerId,
     UgcRemixBody,
     idempotency_key_problems,
-    parse_ugc_remix_body,
+    parse_body,
 )
 from layers.content.v1 import content_pb2
 
@@ -55,7 +55,7 @@ async def create_ugc_remix(
     # A cheap look-up first, so an unknown project answers 404 even when the body is also bad.
     project = await visible_project(request, key, project_id)
 
-    parsed, problems = parse_ugc_remix_body(body)
+    parsed, problems = parse_body(UgcRemixBody, body)
     problems += idempotency_key_problems(idempotency_key)
     if parsed is None or problems:
         raise validation_error(problems)

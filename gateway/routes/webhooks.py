@@ -13,12 +13,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from google.protobuf import field_mask_pb2
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import ApiKey, require_scope
 from gateway.cursors import listing
 from gateway.deps import BodyDep, ClientsDep, PageDep
-from gateway.errors import FieldProblem, problems_from_errors, validation_error
+from gateway.errors import FieldProblem, validation_error
 from gateway.idempotency import REPLAYED_HEADER, IdempotencyKey, IdempotentPost, bodiless_post, request_fingerprint
 from gateway.project_access import visible_project
 from gateway.rendering import json_response
@@ -34,7 +34,7 @@ from gateway.responses import (
     WebhookEventType,
     WebhookTestAccepted,
 )
-from gateway.schemas import Id, idempotency_key_problems, parse_json_object
+from gateway.schemas import Id, idempotency_key_problems, parse_body
 from layers.webhooks.v1 import webhooks_pb2 as pb
 
 router = APIRouter(tags=["webhooks"])
@@ -69,16 +69,6 @@ class UpdateWebhookEndpointBody(_Body):
     status: Literal["active", "paused"] | None = None
 
 
-def _parse(model: type[_Body], raw: bytes) -> tuple[Any, list[FieldProblem]]:
-    data, problems = parse_json_object(raw)
-    if data is None:
-        return None, problems
-    try:
-        return model.model_validate(data), []
-    except ValidationError as exc:
-        return None, problems_from_errors(exc.errors(include_url=False))
-
-
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {
         "requestBody": {
@@ -111,7 +101,7 @@ async def create_endpoint(
     clients: ClientsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    parsed, problems = _parse(CreateWebhookEndpointBody, body)
+    parsed, problems = parse_body(CreateWebhookEndpointBody, body)
     problems += idempotency_key_problems(idempotency_key)
     if parsed is None or problems:
         raise validation_error(problems)
@@ -160,7 +150,7 @@ _STATUSES = {"active": pb.ENDPOINT_STATUS_ACTIVE, "paused": pb.ENDPOINT_STATUS_P
     openapi_extra=_json_body(UpdateWebhookEndpointBody),
 )
 async def update_endpoint(endpoint_id: EndpointId, key: Writer, body: BodyDep, clients: ClientsDep) -> Response:
-    parsed, problems = _parse(UpdateWebhookEndpointBody, body)
+    parsed, problems = parse_body(UpdateWebhookEndpointBody, body)
     if parsed is None or problems:
         raise validation_error(problems)
     sent = sorted(parsed.model_fields_set)

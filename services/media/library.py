@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 from sqlalchemy import ColumnElement, Engine, Select, bindparam, exists, func, or_, select
@@ -33,6 +34,7 @@ from services.media.probing import Measured, check_audio, check_image, check_vid
 DEMO_VIDEO = "demo-video"
 IMAGE_KINDS = ("logo", "screenshot", "end-card")
 KINDS = (DEMO_VIDEO, *IMAGE_KINDS)
+CatalogRow = TypeVar("CatalogRow", ReactionTemplateRow, MusicTrackRow)
 APP_DEMO_ROLE = "app-demo"
 DEFAULT_MIME_TYPE = "application/octet-stream"
 
@@ -353,18 +355,10 @@ class MediaLibrary:
         return row
 
     def get_reaction_template(self, reaction_template_id: str) -> ReactionTemplateRow:
-        with self._read() as session:
-            row = session.get(ReactionTemplateRow, reaction_template_id)
-        if row is None:
-            raise not_found("reaction template", "reactionTemplateId was not found.")
-        return row
+        return self._get(ReactionTemplateRow, reaction_template_id, "reaction template", "reactionTemplateId")
 
     def pick_reaction_template(self) -> ReactionTemplateRow:
-        with self._read() as session:
-            row = session.scalar(select(ReactionTemplateRow).order_by(func.random()).limit(1))
-        if row is None:
-            raise _reaction_pool_empty()
-        return row
+        return self._pick(ReactionTemplateRow, _reaction_pool_empty)
 
     # The music catalog
 
@@ -385,17 +379,24 @@ class MediaLibrary:
         return row
 
     def get_music_track(self, music_track_id: str) -> MusicTrackRow:
-        with self._read() as session:
-            row = session.get(MusicTrackRow, music_track_id)
-        if row is None:
-            raise not_found("music track", "musicTrackId was not found.")
-        return row
+        return self._get(MusicTrackRow, music_track_id, "music track", "musicTrackId")
 
     def pick_music_track(self) -> MusicTrackRow:
+        return self._pick(MusicTrackRow, _music_catalog_empty)
+
+    def _get(self, row_type: type[CatalogRow], row_id: str, what: str, field: str) -> CatalogRow:
         with self._read() as session:
-            row = session.scalar(select(MusicTrackRow).order_by(func.random()).limit(1))
+            row = session.get(row_type, row_id)
         if row is None:
-            raise _music_catalog_empty()
+            raise not_found(what, f"{field} was not found.")
+        return row
+
+    def _pick(self, row_type: type[CatalogRow], empty: Callable[[], ServiceError]) -> CatalogRow:
+        """A random row of the catalog; `empty()` is raised when it has none."""
+        with self._read() as session:
+            row = session.scalar(select(row_type).order_by(func.random()).limit(1))
+        if row is None:
+            raise empty()
         return row
 
 

@@ -34,14 +34,19 @@ def refused(reason: str, message: str) -> ServiceError:
     return invalid(message, field="file", reason=reason)
 
 
-def check_video(path: Path, size_bytes: int) -> Measured:
-    """An MP4, QuickTime or WebM file whose video stream decodes from start to end."""
+def _probed(path: Path, size_bytes: int, reason: str, message: str) -> ProbeResult:
+    """What ffprobe finds in a non-empty file; refused with `reason` and `message` when it finds nothing."""
     if size_bytes == 0:
         raise refused("EMPTY_FILE", "The file is empty.")
     try:
-        found = probe(path)
+        return probe(path)
     except ProbeError as exc:
-        raise refused("NOT_A_VIDEO", "The file is not a video.") from exc
+        raise refused(reason, message) from exc
+
+
+def check_video(path: Path, size_bytes: int) -> Measured:
+    """An MP4, QuickTime or WebM file whose video stream decodes from start to end."""
+    found = _probed(path, size_bytes, "NOT_A_VIDEO", "The file is not a video.")
     if _is_image(found):
         raise refused("NOT_A_VIDEO", "The file is an image, not a video.")
     if not found.has_video:
@@ -55,12 +60,7 @@ def check_video(path: Path, size_bytes: int) -> Measured:
 
 def check_image(path: Path, size_bytes: int) -> Measured:
     """A PNG, JPEG, WebP or GIF image that decodes."""
-    if size_bytes == 0:
-        raise refused("EMPTY_FILE", "The file is empty.")
-    try:
-        found = probe(path)
-    except ProbeError as exc:
-        raise refused("NOT_AN_IMAGE", "The file is not an image.") from exc
+    found = _probed(path, size_bytes, "NOT_AN_IMAGE", "The file is not an image.")
     if not _is_image(found):
         raise refused("NOT_AN_IMAGE", "The file is not a PNG, JPEG, WebP or GIF image.")
     if not decodes(path):
@@ -74,12 +74,7 @@ def check_image(path: Path, size_bytes: int) -> Measured:
 
 def check_audio(path: Path, size_bytes: int) -> Measured:
     """A file with an audio stream that decodes."""
-    if size_bytes == 0:
-        raise refused("EMPTY_FILE", "The file is empty.")
-    try:
-        found = probe(path)
-    except ProbeError as exc:
-        raise refused("NOT_AUDIO", "The file is not an audio file.") from exc
+    found = _probed(path, size_bytes, "NOT_AUDIO", "The file is not an audio file.")
     if not found.has_audio:
         raise refused("NOT_AUDIO", "The file has no audio stream.")
     if not _audio_decodes(path) or not _demuxes_cleanly(path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.schemas import canonical_project_id, idempotency_key_problems, parse_ugc_remix_body
+from gateway.schemas import UgcRemixBody, canonical_project_id, idempotency_key_problems, parse_body
 
 
 @pytest.mark.parametrize("key", ["a", "x" * 255, " ~", "3f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f"])
@@ -31,12 +31,12 @@ def test_project_ids_are_lower_cased() -> None:
 
 
 def test_deeply_nested_json_is_a_validation_problem_not_a_crash() -> None:
-    body, problems = parse_ugc_remix_body(b"[" * 100_000 + b"]" * 100_000)
+    body, problems = parse_body(UgcRemixBody, b"[" * 100_000 + b"]" * 100_000)
     assert body is None
     assert [p.field for p in problems] == ["body"]
 
 
 def test_hook_is_counted_in_code_points() -> None:
-    body, problems = parse_ugc_remix_body('{"hook": "{}"}'.replace("{}", "👩‍👩‍👧‍👦" * 285).encode())
+    body, problems = parse_body(UgcRemixBody, '{"hook": "{}"}'.replace("{}", "👩‍👩‍👧‍👦" * 285).encode())
     assert problems == [] and body is not None  # 285 * 7 = 1995 code points, far more bytes
     assert len(body.hook or "") == 1995
