@@ -75,13 +75,18 @@ def make_reaction_clip(
     pupil = _even(eye_w * 0.45)
     mouth_w, mouth_x = _even(fw * 0.40), _even(fw * 0.30)
     mouth_y = _even(fh * 0.68)
+    side_w, side_h = _even(fw * 0.07), _even(fh * 0.5)
     face = (
         # An ellipse mask makes the head round; geq is slow, so it runs on one frame that is then looped.
         f"color=c={skin}:s={fw}x{fh}:r=30,trim=end_frame=1,format=yuva420p,"
         f"geq=lum='lum(X,Y)':cb='cb(X,Y)':cr='cr(X,Y)':"
         f"a='255*lt(pow((X-W/2)/(W/2),2)+pow((Y-H/2)/(H/2),2),1)',"
         f"loop=loop=-1:size=1,setpts=N/30/TB,trim=duration={seconds},"
+        # Hair on top and down the sides: without the dark sides, a background as light as the skin
+        # hides the head's outline and the detector misses it on some frames.
         f"drawbox=x=0:y=0:w={fw}:h={_even(fh * 0.16)}:c=0x3b2314:t=fill,"
+        f"drawbox=x=0:y=0:w={side_w}:h={side_h}:c=0x3b2314:t=fill,"
+        f"drawbox=x={fw - side_w}:y=0:w={side_w}:h={side_h}:c=0x3b2314:t=fill,"
         # Dark eyes under a lighter brow and nose bridge: what a face detector looks for.
         f"drawbox=x={left_eye}:y={eye_y}:w={eye_w}:h={eye_h}:c=0x2a1a10:t=fill,"
         f"drawbox=x={right_eye}:y={eye_y}:w={eye_w}:h={eye_h}:c=0x2a1a10:t=fill,"
@@ -104,8 +109,9 @@ def make_reaction_clip(
         f"enable='gte(mod(t,0.2),0.1)'[face]"
     )
     body_w = _even(width * 0.62)
+    # gradients picks random colours' paths unless seeded: seeded, a variant's clip is the same every run.
     graph = (
-        f"gradients=s={width}x{height}:r=30:d={seconds}:c0={c0}:c1={c1}:c2={c2}:n=3:speed=0.04,"
+        f"gradients=s={width}x{height}:r=30:d={seconds}:c0={c0}:c1={c1}:c2={c2}:n=3:speed=0.04:seed={variant},"
         f"drawbox=x={(width - body_w) // 2}:y={_even(height * 0.62)}:w={body_w}:h={height}:c={shirt}:t=fill[bg];"
         f"{face};"
         f"[bg][face]overlay=x='(W-w)/2+{_even(width * 0.03)}*sin(t*4)':"

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from services.media.faces import detect_face_box
 from services.media.seed_clips import make_reaction_clip
 from tests.renderer import clips
 
 
-def test_the_stand_in_influencer_s_face_is_found_where_it_is_drawn(tmp_path: Path) -> None:
-    clip = make_reaction_clip(tmp_path / "reaction.mp4", seconds=1.5, width=720, height=1280, variant=1)
-    box = detect_face_box(clip, 1500, 720, 1280)
+@pytest.mark.parametrize("variant", range(5))  # every skin tone and every background palette
+def test_the_stand_in_influencer_s_face_is_found_where_it_is_drawn(tmp_path: Path, variant: int) -> None:
+    clip = make_reaction_clip(tmp_path / "reaction.mp4", seconds=1.0, width=720, height=1280, variant=variant)
+    box = detect_face_box(clip, 1000, 720, 1280)
     assert box is not None
     x, y, w, h = box
     # seed_clips draws the head 0.44 of the width wide, centred, from 0.24 of the height down for 0.29.
