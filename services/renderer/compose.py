@@ -71,14 +71,14 @@ LOUDNESS_TOLERANCE, LIMITED_PASSES = 0.5, 6
 MAX_GAIN_DB, MAX_CORRECTION_DB = 60.0, 12.0
 # A true peak is the signal's peak between samples: the limiter works at 4× our rate to see it (as
 # ebur128 measures it), looks 5 ms ahead and lets go over 100 ms (shorter pumps audibly). Its ceiling is
-# lower still: a limited mix sits at it often, and AAC overshoots it there (~0.3 dB on music; heavily
-# limited broadband noise can overshoot by more).
+# lower still: a limited mix sits at it often, and AAC overshoots it there (~0.3 dB on music).
 LIMITER_CEILING = TARGET_TRUE_PEAK - 0.5
-LIMITER = (
-    f"aresample={4 * SAMPLE_RATE},"
-    f"alimiter=limit={10 ** (LIMITER_CEILING / 20):.4f}:attack=5:release=100:level=false:latency=true,"
-    f"aresample={SAMPLE_RATE}"
-)
+# Short broadband bursts (hi-hats, noise) overshoot by more once AAC has encoded them: 1.4 dB over the
+# ceiling was seen. A mix whose peaks come within ENCODED_CHECK_ROOM of ENCODED_PEAK_MAX is encoded as the
+# render will encode it and measured again; where it overshoots, the ceiling drops by as much (the gain is
+# found again, and encoded again), at most ENCODED_CHECKS times. Mixes with headroom, most music, skip it.
+ENCODED_PEAK_MAX, ENCODED_CHECK_ROOM, ENCODED_CHECKS = -1.2, 1.5, 2
+ENCODED_MARGIN_DB = 0.2  # taken off a lowered ceiling beyond the overshoot measured
 # A keyframe at least this often: a seek decodes at most this much; fewer of them is a cheaper encode.
 KEYFRAME_SECONDS = 4
 POLL_SECONDS = 0.1  # how often should_stop is asked (the contract says at least every 0.25 s)
@@ -91,6 +91,7 @@ VIDEO_NAME = "video.mp4"
 PARTIAL_NAME = ".video.partial.mp4"
 THUMB_NAME = "thumbnail.jpg"
 HOOK_NAME = ".hook.png"
+ENCODED_MIX_NAME = ".mix.aac"
 
 
 class ComposeFailure(Exception):
@@ -344,15 +345,25 @@ class Loudness:
     true_peak: float
 
 
+def limiter(ceiling: float) -> str:
+    return (
+        f"aresample={4 * SAMPLE_RATE},"
+        f"alimiter=limit={10 ** (ceiling / 20):.4f}:attack=5:release=100:level=false:latency=true,"
+        f"aresample={SAMPLE_RATE}"
+    )
+
+
 @dataclass(frozen=True)
 class Gain:
-    """What the render does to the mix's level: `db` of gain, then the true-peak limiter if `limited`."""
+    """What the render does to the mix's level: `db` of gain, then, if `limited`, the true-peak limiter
+    at `ceiling` dBTP."""
 
     db: float
     limited: bool
+    ceiling: float = LIMITER_CEILING
 
     def filters(self) -> str:
-        return f",volume={self.db:.2f}dB" + (f",{LIMITER}" if self.limited else "")
+        return f",volume={self.db:.2f}dB" + (f",{limiter(self.ceiling)}" if self.limited else "")
 
 
 def _own_audio(plan: Plan) -> bool:
@@ -448,7 +459,25 @@ def codec_args(encode: EncodeSettings) -> list[str]:
     args = ["-threads", str(encode.threads)]
     args += ["-c:v", "libx264", "-preset", encode.preset, "-crf", str(encode.crf), "-profile:v", "high"]
     args += ["-pix_fmt", "yuv420p", "-r", str(FPS), "-fps_mode", "cfr", "-g", str(FPS * KEYFRAME_SECONDS)]
-    return [*args, "-c:a", "aac", "-b:a", encode.audio_bitrate, "-ar", str(SAMPLE_RATE), "-ac", "2"]
+    return [*args, *audio_codec_args(encode)]
+
+
+def audio_codec_args(encode: EncodeSettings) -> list[str]:
+    return ["-c:a", "aac", "-b:a", encode.audio_bitrate, "-ar", str(SAMPLE_RATE), "-ac", "2"]
+
+
+def encode_mix_command(inputs: ComposeInputs, plan: Plan, gain: Gain, output: Path) -> list[str]:
+    """The audio mix alone, after `gain`, encoded as the render encodes it (raw AAC, no container)."""
+    args, music_input, _ = _input_args(inputs, plan, None, audio_only=True)
+    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-y", "-loglevel", "level+error", *args]
+    cmd += ["-filter_complex", ";".join(audio_graph(plan, music_input, gain)), "-map", "[aout]"]
+    return [*cmd, *audio_codec_args(inputs.encode), "-f", "adts", str(output)]
+
+
+def measure_file_command(path: Path) -> list[str]:
+    """ebur128 over one file's audio."""
+    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", "-i", str(path)]
+    return [*cmd, "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"]
 
 
 def build_command(
@@ -646,7 +675,8 @@ def compose(
 ) -> ComposeResult:
     """Render one video into workdir (video.mp4 + thumbnail.jpg); see the module doc for the shape."""
     workdir.mkdir(parents=True, exist_ok=True)
-    video, partial, thumb, hook_png = (workdir / n for n in (VIDEO_NAME, PARTIAL_NAME, THUMB_NAME, HOOK_NAME))
+    names = (VIDEO_NAME, PARTIAL_NAME, THUMB_NAME, HOOK_NAME, ENCODED_MIX_NAME)
+    video, partial, thumb, hook_png, encoded_mix = (workdir / n for n in names)
     tracker = ProgressTracker(0.0, FFMPEG_PROGRESS_SHARE, on_progress)
     finished = False
     try:
@@ -662,7 +692,7 @@ def compose(
             plan = make_plan(probed["template"], probed["demo"], probed.get("music"), inputs.demo_cap_seconds)
             drawing = pool.submit(_hook_png, inputs, plan, hook_png)
             try:
-                gain = loudness_gain(inputs, plan, should_stop)
+                gain = loudness_gain(inputs, plan, should_stop, encoded_mix)
             except Exception:
                 # A hook that cannot be drawn (no font: a ConfigError, the renderer's own fault) says so
                 # before a loudness pass's failure, which a retry may mend.
@@ -682,7 +712,7 @@ def compose(
         result = _measure(video, thumb)
         finished = True
     finally:
-        _remove(partial, hook_png)
+        _remove(partial, hook_png, encoded_mix)
         if not finished:
             _remove(video, thumb)
     tracker.report(1.0)
@@ -704,11 +734,14 @@ def _hook_png(inputs: ComposeInputs, plan: Plan, path: Path) -> HookPng | None:
     return write_hook_png(inputs.hook, inputs.language, path, WIDTH, HEIGHT, face=face)  # no font: ConfigError
 
 
-def loudness_gain(inputs: ComposeInputs, plan: Plan, should_stop: Callable[[], bool] | None) -> Gain | None:
+def loudness_gain(
+    inputs: ComposeInputs, plan: Plan, should_stop: Callable[[], bool] | None, scratch: Path
+) -> Gain | None:
     """The gain that brings the mix to the target. One gain where the peaks stay under the ceiling.
     Otherwise the limiter follows it and takes loudness away where it works (spiky audio loses most of
     its measured loudness with its spikes), so the limited mix is measured and the gain raised by what
-    it missed: the limiter never lets loudness grow faster than the gain, so this closes in from below."""
+    it missed: the limiter never lets loudness grow faster than the gain, so this closes in from below.
+    A mix that peaks near the ceiling is then checked as AAC encodes it (`scratch` holds that encode)."""
     if not (plan.has_music or _own_audio(plan)):
         return None
     measured = _measure_mix(inputs, plan, None, should_stop)
@@ -716,22 +749,49 @@ def loudness_gain(inputs: ComposeInputs, plan: Plan, should_stop: Callable[[], b
         return None
     db = min(MAX_GAIN_DB, TARGET_LUFS - measured.integrated)
     gain = Gain(db, limited=measured.true_peak + db > TARGET_TRUE_PEAK)
-    if not gain.limited:
+    peak = measured.true_peak + db
+    if gain.limited:
+        gain, peak = _limited_gain(inputs, plan, gain, should_stop)
+    if peak <= ENCODED_PEAK_MAX - ENCODED_CHECK_ROOM:
         return gain
+    for lowered in range(ENCODED_CHECKS + 1):
+        overshoot = _encoded_peak(inputs, plan, gain, scratch, should_stop) - ENCODED_PEAK_MAX
+        if overshoot <= 0:
+            return gain
+        if lowered == ENCODED_CHECKS:
+            break
+        # The limiter's own ceiling, or the peak the unlimited mix reached, comes down by the overshoot.
+        ceiling = (min(gain.ceiling, peak) if gain.limited else peak) - overshoot - ENCODED_MARGIN_DB
+        gain, peak = _limited_gain(inputs, plan, Gain(gain.db, limited=True, ceiling=ceiling), should_stop)
+    log.warning(
+        "the encoded mix peaks %.1f dB over %.1f dBTP after %d lowered ceilings",
+        overshoot,
+        ENCODED_PEAK_MAX,
+        ENCODED_CHECKS,
+    )
+    return gain
+
+
+def _limited_gain(
+    inputs: ComposeInputs, plan: Plan, gain: Gain, should_stop: Callable[[], bool] | None
+) -> tuple[Gain, float]:
+    """The limited gain (at `gain`'s ceiling, starting from `gain`) that lands nearest the target, and the
+    true peak measured with it."""
     # (gain, loudness) of the passes nearest the target from below and from above: once it lies between
     # two, the next gain is read off the line through them; until then loudness is taken to grow at the
     # slope between the last two passes (one dB per dB at first).
     below: tuple[float, float] | None = None
     above: tuple[float, float] | None = None
     last: tuple[float, float] | None = None
-    closest: tuple[float, Gain] | None = None  # the measured gain that came nearest, if none lands
+    closest: tuple[float, Gain, float] | None = None  # the measured gain that came nearest, if none lands
     for _ in range(LIMITED_PASSES):
-        loudness = _measure_mix(inputs, plan, gain, should_stop).integrated
+        measured = _measure_mix(inputs, plan, gain, should_stop)
+        loudness = measured.integrated
         missed = TARGET_LUFS - loudness
         if abs(missed) <= LOUDNESS_TOLERANCE:
-            return gain
+            return gain, measured.true_peak
         if closest is None or abs(missed) < closest[0]:
-            closest = (abs(missed), gain)
+            closest = (abs(missed), gain, measured.true_peak)
         here = (gain.db, loudness)
         if missed > 0:
             below = here if below is None or here[1] > below[1] else below
@@ -748,20 +808,37 @@ def loudness_gain(inputs: ComposeInputs, plan: Plan, should_stop: Callable[[], b
             next_db = gain.db + missed / slope
         last = here
         correction = max(-MAX_CORRECTION_DB, min(MAX_CORRECTION_DB, next_db - gain.db))
-        gain = Gain(min(MAX_GAIN_DB, gain.db + correction), limited=True)
+        gain = Gain(min(MAX_GAIN_DB, gain.db + correction), limited=True, ceiling=gain.ceiling)
     assert closest is not None
     log.warning("the limited mix ends %.1f LU from the target after %d passes", closest[0], LIMITED_PASSES)
-    return closest[1]
+    return closest[1], closest[2]
+
+
+def _encoded_peak(
+    inputs: ComposeInputs, plan: Plan, gain: Gain, scratch: Path, should_stop: Callable[[], bool] | None
+) -> float:
+    """The true peak of the mix after `gain` once AAC has encoded it."""
+    commands = [encode_mix_command(inputs, plan, gain, scratch), measure_file_command(scratch)]
+    return _loudness_printed(inputs, commands, should_stop).true_peak
 
 
 def _measure_mix(
     inputs: ComposeInputs, plan: Plan, gain: Gain | None, should_stop: Callable[[], bool] | None
 ) -> Loudness:
     """One measuring pass over the audio alone (no video is read): a few per cent of the render."""
-    code, stderr = run_ffmpeg(measure_command(inputs, plan, gain), None, should_stop)
-    if code != 0:
-        errors = [line for line in stderr if "[error]" in line or "[fatal]" in line]
-        raise classify_failure(code, errors, _named_inputs(inputs))
+    return _loudness_printed(inputs, [measure_command(inputs, plan, gain)], should_stop)
+
+
+def _loudness_printed(
+    inputs: ComposeInputs, commands: list[list[str]], should_stop: Callable[[], bool] | None
+) -> Loudness:
+    """Run the ffmpeg commands in turn; what the last one's ebur128 measured."""
+    stderr: list[str] = []
+    for cmd in commands:
+        code, stderr = run_ffmpeg(cmd, None, should_stop)
+        if code != 0:
+            errors = [line for line in stderr if "[error]" in line or "[fatal]" in line]
+            raise classify_failure(code, errors, _named_inputs(inputs))
     loudness = parse_loudness(stderr)
     if loudness is None:
         raise ComposeError("ebur128 printed no measurement:\n" + "\n".join(stderr[-10:]))

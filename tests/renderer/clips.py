@@ -126,6 +126,13 @@ def make_spiky_music(path: Path, seconds: float) -> Path:
     return make_track(path, seconds, f"0.01*sin(2*PI*330*t)+{click}")
 
 
+def make_hat_music(path: Path, seconds: float) -> Path:
+    """A quiet 200 Hz tone under a 10 ms burst of white noise near full scale four times a second, like a
+    hi-hat: AAC overshoots such bursts by more than a dB once they are limited."""
+    burst = "if(lt(mod(t\\,0.25)\\,0.01)\\,0.99*(2*random(0)-1)\\,0)"
+    return make_track(path, seconds, f"0.03*sin(2*PI*200*t)+{burst}")
+
+
 def make_near_silent_music(path: Path, seconds: float) -> Path:
     """A 250 Hz tone at -60 dBFS: near silence, 45 dB under the target, yet more than nothing."""
     return make_track(path, seconds, "0.001*sin(2*PI*250*t)")

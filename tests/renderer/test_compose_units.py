@@ -177,25 +177,61 @@ def test_inputs_default_to_a_20_second_cap() -> None:
 
 
 def _gain_chosen(
-    monkeypatch: pytest.MonkeyPatch, first: Loudness, limited: Callable[[float], float]
+    monkeypatch: pytest.MonkeyPatch,
+    first: Loudness,
+    limited: Callable[[float], float],
+    aac_overshoot: float = 0.0,
+    encoded: list[Gain] | None = None,
 ) -> tuple[Gain | None, list[float]]:
-    """loudness_gain against a modelled mix: `first` unlimited, `limited(gain)` the limited loudness."""
+    """loudness_gain against a modelled mix: `first` unlimited, `limited(gain)` the limited loudness,
+    peaking at the ceiling; AAC adds `aac_overshoot` to the peak (the gains it encodes go to `encoded`)."""
     measured: list[float] = []
 
     def measure(_inputs: object, _plan: object, gain: Gain | None, _stop: object) -> Loudness:
         if gain is None:
             return first
         measured.append(gain.db)
-        return Loudness(limited(gain.db), -2.0)
+        return Loudness(limited(gain.db), gain.ceiling if gain.limited else first.true_peak + gain.db)
+
+    def encoded_peak(_inputs: object, _plan: object, gain: Gain, _scratch: object, _stop: object) -> float:
+        (encoded if encoded is not None else []).append(gain)
+        peak = gain.ceiling if gain.limited else first.true_peak + gain.db
+        return peak + aac_overshoot
 
     monkeypatch.setattr(compose, "_measure_mix", measure)
+    monkeypatch.setattr(compose, "_encoded_peak", encoded_peak)
     plan = Plan(1.0, 2.0, template_has_audio=True, has_music=True, template_sar=None, demo_sar=None)
-    return compose.loudness_gain(None, plan, None), measured  # type: ignore[arg-type]
+    return compose.loudness_gain(None, plan, None, Path("mix.aac")), measured  # type: ignore[arg-type]
 
 
 def test_a_gain_that_stays_under_the_peak_ceiling_is_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     gain, limited_passes = _gain_chosen(monkeypatch, Loudness(-20.0, -9.0), lambda db: 0.0)
     assert gain == Gain(6.0, limited=False) and limited_passes == []
+
+
+def test_a_mix_with_headroom_is_not_encoded_to_check_its_peaks(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoded: list[Gain] = []
+    gain, _ = _gain_chosen(monkeypatch, Loudness(-20.0, -9.0), lambda db: 0.0, aac_overshoot=3.0, encoded=encoded)
+    assert gain == Gain(6.0, limited=False) and encoded == []  # -3 dBTP before AAC: far from the ceiling
+
+
+def test_aac_s_overshoot_lowers_the_limiter_s_ceiling_by_as_much(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bursts AAC overshoots by 1.4 dB: the ceiling comes down by that and more, and the gain is found
+    again under it; the encoded peak then stays under ENCODED_PEAK_MAX."""
+    encoded: list[Gain] = []
+    gain, _ = _gain_chosen(
+        monkeypatch, Loudness(-20.0, -3.0), lambda db: -20.0 + 0.9 * db, aac_overshoot=1.4, encoded=encoded
+    )
+    assert gain is not None and gain.limited
+    assert gain.ceiling + 1.4 <= compose.ENCODED_PEAK_MAX < compose.LIMITER_CEILING + 1.4
+    assert [g.ceiling for g in encoded] == [compose.LIMITER_CEILING, gain.ceiling]
+    assert abs(-20.0 + 0.9 * gain.db - compose.TARGET_LUFS) <= compose.LOUDNESS_TOLERANCE
+
+
+def test_an_unlimited_mix_aac_pushes_over_goes_through_the_limiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    gain, _ = _gain_chosen(monkeypatch, Loudness(-20.0, -7.6), lambda db: -20.0 + db, aac_overshoot=0.8)
+    # Unlimited it peaks at -1.6 dBTP, -0.8 once encoded: limited to where, encoded, it stays under the max.
+    assert gain is not None and gain.limited and gain.ceiling + 0.8 <= compose.ENCODED_PEAK_MAX
 
 
 def test_silence_and_audio_too_short_to_measure_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
