@@ -39,6 +39,9 @@ class RenderTools(BaseSettings):
     ffprobe: str | None = None
     font_dir: Path | None = None
     emoji_font: Path | None = None
+    # One ffmpeg run's wall time at most (a render of the 20 s cap takes seconds): a hung one is killed and
+    # the render fails as a transient fault, to be retried, instead of holding its worker for ever.
+    ffmpeg_deadline_seconds: float = Field(default=600.0, gt=0)
 
     @field_validator("ffmpeg", "ffprobe", "font_dir", "emoji_font", mode="before")
     @classmethod
@@ -281,7 +284,7 @@ def load_settings() -> Settings:
 
 
 def render_tools() -> RenderTools:
-    """The four settings a render reads deep inside (ffmpeg, fonts), from the environment, for code that
+    """The settings a render reads deep inside (ffmpeg, fonts), from the environment, for code that
     is handed no Settings; read alone, so nothing else in the environment can fail a render."""
     return RenderTools()
 

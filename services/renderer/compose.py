@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from common.ffmpeg import ProbeError, ProbeResult, decodes, ensure_runnable, ffmpeg_path, probe
-from common.settings import ConfigError
+from common.settings import ConfigError, render_tools
 from services.renderer.hook.draw import HookPng, write_hook_png
 from services.renderer.hook.regions import Box
 
@@ -566,10 +567,12 @@ def run_ffmpeg(
     tracker: ProgressTracker | None,
     should_stop: Callable[[], bool] | None,
 ) -> tuple[int, list[str]]:
-    """Run ffmpeg, reporting progress and polling should_stop; (exit code, last stderr lines)."""
+    """Run ffmpeg, reporting progress and polling should_stop; (exit code, last stderr lines). One that
+    runs past LAYERS_FFMPEG_DEADLINE_SECONDS is killed: a ComposeError, which a retry may mend."""
     # setpriv would start and then fail to exec a missing ffmpeg: that reads as a failed render, not as
     # the misconfiguration it is.
     ensure_runnable("LAYERS_FFMPEG", cmd[0])
+    deadline_seconds = render_tools().ffmpeg_deadline_seconds
     latest_us = [0]
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
 
@@ -591,6 +594,7 @@ def run_ffmpeg(
     ]
     for reader in readers:
         reader.start()
+    deadline = time.monotonic() + deadline_seconds
     try:
         while True:
             try:
@@ -601,6 +605,11 @@ def run_ffmpeg(
             if should_stop is not None and should_stop():
                 _stop(proc)
                 raise ComposeCanceled("render canceled")
+            if time.monotonic() > deadline:
+                _stop(proc)
+                raise ComposeError(
+                    f"ffmpeg ran past its {deadline_seconds:g} s deadline (LAYERS_FFMPEG_DEADLINE_SECONDS), stopped"
+                )
             if tracker is not None:
                 tracker.update(latest_us[0])
     finally:

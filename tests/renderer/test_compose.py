@@ -255,6 +255,20 @@ def test_cancel_kills_ffmpeg_quickly_and_leaves_nothing(
     assert _ffmpeg_children() == []
 
 
+def test_an_ffmpeg_past_its_deadline_is_killed_and_the_render_may_be_retried(
+    tmp_path: Path, template: Path, long_demo: Path, short_music: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAYERS_FFMPEG_DEADLINE_SECONDS", "1.5")  # the long demo's encode takes far longer
+    workdir = tmp_path / "out"
+    started = time.monotonic()
+    with pytest.raises(ComposeError, match="deadline") as raised:
+        compose(ComposeInputs(template, long_demo, short_music, hook=HOOK), workdir)
+    assert not raised.value.permanent
+    assert time.monotonic() - started < 1.5 * 3 + 2.0  # no pass outlived its deadline by more than the stop
+    assert list(workdir.iterdir()) == []
+    assert _ffmpeg_children() == []
+
+
 def test_should_stop_is_polled_often(tmp_path: Path, short_template: Path, landscape_demo: Path) -> None:
     polls: list[float] = []
 
