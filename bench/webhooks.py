@@ -154,7 +154,9 @@ def run(
             amqp_url=amqp_url,
             max_concurrent_jobs_per_key=jobs + 10,
             rate_limit_generations_per_minute=100_000,
-            **names,
+            render_queue=names["render_queue"],
+            events_exchange=names["events_exchange"],
+            webhooks_queue=names["webhooks_queue"],
         )
         started: list[Any] = []
         with (

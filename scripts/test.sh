@@ -11,7 +11,7 @@ echo "== ruff"
 "$bin/ruff" check .
 "$bin/ruff" format --check .
 echo "== mypy"
-"$bin/mypy" common services gateway cli clients/python/layers_partner
+"$bin/mypy" common services gateway cli clients/python/layers_partner bench scripts
 echo "== pytest"
 # A selection that leaves out the e2e tests is spread over every core: those tests each bring their own
 # database schema, folders and ports. The e2e tests (whole stacks, the faults tests restarting the shared
