@@ -1,9 +1,10 @@
 """Render three videos with compose() and put a few frames of each on one PNG, to look at them side by side.
 
 The three hooks: a Latin line, an Arabic line (right to left, shaped) and eight lines, each with colour
-emoji; the same generated template (3 s, 720×1280, a tone), app demo (4 s, 1280×720, a tone) and music
-under all three. Each row of the sheet is one video: frames spread evenly over it (the hook segment first,
-then the demo over its blurred backdrop), tiled with ffmpeg's `tile` filter. For each video the script
+emoji; the same template (the seed catalog's stand-in influencer, 3 s, 720×1280, laughing, with the face
+box media finds in it), app demo (4 s, 1280×720, a tone) and music under all three. Each row of the
+sheet is one video: frames spread evenly over it (the hook segment first, then the demo over its blurred
+backdrop), tiled with ffmpeg's `tile` filter. For each video the script
 prints ebur128's integrated loudness, loudness range and true peak, measured on the MP4.
 
     .venv/bin/python scripts/contact_sheet.py /tmp/sheet.png
@@ -22,6 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.ffmpeg import ffmpeg_path, probe
+from services.media.faces import detect_face_box
+from services.media.seed_clips import make_reaction_clip
 from services.renderer.compose import FPS, ComposeInputs, EncodeSettings, compose
 from tests.renderer import clips
 from tests.renderer.media_checks import ebur128
@@ -55,12 +58,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def render_all(folder: Path, preset: str) -> dict[str, Path]:
-    template = clips.make_video(folder / "template.mp4", 720, 1280, 3)
+    template = make_reaction_clip(folder / "template.mp4", seconds=3.0, width=720, height=1280)
+    face = detect_face_box(template, 3000, 720, 1280)  # as media stores it when the template is added
+    print(f"face box (x, y, w, h of the frame): {face}", flush=True)
     demo = clips.make_video(folder / "demo.mp4", 1280, 720, 4)
     music = clips.make_music(folder / "music.m4a", 8)
     videos = {}
     for name, (language, hook) in HOOKS.items():
-        spec = ComposeInputs(template, demo, music, hook=hook, language=language, encode=EncodeSettings(preset))
+        spec = ComposeInputs(
+            template, demo, music, hook=hook, language=language, encode=EncodeSettings(preset), face_box=face
+        )
         videos[name] = compose(spec, folder / name).video_path
         print(f"rendered {name}: {videos[name]}", flush=True)
     return videos
