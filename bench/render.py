@@ -132,7 +132,10 @@ def time_loudness(inputs: Inputs, args: argparse.Namespace) -> tuple[float, floa
     """The audio-only passes that choose the loudness gain, alone (compose() runs them too)."""
     plan = make_plan(probe(inputs.template), probe(inputs.demo), probe(inputs.music), inputs.demo_seconds)
     scratch = inputs.template.with_name(".bench-mix.aac")  # the encode that checks AAC's overshoot, if any
-    return timed(lambda: loudness_gain(compose_spec(inputs, args), plan, None, scratch))
+    try:
+        return timed(lambda: loudness_gain(compose_spec(inputs, args), plan, None, scratch))
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def time_plain(inputs: Inputs, output: Path, encode: EncodeSettings) -> tuple[float, float]:

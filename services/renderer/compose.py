@@ -447,11 +447,16 @@ def _input_args(
     return args, music_input, hook_input
 
 
+def _pass_start(loglevel: str) -> list[str]:
+    """The start of every audio-only pass' command: no banner, no stdin, no stats, log lines levelled."""
+    return [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", f"level+{loglevel}"]
+
+
 def measure_command(inputs: ComposeInputs, plan: Plan, gain: Gain | None) -> list[str]:
     """A measuring pass: the audio mix alone, after `gain`, measured by ebur128 (which prints at info)."""
     args, music_input, _ = _input_args(inputs, plan, None, audio_only=True)
     graph = audio_graph(plan, music_input, gain, measuring=True)
-    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", *args]
+    cmd = [*_pass_start("info"), *args]
     return [*cmd, "-filter_complex", ";".join(graph), "-map", "[aout]", "-f", "null", "-"]
 
 
@@ -470,14 +475,14 @@ def audio_codec_args(encode: EncodeSettings) -> list[str]:
 def encode_mix_command(inputs: ComposeInputs, plan: Plan, gain: Gain, output: Path) -> list[str]:
     """The audio mix alone, after `gain`, encoded as the render encodes it (raw AAC, no container)."""
     args, music_input, _ = _input_args(inputs, plan, None, audio_only=True)
-    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-y", "-loglevel", "level+error", *args]
+    cmd = [*_pass_start("error"), "-y", *args]
     cmd += ["-filter_complex", ";".join(audio_graph(plan, music_input, gain)), "-map", "[aout]"]
     return [*cmd, *audio_codec_args(inputs.encode), "-f", "adts", str(output)]
 
 
 def measure_file_command(path: Path) -> list[str]:
     """ebur128 over one file's audio."""
-    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", "-i", str(path)]
+    cmd = [*_pass_start("info"), "-i", str(path)]
     return [*cmd, "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"]
 
 

@@ -186,6 +186,7 @@ def _gain_chosen(
     """loudness_gain against a modelled mix: `first` unlimited, `limited(gain)` the limited loudness,
     peaking at the ceiling; AAC adds `aac_overshoot` to the peak (the gains it encodes go to `encoded`)."""
     measured: list[float] = []
+    encoded = [] if encoded is None else encoded
 
     def measure(_inputs: object, _plan: object, gain: Gain | None, _stop: object) -> Loudness:
         if gain is None:
@@ -194,7 +195,7 @@ def _gain_chosen(
         return Loudness(limited(gain.db), gain.ceiling if gain.limited else first.true_peak + gain.db)
 
     def encoded_peak(_inputs: object, _plan: object, gain: Gain, _scratch: object, _stop: object) -> float:
-        (encoded if encoded is not None else []).append(gain)
+        encoded.append(gain)
         peak = gain.ceiling if gain.limited else first.true_peak + gain.db
         return peak + aac_overshoot
 
