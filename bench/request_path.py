@@ -229,7 +229,8 @@ class Profiler:
         for name, pid in roots.items():
             out = self.folder / f"{slug}.{name}.txt"
             command = [self.py_spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--function"]
-            command += ["--format", "raw"]
+            # --gil: only the thread holding the GIL is sampled, so a share is a share of CPU, not of waiting.
+            command += ["--gil", "--format", "raw"]
             command += ["--rate", "250", "--duration", str(max(1, int(seconds))), "--output", str(out)]
             process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             running.append((name, out, process))

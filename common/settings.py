@@ -163,6 +163,9 @@ class Settings(RenderTools):  # the same LAYERS_ prefix, inherited
     # it when the broadcast is lost or there is no Redis.
     auth_cache_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
     auth_refusal_cache_seconds: Annotated[float, Field(ge=0, le=30)] = 2.0
+    # How long a gateway answers /v1/whoami's creditBalance without asking billing (0: ask every time).
+    # Billing broadcasts every grant and capture the same way; this bounds staleness when one is lost.
+    balance_cache_seconds: Annotated[float, Field(ge=0, le=30, allow_inf_nan=False)] = 5.0
     # How long media serves reaction-template and music picks from its in-memory catalogue.
     catalog_cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
 

@@ -1,6 +1,6 @@
 """The composition root of the HTTP side: create_app wires settings, clients and routes together.
 
-What needs the event loop (grpc.aio channels, the rate-limit store, the revocation listener) is built in
+What needs the event loop (grpc.aio channels, the rate-limit store, the broadcast listener) is built in
 the app's lifespan, in each worker process, on the loop that serves it.
 """
 
@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from common import revocations
+from common import broadcasts
 from common.clients import Clients
 from common.settings import Settings
 from gateway import docs, openapi
-from gateway.auth import key_cache_for, listen_for_revocations
+from gateway.auth import key_cache_for
+from gateway.balances import Balances
 from gateway.cursors import CursorSealer
 from gateway.errors import install_error_handlers
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
@@ -36,18 +37,26 @@ def create_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        cache = app.state.key_cache
+        keys, balances = app.state.key_cache, app.state.balances
         app.state.rate_limits = RateLimits(settings)
         app.state.clients = Clients.connect_aio(settings)
-        # Revocations by content in this process (the embedded default), and from anywhere through Redis.
-        unsubscribe = revocations.LOCAL.subscribe(cache.revoke)
+        # What the services change: heard from this process (the embedded default) and, through Redis,
+        # from anywhere. A (re)started subscription may have missed messages, so both caches start over.
+        listeners = {broadcasts.KEY_REVOKED: keys.revoke, broadcasts.BALANCE_CHANGED: balances.changed}
+        unsubscribes = [broadcasts.LOCAL.subscribe(channel, listener) for channel, listener in listeners.items()]
+
+        def start_over() -> None:
+            keys.clear()
+            balances.clear()
+
         listener = None
         try:
             if settings.redis_url:
-                listener = asyncio.create_task(listen_for_revocations(settings.redis_url, cache))
+                listener = asyncio.create_task(broadcasts.listen(settings.redis_url, listeners, start_over))
             yield
         finally:
-            unsubscribe()
+            for unsubscribe in unsubscribes:
+                unsubscribe()
             if listener is not None:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -72,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.origins = Origins(settings.public_base_url, settings.trusted_proxy_networks)
     app.state.cursors = CursorSealer.from_settings(settings)
     app.state.key_cache = key_cache_for(settings)
+    app.state.balances = Balances(settings.balance_cache_seconds)
     app.state.visible_projects = VisibleProjects()
 
     install_error_handlers(app)

@@ -4,18 +4,15 @@ The gateway only checks that a key is shaped like one (so garbage never reaches 
 decides whether it is a real, unrevoked key and which organization and scopes it carries. Its answers are
 cached here briefly (verified keys for `auth_cache_seconds`, refusals for `auth_refusal_cache_seconds`),
 so a busy key costs content one call every few seconds rather than one per request. A revocation is
-broadcast (common.revocations) and drops the key from every gateway's cache at once.
+broadcast (common.broadcasts) and drops the key from every gateway's cache at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -24,10 +21,10 @@ import grpc
 from fastapi import Depends, Request
 
 from common.clients import Clients
-from common.revocations import CHANNEL
 from common.settings import Settings
 from gateway import rate_limit
 from gateway.errors import ApiError, from_rpc_error
+from gateway.recent import RecentAnswers
 from layers.content.v1 import content_pb2
 
 log = logging.getLogger("layers.gateway.auth")
@@ -71,13 +68,8 @@ class Refusal:
 
 
 class KeyCache:
-    """Content's recent answers about presented keys, by the key's digest (the secret itself is not kept).
-
-    Bounded (least recently used entries go first), so a client spraying random keys cannot grow it. A
-    verification that started before the latest revocation (or before the cache was cleared) is not
-    cached: content may have answered before it committed the revocation. Revocations are rare, so this
-    costs at most one more verification per key. Called from the event loop and, for the in-process
-    revocation bus, from content's threads: every operation holds a lock."""
+    """Content's recent answers about presented keys, by the key's digest (the secret itself is not kept):
+    verified keys for `ttl` seconds, refusals for `refusal_ttl`."""
 
     def __init__(
         self,
@@ -88,51 +80,26 @@ class KeyCache:
     ) -> None:
         self.ttl = ttl_seconds
         self.refusal_ttl = refusal_ttl_seconds
-        self.max_entries = max_entries
+        self._answers: RecentAnswers[bytes, ApiKey | Refusal] = RecentAnswers(max_entries, clock)
         self.clock = clock
-        self._entries: OrderedDict[bytes, tuple[float, ApiKey | Refusal]] = OrderedDict()
-        self._invalidated_at = float("-inf")
-        self._lock = threading.Lock()
 
     @staticmethod
     def digest(key: str) -> bytes:
         return hashlib.sha256(key.encode()).digest()
 
     def get(self, digest: bytes) -> ApiKey | Refusal | None:
-        with self._lock:
-            entry = self._entries.get(digest)
-            if entry is None:
-                return None
-            expires, answer = entry
-            if expires <= self.clock():
-                del self._entries[digest]
-                return None
-            self._entries.move_to_end(digest)
-            return answer
+        return self._answers.get(digest)
 
     def put(self, digest: bytes, answer: ApiKey | Refusal, started: float) -> None:
         """Remember content's answer to a verification that began at `started` (this cache's clock)."""
-        ttl = self.ttl if isinstance(answer, ApiKey) else self.refusal_ttl
-        with self._lock:
-            if ttl <= 0 or started <= self._invalidated_at:
-                return
-            self._entries[digest] = (self.clock() + ttl, answer)
-            self._entries.move_to_end(digest)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        self._answers.put(digest, answer, self.ttl if isinstance(answer, ApiKey) else self.refusal_ttl, started)
 
     def revoke(self, key_id: str) -> None:
         """Forget every cached verification of key_id, and refuse to cache any still in flight."""
-        with self._lock:
-            self._invalidated_at = self.clock()
-            for digest, (_, answer) in list(self._entries.items()):
-                if isinstance(answer, ApiKey) and answer.key_id == key_id:
-                    del self._entries[digest]
+        self._answers.forget(lambda _, answer: isinstance(answer, ApiKey) and answer.key_id == key_id)
 
     def clear(self) -> None:
-        with self._lock:
-            self._invalidated_at = self.clock()
-            self._entries.clear()
+        self._answers.clear()
 
 
 async def verify(key: str, clients: Clients, cache: KeyCache) -> ApiKey:
@@ -155,41 +122,6 @@ async def verify(key: str, clients: Clients, cache: KeyCache) -> ApiKey:
     if isinstance(answer, Refusal):
         raise answer.error()
     return answer
-
-
-# How long the revocation channel may be silent before the gateway checks that it is still connected: a
-# half-open connection would otherwise leave it deaf (the cache TTL still bounds trust meanwhile).
-CHANNEL_CHECK_SECONDS = 5.0
-
-
-async def listen_for_revocations(redis_url: str, cache: KeyCache) -> None:
-    """Follow the Redis revocation channel until cancelled, reconnecting with backoff. Whenever the
-    subscription (re)starts the whole cache is dropped, since messages may have been missed meanwhile."""
-    import redis.asyncio as aioredis
-
-    backoff = 0.5
-    while True:
-        client = aioredis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_keepalive=True)
-        try:
-            async with client.pubsub() as pubsub:
-                await pubsub.subscribe(CHANNEL)
-                cache.clear()
-                backoff = 0.5
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=CHANNEL_CHECK_SECONDS)
-                    if message is None:
-                        await asyncio.wait_for(pubsub.ping(), CHANNEL_CHECK_SECONDS)  # raises when the link is gone
-                    elif message.get("type") == "message":
-                        data = message["data"]
-                        cache.revoke(data.decode() if isinstance(data, bytes) else str(data))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # connection refused or dropped: keep trying, the TTL still bounds trust
-            log.warning("revocation channel unavailable (%s); retrying in %.1fs", exc.__class__.__name__, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
-        finally:
-            await client.aclose()
 
 
 def key_cache_for(settings: Settings) -> KeyCache:

@@ -332,12 +332,12 @@ class WhoAmI(ResponseModel):
     credit_balance: int
 
     @classmethod
-    def of(cls, key: ApiKey, wallet: billing_pb2.Wallet) -> Self:
+    def of(cls, key: ApiKey, credit_balance: int) -> Self:
         return cls.checked(
             organization_id=key.organization_id,
             key_id=key.key_id,
             scopes=list(key.scopes),
-            credit_balance=wallet.balance,
+            credit_balance=credit_balance,
         )
 
 

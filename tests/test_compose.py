@@ -69,10 +69,12 @@ def test_clients_dial_servers_that_exist() -> None:
                 assert "redis" in spec["depends_on"], f"{name} uses Redis without waiting for it"
 
 
-def test_rate_limits_and_revocations_share_one_redis() -> None:
-    """The gateway counts rate limits and hears revocations in the Redis content broadcasts them to."""
+def test_rate_limits_and_broadcasts_share_one_redis() -> None:
+    """The gateway counts rate limits and hears revocations and balance changes in the Redis content and
+    billing broadcast them to."""
     gateway = APP_SERVICES["gateway"]["environment"]["LAYERS_REDIS_URL"]
     assert APP_SERVICES["content"]["environment"]["LAYERS_REDIS_URL"] == gateway
+    assert APP_SERVICES["billing"]["environment"]["LAYERS_REDIS_URL"] == gateway
 
 
 def test_dependencies_volumes_and_health() -> None:

@@ -12,7 +12,7 @@ a fresh Reserve, by its one conditional UPDATE of the wallet row, before it inse
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -116,8 +116,16 @@ class Ledger:
     """The billing domain: the database handle and, on PostgreSQL, the batcher of concurrent reservations
     (see batching.py); safe to share between threads."""
 
-    def __init__(self, db: Database, default_ttl_seconds: int, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        default_ttl_seconds: int,
+        clock: Clock = utcnow,
+        balance_changed: Callable[[str], None] = lambda organization_id: None,
+    ) -> None:
         self._db = db
+        # Told an organization's id after a grant or capture commits (the broadcast gateways follow).
+        self._balance_changed = balance_changed
         self._default_ttl = default_ttl_seconds
         self._clock = clock
         self._insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
@@ -164,7 +172,9 @@ class Ledger:
                     created_at=now,
                 )
             )
-            return _wallet_view(wallet)
+            granted = _wallet_view(wallet)
+        self._balance_changed(organization_id)
+        return granted
 
     # -- reservations ---------------------------------------------------------------------------
 
@@ -325,6 +335,7 @@ class Ledger:
         cannot be paid for; the caller logs it). A RELEASED reservation fails FAILED_PRECONDITION /
         RESERVATION_NOT_HELD with metadata {"state"}. Capturing a captured one is a no-op.
         """
+        failure: ServiceError | None = None
         with self._settling(reservation_id) as (session, wallet, reservation, now):
             if reservation.state == ReservationState.CAPTURED:
                 return _reservation_view(reservation)
@@ -345,9 +356,12 @@ class Ledger:
                         created_at=now,
                     )
                 )
-                return _reservation_view(reservation)
-        # Raised after the commit: an expiry found just now must stick even though the capture fails.
-        raise failure
+                captured = _reservation_view(reservation)
+        if failure is not None:
+            # Raised after the commit: an expiry found just now must stick even though the capture fails.
+            raise failure
+        self._balance_changed(captured.organization_id)
+        return captured
 
     def release(self, reservation_id: str) -> ReservationView:
         """Return a held reservation's credits; releasing a released or expired one is a no-op.

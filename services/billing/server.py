@@ -8,6 +8,7 @@ from pathlib import Path
 import grpc
 
 from common import logs
+from common.broadcasts import BALANCE_CHANGED, Broadcaster
 from common.db import Database, make_engine, migrate, ping
 from common.grpc_server import RunningService, create_service_server, serve
 from common.settings import Settings, load_settings
@@ -30,10 +31,13 @@ def start(
     """Migrate the database and start serving; the caller stops it with `running.stop()`. `clock` is what
     holds expire by (tests move it instead of waiting)."""
     db = Database(make_engine(settings.billing_database))
+    broadcasts = Broadcaster(settings.redis_url)
     sweeper: ExpirySweeper | None = None
     try:
         migrate(db.engine, MIGRATIONS_DIR, VERSION_TABLE)
-        ledger = Ledger(db, settings.reservation_ttl_seconds, clock)
+        ledger = Ledger(
+            db, settings.reservation_ttl_seconds, clock, lambda org: broadcasts.publish(BALANCE_CHANGED, org)
+        )
         sweeper = ExpirySweeper(ledger, settings.expiry_sweep_seconds, clock)
         sweeper.start()
         servicer = BillingServicer(ledger)
@@ -47,10 +51,12 @@ def start(
     except BaseException:
         if sweeper is not None:
             sweeper.stop()
+        broadcasts.close()
         db.dispose()
         raise
     # Closers run in reverse: the sweeper stops before the engine it uses is disposed.
-    return RunningService("billing", server, port, closers=[db.dispose, sweeper.stop], checks=[lambda: ping(db.engine)])
+    closers = [db.dispose, broadcasts.close, sweeper.stop]
+    return RunningService("billing", server, port, closers=closers, checks=[lambda: ping(db.engine)])
 
 
 def main() -> None:

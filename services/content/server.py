@@ -9,12 +9,12 @@ from pathlib import Path
 import grpc
 
 from common import logs
+from common.broadcasts import Broadcaster
 from common.clients import Clients
 from common.db import Database, make_engine, migrate, ping
 from common.events import DiscardEvents, EventPublisher, RabbitEventPublisher
 from common.grpc_server import RunningService, create_service_server, serve
 from common.render_queue import InProcessQueue, Publisher, RabbitPublisher
-from common.revocations import RevocationPublisher
 from common.settings import Settings, load_settings
 from layers.content.v1 import content_pb2, content_pb2_grpc
 from services.content.housekeeping import Housekeeping
@@ -56,8 +56,8 @@ def start(
     try:
         migrate(db.engine, MIGRATIONS, "alembic_version_content")
         clients = Clients.connect(settings)
-        revocations = RevocationPublisher(settings.redis_url)
-        closers += [clients.close, revocations.close]
+        broadcasts = Broadcaster(settings.redis_url)
+        closers += [clients.close, broadcasts.close]
         billing = GrpcBilling(clients.billing)
         media = GrpcMedia(clients.media)
         jobs = Jobs(db, billing)
@@ -81,7 +81,7 @@ def start(
             content_pb2_grpc.add_PartnerServiceServicer_to_server(PartnerServicer(tenancy, ugc_remix, jobs), server)
             content_pb2_grpc.add_RenderCallbackServiceServicer_to_server(RenderCallbackServicer(jobs), server)
             content_pb2_grpc.add_TenancyAdminServiceServicer_to_server(
-                TenancyAdminServicer(tenancy, revocations), server
+                TenancyAdminServicer(tenancy, broadcasts), server
             )
             content_pb2_grpc.add_EdgeServiceServicer_to_server(EdgeServicer(tenancy, idempotency), server)
 

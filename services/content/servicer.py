@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import grpc
 
+from common.broadcasts import KEY_REVOKED, Broadcaster
 from common.errors import invalid
-from common.revocations import RevocationPublisher
 from layers.content.v1 import content_pb2 as pb
 from layers.content.v1 import content_pb2_grpc
 from services.content import views
@@ -83,9 +83,9 @@ class RenderCallbackServicer(content_pb2_grpc.RenderCallbackServiceServicer):
 
 
 class TenancyAdminServicer(content_pb2_grpc.TenancyAdminServiceServicer):
-    def __init__(self, tenancy: Tenancy, revocations: RevocationPublisher) -> None:
+    def __init__(self, tenancy: Tenancy, broadcasts: Broadcaster) -> None:
         self.tenancy = tenancy
-        self.revocations = revocations
+        self.broadcasts = broadcasts
 
     def CreateOrganization(self, request: pb.CreateOrganizationRequest, context: grpc.ServicerContext):
         org = self.tenancy.create_organization(request.name)
@@ -107,7 +107,7 @@ class TenancyAdminServicer(content_pb2_grpc.TenancyAdminServiceServicer):
     def RevokeApiKey(self, request: pb.RevokeApiKeyRequest, context: grpc.ServicerContext):
         self.tenancy.revoke_api_key(request.key_id)
         # After the commit: every gateway drops the key from its cache of verified keys.
-        self.revocations.publish(request.key_id)
+        self.broadcasts.publish(KEY_REVOKED, request.key_id)
         return pb.RevokeApiKeyResponse()
 
     def RecountRunningJobs(self, request: pb.RecountRunningJobsRequest, context: grpc.ServicerContext):

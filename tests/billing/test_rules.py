@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
+from common import broadcasts
 from common.clients import channel
 from common.ids import new_id
 from layers.billing.v1 import billing_pb2 as pb
@@ -382,3 +383,22 @@ def test_reserve_does_not_count_due_holds(
         short = stub.GetReservation(pb.GetReservationRequest(reservation_id="res_short")).reservation
         assert short.state == EXPIRED
         assert_invariants(stub, db_url)
+
+
+def test_grants_and_captures_are_broadcast_after_they_commit(stub: BillingServiceStub, org: str) -> None:
+    """Only a grant or a capture moves the balance /v1/whoami shows; each is announced, nothing else is."""
+    heard: list[tuple[str, int]] = []
+    # The balance as stored when the message is heard: it must already be committed.
+    unsubscribe = broadcasts.LOCAL.subscribe(
+        broadcasts.BALANCE_CHANGED, lambda changed: heard.append((changed, wallet(stub, changed).balance))
+    )
+    try:
+        grant(stub, org, 500)
+        reserve(stub, org, 120, "res_heard_capture")
+        reserve(stub, org, 80, "res_heard_release")
+        stub.Release(pb.ReleaseRequest(reservation_id="res_heard_release"))
+        stub.Capture(pb.CaptureRequest(reservation_id="res_heard_capture"))
+        stub.Capture(pb.CaptureRequest(reservation_id="res_heard_capture"))  # already captured: no change
+    finally:
+        unsubscribe()
+    assert [balance for changed, balance in heard if changed == org] == [500, 380]

@@ -136,6 +136,7 @@ def _fresh_fakes(request: pytest.FixtureRequest, fake_content: FakeContent, fake
         # Each test starts with the shared gateway's caches cold, so it sees every look-up it causes.
         app = request.getfixturevalue("gateway").app
         app.state.key_cache.clear()
+        app.state.balances.clear()
         app.state.visible_projects = VisibleProjects()
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import grpc
 import httpx
 
+from common import broadcasts
 from common.errors import ServiceError
+from layers.billing.v1 import billing_pb2
 from tests.gateway.conftest import LiveGateway
 from tests.gateway.fakes import ALL, ORG, READ_ONLY, FakeBilling
 from tests.gateway.helpers import bearer, error_of
@@ -51,3 +54,32 @@ def test_whoami(http: httpx.Client) -> None:
         "scopes": ["*"],
         "creditBalance": 1000,
     }
+
+
+def test_whoami_balance_is_kept_until_billing_says_it_changed(http: httpx.Client, fake_billing: FakeBilling) -> None:
+    assert [http.get("/v1/whoami", headers=bearer(ALL)).json()["creditBalance"] for _ in range(3)] == [1000] * 3
+    assert len(fake_billing.requests("GetWallet")) == 1  # billing asked once, then remembered
+    fake_billing.wallets[ORG] = billing_pb2.Wallet(organization_id=ORG, balance=880, reserved_credits=0, available=880)
+    assert http.get("/v1/whoami", headers=bearer(ALL)).json()["creditBalance"] == 1000  # not told yet
+    broadcasts.LOCAL.publish(broadcasts.BALANCE_CHANGED, "org_someone_else")
+    assert http.get("/v1/whoami", headers=bearer(ALL)).json()["creditBalance"] == 1000
+    broadcasts.LOCAL.publish(broadcasts.BALANCE_CHANGED, ORG)  # what billing says after a grant or capture
+    assert http.get("/v1/whoami", headers=bearer(ALL)).json()["creditBalance"] == 880
+    # /v1/credits is never answered from memory: what is held moves with every start.
+    assert http.get("/v1/credits", headers=bearer(ALL)).json()["balance"] == 880
+    assert len(fake_billing.requests("GetWallet")) == 3
+
+
+def test_whoami_balance_expires_and_zero_asks_every_time(
+    start_gateway: Callable[..., LiveGateway], fake_billing: FakeBilling
+) -> None:
+    brief = start_gateway(balance_cache_seconds=0.3)
+    assert httpx.get(brief.base_url + "/v1/whoami", headers=bearer(ALL)).json()["creditBalance"] == 1000
+    fake_billing.wallets[ORG] = billing_pb2.Wallet(organization_id=ORG, balance=5, reserved_credits=0, available=5)
+    time.sleep(0.4)  # the broadcast was lost: the TTL still bounds how long the old balance is shown
+    assert httpx.get(brief.base_url + "/v1/whoami", headers=bearer(ALL)).json()["creditBalance"] == 5
+    asking = start_gateway(balance_cache_seconds=0)
+    before = len(fake_billing.requests("GetWallet"))
+    for _ in range(3):
+        httpx.get(asking.base_url + "/v1/whoami", headers=bearer(ALL))
+    assert len(fake_billing.requests("GetWallet")) == before + 3

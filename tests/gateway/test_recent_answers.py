@@ -1,8 +1,9 @@
-"""The gateway's cache of content's answers about API keys: pure logic, with a clock the test moves."""
+"""The gateway's memory of the services' answers (API keys, balances): pure logic, with a clock the test moves."""
 
 from __future__ import annotations
 
 from gateway.auth import ApiKey, KeyCache, Refusal
+from gateway.recent import RecentAnswers
 
 
 class Clock:
@@ -89,3 +90,20 @@ def test_the_cache_is_bounded_least_recently_used_first_out() -> None:
 def test_the_digest_hides_the_secret() -> None:
     digest = KeyCache.digest("lp_live_ABC_s3cret")
     assert len(digest) == 32 and b"s3cret" not in digest
+
+
+def test_a_look_up_in_flight_when_its_answer_changes_is_not_kept() -> None:
+    clock = Clock()
+    recent: RecentAnswers[str, int] = RecentAnswers(clock=clock)
+    started = clock.now  # a balance look-up begins...
+    clock.now += 0.01
+    recent.forget_key("org_1")  # ...billing commits a capture and says so...
+    clock.now += 0.01
+    recent.put("org_1", 1000, ttl=5, started=started)  # ...and the old answer arrives after that
+    assert recent.get("org_1") is None
+    recent.put("org_1", 880, ttl=5, started=clock.now)
+    assert recent.get("org_1") == 880
+    recent.forget_key("org_2")  # another organization's change drops only its own entry
+    assert recent.get("org_1") == 880
+    clock.now += 5
+    assert recent.get("org_1") is None

@@ -1,6 +1,7 @@
-"""A revoked API key is refused by every gateway: within a second through the Redis broadcast, and within
-the cache TTL when the broadcast never arrives. The gateways run as their own processes (`python -m
-gateway`), so nothing reaches them but Redis and gRPC."""
+"""What the services change reaches every gateway: a revoked API key is refused, and /v1/whoami shows a new
+balance, within a second through the Redis broadcast, and within the cache TTL when the broadcast never
+arrives. The gateways run as their own processes (`python -m gateway`), so nothing reaches them but Redis
+and gRPC."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from layers.billing.v1 import billing_pb2
 from layers.content.v1 import content_pb2
 from tests.conftest import REDIS_URL, require_server
 from tests.e2e.stack import Stack, running_stack
@@ -50,6 +52,7 @@ def gateway_process(stack: Stack, tmp_path: Path, redis_url: str | None) -> Iter
         "LAYERS_DATA_DIR": str(tmp_path),
         "LAYERS_SIGNING_SECRET": "test-signing-secret",
         "LAYERS_AUTH_CACHE_SECONDS": str(CACHE_SECONDS),
+        "LAYERS_BALANCE_CACHE_SECONDS": str(CACHE_SECONDS),
     }
     env.pop("LAYERS_REDIS_URL", None)
     if redis_url:
@@ -76,6 +79,16 @@ def gateway_process(stack: Stack, tmp_path: Path, redis_url: str | None) -> Iter
 
 def whoami(base: str, api_key: str) -> int:
     return httpx.get(f"{base}/v1/whoami", headers={"Authorization": f"Bearer {api_key}"}, timeout=5).status_code
+
+
+def balance(base: str, api_key: str) -> int:
+    response = httpx.get(f"{base}/v1/whoami", headers={"Authorization": f"Bearer {api_key}"}, timeout=5)
+    assert response.status_code == 200, response.text
+    return int(response.json()["creditBalance"])
+
+
+def grant(stack: Stack, organization_id: str, credits: int) -> None:
+    stack.stubs.billing.GrantCredits(billing_pb2.GrantCreditsRequest(organization_id=organization_id, credits=credits))
 
 
 def revoke(stack: Stack, api_key: str) -> None:
@@ -122,3 +135,44 @@ def test_without_the_broadcast_the_cache_ttl_still_bounds_trust(broadcasting: St
         assert client.get("/v1/whoami").status_code == 200
         revoke(broadcasting, other["apiKey"])
         assert client.get("/v1/whoami").status_code == 401
+
+
+def test_every_gateway_shows_a_new_balance_within_a_second(broadcasting: Stack, tmp_path: Path) -> None:
+    tenant = broadcasting.tenant(credits=500)
+    key = tenant["apiKey"]
+    with (
+        gateway_process(broadcasting, tmp_path, REDIS_URL) as one,
+        gateway_process(broadcasting, tmp_path, REDIS_URL) as two,
+    ):
+        assert [balance(base, key) for base in (one, two, one, two)] == [500] * 4  # both now remember it
+        time.sleep(0.3)
+        grant(broadcasting, tenant["organizationId"], 250)
+        granted_at = time.monotonic()
+        seen: dict[str, float] = {}
+        while len(seen) < 2 and time.monotonic() - granted_at < CACHE_SECONDS:
+            for base in (one, two):
+                if base not in seen and balance(base, key) == 750:
+                    seen[base] = time.monotonic() - granted_at
+            time.sleep(0.02)
+    assert set(seen) == {one, two}, seen
+    assert max(seen.values()) < 1.0, seen
+
+
+def test_without_the_broadcast_the_cache_ttl_still_bounds_an_old_balance(broadcasting: Stack, tmp_path: Path) -> None:
+    tenant = broadcasting.tenant(credits=500)
+    key = tenant["apiKey"]
+    with gateway_process(broadcasting, tmp_path, redis_url=None) as deaf:
+        assert balance(deaf, key) == 500
+        cached_at = time.monotonic()
+        grant(broadcasting, tenant["organizationId"], 250)
+        assert balance(deaf, key) == 500  # remembered: the broadcast did not reach it
+        while balance(deaf, key) == 500:
+            assert time.monotonic() - cached_at < CACHE_SECONDS + 1.0, "an old balance shown past the cache TTL"
+            time.sleep(0.05)
+        assert time.monotonic() - cached_at >= CACHE_SECONDS - 0.2
+        assert balance(deaf, key) == 750
+    # A gateway in billing's own process (the embedded default) hears it through the local bus at once.
+    with broadcasting.http(key) as client:
+        assert client.get("/v1/whoami").json()["creditBalance"] == 750
+        grant(broadcasting, tenant["organizationId"], 1)
+        assert client.get("/v1/whoami").json()["creditBalance"] == 751

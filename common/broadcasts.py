@@ -1,0 +1,118 @@
+"""The broadcasts gateways follow: content announces a revoked API key, billing an organization whose
+balance changed, and every gateway drops what it cached about them.
+
+With Redis (`LAYERS_REDIS_URL`) each is a pub/sub channel, so gateways in other processes and machines hear
+it within milliseconds. Without Redis (the embedded default, where the gateway shares the services'
+process) it is a process-local list of listeners. A gateway that misses a message still lets go of the
+entry when it expires (`auth_cache_seconds`, `balance_cache_seconds`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Mapping
+
+log = logging.getLogger("layers.broadcasts")
+
+# The channels, each carrying one id per message.
+KEY_REVOKED = "layers.api-key-revoked"  # an API key id, after its revocation commits
+BALANCE_CHANGED = "layers.balance-changed"  # an organization id, after a grant or capture commits
+
+Listener = Callable[[str], None]
+
+# How long a channel may be silent before the listener checks that it is still connected: a half-open
+# connection would otherwise leave it deaf (the cache TTLs still bound staleness meanwhile).
+CHANNEL_CHECK_SECONDS = 5.0
+
+
+class LocalBus:
+    """Broadcasts inside one process; listeners are called on the publishing thread."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[Listener]] = {}
+        self._lock = threading.Lock()
+
+    def subscribe(self, channel: str, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.setdefault(channel, []).append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                listeners = self._listeners.get(channel, [])
+                if listener in listeners:
+                    listeners.remove(listener)
+
+        return unsubscribe
+
+    def publish(self, channel: str, message: str) -> None:
+        with self._lock:
+            listeners = list(self._listeners.get(channel, ()))
+        for listener in listeners:
+            try:
+                listener(message)
+            except Exception:  # one broken listener must not keep the others from hearing it
+                log.exception("a %s listener failed", channel)
+
+
+# The one bus of this process: the services publish to it, an in-process gateway listens to it.
+LOCAL = LocalBus()
+
+
+class Broadcaster:
+    """What a service calls after a change commits: the local bus always, Redis when configured. A failed
+    Redis publish is logged, not raised: the change is already durable, and gateways let go of what they
+    cached within its TTL anyway."""
+
+    def __init__(self, redis_url: str | None) -> None:
+        self._redis = None
+        if redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+    def publish(self, channel: str, message: str) -> None:
+        if self._redis is not None:
+            try:
+                self._redis.publish(channel, message)
+            except Exception as exc:  # redis.RedisError, OSError: both mean "not delivered"
+                log.warning("could not broadcast %s %s: %s", channel, message, exc)
+        LOCAL.publish(channel, message)
+
+    def close(self) -> None:
+        if self._redis is not None:
+            self._redis.close()
+
+
+async def listen(redis_url: str, listeners: Mapping[str, Listener], on_subscribed: Callable[[], None]) -> None:
+    """Follow the Redis channels of `listeners` until cancelled, reconnecting with backoff. Whenever the
+    subscription (re)starts `on_subscribed` runs: messages may have been missed meanwhile, so what was
+    cached should be dropped."""
+    import redis.asyncio as aioredis
+
+    backoff = 0.5
+    while True:
+        client = aioredis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_keepalive=True)
+        try:
+            async with client.pubsub() as pubsub:
+                await pubsub.subscribe(*listeners)
+                on_subscribed()
+                backoff = 0.5
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=CHANNEL_CHECK_SECONDS)
+                    if message is None:
+                        await asyncio.wait_for(pubsub.ping(), CHANNEL_CHECK_SECONDS)  # raises when the link is gone
+                    elif message.get("type") == "message":
+                        channel, data = message["channel"], message["data"]
+                        listener = listeners.get(channel.decode() if isinstance(channel, bytes) else str(channel))
+                        if listener is not None:
+                            listener(data.decode() if isinstance(data, bytes) else str(data))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # connection refused or dropped: keep trying, the TTLs still bound staleness
+            log.warning("broadcast channels unavailable (%s); retrying in %.1fs", exc.__class__.__name__, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+        finally:
+            await client.aclose()
