@@ -1,10 +1,10 @@
-"""The broadcasts gateways follow: content announces a revoked API key, billing an organization whose
-balance changed, and every gateway drops what it cached about them.
+"""The broadcasts gateways follow: content announces a revoked API key and a job that changed, billing an
+organization whose balance changed, and every gateway drops what it cached about them.
 
 With Redis (`LAYERS_REDIS_URL`) each is a pub/sub channel, so gateways in other processes and machines hear
 it within milliseconds. Without Redis (the embedded default, where the gateway shares the services'
 process) it is a process-local list of listeners. A gateway that misses a message still lets go of the
-entry when it expires (`auth_cache_seconds`, `balance_cache_seconds`).
+entry when it expires (`auth_cache_seconds`, `balance_cache_seconds`, `job_cache_seconds`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ log = logging.getLogger("layers.broadcasts")
 # The channels, each carrying one id per message.
 KEY_REVOKED = "layers.api-key-revoked"  # an API key id, after its revocation commits
 BALANCE_CHANGED = "layers.balance-changed"  # an organization id, after a grant or capture commits
+JOB_CHANGED = "layers.job-changed"  # a job id, after a change to what GetJob answers commits
 
 Listener = Callable[[str], None]
 

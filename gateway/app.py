@@ -23,6 +23,7 @@ from gateway.cursors import CursorSealer
 from gateway.errors import install_error_handlers
 from gateway.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from gateway.origin import Origins
+from gateway.polled_jobs import PolledJobs
 from gateway.project_access import VisibleProjects
 from gateway.rate_limit import RateLimits
 from gateway.routes import account, app_media, content, health, jobs, projects, webhooks
@@ -37,17 +38,22 @@ def create_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        keys, balances = app.state.key_cache, app.state.balances
+        keys, balances, jobs = app.state.key_cache, app.state.balances, app.state.polled_jobs
         app.state.rate_limits = RateLimits(settings)
         app.state.clients = Clients.connect_aio(settings)
         # What the services change: heard from this process (the embedded default) and, through Redis,
         # from anywhere. A (re)started subscription may have missed messages, so both caches start over.
-        listeners = {broadcasts.KEY_REVOKED: keys.revoke, broadcasts.BALANCE_CHANGED: balances.changed}
+        listeners = {
+            broadcasts.KEY_REVOKED: keys.revoke,
+            broadcasts.BALANCE_CHANGED: balances.changed,
+            broadcasts.JOB_CHANGED: jobs.changed,
+        }
         unsubscribes = [broadcasts.LOCAL.subscribe(channel, listener) for channel, listener in listeners.items()]
 
         def start_over() -> None:
             keys.clear()
             balances.clear()
+            jobs.clear()
 
         listener = None
         try:
@@ -82,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.cursors = CursorSealer.from_settings(settings)
     app.state.key_cache = key_cache_for(settings)
     app.state.balances = Balances(settings.balance_cache_seconds)
+    app.state.polled_jobs = PolledJobs(settings.job_cache_seconds)
     app.state.visible_projects = VisibleProjects()
 
     install_error_handlers(app)

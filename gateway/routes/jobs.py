@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 
 from gateway.auth import ApiKey, require_scope
 from gateway.deps import ClientsDep, SignerDep
 from gateway.idempotency import IdempotentPost, bodiless_post
+from gateway.polled_jobs import PolledJobs
 from gateway.rendering import conditional_json, json_response
 from gateway.responses import CancelResult, Job
 from gateway.schemas import JobId
@@ -26,12 +27,11 @@ async def get_job(
     key: Annotated[ApiKey, Depends(require_scope("jobs:read"))],
     clients: ClientsDep,
     signer: SignerDep,
+    request: Request,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    response = await clients.partner.GetJob(
-        content_pb2.GetJobRequest(organization_id=key.organization_id, job_id=job_id)
-    )
-    return conditional_json(Job.of(response.job, signer), if_none_match)
+    jobs: PolledJobs = request.app.state.polled_jobs
+    return conditional_json(Job.of(await jobs.of(clients, key.organization_id, job_id), signer), if_none_match)
 
 
 @router.post(
@@ -41,11 +41,14 @@ async def get_job(
     response_model=CancelResult,
     responses={200: {"model": CancelResult, "description": "Successful Response"}},
 )
-async def cancel_job(job_id: JobId, post: CancelPost, clients: ClientsDep) -> Response:
+async def cancel_job(job_id: JobId, post: CancelPost, clients: ClientsDep, request: Request) -> Response:
+    jobs: PolledJobs = request.app.state.polled_jobs
+
     async def cancel() -> Response:
         response = await clients.partner.CancelJob(
             content_pb2.CancelJobRequest(organization_id=post.organization_id, job_id=job_id)
         )
+        jobs.changed(job_id)  # the caller's next poll reads the cancel, whether or not the broadcast came yet
         status = 202 if response.accepted else 200
         return json_response(CancelResult.of(response.accepted, response.reason), status_code=status)
 

@@ -34,11 +34,19 @@ _CANCELED = metrics.JOBS_FINISHED.labels("canceled", "none")
 
 
 class Jobs:
-    def __init__(self, db: Database, billing: BillingPort, on_committed: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        billing: BillingPort,
+        on_committed: Callable[[], None] | None = None,
+        job_changed: Callable[[str], None] | None = None,
+    ) -> None:
         self.db = db
         self.billing = billing
         # Called after a commit that wrote events to the outbox (the relay's wake-up).
         self.on_committed = on_committed or (lambda: None)
+        # Told a job's id after a change to it commits (the broadcast gateways drop their copy on).
+        self.job_changed = job_changed or (lambda job_id: None)
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -75,13 +83,19 @@ class Jobs:
         with self.db.write() as session:
             job, container = _locked(session, job_id)
             started = lifecycle.start_render(job, container, utcnow())
-            return started, self._job_view(session, job)
+            view = self._job_view(session, job)
+        if started:
+            self.job_changed(job_id)
+        return started, view
 
     def report_progress(self, job_id: str, stage: str, stage_progress: float, eta_seconds: int | None) -> bool:
         """Record progress; returns True when the renderer should stop (the job is no longer running)."""
         with self.db.write() as session:
             job, _ = _locked(session, job_id)
-            return lifecycle.record_progress(job, stage, stage_progress, eta_seconds, utcnow())
+            stop = lifecycle.record_progress(job, stage, stage_progress, eta_seconds, utcnow())
+        if not stop:
+            self.job_changed(job_id)
+        return stop
 
     def complete(self, job_id: str, assets: Sequence[pb.Asset]) -> tuple[bool, pb.Job]:
         """Record the output once; False when the job was already terminal (output not recorded)."""
@@ -107,6 +121,7 @@ class Jobs:
             session.flush()
             view = self._job_view(session, job)
         self.on_committed()
+        self.job_changed(job_id)
         _COMPLETED.inc()
         self._settle(job_id)
         return True, view
@@ -122,6 +137,7 @@ class Jobs:
             view = self._job_view(session, job)
         self.on_committed()
         if failed_now:
+            self.job_changed(job_id)
             metrics.JOBS_FINISHED.labels("failed", code).inc()  # codes are the contract's few job error codes
         self._settle(job_id)
         return view
@@ -139,6 +155,7 @@ class Jobs:
             events.job_canceled(session, job, now)
             view = self._job_view(session, job)
         self.on_committed()
+        self.job_changed(job_id)
         _CANCELED.inc()
         self._settle(job_id)
         return True, "", view

@@ -9,7 +9,7 @@ from pathlib import Path
 import grpc
 
 from common import logs
-from common.broadcasts import Broadcaster
+from common.broadcasts import JOB_CHANGED, Broadcaster
 from common.clients import Clients
 from common.db import Database, make_engine, migrate, ping
 from common.events import DiscardEvents, EventPublisher, RabbitEventPublisher
@@ -60,7 +60,7 @@ def start(
         closers += [clients.close, broadcasts.close]
         billing = GrpcBilling(clients.billing)
         media = GrpcMedia(clients.media)
-        jobs = Jobs(db, billing)
+        jobs = Jobs(db, billing, job_changed=lambda job_id: broadcasts.publish(JOB_CHANGED, job_id))
         idempotency = IdempotencyStore(db, lease=timedelta(seconds=settings.idempotency_lease_seconds))
         tenancy = Tenancy(db)
         ugc_remix = UgcRemixHandler(

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from common.db import Database, make_engine, migrate
 from common.errors import ServiceError
+from layers.content.v1 import content_pb2
 from services.content.idempotency import Claim, IdempotencyStore, Replay
 from services.content.jobs import Jobs
 from services.content.models import ApiKey, IdempotencyRecord, Job
@@ -184,3 +185,36 @@ def test_recount_while_jobs_start_and_end_leaves_the_counter_exact(world: World)
         )
     assert running_counter(world, key_id) == running
     assert world.tenancy.recount_running_jobs(key_id) == (1, [])
+
+
+def test_every_change_a_poll_would_see_is_announced_after_it_commits(world: World) -> None:
+    """What lets gateways keep a polled job: each change to it is told, with the job already stored."""
+    heard: list[tuple[str, str, float]] = []
+
+    def on_change(job_id: str) -> None:  # reads back what a poll would see at that moment
+        job = Jobs(world.db, world.billing).get_job(world.org, job_id)
+        heard.append((job_id, content_pb2.JobStatus.Name(job.status), job.progress))
+
+    jobs = Jobs(world.db, world.billing, job_changed=on_change)
+    rendered, failed, canceled = (world.handler.handle(request(world, influencer_id=world.influencer)) for _ in "abc")
+    rendered_id = rendered.job.job_id
+    jobs.start_render(rendered_id)
+    jobs.report_progress(rendered_id, "compositing", 0.5, 10)
+    jobs.complete(rendered_id, [])
+    jobs.fail(failed.job.job_id, "RENDER_FAILED", "boom")
+    jobs.cancel(world.org, canceled.job.job_id)
+    assert [(job_id, status) for job_id, status, _ in heard] == [
+        (rendered_id, "JOB_STATUS_RUNNING"),
+        (rendered_id, "JOB_STATUS_RUNNING"),
+        (rendered_id, "JOB_STATUS_COMPLETED"),
+        (failed.job.job_id, "JOB_STATUS_FAILED"),
+        (canceled.job.job_id, "JOB_STATUS_CANCELED"),
+    ]
+    assert heard[1][2] > heard[0][2] and heard[2][2] == 1.0  # the progress report was stored when told
+    # An ended job changes no more, and nothing more is said of it.
+    jobs.start_render(rendered_id)
+    jobs.report_progress(rendered_id, "uploading", 1.0, 0)
+    jobs.complete(rendered_id, [])
+    jobs.fail(failed.job.job_id, "RENDER_FAILED", "late")
+    jobs.cancel(world.org, canceled.job.job_id)
+    assert len(heard) == 5

@@ -1,7 +1,7 @@
-"""What the services change reaches every gateway: a revoked API key is refused, and /v1/whoami shows a new
-balance, within a second through the Redis broadcast, and within the cache TTL when the broadcast never
-arrives. The gateways run as their own processes (`python -m gateway`), so nothing reaches them but Redis
-and gRPC."""
+"""What the services change reaches every gateway: a revoked API key is refused, and a polled job and
+/v1/whoami's balance show the change, within a second through the Redis broadcast, and within the cache TTL
+when the broadcast never arrives. The gateways run as their own processes (`python -m gateway`), so nothing
+reaches them but Redis and gRPC."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ def gateway_process(stack: Stack, tmp_path: Path, redis_url: str | None) -> Iter
         "LAYERS_SIGNING_SECRET": "test-signing-secret",
         "LAYERS_AUTH_CACHE_SECONDS": str(CACHE_SECONDS),
         "LAYERS_BALANCE_CACHE_SECONDS": str(CACHE_SECONDS),
+        "LAYERS_JOB_CACHE_SECONDS": str(CACHE_SECONDS),
     }
     env.pop("LAYERS_REDIS_URL", None)
     if redis_url:
@@ -176,3 +177,39 @@ def test_without_the_broadcast_the_cache_ttl_still_bounds_an_old_balance(broadca
         assert client.get("/v1/whoami").json()["creditBalance"] == 750
         grant(broadcasting, tenant["organizationId"], 1)
         assert client.get("/v1/whoami").json()["creditBalance"] == 751
+
+
+def test_every_gateway_shows_a_job_change_within_a_second(broadcasting: Stack, tmp_path: Path) -> None:
+    tenant = broadcasting.tenant(credits=500)
+    key = tenant["apiKey"]
+    with broadcasting.http(key) as client:
+        started = client.post(
+            f"/v1/projects/{tenant['projectId']}/content/ugc-remix", json={"influencerId": tenant["influencerId"]}
+        )
+    assert started.status_code == 202, started.text
+    job_id = started.json()["jobId"]
+
+    def status(base: str) -> str:
+        response = httpx.get(f"{base}/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}, timeout=5)
+        assert response.status_code == 200, response.text
+        return str(response.json()["status"])
+
+    with (
+        gateway_process(broadcasting, tmp_path, REDIS_URL) as one,
+        gateway_process(broadcasting, tmp_path, REDIS_URL) as two,
+    ):
+        assert [status(base) for base in (one, two, one, two)] == ["running"] * 4  # both now remember it
+        time.sleep(0.3)
+        # Straight to content, as a renderer's callback would come: neither gateway sees the call.
+        broadcasting.stubs.partner.CancelJob(
+            content_pb2.CancelJobRequest(organization_id=tenant["organizationId"], job_id=job_id)
+        )
+        changed_at = time.monotonic()
+        seen: dict[str, float] = {}
+        while len(seen) < 2 and time.monotonic() - changed_at < CACHE_SECONDS:
+            for base in (one, two):
+                if base not in seen and status(base) == "canceled":
+                    seen[base] = time.monotonic() - changed_at
+            time.sleep(0.02)
+    assert set(seen) == {one, two}, seen
+    assert max(seen.values()) < 1.0, seen

@@ -137,6 +137,7 @@ def _fresh_fakes(request: pytest.FixtureRequest, fake_content: FakeContent, fake
         app = request.getfixturevalue("gateway").app
         app.state.key_cache.clear()
         app.state.balances.clear()
+        app.state.polled_jobs.clear()
         app.state.visible_projects = VisibleProjects()
 
 

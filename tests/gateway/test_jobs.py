@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from common import broadcasts
 from layers.content.v1 import content_pb2
 from tests.gateway.conftest import PUBLIC_BASE_URL, LiveGateway
 from tests.gateway.fakes import (
@@ -108,6 +111,7 @@ def test_etag_and_304_while_unchanged(http: httpx.Client, fake_content: FakeCont
         request_id(unchanged)
 
     fake_content.jobs[JOB_ID].progress = 0.1
+    broadcasts.LOCAL.publish(broadcasts.JOB_CHANGED, JOB_ID)  # as content does after the change commits
     changed = http.get(PATH, headers={**AUTH, "If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.headers["etag"] != etag
@@ -117,3 +121,30 @@ def test_etag_and_304_while_unchanged(http: httpx.Client, fake_content: FakeCont
 def test_job_of_another_org_is_404(http: httpx.Client, fake_content: FakeContent) -> None:
     fake_content.jobs[JOB_ID].organization_id = OTHER_ORG
     error_of(http.get(PATH, headers=AUTH), 404, "NOT_FOUND")
+
+
+def test_a_polled_job_is_asked_once_until_content_says_it_changed(
+    http: httpx.Client, fake_content: FakeContent
+) -> None:
+    assert [http.get(PATH, headers=AUTH).json()["progress"] for _ in range(3)] == [0.0] * 3
+    assert len(fake_content.requests("GetJob")) == 1
+    fake_content.jobs[JOB_ID].progress = 0.4
+    assert http.get(PATH, headers=AUTH).json()["progress"] == 0.0  # not told yet
+    broadcasts.LOCAL.publish(broadcasts.JOB_CHANGED, "job_another")
+    assert http.get(PATH, headers=AUTH).json()["progress"] == 0.0
+    broadcasts.LOCAL.publish(broadcasts.JOB_CHANGED, JOB_ID)
+    assert http.get(PATH, headers=AUTH).json()["progress"] == 0.4
+    assert len(fake_content.requests("GetJob")) == 2
+
+
+def test_a_cancel_is_read_back_at_once_and_the_ttl_bounds_a_lost_broadcast(
+    http: httpx.Client, fake_content: FakeContent, start_gateway: Callable[..., LiveGateway]
+) -> None:
+    assert http.get(PATH, headers=AUTH).json()["status"] == "running"
+    assert http.post(f"/v1/jobs/{JOB_ID}/cancel", headers=AUTH).status_code == 202
+    assert http.get(PATH, headers=AUTH).json()["status"] == "canceled"  # no broadcast needed
+    brief = start_gateway(job_cache_seconds=0.3)
+    assert httpx.get(brief.base_url + PATH, headers=AUTH).json()["progress"] == 0.0
+    fake_content.jobs[JOB_ID].progress = 0.7  # and the broadcast is lost
+    time.sleep(0.4)
+    assert httpx.get(brief.base_url + PATH, headers=AUTH).json()["progress"] == 0.7

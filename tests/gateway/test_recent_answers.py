@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from common.clients import Clients
 from gateway.auth import ApiKey, KeyCache, Refusal
+from gateway.polled_jobs import PolledJobs
 from gateway.recent import RecentAnswers
+from layers.content.v1 import content_pb2
 
 
 class Clock:
@@ -107,3 +116,32 @@ def test_a_look_up_in_flight_when_its_answer_changes_is_not_kept() -> None:
     assert recent.get("org_1") == 880
     clock.now += 5
     assert recent.get("org_1") is None
+
+
+class _Partner:
+    """Content's GetJob as far as PolledJobs sees it: the job when it is the caller's, else NOT_FOUND."""
+
+    def __init__(self, job: content_pb2.Job) -> None:
+        self.job, self.asked = job, 0
+
+    async def GetJob(self, request: content_pb2.GetJobRequest) -> content_pb2.GetJobResponse:
+        self.asked += 1
+        if request.organization_id != self.job.organization_id:
+            raise LookupError("NOT_FOUND")
+        return content_pb2.GetJobResponse(job=self.job)
+
+
+def test_a_remembered_job_is_only_answered_to_its_own_organization() -> None:
+    partner = _Partner(content_pb2.Job(job_id="job_1", organization_id="org_1"))
+    clients = cast(Clients, SimpleNamespace(partner=partner))
+    jobs = PolledJobs(ttl_seconds=10, clock=Clock())
+
+    async def scenario() -> None:
+        assert (await jobs.of(clients, "org_1", "job_1")).job_id == "job_1"
+        assert (await jobs.of(clients, "org_1", "job_1")).job_id == "job_1"
+        assert partner.asked == 1
+        with pytest.raises(LookupError):  # another organization asks content, which refuses
+            await jobs.of(clients, "org_2", "job_1")
+        assert partner.asked == 2
+
+    asyncio.run(scenario())
