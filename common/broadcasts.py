@@ -117,3 +117,32 @@ async def listen(redis_url: str, listeners: Mapping[str, Listener], on_subscribe
             backoff = min(backoff * 2, 10.0)
         finally:
             await client.aclose()
+
+
+class Follower:
+    """`listen` on a thread of its own, for a service with no event loop of its own (content follows
+    other processes' job changes this way). `close` stops it."""
+
+    def __init__(self, redis_url: str, listeners: Mapping[str, Listener], on_subscribed: Callable[[], None]) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._task = self._loop.create_task(listen(redis_url, listeners, on_subscribed))
+        self._thread = threading.Thread(target=self._run, name="broadcast-follower", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._loop.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._task.cancel)
+            self._thread.join(timeout)

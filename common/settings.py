@@ -166,8 +166,9 @@ class Settings(RenderTools):  # the same LAYERS_ prefix, inherited
     # How long a gateway answers /v1/whoami's creditBalance without asking billing (0: ask every time).
     # Billing broadcasts every grant and capture the same way; this bounds staleness when one is lost.
     balance_cache_seconds: Annotated[float, Field(ge=0, le=30, allow_inf_nan=False)] = 5.0
-    # How long a gateway answers GET /v1/jobs/:id from the job content last sent (0: ask every time).
-    # Content broadcasts every change to a job; this bounds staleness when one is lost.
+    # How long a gateway answers GET /v1/jobs/:id from the job content last sent, and content a GetJob from
+    # the job it last read (0: every time afresh). Content broadcasts every change to a job; this bounds
+    # staleness when one is lost.
     job_cache_seconds: Annotated[float, Field(ge=0, le=30, allow_inf_nan=False)] = 2.0
     # How long media serves reaction-template and music picks from its in-memory catalogue.
     catalog_cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0

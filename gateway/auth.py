@@ -21,10 +21,10 @@ import grpc
 from fastapi import Depends, Request
 
 from common.clients import Clients
+from common.recent import RecentAnswers
 from common.settings import Settings
 from gateway import rate_limit
 from gateway.errors import ApiError, from_rpc_error
-from gateway.recent import RecentAnswers
 from layers.content.v1 import content_pb2
 
 log = logging.getLogger("layers.gateway.auth")

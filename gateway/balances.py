@@ -13,7 +13,7 @@ from collections.abc import Callable
 import grpc
 
 from common.clients import Clients
-from gateway.recent import RecentAnswers
+from common.recent import RecentAnswers
 from layers.billing.v1 import billing_pb2
 
 

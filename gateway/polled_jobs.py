@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from common.clients import Clients
-from gateway.recent import RecentAnswers
+from common.recent import RecentAnswers
 from layers.content.v1 import content_pb2
 
 

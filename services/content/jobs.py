@@ -21,6 +21,7 @@ from common import metrics
 from common.db import Database
 from common.errors import ServiceError, not_found
 from common.ids import new_id
+from common.recent import RecentAnswers
 from common.timeutil import utcnow
 from layers.content.v1 import content_pb2 as pb
 from services.content import events, lifecycle, views
@@ -40,6 +41,7 @@ class Jobs:
         billing: BillingPort,
         on_committed: Callable[[], None] | None = None,
         job_changed: Callable[[str], None] | None = None,
+        recent_seconds: float = 0.0,
     ) -> None:
         self.db = db
         self.billing = billing
@@ -47,13 +49,21 @@ class Jobs:
         self.on_committed = on_committed or (lambda: None)
         # Told a job's id after a change to it commits (the broadcast gateways drop their copy on).
         self.job_changed = job_changed or (lambda job_id: None)
+        # Jobs as get_job last read them, for `recent_seconds`: partners poll far more often than a job
+        # changes. This process's own changes drop them at once, other processes' through `forget`.
+        self.recent_seconds = recent_seconds
+        self._recent: RecentAnswers[str, pb.Job] = RecentAnswers()
 
     # --- reads -------------------------------------------------------------------------------------
 
     def get_job(self, organization_id: str, job_id: str) -> pb.Job:
         """The partners' polling call: the job and its container ids in one statement, plain rows, no ORM
         objects (the rows have the models' attributes, which is all the views read); assets only once
-        the job has completed."""
+        the job has completed. Served from memory while it is recent (and the caller's)."""
+        recent = self._recent.get(job_id)
+        if recent is not None and recent.organization_id == organization_id:
+            return recent
+        started = self._recent.clock()
         with self.db.query() as conn:
             rows = conn.execute(_JOB_WITH_CONTAINERS, {"job_id": job_id}).all()
             if not rows or rows[0].organization_id != organization_id:
@@ -61,7 +71,20 @@ class Jobs:
             job = cast(Job, rows[0])
             container_ids = [row.job_container_id for row in rows if row.job_container_id is not None]
             assets = _assets(conn, container_ids[0]) if job.status == "completed" and container_ids else []
-            return views.job_pb(job, container_ids, assets)
+            view = views.job_pb(job, container_ids, assets)
+        self._recent.put(job_id, view, self.recent_seconds, started)
+        return view
+
+    def forget(self, job_id: str) -> None:
+        """Another process changed the job (its broadcast): read it afresh next time."""
+        self._recent.forget_key(job_id)
+
+    def forget_all(self) -> None:
+        self._recent.clear()
+
+    def _changed(self, job_id: str) -> None:
+        self.forget(job_id)  # before the broadcast: a gateway that hears it must not be served the old job
+        self.job_changed(job_id)
 
     def get_container(self, organization_id: str, container_id: str) -> tuple[pb.Container, pb.Job]:
         with self.db.read() as session:
@@ -85,7 +108,7 @@ class Jobs:
             started = lifecycle.start_render(job, container, utcnow())
             view = self._job_view(session, job)
         if started:
-            self.job_changed(job_id)
+            self._changed(job_id)
         return started, view
 
     def report_progress(self, job_id: str, stage: str, stage_progress: float, eta_seconds: int | None) -> bool:
@@ -94,7 +117,7 @@ class Jobs:
             job, _ = _locked(session, job_id)
             stop = lifecycle.record_progress(job, stage, stage_progress, eta_seconds, utcnow())
         if not stop:
-            self.job_changed(job_id)
+            self._changed(job_id)
         return stop
 
     def complete(self, job_id: str, assets: Sequence[pb.Asset]) -> tuple[bool, pb.Job]:
@@ -121,7 +144,7 @@ class Jobs:
             session.flush()
             view = self._job_view(session, job)
         self.on_committed()
-        self.job_changed(job_id)
+        self._changed(job_id)
         _COMPLETED.inc()
         self._settle(job_id)
         return True, view
@@ -137,7 +160,7 @@ class Jobs:
             view = self._job_view(session, job)
         self.on_committed()
         if failed_now:
-            self.job_changed(job_id)
+            self._changed(job_id)
             metrics.JOBS_FINISHED.labels("failed", code).inc()  # codes are the contract's few job error codes
         self._settle(job_id)
         return view
@@ -155,7 +178,7 @@ class Jobs:
             events.job_canceled(session, job, now)
             view = self._job_view(session, job)
         self.on_committed()
-        self.job_changed(job_id)
+        self._changed(job_id)
         _CANCELED.inc()
         self._settle(job_id)
         return True, "", view

@@ -9,7 +9,7 @@ from pathlib import Path
 import grpc
 
 from common import logs
-from common.broadcasts import JOB_CHANGED, Broadcaster
+from common.broadcasts import JOB_CHANGED, Broadcaster, Follower
 from common.clients import Clients
 from common.db import Database, make_engine, migrate, ping
 from common.events import DiscardEvents, EventPublisher, RabbitEventPublisher
@@ -60,7 +60,15 @@ def start(
         closers += [clients.close, broadcasts.close]
         billing = GrpcBilling(clients.billing)
         media = GrpcMedia(clients.media)
-        jobs = Jobs(db, billing, job_changed=lambda job_id: broadcasts.publish(JOB_CHANGED, job_id))
+        jobs = Jobs(
+            db,
+            billing,
+            job_changed=lambda job_id: broadcasts.publish(JOB_CHANGED, job_id),
+            recent_seconds=settings.job_cache_seconds,
+        )
+        if settings.redis_url:  # other workers and replicas change jobs too: hear them (the TTL bounds a miss)
+            follower = Follower(settings.redis_url, {JOB_CHANGED: jobs.forget}, jobs.forget_all)
+            closers.append(follower.close)
         idempotency = IdempotencyStore(db, lease=timedelta(seconds=settings.idempotency_lease_seconds))
         tenancy = Tenancy(db)
         ugc_remix = UgcRemixHandler(

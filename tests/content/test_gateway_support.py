@@ -218,3 +218,21 @@ def test_every_change_a_poll_would_see_is_announced_after_it_commits(world: Worl
     jobs.fail(failed.job.job_id, "RENDER_FAILED", "late")
     jobs.cancel(world.org, canceled.job.job_id)
     assert len(heard) == 5
+
+
+def test_a_recent_job_is_served_from_memory_until_it_changes(world: World) -> None:
+    """Content's GetJob memory: its own changes show at once, another process's once it hears of them."""
+    jobs = Jobs(world.db, world.billing, recent_seconds=30)
+    other_worker = Jobs(world.db, world.billing)  # another process on the same database
+    job_id = world.handler.handle(request(world, influencer_id=world.influencer)).job.job_id
+    assert jobs.get_job(world.org, job_id).progress == 0.0
+    jobs.start_render(job_id)
+    jobs.report_progress(job_id, "compositing", 0.5, 10)
+    seen = jobs.get_job(world.org, job_id).progress
+    assert seen > 0.0  # its own change: read afresh
+    other_worker.report_progress(job_id, "uploading", 0.5, 2)
+    assert jobs.get_job(world.org, job_id).progress == seen  # remembered: not told yet
+    jobs.forget(job_id)  # the broadcast of the other worker's change
+    assert jobs.get_job(world.org, job_id).progress > seen
+    with pytest.raises(ServiceError):  # another organization is refused, remembered or not
+        jobs.get_job("org_someone_else", job_id)

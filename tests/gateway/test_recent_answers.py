@@ -9,9 +9,9 @@ from typing import cast
 import pytest
 
 from common.clients import Clients
+from common.recent import RecentAnswers
 from gateway.auth import ApiKey, KeyCache, Refusal
 from gateway.polled_jobs import PolledJobs
-from gateway.recent import RecentAnswers
 from layers.content.v1 import content_pb2
 
 

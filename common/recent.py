@@ -1,5 +1,5 @@
-"""What the gateway remembers briefly of the services' answers, so a busy caller does not cost a call per
-request: verified keys (gateway.auth) and organizations' balances (gateway.routes.account).
+"""What a process remembers briefly of answers it would otherwise ask for on every request: a gateway its
+verified keys, organizations' balances and polled jobs; content the jobs it serves to GetJob.
 
 A broadcast (common.broadcasts) makes an entry forgotten the moment what it says changes; its TTL bounds
 how long it is believed when a broadcast is lost.
