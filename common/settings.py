@@ -41,7 +41,7 @@ class RenderTools(BaseSettings):
     emoji_font: Path | None = None
     # One ffmpeg run's wall time at most (a render of the 20 s cap takes seconds): a hung one is killed and
     # the render fails as a transient fault, to be retried, instead of holding its worker for ever.
-    ffmpeg_deadline_seconds: float = Field(default=600.0, gt=0)
+    ffmpeg_deadline_seconds: float = Field(default=600.0, ge=1, allow_inf_nan=False)
 
     @field_validator("ffmpeg", "ffprobe", "font_dir", "emoji_font", mode="before")
     @classmethod

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageStat
+from pydantic import ValidationError
 
-from common.ffmpeg import probe
+from common.ffmpeg import ffmpeg_path, probe
+from common.settings import RenderTools
 from services.renderer.compose import (
     ComposeCanceled,
     ComposeError,
@@ -21,6 +23,7 @@ from services.renderer.compose import (
     ComposeResult,
     EncodeSettings,
     compose,
+    run_ffmpeg,
     sha256_of,
 )
 from services.renderer.hook.draw import render_hook
@@ -267,6 +270,27 @@ def test_an_ffmpeg_past_its_deadline_is_killed_and_the_render_may_be_retried(
     assert time.monotonic() - started < 1.5 * 3 + 2.0  # no pass outlived its deadline by more than the stop
     assert list(workdir.iterdir()) == []
     assert _ffmpeg_children() == []
+
+
+def test_run_ffmpeg_kills_a_run_that_never_ends_at_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the machine's speed: this ffmpeg reads a silent source in real time, for ever."""
+    monkeypatch.setenv("LAYERS_FFMPEG_DEADLINE_SECONDS", "1")
+    endless = [ffmpeg_path(), "-hide_banner", "-nostdin", "-re", "-f", "lavfi", "-i", "anullsrc", "-f", "null", "-"]
+    started = time.monotonic()
+    with pytest.raises(ComposeError, match="1 s deadline") as raised:
+        run_ffmpeg(endless, None, None)
+    assert 1.0 <= time.monotonic() - started < 4.0
+    assert not raised.value.permanent
+    assert _ffmpeg_children() == []
+
+
+@pytest.mark.parametrize("value", ["0.5", "inf", "nan", "0"])
+def test_an_ffmpeg_deadline_below_a_second_or_not_finite_is_refused(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAYERS_FFMPEG_DEADLINE_SECONDS", value)
+    with pytest.raises(ValidationError, match="ffmpeg_deadline_seconds"):
+        RenderTools()
 
 
 def test_should_stop_is_polled_often(tmp_path: Path, short_template: Path, landscape_demo: Path) -> None:
