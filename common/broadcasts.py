@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 from collections.abc import Callable, Mapping
+from typing import Any
 
 log = logging.getLogger("layers.broadcasts")
 
@@ -62,28 +64,50 @@ LOCAL = LocalBus()
 
 
 class Broadcaster:
-    """What a service calls after a change commits: the local bus always, Redis when configured. A failed
-    Redis publish is logged, not raised: the change is already durable, and gateways let go of what they
-    cached within its TTL anyway."""
+    """What a service calls after a change commits: the local bus at once, Redis when configured, from a
+    thread of its own so a slow or hung Redis never holds up the caller (a render's callback, a capture).
+    Nothing is raised: the change is already durable, and gateways let go of what they cached within its
+    TTL anyway. Messages beyond QUEUE_LIMIT waiting, or that Redis refuses, are dropped and logged."""
+
+    QUEUE_LIMIT = 10_000
 
     def __init__(self, redis_url: str | None) -> None:
-        self._redis = None
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue(self.QUEUE_LIMIT)
+        self._sender: threading.Thread | None = None
         if redis_url:
             import redis
 
-            self._redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+            client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+            self._sender = threading.Thread(target=self._send, args=(client,), name="broadcaster", daemon=True)
+            self._sender.start()
 
     def publish(self, channel: str, message: str) -> None:
-        if self._redis is not None:
+        if self._sender is not None:
             try:
-                self._redis.publish(channel, message)
-            except Exception as exc:  # redis.RedisError, OSError: both mean "not delivered"
-                log.warning("could not broadcast %s %s: %s", channel, message, exc)
+                self._queue.put_nowait((channel, message))
+            except queue.Full:
+                log.warning(
+                    "could not broadcast %s %s: %d messages already waiting", channel, message, self.QUEUE_LIMIT
+                )
         LOCAL.publish(channel, message)
 
-    def close(self) -> None:
-        if self._redis is not None:
-            self._redis.close()
+    def _send(self, client: Any) -> None:
+        while (item := self._queue.get()) is not None:
+            channel, message = item
+            try:
+                client.publish(channel, message)
+            except Exception as exc:  # redis.RedisError, OSError: both mean "not delivered"
+                log.warning("could not broadcast %s %s: %s", channel, message, exc)
+        client.close()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Send what is waiting (for at most `timeout`), then stop."""
+        if self._sender is not None and self._sender.is_alive():
+            try:
+                self._queue.put(None, timeout=timeout)
+            except queue.Full:
+                return
+            self._sender.join(timeout)
 
 
 async def listen(redis_url: str, listeners: Mapping[str, Listener], on_subscribed: Callable[[], None]) -> None:
@@ -98,6 +122,13 @@ async def listen(redis_url: str, listeners: Mapping[str, Listener], on_subscribe
         try:
             async with client.pubsub() as pubsub:
                 await pubsub.subscribe(*listeners)
+                # Only once Redis confirms every channel is nothing missed from here on.
+                confirmed = 0
+                while confirmed < len(listeners):
+                    reply = await pubsub.get_message(timeout=CHANNEL_CHECK_SECONDS)
+                    if reply is None:
+                        raise TimeoutError("no subscription confirmed")
+                    confirmed += reply.get("type") == "subscribe"
                 on_subscribed()
                 backoff = 0.5
                 while True:

@@ -24,8 +24,9 @@ DATABASES: dict[str, Callable[[Settings], tuple[str, str]]] = {
 }
 # Processes that cannot run on their own without RabbitMQ (`layers dev` has its in-process queue).
 NEEDS_BROKER = frozenset({"content", "webhooks", "renderer"})
-# Processes that use Redis when it is configured (rate limits; the revocation broadcast).
-USES_REDIS = frozenset({"content", "gateway", "dev"})
+# Processes that use Redis when it is configured (rate limits; the broadcasts of revoked keys, changed
+# jobs and balances).
+USES_REDIS = frozenset({"content", "billing", "gateway", "dev"})
 # Processes that run ffmpeg and ffprobe (media probes uploads).
 USES_FFMPEG = frozenset({"media", "renderer", "dev"})
 DRAWS_HOOKS = frozenset({"renderer", "dev"})

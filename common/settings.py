@@ -155,8 +155,9 @@ class Settings(RenderTools):  # the same LAYERS_ prefix, inherited
     # longest live request: four service calls of rpc_timeout each, and a URL import's fetch.
     idempotency_lease_seconds: Annotated[float, Field(gt=0, le=3600)] = 300.0
 
-    # Redis: shared rate-limit counters and the API-key revocation broadcast. Unset (the embedded default)
-    # keeps counters in process memory, and revocations reach gateways in the same process only.
+    # Redis: shared rate-limit counters and the broadcasts of revoked keys, changed jobs and balances
+    # (common.broadcasts). Unset (the embedded default) keeps counters in process memory, and broadcasts
+    # reach only the same process.
     redis_url: str | None = None
     # How long a gateway trusts a verified API key (and remembers a refused one) without asking content.
     # A revocation is broadcast (through Redis between processes) and bites within a second; this bounds

@@ -10,7 +10,6 @@ broadcast (common.broadcasts) and drops the key from every gateway's cache at on
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import time
 from collections.abc import Callable
@@ -26,8 +25,6 @@ from common.settings import Settings
 from gateway import rate_limit
 from gateway.errors import ApiError, from_rpc_error
 from layers.content.v1 import content_pb2
-
-log = logging.getLogger("layers.gateway.auth")
 
 # lp_live_<keyId>_<secret> or lp_test_...; the secret may itself hold "_" and "-".
 _KEY_SHAPE = re.compile(r"lp_(?:live|test)_[A-Za-z0-9][A-Za-z0-9_-]*_[A-Za-z0-9_-]+")

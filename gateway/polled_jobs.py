@@ -27,7 +27,8 @@ class PolledJobs:
         if job is None or job.organization_id != organization_id:
             started = self._recent.clock()
             response = await clients.partner.GetJob(
-                content_pb2.GetJobRequest(organization_id=organization_id, job_id=job_id)
+                # Fresh: content's own memory of the job must not stand in for the change just heard of.
+                content_pb2.GetJobRequest(organization_id=organization_id, job_id=job_id, fresh=True)
             )
             job = response.job
             self._recent.put(job_id, job, self.ttl, started)

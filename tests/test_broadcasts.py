@@ -1,11 +1,13 @@
-"""The broadcasts over real Redis: a service's Follower hears what a Broadcaster publishes, and stops."""
+"""The broadcasts over real Redis: a service's Follower hears what a Broadcaster publishes and stops; a hung
+Redis holds nothing up."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
-from common.broadcasts import JOB_CHANGED, KEY_REVOKED, Broadcaster, Follower
+from common.broadcasts import JOB_CHANGED, KEY_REVOKED, LOCAL, Broadcaster, Follower
 from tests.conftest import REDIS_URL, require_server
 
 
@@ -27,3 +29,26 @@ def test_a_follower_hears_its_channels_and_stops_when_closed() -> None:
         follower.close()
         broadcaster.close()
     assert not follower.running
+
+
+def test_a_hung_redis_never_holds_up_the_change_that_is_announced() -> None:
+    """A Redis that accepts connections and never answers: publish returns at once, the local bus still
+    hears it, and close gives up after its timeout."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)  # connections complete in the backlog; nothing is ever read or answered
+        port = hung.getsockname()[1]
+        heard: list[str] = []
+        unsubscribe = LOCAL.subscribe(JOB_CHANGED, heard.append)
+        broadcaster = Broadcaster(f"redis://127.0.0.1:{port}/0")
+        try:
+            started = time.monotonic()
+            for n in range(5):
+                broadcaster.publish(JOB_CHANGED, f"job_{n}")
+            assert time.monotonic() - started < 0.1
+            assert heard == [f"job_{n}" for n in range(5)]
+        finally:
+            unsubscribe()
+            started = time.monotonic()
+            broadcaster.close(timeout=1.0)
+        assert time.monotonic() - started < 1.5

@@ -70,8 +70,8 @@ def test_clients_dial_servers_that_exist() -> None:
 
 
 def test_rate_limits_and_broadcasts_share_one_redis() -> None:
-    """The gateway counts rate limits and hears revocations and balance changes in the Redis content and
-    billing broadcast them to."""
+    """The gateway counts rate limits and hears revoked keys, changed jobs and balances in the Redis content
+    and billing broadcast them to."""
     gateway = APP_SERVICES["gateway"]["environment"]["LAYERS_REDIS_URL"]
     assert APP_SERVICES["content"]["environment"]["LAYERS_REDIS_URL"] == gateway
     assert APP_SERVICES["billing"]["environment"]["LAYERS_REDIS_URL"] == gateway

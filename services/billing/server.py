@@ -31,13 +31,13 @@ def start(
     """Migrate the database and start serving; the caller stops it with `running.stop()`. `clock` is what
     holds expire by (tests move it instead of waiting)."""
     db = Database(make_engine(settings.billing_database))
-    broadcasts = Broadcaster(settings.redis_url)
+    broadcasts: Broadcaster | None = None
     sweeper: ExpirySweeper | None = None
     try:
+        broadcasts = Broadcaster(settings.redis_url)
+        publish = broadcasts.publish
         migrate(db.engine, MIGRATIONS_DIR, VERSION_TABLE)
-        ledger = Ledger(
-            db, settings.reservation_ttl_seconds, clock, lambda org: broadcasts.publish(BALANCE_CHANGED, org)
-        )
+        ledger = Ledger(db, settings.reservation_ttl_seconds, clock, lambda org: publish(BALANCE_CHANGED, org))
         sweeper = ExpirySweeper(ledger, settings.expiry_sweep_seconds, clock)
         sweeper.start()
         servicer = BillingServicer(ledger)
@@ -51,7 +51,8 @@ def start(
     except BaseException:
         if sweeper is not None:
             sweeper.stop()
-        broadcasts.close()
+        if broadcasts is not None:
+            broadcasts.close()
         db.dispose()
         raise
     # Closers run in reverse: the sweeper stops before the engine it uses is disposed.

@@ -56,11 +56,12 @@ class Jobs:
 
     # --- reads -------------------------------------------------------------------------------------
 
-    def get_job(self, organization_id: str, job_id: str) -> pb.Job:
+    def get_job(self, organization_id: str, job_id: str, fresh: bool = False) -> pb.Job:
         """The partners' polling call: the job and its container ids in one statement, plain rows, no ORM
         objects (the rows have the models' attributes, which is all the views read); assets only once
-        the job has completed. Served from memory while it is recent (and the caller's)."""
-        recent = self._recent.get(job_id)
+        the job has completed. Served from memory while it is recent (and the caller's), unless `fresh`.
+        The message may be the one remembered: read it, never change it."""
+        recent = None if fresh else self._recent.get(job_id)
         if recent is not None and recent.organization_id == organization_id:
             return recent
         started = self._recent.clock()
@@ -115,8 +116,10 @@ class Jobs:
         """Record progress; returns True when the renderer should stop (the job is no longer running)."""
         with self.db.write() as session:
             job, _ = _locked(session, job_id)
+            before = job.updated_at
             stop = lifecycle.record_progress(job, stage, stage_progress, eta_seconds, utcnow())
-        if not stop:
+            changed = job.updated_at != before  # a late report of an earlier stage changes nothing
+        if changed:
             self._changed(job_id)
         return stop
 

@@ -27,7 +27,7 @@ class PartnerServicer(content_pb2_grpc.PartnerServiceServicer):
         return self.ugc_remix.handle(request)
 
     def GetJob(self, request: pb.GetJobRequest, context: grpc.ServicerContext):
-        return pb.GetJobResponse(job=self.jobs.get_job(request.organization_id, request.job_id))
+        return pb.GetJobResponse(job=self.jobs.get_job(request.organization_id, request.job_id, fresh=request.fresh))
 
     def CancelJob(self, request: pb.CancelJobRequest, context: grpc.ServicerContext):
         accepted, reason, job = self.jobs.cancel(request.organization_id, request.job_id)

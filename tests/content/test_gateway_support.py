@@ -232,7 +232,10 @@ def test_a_recent_job_is_served_from_memory_until_it_changes(world: World) -> No
     assert seen > 0.0  # its own change: read afresh
     other_worker.report_progress(job_id, "uploading", 0.5, 2)
     assert jobs.get_job(world.org, job_id).progress == seen  # remembered: not told yet
+    fresh = jobs.get_job(world.org, job_id, fresh=True).progress  # what the gateway asks for
+    assert fresh > seen
+    other_worker.report_progress(job_id, "uploading", 0.9, 1)
     jobs.forget(job_id)  # the broadcast of the other worker's change
-    assert jobs.get_job(world.org, job_id).progress > seen
+    assert jobs.get_job(world.org, job_id).progress > fresh
     with pytest.raises(ServiceError):  # another organization is refused, remembered or not
         jobs.get_job("org_someone_else", job_id)

@@ -105,7 +105,7 @@ def test_every_gateway_refuses_a_revoked_key_within_a_second(broadcasting: Stack
         gateway_process(broadcasting, tmp_path, REDIS_URL) as two,
     ):
         assert [whoami(base, key) for base in (one, two, one, two)] == [200] * 4  # both now trust it from cache
-        time.sleep(0.3)  # the subscriptions are up (they started before the first request was answered)
+        time.sleep(0.3)  # time for both subscriptions to be confirmed (they start with each gateway)
         revoke(broadcasting, key)
         revoked_at = time.monotonic()
         refused: dict[str, float] = {}

@@ -99,6 +99,9 @@ def gateway_settings(services_addr: str, data_dir: Path, **overrides: Any) -> Se
         "rate_limit_reads_per_minute": 10**9,
         "rate_limit_writes_per_minute": 10**9,
         "rate_limit_generations_per_minute": 10**9,
+        # Long enough that a test's answers are remembered throughout, however slow the machine.
+        "job_cache_seconds": 30,
+        "balance_cache_seconds": 30,
         **overrides,
     }
     return Settings(**values)

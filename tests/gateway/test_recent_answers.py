@@ -126,6 +126,7 @@ class _Partner:
 
     async def GetJob(self, request: content_pb2.GetJobRequest) -> content_pb2.GetJobResponse:
         self.asked += 1
+        assert request.fresh, "the gateway remembers jobs itself: content's memory must not stack on it"
         if request.organization_id != self.job.organization_id:
             raise LookupError("NOT_FOUND")
         return content_pb2.GetJobResponse(job=self.job)
@@ -145,3 +146,31 @@ def test_a_remembered_job_is_only_answered_to_its_own_organization() -> None:
         assert partner.asked == 2
 
     asyncio.run(scenario())
+
+
+def test_forgetting_one_key_keeps_the_look_ups_of_others_and_answers_expire_from_their_start() -> None:
+    clock = Clock()
+    recent: RecentAnswers[str, int] = RecentAnswers(clock=clock)
+    started = clock.now
+    clock.now += 1
+    recent.forget_key("job_busy")  # a job that changes twice a second...
+    recent.put("job_quiet", 7, ttl=5, started=started)  # ...does not stop another's look-up being kept
+    assert recent.get("job_quiet") == 7
+    clock.now += 3.9  # 4.9 s after its look-up began
+    assert recent.get("job_quiet") == 7
+    clock.now += 0.2  # 5.1 s: an answer is never older than its TTL, however slow its look-up was
+    assert recent.get("job_quiet") is None
+
+
+def test_past_its_bound_the_forgotten_list_refuses_every_look_up_in_flight() -> None:
+    clock = Clock()
+    recent: RecentAnswers[str, int] = RecentAnswers(max_entries=2, clock=clock)
+    started = clock.now
+    clock.now += 1
+    for key in ("a", "b", "c"):  # "a" no longer fits in the list of forgotten keys
+        recent.forget_key(key)
+    recent.put("a", 1, ttl=5, started=started)
+    recent.put("z", 1, ttl=5, started=started)  # so, to be safe, nothing begun before then is kept
+    assert recent.get("a") is None and recent.get("z") is None
+    recent.put("z", 2, ttl=5, started=clock.now + 0.1)
+    assert recent.get("z") == 2

@@ -194,12 +194,14 @@ class CreateUgcRemixResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
-    __slots__ = ("organization_id", "job_id")
+    __slots__ = ("organization_id", "job_id", "fresh")
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    FRESH_FIELD_NUMBER: _ClassVar[int]
     organization_id: str
     job_id: str
-    def __init__(self, organization_id: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
+    fresh: bool
+    def __init__(self, organization_id: _Optional[str] = ..., job_id: _Optional[str] = ..., fresh: _Optional[bool] = ...) -> None: ...
 
 class GetJobResponse(_message.Message):
     __slots__ = ("job",)
