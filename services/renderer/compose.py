@@ -13,7 +13,9 @@ demo's own audio where they have any. The mix is normalised to -14 LUFS integrat
 and Shorts play at) with true peaks under -1 dBTP: ebur128 measures the mix in an audio-only pass, and
 the render applies one gain; where that gain would push the peaks over, a true-peak limiter follows it,
 and the limited mix is measured again (it lost loudness where the limiter worked), a few times at most,
-until the gain lands; if none does, the measured gain that came nearest is kept.
+until the gain lands; if none does, the measured gain that came nearest is kept. A mix that peaks near
+the ceiling is also encoded to AAC as the render will encode it, since AAC overshoots noise bursts: the
+limiter's ceiling drops by what it overshot (twice at most), and then a last cut after the limiter.
 The thumbnail is a frame of segment one: the hook on the template, as a feed shows it.
 """
 
@@ -32,7 +34,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -357,14 +359,16 @@ def limiter(ceiling: float) -> str:
 @dataclass(frozen=True)
 class Gain:
     """What the render does to the mix's level: `db` of gain, then, if `limited`, the true-peak limiter
-    at `ceiling` dBTP."""
+    at `ceiling` dBTP, then `trim_db` (a last cut for peaks no lower ceiling kept down once encoded)."""
 
     db: float
     limited: bool
     ceiling: float = LIMITER_CEILING
+    trim_db: float = 0.0
 
     def filters(self) -> str:
-        return f",volume={self.db:.2f}dB" + (f",{limiter(self.ceiling)}" if self.limited else "")
+        limited = f",{limiter(self.ceiling)}" if self.limited else ""
+        return f",volume={self.db:.2f}dB{limited}" + (f",volume={self.trim_db:.2f}dB" if self.trim_db else "")
 
 
 def _own_audio(plan: Plan) -> bool:
@@ -777,13 +781,13 @@ def loudness_gain(
         # The limiter's own ceiling, or the peak the unlimited mix reached, comes down by the overshoot.
         ceiling = (min(gain.ceiling, peak) if gain.limited else peak) - overshoot - ENCODED_MARGIN_DB
         gain, peak = _limited_gain(inputs, plan, Gain(gain.db, limited=True, ceiling=ceiling), should_stop)
-    log.warning(
-        "the encoded mix peaks %.1f dB over %.1f dBTP after %d lowered ceilings",
-        overshoot,
-        ENCODED_PEAK_MAX,
-        ENCODED_CHECKS,
-    )
-    return gain
+    # Lower ceilings did not keep the encoded peaks down: the whole mix comes down by the overshoot, a
+    # little quieter than the target rather than over the peak the platforms allow.
+    trimmed = replace(gain, trim_db=-(overshoot + ENCODED_MARGIN_DB))
+    overshoot = _encoded_peak(inputs, plan, trimmed, scratch, should_stop) - ENCODED_PEAK_MAX
+    if overshoot > 0:
+        log.warning("the encoded mix still peaks %.1f dB over %.1f dBTP, trimmed", overshoot, ENCODED_PEAK_MAX)
+    return trimmed
 
 
 def _limited_gain(

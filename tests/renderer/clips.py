@@ -133,6 +133,12 @@ def make_hat_music(path: Path, seconds: float) -> Path:
     return make_track(path, seconds, f"0.03*sin(2*PI*200*t)+{burst}")
 
 
+def make_noise_drum_music(path: Path, seconds: float) -> Path:
+    """Dense noise: a full-scale burst of white noise four times a second, decaying over some 30 ms, like a
+    snare loop with nothing under it; limited hard, and overshot by AAC once encoded."""
+    return make_track(path, seconds, "0.95*(2*random(0)-1)*exp(-30*mod(t\\,0.25))")
+
+
 def make_near_silent_music(path: Path, seconds: float) -> Path:
     """A 250 Hz tone at -60 dBFS: near silence, 45 dB under the target, yet more than nothing."""
     return make_track(path, seconds, "0.001*sin(2*PI*250*t)")

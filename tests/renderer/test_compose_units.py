@@ -182,6 +182,7 @@ def _gain_chosen(
     limited: Callable[[float], float],
     aac_overshoot: float = 0.0,
     encoded: list[Gain] | None = None,
+    encoded_peak_of: Callable[[Gain], float] | None = None,
 ) -> tuple[Gain | None, list[float]]:
     """loudness_gain against a modelled mix: `first` unlimited, `limited(gain)` the limited loudness,
     peaking at the ceiling; AAC adds `aac_overshoot` to the peak (the gains it encodes go to `encoded`)."""
@@ -196,6 +197,8 @@ def _gain_chosen(
 
     def encoded_peak(_inputs: object, _plan: object, gain: Gain, _scratch: object, _stop: object) -> float:
         encoded.append(gain)
+        if encoded_peak_of is not None:
+            return encoded_peak_of(gain)
         peak = gain.ceiling if gain.limited else first.true_peak + gain.db
         return peak + aac_overshoot
 
@@ -230,9 +233,34 @@ def test_aac_s_overshoot_lowers_the_limiter_s_ceiling_by_as_much(monkeypatch: py
 
 
 def test_an_unlimited_mix_aac_pushes_over_goes_through_the_limiter(monkeypatch: pytest.MonkeyPatch) -> None:
-    gain, _ = _gain_chosen(monkeypatch, Loudness(-20.0, -7.6), lambda db: -20.0 + db, aac_overshoot=0.8)
-    # Unlimited it peaks at -1.6 dBTP, -0.8 once encoded: limited to where, encoded, it stays under the max.
+    encoded: list[Gain] = []
+    gain, _ = _gain_chosen(
+        monkeypatch, Loudness(-20.0, -7.6), lambda db: -20.0 + db, aac_overshoot=0.8, encoded=encoded
+    )
+    # Unlimited it peaks at -1.6 dBTP, -0.8 once encoded (0.4 over): limited to where, encoded, it stays
+    # under the max. The ceiling comes down from the peak the mix reached, not from the limiter's default.
     assert gain is not None and gain.limited and gain.ceiling + 0.8 <= compose.ENCODED_PEAK_MAX
+    overshoot = -1.6 + 0.8 - compose.ENCODED_PEAK_MAX
+    assert gain.ceiling == pytest.approx(-1.6 - overshoot - compose.ENCODED_MARGIN_DB)
+    assert [g.limited for g in encoded] == [False, True]
+
+
+def test_peaks_no_lower_ceiling_keeps_down_are_trimmed_after_the_limiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encoded, this mix peaks at -0.5 dBTP whatever the ceiling: after ENCODED_CHECKS lowered ceilings the
+    whole mix is cut by the overshoot and the margin, and checked once more."""
+    encoded: list[Gain] = []
+    gain, _ = _gain_chosen(
+        monkeypatch,
+        Loudness(-20.0, -3.0),
+        lambda db: -20.0 + 0.9 * db,
+        encoded=encoded,
+        encoded_peak_of=lambda gain: -0.5 + gain.trim_db,
+    )
+    overshoot = -0.5 - compose.ENCODED_PEAK_MAX
+    assert gain is not None and gain.trim_db == pytest.approx(-(overshoot + compose.ENCODED_MARGIN_DB))
+    assert len(encoded) == compose.ENCODED_CHECKS + 2 and encoded[-1] == gain
+    assert -0.5 + gain.trim_db <= compose.ENCODED_PEAK_MAX
+    assert gain.filters().endswith(f",volume={gain.trim_db:.2f}dB")  # after the limiter, not before it
 
 
 def test_silence_and_audio_too_short_to_measure_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:

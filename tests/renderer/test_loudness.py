@@ -28,6 +28,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "clipped_music": clips.make_clipped_music(folder / "clipped.m4a", 6),
         "spiky_music": clips.make_spiky_music(folder / "spiky.m4a", 6),
         "hat_music": clips.make_hat_music(folder / "hat.m4a", 6),
+        "drum_music": clips.make_noise_drum_music(folder / "drum.m4a", 6),
         "near_silent_music": clips.make_near_silent_music(folder / "near_silent.m4a", 6),
     }
 
@@ -44,6 +45,7 @@ CASES = {
     "spiky music under the template": ("template", "silent_demo", "spiky_music"),
     # Noise bursts: limited to the ceiling, AAC's encoding of them overshoots it by more than a dB.
     "hi-hat music": ("silent_template", "silent_demo", "hat_music"),
+    "dense noise bursts": ("silent_template", "silent_demo", "drum_music"),
     "near-silent music": ("silent_template", "silent_demo", "near_silent_music"),
     "clipping music": ("silent_template", "silent_demo", "clipped_music"),
 }
