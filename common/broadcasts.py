@@ -10,8 +10,8 @@ entry when it expires (`auth_cache_seconds`, `balance_cache_seconds`, `job_cache
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import queue
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -67,12 +67,15 @@ class Broadcaster:
     """What a service calls after a change commits: the local bus at once, Redis when configured, from a
     thread of its own so a slow or hung Redis never holds up the caller (a render's callback, a capture).
     Nothing is raised: the change is already durable, and gateways let go of what they cached within its
-    TTL anyway. Messages beyond QUEUE_LIMIT waiting, or that Redis refuses, are dropped and logged."""
+    TTL anyway. A message already waiting is not queued twice (a busy job's reports collapse into one);
+    beyond PENDING_LIMIT waiting, or refused by Redis, or after `close`, messages are dropped and logged."""
 
-    QUEUE_LIMIT = 10_000
+    PENDING_LIMIT = 10_000
 
     def __init__(self, redis_url: str | None) -> None:
-        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue(self.QUEUE_LIMIT)
+        self._pending: dict[tuple[str, str], None] = {}  # insertion-ordered: oldest first
+        self._wake = threading.Condition()
+        self._closed = False
         self._sender: threading.Thread | None = None
         if redis_url:
             import redis
@@ -83,31 +86,47 @@ class Broadcaster:
 
     def publish(self, channel: str, message: str) -> None:
         if self._sender is not None:
-            try:
-                self._queue.put_nowait((channel, message))
-            except queue.Full:
-                log.warning(
-                    "could not broadcast %s %s: %d messages already waiting", channel, message, self.QUEUE_LIMIT
-                )
+            with self._wake:
+                if self._closed or len(self._pending) >= self.PENDING_LIMIT:
+                    log.warning("could not broadcast %s %s: %s", channel, message, self._refusal())
+                else:
+                    self._pending[(channel, message)] = None
+                    self._wake.notify()
         LOCAL.publish(channel, message)
 
+    def _refusal(self) -> str:
+        return "closed" if self._closed else f"{self.PENDING_LIMIT} messages waiting"
+
     def _send(self, client: Any) -> None:
-        while (item := self._queue.get()) is not None:
-            channel, message = item
-            try:
-                client.publish(channel, message)
-            except Exception as exc:  # redis.RedisError, OSError: both mean "not delivered"
-                log.warning("could not broadcast %s %s: %s", channel, message, exc)
-        client.close()
+        try:
+            while True:
+                with self._wake:
+                    while not self._pending and not self._closed:
+                        self._wake.wait()
+                    if not self._pending:
+                        return
+                    channel, message = next(iter(self._pending))
+                    del self._pending[(channel, message)]
+                try:
+                    client.publish(channel, message)
+                except Exception as exc:  # redis.RedisError, OSError: both mean "not delivered"
+                    log.warning("could not broadcast %s %s: %s", channel, message, exc)
+        finally:
+            client.close()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Send what is waiting (for at most `timeout`), then stop."""
-        if self._sender is not None and self._sender.is_alive():
-            try:
-                self._queue.put(None, timeout=timeout)
-            except queue.Full:
-                return
-            self._sender.join(timeout)
+        """Send what is waiting, for at most `timeout`; what is still waiting then is dropped."""
+        if self._sender is None:
+            return
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._sender.join(timeout)
+        with self._wake:
+            dropped = len(self._pending)
+            self._pending.clear()
+        if dropped:
+            log.warning("%d broadcasts dropped: Redis took them too slowly", dropped)
 
 
 async def listen(redis_url: str, listeners: Mapping[str, Listener], on_subscribed: Callable[[], None]) -> None:
@@ -129,17 +148,15 @@ async def listen(redis_url: str, listeners: Mapping[str, Listener], on_subscribe
                     if reply is None:
                         raise TimeoutError("no subscription confirmed")
                     confirmed += reply.get("type") == "subscribe"
+                    _dispatch(listeners, reply)
                 on_subscribed()
                 backoff = 0.5
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=CHANNEL_CHECK_SECONDS)
                     if message is None:
                         await asyncio.wait_for(pubsub.ping(), CHANNEL_CHECK_SECONDS)  # raises when the link is gone
-                    elif message.get("type") == "message":
-                        channel, data = message["channel"], message["data"]
-                        listener = listeners.get(channel.decode() if isinstance(channel, bytes) else str(channel))
-                        if listener is not None:
-                            listener(data.decode() if isinstance(data, bytes) else str(data))
+                    else:
+                        _dispatch(listeners, message)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # connection refused or dropped: keep trying, the TTLs still bound staleness
@@ -148,6 +165,16 @@ async def listen(redis_url: str, listeners: Mapping[str, Listener], on_subscribe
             backoff = min(backoff * 2, 10.0)
         finally:
             await client.aclose()
+
+
+def _dispatch(listeners: Mapping[str, Listener], message: Mapping[str, Any]) -> None:
+    """Hand a pub/sub message to its channel's listener; other replies (confirmations, pongs) are not ours."""
+    if message.get("type") != "message":
+        return
+    channel, data = message["channel"], message["data"]
+    listener = listeners.get(channel.decode() if isinstance(channel, bytes) else str(channel))
+    if listener is not None:
+        listener(data.decode() if isinstance(data, bytes) else str(data))
 
 
 class Follower:
@@ -175,5 +202,6 @@ class Follower:
 
     def close(self, timeout: float = 5.0) -> None:
         if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._task.cancel)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: it has stopped already
+                self._loop.call_soon_threadsafe(self._task.cancel)
             self._thread.join(timeout)

@@ -64,7 +64,8 @@ def start(
             db,
             billing,
             job_changed=lambda job_id: broadcasts.publish(JOB_CHANGED, job_id),
-            recent_seconds=settings.job_cache_seconds,
+            # Several workers that cannot hear one another (no Redis) would each keep an old copy.
+            recent_seconds=settings.job_cache_seconds if settings.redis_url or settings.grpc_workers == 1 else 0.0,
         )
         if settings.redis_url:  # other workers and replicas change jobs too: hear them (the TTL bounds a miss)
             follower = Follower(settings.redis_url, {JOB_CHANGED: jobs.forget}, jobs.forget_all)

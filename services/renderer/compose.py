@@ -784,6 +784,8 @@ def loudness_gain(
     # Lower ceilings did not keep the encoded peaks down: the whole mix comes down by the overshoot, a
     # little quieter than the target rather than over the peak the platforms allow.
     trimmed = replace(gain, trim_db=-(overshoot + ENCODED_MARGIN_DB))
+    if trimmed.trim_db < -1.0:
+        log.warning("the encoded mix is trimmed %.1f dB under the target to keep its peaks down", -trimmed.trim_db)
     overshoot = _encoded_peak(inputs, plan, trimmed, scratch, should_stop) - ENCODED_PEAK_MAX
     if overshoot > 0:
         log.warning("the encoded mix still peaks %.1f dB over %.1f dBTP, trimmed", overshoot, ENCODED_PEAK_MAX)

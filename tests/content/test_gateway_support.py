@@ -211,6 +211,12 @@ def test_every_change_a_poll_would_see_is_announced_after_it_commits(world: Worl
         (canceled.job.job_id, "JOB_STATUS_CANCELED"),
     ]
     assert heard[1][2] > heard[0][2] and heard[2][2] == 1.0  # the progress report was stored when told
+    # A late report of an earlier stage changes nothing, and is not told.
+    late = world.handler.handle(request(world, influencer_id=world.influencer)).job.job_id
+    jobs.report_progress(late, "compositing", 0.2, 5)
+    jobs.report_progress(late, "fetching_inputs", 0.9, 5)
+    assert [job_id for job_id, _, _ in heard].count(late) == 1
+    heard[:] = [entry for entry in heard if entry[0] != late]
     # An ended job changes no more, and nothing more is said of it.
     jobs.start_render(rendered_id)
     jobs.report_progress(rendered_id, "uploading", 1.0, 0)
