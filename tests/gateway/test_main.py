@@ -57,6 +57,7 @@ def test_python_m_gateway_serves_and_drains_on_sigterm(
         "LAYERS_BILLING_ADDR": services_addr,
         "LAYERS_DATA_DIR": str(tmp_path),
         "LAYERS_HTTP_WORKERS": str(workers),
+        "LAYERS_BALANCE_CACHE_SECONDS": "0",  # every whoami asks billing, so one can be held in flight
     }
     env.pop("LAYERS_SIGNING_SECRET", None)
     url = f"http://127.0.0.1:{port}/v1/whoami"
@@ -79,7 +80,9 @@ def test_python_m_gateway_serves_and_drains_on_sigterm(
         fake_billing.delays["GetWallet"] = 1.0
         with ThreadPoolExecutor(1) as pool:
             in_flight = pool.submit(httpx.get, url, headers=bearer(ALL), timeout=10)
+            deadline = time.monotonic() + 10
             while len(fake_billing.requests("GetWallet")) < 2:
+                assert time.monotonic() < deadline, "the second whoami never reached billing"
                 time.sleep(0.01)
             proc.send_signal(signal.SIGTERM)
             assert in_flight.result().status_code == 200
