@@ -45,8 +45,8 @@ def create_app(settings: Settings) -> FastAPI:
         # from anywhere. A (re)started subscription may have missed messages, so both caches start over.
         listeners = {
             broadcasts.KEY_REVOKED: keys.revoke,
-            broadcasts.BALANCE_CHANGED: balances.changed,
-            broadcasts.JOB_CHANGED: jobs.changed,
+            broadcasts.BALANCE_CHANGED: balances.forget_key,
+            broadcasts.JOB_CHANGED: jobs.forget_key,
         }
         unsubscribes = [broadcasts.LOCAL.subscribe(channel, listener) for channel, listener in listeners.items()]
 

@@ -30,22 +30,17 @@ async def wallet_of(clients: Clients, organization_id: str) -> billing_pb2.Walle
     return wallet
 
 
-class Balances:
+class Balances(RecentAnswers[str, int]):
+    """By organization id; `forget_key` is the broadcast's listener."""
+
     def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock=clock)
         self.ttl = ttl_seconds
-        self._recent: RecentAnswers[str, int] = RecentAnswers(clock=clock)
 
     async def of(self, clients: Clients, organization_id: str) -> int:
-        balance = self._recent.get(organization_id)
+        balance = self.get(organization_id)
         if balance is None:
-            started = self._recent.clock()
+            started = self.clock()
             balance = (await wallet_of(clients, organization_id)).balance
-            self._recent.put(organization_id, balance, self.ttl, started)
+            self.put(organization_id, balance, self.ttl, started)
         return balance
-
-    def changed(self, organization_id: str) -> None:
-        """The broadcast's listener: the organization's balance moved."""
-        self._recent.forget_key(organization_id)
-
-    def clear(self) -> None:
-        self._recent.clear()

@@ -16,27 +16,22 @@ from common.recent import RecentAnswers
 from layers.content.v1 import content_pb2
 
 
-class PolledJobs:
+class PolledJobs(RecentAnswers[str, content_pb2.Job]):
+    """By job id; `forget_key` is the broadcast's listener."""
+
     def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock=clock)
         self.ttl = ttl_seconds
-        self._recent: RecentAnswers[str, content_pb2.Job] = RecentAnswers(clock=clock)
 
     async def of(self, clients: Clients, organization_id: str, job_id: str) -> content_pb2.Job:
-        job = self._recent.get(job_id)
+        job = self.get(job_id)
         # Another organization's job is content's to refuse (404), never ours to answer.
         if job is None or job.organization_id != organization_id:
-            started = self._recent.clock()
+            started = self.clock()
             response = await clients.partner.GetJob(
                 # Fresh: content's own memory of the job must not stand in for the change just heard of.
                 content_pb2.GetJobRequest(organization_id=organization_id, job_id=job_id, fresh=True)
             )
             job = response.job
-            self._recent.put(job_id, job, self.ttl, started)
+            self.put(job_id, job, self.ttl, started)
         return job
-
-    def changed(self, job_id: str) -> None:
-        """The broadcast's listener: the job changed."""
-        self._recent.forget_key(job_id)
-
-    def clear(self) -> None:
-        self._recent.clear()

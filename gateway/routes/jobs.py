@@ -48,7 +48,7 @@ async def cancel_job(job_id: JobId, post: CancelPost, clients: ClientsDep, reque
         response = await clients.partner.CancelJob(
             content_pb2.CancelJobRequest(organization_id=post.organization_id, job_id=job_id)
         )
-        jobs.changed(job_id)  # the caller's next poll reads the cancel, whether or not the broadcast came yet
+        jobs.forget_key(job_id)  # the caller's next poll reads the cancel, whether or not the broadcast came yet
         status = 202 if response.accepted else 200
         return json_response(CancelResult.of(response.accepted, response.reason), status_code=status)
 
