@@ -5,6 +5,10 @@ Handlers depend on these small protocols so their logic can be unit-tested with 
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,23 +50,70 @@ def _call(fn, request):  # type: ignore[no-untyped-def]
         raise unpack(exc) from None
 
 
+# Template and track pairs asked of media in one call, for the starts of one project that follow.
+DRAWS_AHEAD = 32
+# Projects (with their pinned app demo) whose draws are kept; the least recently started are dropped first.
+PROJECTS_DRAWN_AHEAD = 1024
+
+
+@dataclass
+class _DrawnAhead:
+    app_demo_media_id: str
+    pairs: list[tuple[str, str]]  # (reaction_template_id, music_track_id), used from the end
+    usable_until: float  # on the monotonic clock
+
+
 class GrpcMedia:
-    def __init__(self, stub: media_pb2_grpc.MediaServiceStub) -> None:
+    """Media's picks for a start. One call answers the app demo and several template and track pairs; the
+    starts of that project that follow take the next pair with no call, for as long as media says the
+    draws may be used (until its catalog is due to be read again). Only a usable answer is kept: an unknown
+    media id, a missing or wrong app demo and an empty catalog are asked afresh every time. The app demo a
+    kept answer names cannot go stale, as media is never deleted and a project's oldest app-demo stays its
+    oldest."""
+
+    def __init__(
+        self,
+        stub: media_pb2_grpc.MediaServiceStub,
+        draws_ahead: int = DRAWS_AHEAD,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._stub = stub
+        self._draws_ahead = draws_ahead
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ahead: OrderedDict[tuple[str, str, str], _DrawnAhead] = OrderedDict()
 
     def pick_render_inputs(self, organization_id: str, project_id: str, media_id: str) -> RenderInputs:
-        """One call for the app demo, a template and a track. A pinned media_id not on the project raises
-        NOT_FOUND "mediaId is not on this project."; an empty pool or catalog raises UNAVAILABLE."""
+        """The app demo, a template and a track. A pinned media_id not on the project raises NOT_FOUND
+        "mediaId is not on this project."; an empty pool or catalog raises UNAVAILABLE."""
+        key = (organization_id, project_id, media_id)
+        asked_at = self._clock()
+        with self._lock:
+            drawn = self._ahead.pop(key, None)
+            if drawn is not None and drawn.usable_until > asked_at and drawn.pairs:
+                template, track = drawn.pairs.pop()
+                if drawn.pairs:
+                    self._ahead[key] = drawn
+                return RenderInputs(drawn.app_demo_media_id, "", template, track)
         request = media_pb2.PickRenderInputsRequest(
-            organization_id=organization_id, project_id=project_id, media_id=media_id
+            organization_id=organization_id, project_id=project_id, media_id=media_id, draws=self._draws_ahead
         )
         response = _pick(self._stub.PickRenderInputs, request)
-        return RenderInputs(
+        inputs = RenderInputs(
             app_demo_media_id=str(response.app_demo_media_id),
             app_demo_problem=_APP_DEMO_PROBLEMS[response.app_demo_problem],
             reaction_template_id=str(response.reaction_template_id),
             music_track_id=str(response.music_track_id),
         )
+        if not inputs.app_demo_problem and response.further_draws and response.further_draws_valid_ms:
+            further = [(str(d.reaction_template_id), str(d.music_track_id)) for d in response.further_draws]
+            # Timed from before the call: media's window began no later than that.
+            kept = _DrawnAhead(inputs.app_demo_media_id, further, asked_at + response.further_draws_valid_ms / 1000)
+            with self._lock:
+                self._ahead[key] = kept  # a concurrent caller's draws for this key, if any, are dropped
+                while len(self._ahead) > PROJECTS_DRAWN_AHEAD:
+                    self._ahead.popitem(last=False)
+        return inputs
 
 
 _APP_DEMO_PROBLEMS = {

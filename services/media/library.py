@@ -63,6 +63,13 @@ class RenderInputs:
     app_demo_problem: AppDemoProblem
     reaction_template_id: str
     music_track_id: str
+    # Draws after the first, as (reaction_template_id, music_track_id), and how long they may be used.
+    further_draws: tuple[tuple[str, str], ...] = ()
+    further_draws_valid_seconds: float = 0.0
+
+
+# The most template and track pairs one pick_render_inputs call draws.
+MAX_DRAWS = 256
 
 
 class CachedIds:
@@ -83,9 +90,13 @@ class CachedIds:
         self._generation = 0
 
     def get(self) -> list[str]:
+        return self.read()[0]
+
+    def read(self) -> tuple[list[str], float]:
+        """The ids, and until when (on the clock) they may be used: the moment they are due to be read again."""
         with self._lock:
             if self._ids and self._clock() - self._loaded_at < self._ttl:
-                return self._ids
+                return self._ids, self._loaded_at + self._ttl
             generation = self._generation
         # Read outside the lock: a slow database holds up only the callers that need a fresh answer anyway.
         loaded_at = self._clock()
@@ -94,7 +105,7 @@ class CachedIds:
         with self._lock:
             if generation == self._generation:
                 self._ids, self._loaded_at = ids, loaded_at
-        return ids
+        return ids, loaded_at + self._ttl
 
     def invalidate(self) -> None:
         with self._lock:
@@ -118,6 +129,7 @@ class MediaLibrary:
         self._write, self._read = db.write, db.read
         self._store = store
         self._max_upload_bytes = max_upload_bytes
+        self._clock = clock
         self._reaction_ids = CachedIds(db, select(ReactionTemplateRow.reaction_template_id), catalog_ttl_seconds, clock)
         self._music_ids = CachedIds(db, select(MusicTrackRow.music_track_id), catalog_ttl_seconds, clock)
 
@@ -293,8 +305,10 @@ class MediaLibrary:
 
     # Render inputs
 
-    def pick_render_inputs(self, organization_id: str, project_id: str, media_id: str) -> RenderInputs:
-        """The app demo (pinned, else the project's oldest app-demo), a random template and a random track.
+    def pick_render_inputs(self, organization_id: str, project_id: str, media_id: str, draws: int = 1) -> RenderInputs:
+        """The app demo (pinned, else the project's oldest app-demo), a random template and a random track,
+        and `draws - 1` further template and track pairs drawn the same way (capped at MAX_DRAWS) for as long
+        as the catalog read they came from may still be used (none when that is no time at all).
 
         A pinned media_id not on the project raises NOT_FOUND exactly like `get_media`. An unusable app demo
         is returned as `app_demo_problem` (nothing is picked then); otherwise an empty pool or catalog raises
@@ -315,13 +329,22 @@ class MediaLibrary:
                 problem = AppDemoProblem.MISSING
         if demo_id is None:
             return RenderInputs("", problem, "", "")
-        reactions, tracks = self._reaction_ids.get(), self._music_ids.get()
+        (reactions, reactions_until), (tracks, tracks_until) = self._reaction_ids.read(), self._music_ids.read()
         if not reactions:
             raise _reaction_pool_empty()
         if not tracks:
             raise _music_catalog_empty()
+        valid_seconds = min(reactions_until, tracks_until) - self._clock()
+        further = min(draws, MAX_DRAWS) - 1 if valid_seconds > 0 else 0
         # Uniform, like the ORDER BY random() of the Pick* methods.
-        return RenderInputs(demo_id, AppDemoProblem.NONE, random.choice(reactions), random.choice(tracks))
+        return RenderInputs(
+            demo_id,
+            AppDemoProblem.NONE,
+            random.choice(reactions),
+            random.choice(tracks),
+            tuple(zip(random.choices(reactions, k=further), random.choices(tracks, k=further), strict=True)),
+            max(valid_seconds, 0.0) if further > 0 else 0.0,
+        )
 
     # The reaction-template pool
 

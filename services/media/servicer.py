@@ -136,12 +136,19 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     def PickRenderInputs(
         self, request: media_pb2.PickRenderInputsRequest, context: grpc.ServicerContext
     ) -> media_pb2.PickRenderInputsResponse:
-        picked = self._library.pick_render_inputs(request.organization_id, request.project_id, request.media_id)
+        picked = self._library.pick_render_inputs(
+            request.organization_id, request.project_id, request.media_id, max(request.draws, 1)
+        )
         return media_pb2.PickRenderInputsResponse(
             app_demo_media_id=picked.app_demo_media_id,
             reaction_template_id=picked.reaction_template_id,
             music_track_id=picked.music_track_id,
             app_demo_problem=_APP_DEMO_PROBLEMS[picked.app_demo_problem],
+            further_draws=[
+                media_pb2.RenderDraw(reaction_template_id=template, music_track_id=track)
+                for template, track in picked.further_draws
+            ],
+            further_draws_valid_ms=int(picked.further_draws_valid_seconds * 1000),
         )
 
 

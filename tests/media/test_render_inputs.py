@@ -16,6 +16,7 @@ from common.grpc_server import create_server
 from common.ids import new_id
 from common.timeutil import utcnow
 from layers.media.v1 import media_pb2, media_pb2_grpc
+from services.content.ports import GrpcMedia
 from services.media.blob_store import LocalBlobStore
 from services.media.client import upload_file
 from services.media.library import MediaLibrary
@@ -281,3 +282,68 @@ def test_a_warm_pick_is_one_indexed_query(media: MediaService, replica: Replica,
             explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
             plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(explain + statement, parameters))
             assert ("USING INDEX" in plan or "USING COVERING INDEX" in plan) if sqlite else "Index" in plan, plan
+
+
+def draw(replica: Replica, draws: int, project: str = PROJECT) -> Any:
+    request = media_pb2.PickRenderInputsRequest(organization_id=ORG, project_id=project, draws=draws)
+    return replica.stub.PickRenderInputs(request, timeout=10)
+
+
+def test_further_draws_come_from_the_catalog_and_last_until_it_is_read_again(
+    media: MediaService, replica: Replica
+) -> None:
+    demo = add_media(media, "demo-video")
+    templates, tracks = {add_template(media), add_template(media)}, {add_track(media), add_track(media)}
+
+    answer = draw(replica, 40)
+    assert answer.app_demo_media_id == demo
+    pairs = [(answer.reaction_template_id, answer.music_track_id)]
+    pairs += [(d.reaction_template_id, d.music_track_id) for d in answer.further_draws]
+    assert len(pairs) == 40
+    # Drawn independently from the whole catalog (one of the two missing from 40 draws: ~2 * (1/2)^40).
+    assert {t for t, _ in pairs} == templates and {m for _, m in pairs} == tracks
+    assert answer.further_draws_valid_ms == TTL * 1000  # the catalog was read just now
+
+    replica.clock.now += 2
+    assert draw(replica, 3).further_draws_valid_ms == (TTL - 2) * 1000
+    assert len(draw(replica, 10_000).further_draws) == 255  # at most 256 in all
+    for one in (0, 1):
+        single = draw(replica, one)
+        assert single.reaction_template_id in templates and not single.further_draws
+        assert single.further_draws_valid_ms == 0
+
+    # Nothing is drawn for a project with no app demo.
+    missing = draw(replica, 40, project=OTHER_PROJECT)
+    assert missing.app_demo_problem == media_pb2.APP_DEMO_PROBLEM_MISSING and not missing.further_draws
+
+
+def test_no_further_draws_when_the_catalog_is_read_for_every_pick(media: MediaService) -> None:
+    add_media(media, "demo-video")
+    add_template(media)
+    add_track(media)
+    uncached = MediaLibrary(media.engine, LocalBlobStore(media.blob_dir), MAX_UPLOAD_BYTES, catalog_ttl_seconds=0)
+    picked = uncached.pick_render_inputs(ORG, PROJECT, "", draws=40)
+    assert picked.reaction_template_id and picked.further_draws == ()
+    assert picked.further_draws_valid_seconds == 0
+
+
+def test_content_starts_of_one_project_take_draws_made_ahead(media: MediaService, replica: Replica) -> None:
+    """Content's side: 40 starts of one project cost two calls to media (32 draws each), all from the catalog."""
+    demo = add_media(media, "demo-video")
+    templates, tracks = {add_template(media), add_template(media)}, {add_track(media), add_track(media)}
+    port = GrpcMedia(replica.stub)
+    calls: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if "media_items" in statement:
+            calls.append(statement)
+
+    event.listen(replica.engine, "before_cursor_execute", record)
+    try:
+        picked = [port.pick_render_inputs(ORG, PROJECT, "") for _ in range(40)]
+    finally:
+        event.remove(replica.engine, "before_cursor_execute", record)
+    assert len(calls) == 2
+    assert {p.app_demo_media_id for p in picked} == {demo}
+    assert {p.reaction_template_id for p in picked} == templates
+    assert {p.music_track_id for p in picked} == tracks

@@ -314,23 +314,37 @@ class PickMusicTrackResponse(_message.Message):
     def __init__(self, music_track: _Optional[_Union[MusicTrack, _Mapping]] = ...) -> None: ...
 
 class PickRenderInputsRequest(_message.Message):
-    __slots__ = ("organization_id", "project_id", "media_id")
+    __slots__ = ("organization_id", "project_id", "media_id", "draws")
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    DRAWS_FIELD_NUMBER: _ClassVar[int]
     organization_id: str
     project_id: str
     media_id: str
-    def __init__(self, organization_id: _Optional[str] = ..., project_id: _Optional[str] = ..., media_id: _Optional[str] = ...) -> None: ...
+    draws: int
+    def __init__(self, organization_id: _Optional[str] = ..., project_id: _Optional[str] = ..., media_id: _Optional[str] = ..., draws: _Optional[int] = ...) -> None: ...
+
+class RenderDraw(_message.Message):
+    __slots__ = ("reaction_template_id", "music_track_id")
+    REACTION_TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
+    MUSIC_TRACK_ID_FIELD_NUMBER: _ClassVar[int]
+    reaction_template_id: str
+    music_track_id: str
+    def __init__(self, reaction_template_id: _Optional[str] = ..., music_track_id: _Optional[str] = ...) -> None: ...
 
 class PickRenderInputsResponse(_message.Message):
-    __slots__ = ("app_demo_media_id", "reaction_template_id", "music_track_id", "app_demo_problem")
+    __slots__ = ("app_demo_media_id", "reaction_template_id", "music_track_id", "app_demo_problem", "further_draws", "further_draws_valid_ms")
     APP_DEMO_MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
     REACTION_TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     MUSIC_TRACK_ID_FIELD_NUMBER: _ClassVar[int]
     APP_DEMO_PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    FURTHER_DRAWS_FIELD_NUMBER: _ClassVar[int]
+    FURTHER_DRAWS_VALID_MS_FIELD_NUMBER: _ClassVar[int]
     app_demo_media_id: str
     reaction_template_id: str
     music_track_id: str
     app_demo_problem: AppDemoProblem
-    def __init__(self, app_demo_media_id: _Optional[str] = ..., reaction_template_id: _Optional[str] = ..., music_track_id: _Optional[str] = ..., app_demo_problem: _Optional[_Union[AppDemoProblem, str]] = ...) -> None: ...
+    further_draws: _containers.RepeatedCompositeFieldContainer[RenderDraw]
+    further_draws_valid_ms: int
+    def __init__(self, app_demo_media_id: _Optional[str] = ..., reaction_template_id: _Optional[str] = ..., music_track_id: _Optional[str] = ..., app_demo_problem: _Optional[_Union[AppDemoProblem, str]] = ..., further_draws: _Optional[_Iterable[_Union[RenderDraw, _Mapping]]] = ..., further_draws_valid_ms: _Optional[int] = ...) -> None: ...
