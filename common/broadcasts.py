@@ -182,6 +182,10 @@ class Follower:
     other processes' job changes this way). `close` stops it."""
 
     def __init__(self, redis_url: str, listeners: Mapping[str, Listener], on_subscribed: Callable[[], None]) -> None:
+        # Imported here, in the caller's thread: redis's first import on the new thread, racing another
+        # thread's first import of it, can fail on the import lock and leave the follower dead.
+        import redis.asyncio  # noqa: F401
+
         self._loop = asyncio.new_event_loop()
         self._task = self._loop.create_task(listen(redis_url, listeners, on_subscribed))
         self._thread = threading.Thread(target=self._run, name="broadcast-follower", daemon=True)

@@ -4,13 +4,18 @@ Redis holds nothing up."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from common.broadcasts import JOB_CHANGED, KEY_REVOKED, LOCAL, Broadcaster, Follower
 from tests.conftest import REDIS_URL, require_server
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_a_follower_hears_its_channels_and_stops_when_closed() -> None:
@@ -60,3 +65,26 @@ def test_a_hung_redis_never_holds_up_the_change_that_is_announced(caplog: pytest
         assert dropped and int(dropped[0].split()[0]) <= 5, dropped
         broadcaster.publish(JOB_CHANGED, "job_after_close")
         assert any("job_after_close: closed" in r.getMessage() for r in caplog.records)
+
+
+# A fresh interpreter, where redis is not imported yet: is it, by the time the follower's thread starts?
+FIRST_IMPORT = f"""
+import sys, threading
+from common.broadcasts import JOB_CHANGED, Follower
+assert "redis" not in sys.modules
+start = threading.Thread.start
+def checked_start(thread):
+    assert "redis.asyncio" in sys.modules, "the follower's thread would import redis itself"
+    start(thread)
+threading.Thread.start = checked_start
+follower = Follower({REDIS_URL!r}, {{JOB_CHANGED: print}}, lambda: None)
+follower.close()
+"""
+
+
+def test_a_follower_imports_redis_before_its_thread_starts() -> None:
+    """redis's first import in a process, on two threads at once (the follower's, and one building a
+    Broadcaster), can fail on the import lock and leave the follower dead: it is imported on the caller's."""
+    require_server("Redis", "127.0.0.1", 6379)
+    run = subprocess.run([sys.executable, "-c", FIRST_IMPORT], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr[-2000:]
