@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The shortest secret accepted for signing URLs and cursors or for sealing webhook secrets.
 MIN_SECRET_LENGTH = 16
+# The longest media may serve picks from its catalogue cache, and so content the pairs media drew ahead.
+MAX_CATALOG_CACHE_SECONDS = 300
 
 
 class ConfigError(Exception):
@@ -172,7 +174,7 @@ class Settings(RenderTools):  # the same LAYERS_ prefix, inherited
     # staleness when one is lost.
     job_cache_seconds: Annotated[float, Field(ge=0, le=30, allow_inf_nan=False)] = 2.0
     # How long media serves reaction-template and music picks from its in-memory catalogue.
-    catalog_cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
+    catalog_cache_seconds: Annotated[float, Field(ge=0, le=MAX_CATALOG_CACHE_SECONDS, allow_inf_nan=False)] = 5.0
 
     # Processes: the gateway's HTTP workers (0 = one per core with Redis, one without) and each gRPC
     # service's servers sharing its port through SO_REUSEPORT (1 = one process, no port sharing).

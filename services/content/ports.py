@@ -15,13 +15,14 @@ from typing import Protocol
 import grpc
 
 from common.errors import ServiceError, unpack
+from common.settings import MAX_CATALOG_CACHE_SECONDS
 from layers.billing.v1 import billing_pb2, billing_pb2_grpc
 from layers.media.v1 import media_pb2, media_pb2_grpc
 
 
 @dataclass(frozen=True)
 class RenderInputs:
-    """What one PickRenderInputs call answers. app_demo_problem is "" (app_demo_media_id, reaction_template_id
+    """What one start takes from media. app_demo_problem is "" (app_demo_media_id, reaction_template_id
     and music_track_id are set), "NOT_APP_DEMO" (the pinned media is not an app-demo) or "MISSING" (nothing was
     pinned and the project has no app-demo); with a problem the three ids are empty."""
 
@@ -67,9 +68,10 @@ class GrpcMedia:
     """Media's picks for a start. One call answers the app demo and several template and track pairs; the
     starts of that project that follow take the next pair with no call, for as long as media says the
     draws may be used (until its catalog is due to be read again). Only a usable answer is kept: an unknown
-    media id, a missing or wrong app demo and an empty catalog are asked afresh every time. The app demo a
-    kept answer names cannot go stale, as media is never deleted and a project's oldest app-demo stays its
-    oldest."""
+    media id, a missing or wrong app demo and an empty catalog are asked afresh every time, so an app demo
+    uploaded just now is used by the next start. The app demo a kept answer names stays usable, as media is
+    never deleted nor changes its role; only two first app demos uploaded at once may be seen in either
+    order for those seconds. While draws last, starts of that project need no answer from media at all."""
 
     def __init__(
         self,
@@ -87,8 +89,8 @@ class GrpcMedia:
         """The app demo, a template and a track. A pinned media_id not on the project raises NOT_FOUND
         "mediaId is not on this project."; an empty pool or catalog raises UNAVAILABLE."""
         key = (organization_id, project_id, media_id)
-        asked_at = self._clock()
         with self._lock:
+            asked_at = self._clock()
             drawn = self._ahead.pop(key, None)
             if drawn is not None and drawn.usable_until > asked_at and drawn.pairs:
                 template, track = drawn.pairs.pop()
@@ -106,9 +108,13 @@ class GrpcMedia:
             music_track_id=str(response.music_track_id),
         )
         if not inputs.app_demo_problem and response.further_draws and response.further_draws_valid_ms:
-            further = [(str(d.reaction_template_id), str(d.music_track_id)) for d in response.further_draws]
-            # Timed from before the call: media's window began no later than that.
-            kept = _DrawnAhead(inputs.app_demo_media_id, further, asked_at + response.further_draws_valid_ms / 1000)
+            further = [
+                (str(d.reaction_template_id), str(d.music_track_id))
+                for d in response.further_draws[: self._draws_ahead - 1]
+            ]
+            # Timed from before the call, as media's window began no later than that; never past its longest.
+            valid_seconds = min(response.further_draws_valid_ms / 1000, MAX_CATALOG_CACHE_SECONDS)
+            kept = _DrawnAhead(inputs.app_demo_media_id, further, asked_at + valid_seconds)
             with self._lock:
                 self._ahead[key] = kept  # a concurrent caller's draws for this key, if any, are dropped
                 while len(self._ahead) > PROJECTS_DRAWN_AHEAD:

@@ -103,8 +103,9 @@ class CachedIds:
         with self._db.query() as conn:
             ids = list(conn.scalars(self._query))
         with self._lock:
-            if generation == self._generation:
-                self._ids, self._loaded_at = ids, loaded_at
+            if generation != self._generation:
+                return ids, loaded_at  # rows were added meanwhile: good for this one answer, no longer
+            self._ids, self._loaded_at = ids, loaded_at
         return ids, loaded_at + self._ttl
 
     def invalidate(self) -> None:

@@ -3,6 +3,8 @@ media; the real round trip is in tests/media/test_render_inputs.py)."""
 
 from __future__ import annotations
 
+import itertools
+import threading
 from typing import Any
 
 import grpc
@@ -31,17 +33,17 @@ class FakePick:
         self.valid_ms = 5000
         self.problem = media_pb2.APP_DEMO_PROBLEM_UNSPECIFIED
         self.error: grpc.StatusCode | None = None
-        self._drawn = 0
+        self._drawn = itertools.count(1)  # next() on it is atomic: callers on several threads draw apart
 
     def __call__(self, request: media_pb2.PickRenderInputsRequest) -> media_pb2.PickRenderInputsResponse:
         self.requests.append(request)
         if self.error is not None:
             raise ServiceError(self.error, "NOT_FOUND", "mediaId is not on this project.")
-        if self.problem:
-            return media_pb2.PickRenderInputsResponse(app_demo_problem=self.problem)
         pairs = [self._next() for _ in range(max(request.draws, 1))]
         return media_pb2.PickRenderInputsResponse(
-            app_demo_media_id=f"demo-of-{request.project_id}",
+            # With a problem, draws too: content must keep them nonetheless not.
+            app_demo_media_id="" if self.problem else f"demo-of-{request.project_id}",
+            app_demo_problem=self.problem,
             reaction_template_id=pairs[0][0],
             music_track_id=pairs[0][1],
             further_draws=[media_pb2.RenderDraw(reaction_template_id=t, music_track_id=m) for t, m in pairs[1:]],
@@ -49,8 +51,8 @@ class FakePick:
         )
 
     def _next(self) -> tuple[str, str]:
-        self._drawn += 1
-        return f"t{self._drawn}", f"m{self._drawn}"
+        n = next(self._drawn)
+        return f"t{n}", f"m{n}"
 
 
 class Stub:
@@ -121,6 +123,41 @@ def test_problems_and_errors_are_asked_afresh_every_time(stub: Stub) -> None:
     stub.PickRenderInputs.error = None
     assert media.pick_render_inputs(ORG, PROJECT, "").app_demo_media_id == "demo-of-prj_a"  # the demo arrived
     assert len(stub.PickRenderInputs.requests) == 5
+
+
+def test_more_draws_or_time_than_asked_for_are_not_kept(stub: Stub) -> None:
+    clock = Clock()
+    media = port(stub, clock, draws_ahead=3)
+    stub.PickRenderInputs.valid_ms = 10**9  # a media answering far past any catalog cache's time
+    original = stub.PickRenderInputs.__call__
+
+    def generous(request: media_pb2.PickRenderInputsRequest) -> media_pb2.PickRenderInputsResponse:
+        request.draws = 10  # answers 10 draws to a request for 3
+        return original(request)
+
+    stub.PickRenderInputs = generous  # type: ignore[assignment]
+    media.pick_render_inputs(ORG, PROJECT, "")
+    kept = [media.pick_render_inputs(ORG, PROJECT, "").reaction_template_id for _ in range(3)]
+    assert kept == ["t3", "t2", "t11"]  # two kept (3 asked, one used at once), then asked again
+    clock.now += 300  # the longest a catalog may be cached
+    assert media.pick_render_inputs(ORG, PROJECT, "").reaction_template_id == "t21"
+
+
+def test_starts_on_many_threads_never_share_a_draw(stub: Stub) -> None:
+    media = port(stub, draws_ahead=8)
+    taken: list[tuple[str, str]] = []
+
+    def starts() -> None:
+        for _ in range(200):
+            picked = media.pick_render_inputs(ORG, PROJECT, "")
+            taken.append((picked.reaction_template_id, picked.music_track_id))
+
+    threads = [threading.Thread(target=starts) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(taken) == 1600 and len(set(taken)) == 1600
 
 
 def test_the_least_recently_started_projects_are_dropped(stub: Stub, monkeypatch: Any) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
-from common.db import make_engine
+from common.db import Database, make_engine
 from common.grpc_server import create_server
 from common.ids import new_id
 from common.timeutil import utcnow
@@ -19,7 +19,7 @@ from layers.media.v1 import media_pb2, media_pb2_grpc
 from services.content.ports import GrpcMedia
 from services.media.blob_store import LocalBlobStore
 from services.media.client import upload_file
-from services.media.library import MediaLibrary
+from services.media.library import CachedIds, MediaLibrary
 from services.media.models import MusicTrackRow, ReactionTemplateRow
 from services.media.probing import Measured
 from services.media.servicer import SERVICE_NAME, MediaServicer
@@ -347,3 +347,34 @@ def test_content_starts_of_one_project_take_draws_made_ahead(media: MediaService
     assert {p.app_demo_media_id for p in picked} == {demo}
     assert {p.reaction_template_id for p in picked} == templates
     assert {p.music_track_id for p in picked} == tracks
+
+
+def test_further_draws_last_only_as_long_as_the_sooner_of_the_two_reads(
+    media: MediaService, replica: Replica, clips: SeedClips
+) -> None:
+    add_media(media, "demo-video")
+    add_template(media)
+    add_track(media)
+    draw(replica, 2)  # both read now, due again in TTL
+    replica.clock.now += 2
+    blob = upload_file(replica.stub, clips.music, "audio/mp4")
+    replica.stub.CreateMusicTrack(media_pb2.CreateMusicTrackRequest(title="new", blob_id=blob.blob_id))
+    # The catalog is read again now (the add dropped it), the pool is still due at the first read's TTL.
+    assert draw(replica, 2).further_draws_valid_ms == (TTL - 2) * 1000
+
+
+def test_a_read_overtaken_by_an_addition_is_good_for_one_answer_only(media: MediaService) -> None:
+    add_template(media)
+    clock = Clock()
+    ids = CachedIds(Database(media.engine), select(ReactionTemplateRow.reaction_template_id), TTL, clock)
+
+    def added_meanwhile(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        ids.invalidate()  # as an add through this process, while the read is under way
+
+    event.listen(media.engine, "before_cursor_execute", added_meanwhile)
+    try:
+        read, until = ids.read()
+    finally:
+        event.remove(media.engine, "before_cursor_execute", added_meanwhile)
+    assert len(read) == 1 and until == clock.now  # nothing left to draw ahead from it
+    assert ids.read()[1] == clock.now + TTL  # the next read is kept

@@ -228,7 +228,9 @@ class MediaServiceServicer:
         an app demo that is unusable is reported in app_demo_problem, not raised, so the caller decides
         when to refuse. Only when there is no such problem are the template and track picked, and an
         empty pool or catalog then fails FAILED_PRECONDITION like PickReactionTemplate / PickMusicTrack.
-        The pool and the catalog are read through a cache of a few seconds; the app demo never is.
+        The pool and the catalog are read through a cache of a few seconds; the app demo never is. A
+        caller that asked for several draws may give its later starts of the project the same app demo and
+        the further draws, for as long as further_draws_valid_ms allows.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
