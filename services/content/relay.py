@@ -12,7 +12,7 @@ import logging
 import threading
 
 from opentelemetry import trace
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, select, update
 
 from common import events, logs, tracing
 from common.db import Database, is_sqlite, rows_affected
@@ -20,7 +20,7 @@ from common.events import EventPublisher
 from common.render_queue import Publisher
 from common.timeutil import utcnow
 from layers.events.v1 import events_pb2
-from services.content.models import Job, OutboxMessage
+from services.content.models import Job, OutboxMessage, table_of
 
 log = logging.getLogger("layers.content.relay")
 _tracer = trace.get_tracer("layers.content.relay")
@@ -114,22 +114,21 @@ class OutboxRelay:
         row twice at once; other rows and other writers are not blocked. Rows published before a failure
         are still marked sent when the transaction commits. Returns how many were sent."""
         failure: Exception | None = None
-        sent = 0
-        with self.db.write() as session:
-            rows = session.scalars(_next_unsent(BATCH_ROWS).with_for_update(skip_locked=True)).all()
-            for row in rows:
-                row.attempts += 1
+        sent: list[int] = []
+        with self.db.transaction() as conn:
+            for row in conn.execute(_NEXT_UNSENT_LOCKED, {"rows": BATCH_ROWS}).all():
                 try:
                     self._publish(row.message_id, row.message_type, row.payload, row.headers)
                 except Exception as exc:
                     failure = exc
-                    row.last_error = _describe(exc)
+                    conn.execute(_FAILED, {"row_id": row.id, "error": _describe(exc)})
                     break
-                row.sent_at = utcnow()
-                sent += 1
+                sent.append(row.id)
+            if sent:  # one statement for the batch, rather than one a row
+                conn.execute(_SENT, {"ids": sent, "now": utcnow()})
         if failure is not None:
             raise failure
-        return sent
+        return len(sent)
 
     def _publish_one(self) -> bool:
         """SQLite (one content process): publish outside any transaction, since a transaction there holds
@@ -177,6 +176,27 @@ class OutboxRelay:
 
 def _next_unsent(rows: int = 1) -> Select[OutboxMessage]:
     return select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(rows)
+
+
+# PostgreSQL's batch, in SQLAlchemy Core: the rows' locks are held until the transaction ends.
+_OUTBOX = table_of(OutboxMessage)
+_NEXT_UNSENT_LOCKED = (
+    select(_OUTBOX.c.id, _OUTBOX.c.message_id, _OUTBOX.c.message_type, _OUTBOX.c.payload, _OUTBOX.c.headers)
+    .where(_OUTBOX.c.sent_at.is_(None))
+    .order_by(_OUTBOX.c.id)
+    .limit(bindparam("rows"))
+    .with_for_update(skip_locked=True)
+)
+_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(sent_at=bindparam("now"), attempts=_OUTBOX.c.attempts + 1)
+)
+_FAILED = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(last_error=bindparam("error"), attempts=_OUTBOX.c.attempts + 1)
+)
 
 
 def _describe(exc: Exception) -> str:

@@ -105,3 +105,46 @@ def test_housekeeping_runs_every_chore_on_its_beat_and_one_failing_stops_no_othe
         assert abandoned
     finally:
         housekeeping.stop()
+
+
+class FailingOnce(InProcessQueue):
+    """A queue whose second publish fails, as a broker gone away mid-batch would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.publishes = 0
+
+    def publish(self, message_id: str, body: bytes, headers: Headers | None = None) -> None:
+        self.publishes += 1
+        if self.publishes == 2:
+            raise ConnectionError("broker gone")
+        super().publish(message_id, body, headers)
+
+
+def test_a_failed_publish_keeps_its_row_and_later_rows_unsent_and_marks_the_earlier_sent(world: World) -> None:
+    queue = FailingOnce()
+    relay = _relay(world, queue)
+    jobs = [world.handler.handle(request(world, influencer_id=world.influencer)).job.job_id for _ in range(3)]
+
+    def outbox() -> dict[str, tuple[bool, int, str | None]]:
+        with world.db.read() as session:
+            rows = session.scalars(select(OutboxMessage).where(OutboxMessage.message_id.in_(jobs)))
+            return {r.message_id: (r.sent_at is not None, r.attempts, r.last_error) for r in rows}
+
+    try:
+        relay.publish_pending()
+        raise AssertionError("the failed publish was not raised")
+    except ConnectionError:
+        pass
+    assert outbox() == {
+        jobs[0]: (True, 1, None),
+        jobs[1]: (False, 1, "ConnectionError: broker gone"),
+        jobs[2]: (False, 0, None),
+    }
+    assert relay.publish_pending() == 2
+    assert outbox() == {
+        jobs[0]: (True, 1, None),
+        jobs[1]: (True, 2, "ConnectionError: broker gone"),
+        jobs[2]: (True, 1, None),
+    }
+    assert [queue.get(timeout=1).message_id for _ in range(3)] == jobs  # type: ignore[union-attr]
