@@ -11,11 +11,13 @@ work happens in the gateway and other services, store their HTTP status and body
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import grpc
-from sqlalchemy import Select, bindparam, delete, select, update
+from sqlalchemy import Row, Select, bindparam, delete, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -92,7 +94,59 @@ class IdempotencyStore:
         """Claim the key, or return the stored answer. `with_job=False` for a POST that starts no job."""
         if not key:
             return Claim(None, new_id("job"))
-        statement = self._claim_statement
+        return self._claim(organization_id, scope, key, fingerprint, with_job, self._run_claim)
+
+    def claim_reading(
+        self, organization_id: str, scope: str, key: str, fingerprint: str, reading: Reading, parameters: Params
+    ) -> tuple[Claim | Replay, Row[Any] | None]:
+        """Claim a job-starting key as `claim` does, and run `reading` (a query of at most one row, on
+        `parameters`): on PostgreSQL both in one statement, a round trip fewer. The row, or None when the
+        query found none, reflects what was committed when the statement ran."""
+        if not key or reading.statement is None:
+            outcome = self.claim(organization_id, scope, key, fingerprint)
+            with self.db.query() as conn:
+                return outcome, conn.execute(reading.query, parameters).first()
+        statement, row = reading.statement, None
+
+        def run(values: Params) -> int | None:
+            nonlocal row
+            with self.db.one_statement() as conn:
+                both = conn.execute(statement, {**_prefixed(values), **parameters}).one()
+            row = None if both.found is None else both
+            return None if both.claim_id is None else int(both.claim_id)
+
+        return self._claim(organization_id, scope, key, fingerprint, True, run), row
+
+    def reading(self, query: AnySelect) -> Reading:
+        """`query` made ready for claim_reading; built once, as statements on the hot path are."""
+        if is_sqlite(self.db.engine):  # no data-modifying CTEs: the claim and the query go one after the other
+            return Reading(query, None)
+        values = {name: bindparam(_CLAIM_PREFIX + name, type_=_RECORDS.c[name].type) for name in _CLAIM_COLUMNS}
+        claimed = (
+            postgresql.insert(_RECORDS)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["organization_id", "scope", "idempotency_key"])
+            .returning(_RECORDS.c.id)
+            .cte("claimed")
+        )
+        # One row whatever the query finds: the claim's id (NULL: the key is taken) beside the query's columns
+        # (NULL, `found` too, when it found no row), so a claim is never made without its id coming back.
+        claim_row = select(select(claimed.c.id).scalar_subquery().label("claim_id")).subquery("claim_row")
+        found = query.add_columns(literal(1).label("found")).subquery("found_row")
+        statement = select(claim_row.c.claim_id, *found.c).select_from(claim_row.outerjoin(found, true()))
+        return Reading(query, statement)
+
+    def _claim(
+        self,
+        organization_id: str,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        with_job: bool,
+        run: Callable[[Params], int | None],
+    ) -> Claim | Replay:
+        """Insert the claim through `run` (its record id, or None when the key is taken), else settle with
+        the record that holds the key."""
         for _ in range(3):
             now = self.clock()
             job_id = new_id("job") if with_job else ""
@@ -110,15 +164,19 @@ class IdempotencyStore:
                 "locked_until": lease,
                 "expires_at": now + RETENTION,
             }
-            with self.db.one_statement() as conn:
-                record_id = conn.execute(statement, values).scalar()
+            record_id = run(values)
             if record_id is not None:
-                return Claim(int(record_id), job_id, lease)
+                return Claim(record_id, job_id, lease)
             outcome = self._existing(organization_id, scope, key, fingerprint)
             if outcome is not None:
                 return outcome
             # The existing record expired and was deleted: try the insert again.
         raise ServiceError(grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE", "Could not claim the Idempotency-Key.")
+
+    def _run_claim(self, values: Params) -> int | None:
+        with self.db.one_statement() as conn:
+            record_id = conn.execute(self._claim_statement, values).scalar()
+        return None if record_id is None else int(record_id)
 
     def _existing(self, organization_id: str, scope: str, key: str, fingerprint: str) -> Claim | Replay | None:
         with self.db.write() as session:
@@ -229,6 +287,23 @@ class IdempotencyStore:
             )
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A query to run with a claim (IdempotencyStore.reading): alone, and on PostgreSQL with the claim."""
+
+    query: AnySelect
+    statement: AnySelect | None  # None: the claim and the query go one after the other
+
+
+Params = Mapping[str, Any]
+AnySelect = Select[*tuple[Any, ...]]  # a query of any columns
+_CLAIM_PREFIX = "claim_"
+
+
+def _prefixed(values: Params) -> dict[str, Any]:
+    return {_CLAIM_PREFIX + name: value for name, value in values.items()}
+
+
 def _record(organization_id: str, scope: str, key: str) -> Select[IdempotencyRecord]:
     return select(IdempotencyRecord).where(
         IdempotencyRecord.organization_id == organization_id,
@@ -238,6 +313,10 @@ def _record(organization_id: str, scope: str, key: str) -> Select[IdempotencyRec
 
 
 _RECORDS = table_of(IdempotencyRecord)
+_CLAIM_COLUMNS = (
+    *("organization_id", "scope", "idempotency_key", "fingerprint", "state", "job_id", "response"),
+    *("response_status", "created_at", "locked_until", "expires_at"),
+)
 # Stores ugc-remix's answer and ends its claim, in the transaction that creates the job, while the claim is
 # still the caller's (in progress, under its lease); touches no row otherwise, or with no key (record_id NULL).
 COMPLETE_CLAIM = (

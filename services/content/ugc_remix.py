@@ -5,9 +5,10 @@ Check order (CONTRACT.md): project visible → INFLUENCER_REQUIRED → reference
 (NOT_FOUND) → wiring chain → app-demo → credits.
 
 The hot path is as few round trips as the guarantees allow: the idempotency claim (one INSERT, in
-autocommit), one autocommit read resolving project, ids and wiring, one media call for all three inputs, one
-billing call, and one write transaction of INSERTs and conditional UPDATEs (SQLAlchemy Core, no ORM flushes)
-that PostgreSQL runs as a single statement.
+autocommit) and the read resolving project, key and influencer, which PostgreSQL runs as one statement for a
+start naming an influencer; media's inputs, mostly from draws it made ahead for the project (no call); one
+billing call; and one write transaction of INSERTs and conditional UPDATEs (SQLAlchemy Core, no ORM
+flushes) that PostgreSQL runs as a single statement.
 """
 
 from __future__ import annotations
@@ -95,34 +96,51 @@ class UgcRemixHandler:
         self.on_committed = on_committed
         # SQLite has no data-modifying CTEs: there the start's rows are written statement by statement.
         self._in_one_statement = not is_sqlite(db.engine)
+        self._claim_and_read_start = idempotency.reading(_START_BY_INFLUENCER)
 
     def handle(self, request: pb.CreateUgcRemixRequest) -> pb.CreateUgcRemixResponse:
         scope = f"POST /v1/projects/{request.project_id}/content/ugc-remix"
-        outcome = self.idempotency.claim(
-            request.organization_id, scope, request.idempotency_key, request.request_fingerprint
-        )
+        key, fingerprint = request.idempotency_key, request.request_fingerprint
+        start: Row[Any] | None = None
+        if self._by_influencer_only(request):
+            # The common start, an influencer named directly: everything it reads, read with the claim.
+            outcome, start = self.idempotency.claim_reading(
+                request.organization_id,
+                scope,
+                key,
+                fingerprint,
+                self._claim_and_read_start,
+                self._start_parameters(request),
+            )
+        else:
+            outcome = self.idempotency.claim(request.organization_id, scope, key, fingerprint)
         if isinstance(outcome, Replay):
             response = pb.CreateUgcRemixResponse.FromString(outcome.response)
             response.replayed = True
             return response
         try:
-            return self._create(request, outcome)
+            return self._create(request, outcome, start)
         except BaseException:
             self.idempotency.abandon(outcome)
             raise
 
-    def _create(self, request: pb.CreateUgcRemixRequest, claim: Claim) -> pb.CreateUgcRemixResponse:
+    @staticmethod
+    def _by_influencer_only(request: pb.CreateUgcRemixRequest) -> bool:
+        return bool(request.influencer_id) and not request.social_account_id
+
+    def _create(
+        self, request: pb.CreateUgcRemixRequest, claim: Claim, start: Row[Any] | None
+    ) -> pb.CreateUgcRemixResponse:
+        """`start`: what _START_BY_INFLUENCER found, for a start naming only an influencer (None: nothing)."""
         hook = request.hook if request.HasField("hook") else None
         if hook is not None and "\x00" in hook:
             raise invalid("hook must not contain NUL characters.", field="hook")
-        with self.db.query() as conn:
-            if request.influencer_id and not request.social_account_id:
-                # The common start, an influencer named directly: everything it reads in one statement.
-                row = conn.execute(_START_BY_INFLUENCER, self._start_parameters(request)).first()
-                running = self._visible(row, request)
-                assert row is not None  # _visible refused a missing project
-                on_camera, wiring_problem = self._by_influencer(row, request)
-            else:
+        if self._by_influencer_only(request):
+            running = self._visible(start, request)
+            assert start is not None  # _visible refused a missing project
+            on_camera, wiring_problem = self._by_influencer(start, request)
+        else:
+            with self.db.query() as conn:
                 running = self._visible(self._project_row(conn, request), request)
                 if not request.social_account_id:
                     raise wiring_error(
