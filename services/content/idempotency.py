@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
-from sqlalchemy import Row, Select, bindparam, delete, literal, select, true, update
+from sqlalchemy import Row, Select, bindparam, delete, literal_column, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -81,11 +81,12 @@ class IdempotencyStore:
         self.clock = clock
         insert = sqlite.insert if is_sqlite(db.engine) else postgresql.insert
         # One statement, built once: the unique index decides who owns the key, without an exception on a
-        # repeat.
+        # repeat. Its values are named parameters, so it also serves as a CTE (query_with_claim).
         self._claim_statement = (
-            insert(table_of(IdempotencyRecord))
+            insert(_RECORDS)
+            .values({name: bindparam(_CLAIM_PREFIX + name, type_=_RECORDS.c[name].type) for name in _CLAIM_COLUMNS})
             .on_conflict_do_nothing(index_elements=["organization_id", "scope", "idempotency_key"])
-            .returning(table_of(IdempotencyRecord).c.id)
+            .returning(_RECORDS.c.id)
         )
 
     def claim(
@@ -96,45 +97,53 @@ class IdempotencyStore:
             return Claim(None, new_id("job"))
         return self._claim(organization_id, scope, key, fingerprint, with_job, self._run_claim)
 
-    def claim_reading(
-        self, organization_id: str, scope: str, key: str, fingerprint: str, reading: Reading, parameters: Params
+    def claim_and_query(
+        self,
+        organization_id: str,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        query: QueryWithClaim,
+        parameters: Params,
     ) -> tuple[Claim | Replay, Row[Any] | None]:
-        """Claim a job-starting key as `claim` does, and run `reading` (a query of at most one row, on
-        `parameters`): on PostgreSQL both in one statement, a round trip fewer. The row, or None when the
-        query found none, reflects what was committed when the statement ran."""
-        if not key or reading.statement is None:
+        """Claim a job-starting key as `claim` does, and run `query` on `parameters`: on PostgreSQL both in
+        one statement, a round trip fewer. The query's first row (on PostgreSQL with two more columns,
+        claim_id and found, which callers leave alone), or None when it found none; it shows what was
+        committed when the statement ran."""
+        if not key or query.with_claim is None:
             outcome = self.claim(organization_id, scope, key, fingerprint)
             with self.db.query() as conn:
-                return outcome, conn.execute(reading.query, parameters).first()
-        statement, row = reading.statement, None
+                return outcome, conn.execute(query.alone, parameters).first()
+        statement, row = query.with_claim, None
 
         def run(values: Params) -> int | None:
             nonlocal row
             with self.db.one_statement() as conn:
-                both = conn.execute(statement, {**_prefixed(values), **parameters}).one()
+                # .first(), not .one(): nothing may fail between the claim's commit and its id coming back.
+                both = conn.execute(statement, {**parameters, **_prefixed(values)}).first()
+            assert both is not None  # one row whatever the query finds
             row = None if both.found is None else both
             return None if both.claim_id is None else int(both.claim_id)
 
         return self._claim(organization_id, scope, key, fingerprint, True, run), row
 
-    def reading(self, query: AnySelect) -> Reading:
-        """`query` made ready for claim_reading; built once, as statements on the hot path are."""
+    def query_with_claim(self, query: AnySelect) -> QueryWithClaim:
+        """`query` (at most one row of it is read) made ready for claim_and_query; built once, as the hot
+        path's statements are. Its parameters and columns must not look like the claim's own."""
+        taken = {p for p in query.compile().params if p.startswith(_CLAIM_PREFIX)}
+        taken |= {c.key for c in query.selected_columns if c.key in ("claim_id", "found")}
+        if taken:
+            raise ValueError(f"the query's names {sorted(taken)} are the claim's own")
+        query = query.limit(1)
         if is_sqlite(self.db.engine):  # no data-modifying CTEs: the claim and the query go one after the other
-            return Reading(query, None)
-        values = {name: bindparam(_CLAIM_PREFIX + name, type_=_RECORDS.c[name].type) for name in _CLAIM_COLUMNS}
-        claimed = (
-            postgresql.insert(_RECORDS)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["organization_id", "scope", "idempotency_key"])
-            .returning(_RECORDS.c.id)
-            .cte("claimed")
-        )
+            return QueryWithClaim(query, None)
+        claimed = self._claim_statement.cte("claimed")
         # One row whatever the query finds: the claim's id (NULL: the key is taken) beside the query's columns
         # (NULL, `found` too, when it found no row), so a claim is never made without its id coming back.
         claim_row = select(select(claimed.c.id).scalar_subquery().label("claim_id")).subquery("claim_row")
-        found = query.add_columns(literal(1).label("found")).subquery("found_row")
+        found = query.add_columns(literal_column("1").label("found")).subquery("found_row")
         statement = select(claim_row.c.claim_id, *found.c).select_from(claim_row.outerjoin(found, true()))
-        return Reading(query, statement)
+        return QueryWithClaim(query, statement)
 
     def _claim(
         self,
@@ -175,7 +184,7 @@ class IdempotencyStore:
 
     def _run_claim(self, values: Params) -> int | None:
         with self.db.one_statement() as conn:
-            record_id = conn.execute(self._claim_statement, values).scalar()
+            record_id = conn.execute(self._claim_statement, _prefixed(values)).scalar()
         return None if record_id is None else int(record_id)
 
     def _existing(self, organization_id: str, scope: str, key: str, fingerprint: str) -> Claim | Replay | None:
@@ -288,11 +297,11 @@ class IdempotencyStore:
 
 
 @dataclass(frozen=True)
-class Reading:
-    """A query to run with a claim (IdempotencyStore.reading): alone, and on PostgreSQL with the claim."""
+class QueryWithClaim:
+    """A query to run with a claim (IdempotencyStore.query_with_claim): alone, and on PostgreSQL with it."""
 
-    query: AnySelect
-    statement: AnySelect | None  # None: the claim and the query go one after the other
+    alone: AnySelect
+    with_claim: AnySelect | None  # None: the claim and the query go one after the other
 
 
 Params = Mapping[str, Any]
@@ -313,6 +322,7 @@ def _record(organization_id: str, scope: str, key: str) -> Select[IdempotencyRec
 
 
 _RECORDS = table_of(IdempotencyRecord)
+# What a claim writes: the keys of the values `_claim` builds.
 _CLAIM_COLUMNS = (
     *("organization_id", "scope", "idempotency_key", "fingerprint", "state", "job_id", "response"),
     *("response_status", "created_at", "locked_until", "expires_at"),

@@ -12,7 +12,8 @@ import logging
 import threading
 
 from opentelemetry import trace
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import BigInteger, Select, any_, bindparam, select, update
+from sqlalchemy.dialects import postgresql
 
 from common import events, logs, tracing
 from common.db import Database, is_sqlite, rows_affected
@@ -116,7 +117,7 @@ class OutboxRelay:
         failure: Exception | None = None
         sent: list[int] = []
         with self.db.transaction() as conn:
-            for row in conn.execute(_NEXT_UNSENT_LOCKED, {"rows": BATCH_ROWS}).all():
+            for row in conn.execute(_NEXT_UNSENT_LOCKED).all():
                 try:
                     self._publish(row.message_id, row.message_type, row.payload, row.headers)
                 except Exception as exc:
@@ -124,7 +125,7 @@ class OutboxRelay:
                     conn.execute(_FAILED, {"row_id": row.id, "error": _describe(exc)})
                     break
                 sent.append(row.id)
-            if sent:  # one statement for the batch, rather than one a row
+            if sent:  # one statement for the batch, rather than one a row (sent_at: when the batch was done)
                 conn.execute(_SENT, {"ids": sent, "now": utcnow()})
         if failure is not None:
             raise failure
@@ -184,12 +185,13 @@ _NEXT_UNSENT_LOCKED = (
     select(_OUTBOX.c.id, _OUTBOX.c.message_id, _OUTBOX.c.message_type, _OUTBOX.c.payload, _OUTBOX.c.headers)
     .where(_OUTBOX.c.sent_at.is_(None))
     .order_by(_OUTBOX.c.id)
-    .limit(bindparam("rows"))
+    .limit(BATCH_ROWS)
     .with_for_update(skip_locked=True)
 )
 _SENT = (
     update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    # = ANY(array): one SQL text and three parameters whatever the batch's size.
+    .where(_OUTBOX.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger))))
     .values(sent_at=bindparam("now"), attempts=_OUTBOX.c.attempts + 1)
 )
 _FAILED = (

@@ -96,7 +96,7 @@ class UgcRemixHandler:
         self.on_committed = on_committed
         # SQLite has no data-modifying CTEs: there the start's rows are written statement by statement.
         self._in_one_statement = not is_sqlite(db.engine)
-        self._claim_and_read_start = idempotency.reading(_START_BY_INFLUENCER)
+        self._start_with_claim = idempotency.query_with_claim(_START_BY_INFLUENCER)
 
     def handle(self, request: pb.CreateUgcRemixRequest) -> pb.CreateUgcRemixResponse:
         scope = f"POST /v1/projects/{request.project_id}/content/ugc-remix"
@@ -104,12 +104,12 @@ class UgcRemixHandler:
         start: Row[Any] | None = None
         if self._by_influencer_only(request):
             # The common start, an influencer named directly: everything it reads, read with the claim.
-            outcome, start = self.idempotency.claim_reading(
+            outcome, start = self.idempotency.claim_and_query(
                 request.organization_id,
                 scope,
                 key,
                 fingerprint,
-                self._claim_and_read_start,
+                self._start_with_claim,
                 self._start_parameters(request),
             )
         else:

@@ -116,6 +116,21 @@ def test_a_revoked_or_unknown_key_starts_nothing_by_either_path(world: World) ->
     assert count(world, Job) == 1 and len(world.billing.held) == 1
 
 
+def test_a_start_refused_as_not_found_gives_its_key_back(world: World) -> None:
+    """The claim made with the start's read is abandoned when the read refuses it, so the partner's fixed
+    request may reuse the key (else: in progress for the lease, or a body mismatch)."""
+    unknown_project = pb.CreateUgcRemixRequest(
+        organization_id=world.org, project_id="prj_nope", influencer_id=world.influencer, idempotency_key="k"
+    )
+    unknown_project.request_fingerprint = "f0"
+    assert reason_of(world, unknown_project) == "NOT_FOUND"
+    wrong = request(world, influencer_id="inf_nope", idempotency_key="k", request_fingerprint="f1")
+    assert reason_of(world, wrong) == "NOT_FOUND"
+    assert count(world, IdempotencyRecord) == 0
+    fixed = request(world, influencer_id=world.influencer, idempotency_key="k", request_fingerprint="f2")
+    assert world.handler.handle(fixed).job.job_id and count(world, Job) == 1
+
+
 def test_other_orgs_project_is_not_found(world: World) -> None:
     stranger = world.tenancy.create_organization("Other").organization_id
     req = pb.CreateUgcRemixRequest(organization_id=stranger, project_id=world.project, influencer_id=world.influencer)

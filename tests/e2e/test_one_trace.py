@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from common.render_queue import RabbitPublisher
+from tests.e2e.conftest import fresh_pg_databases
 from tests.e2e.stack import running_stack
 from tests.support.receiver import receiver
 from tests.webhooks.helpers import eventually
@@ -26,11 +27,13 @@ def test_one_ugc_remix_is_one_trace_from_the_post_to_the_webhook(
     spans: InMemorySpanExporter,
     tmp_path: Path,
     amqp_url: str,
-    pg_databases: dict[str, str],
     broker_names: dict[str, str],
 ) -> None:
     publisher = RabbitPublisher(amqp_url, broker_names["render_queue"])
     with (
+        # Databases of its own: in the session's, media would also pick catalogue clips earlier stacks seeded,
+        # whose blobs are in their folders, not in this one's, where the renderer looks.
+        fresh_pg_databases() as pg_databases,
         running_stack(
             tmp_path,
             db_urls=pg_databases,
