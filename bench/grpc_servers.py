@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -27,13 +25,15 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+# bench/ is this script's folder, so on the path: the request-path bench's /proc and port helpers.
+from request_path import free_ports, read_stat
+
 KINDS = {
     "sync": "grpc.server on a thread pool (what the services run)",
     "aio+pool": "grpc.aio server, the same blocking handler on a thread pool",
     "aio": "grpc.aio server, a handler written for asyncio",
 }
 POOL_THREADS = 16  # as common.grpc_server gives each service
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class BlockingCheck(health_pb2_grpc.HealthServicer):
@@ -71,8 +71,10 @@ def serve(kind: str, port: int) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    stat = read_stat(pid)
+    if stat is None:
+        raise SystemExit(f"the server process {pid} is gone")
+    return stat.cpu_seconds
 
 
 async def load(port: int, pid: int, in_flight: int, warmup: float, duration: float) -> dict[str, float]:
@@ -97,14 +99,8 @@ async def load(port: int, pid: int, in_flight: int, warmup: float, duration: flo
     return {"calls_per_second": total / seconds, "server_cpu_ms_per_call": cpu * 1000 / total, "calls": total}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def measure(kind: str, in_flight: int, warmup: float, duration: float) -> dict[str, float]:
-    port = free_port()
+    (port,) = free_ports(1)
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", kind, "--port", str(port)], stdout=subprocess.PIPE, text=True
     )

@@ -322,11 +322,8 @@ def _record(organization_id: str, scope: str, key: str) -> Select[IdempotencyRec
 
 
 _RECORDS = table_of(IdempotencyRecord)
-# What a claim writes: the keys of the values `_claim` builds.
-_CLAIM_COLUMNS = (
-    *("organization_id", "scope", "idempotency_key", "fingerprint", "state", "job_id", "response"),
-    *("response_status", "created_at", "locked_until", "expires_at"),
-)
+# What a claim writes: every column but the generated id, so a value `_claim` left out fails the insert.
+_CLAIM_COLUMNS = tuple(c.key for c in _RECORDS.columns if c.key != "id")
 # Stores ugc-remix's answer and ends its claim, in the transaction that creates the job, while the claim is
 # still the caller's (in progress, under its lease); touches no row otherwise, or with no key (record_id NULL).
 COMPLETE_CLAIM = (

@@ -12,7 +12,7 @@ import logging
 import threading
 
 from opentelemetry import trace
-from sqlalchemy import BigInteger, Select, any_, bindparam, select, update
+from sqlalchemy import BigInteger, any_, bindparam, select, update
 from sqlalchemy.dialects import postgresql
 
 from common import events, logs, tracing
@@ -134,23 +134,18 @@ class OutboxRelay:
     def _publish_one(self) -> bool:
         """SQLite (one content process): publish outside any transaction, since a transaction there holds
         the database's only write lock and a slow or unreachable broker would stall every write."""
-        with self.db.read() as session:
-            row = session.scalar(_next_unsent())
-            if row is None:
-                return False
-            row_id, message_id, message_type, payload, headers = (
-                row.id,
-                row.message_id,
-                row.message_type,
-                row.payload,
-                row.headers,
-            )
+        with self.db.query() as conn:
+            row = conn.execute(_UNSENT.limit(1)).first()
+        if row is None:
+            return False
         try:
-            self._publish(message_id, message_type, payload, headers)
+            self._publish(row.message_id, row.message_type, row.payload, row.headers)
         except Exception as exc:
-            self._record(row_id, error=_describe(exc))
+            with self.db.transaction() as conn:
+                conn.execute(_FAILED, {"row_id": row.id, "error": _describe(exc)})
             raise
-        self._record(row_id, error=None)
+        with self.db.transaction() as conn:
+            conn.execute(_SENT_ONE, {"row_id": row.id, "now": utcnow()})
         return True
 
     def _publish(self, message_id: str, message_type: str, payload: bytes, stored_headers: str | None) -> None:
@@ -164,34 +159,25 @@ class OutboxRelay:
                 raise RuntimeError("no event publisher: the event stays in the outbox")
             self.events.publish_event(events_pb2.DomainEvent.FromString(payload), headers)
 
-    def _record(self, row_id: int, error: str | None) -> None:
-        with self.db.write() as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is not None:
-                row.attempts += 1
-                if error is None:
-                    row.sent_at = utcnow()
-                else:
-                    row.last_error = error
 
-
-def _next_unsent(rows: int = 1) -> Select[OutboxMessage]:
-    return select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(rows)
-
-
-# PostgreSQL's batch, in SQLAlchemy Core: the rows' locks are held until the transaction ends.
+# The relay's statements, in SQLAlchemy Core. Unsent rows, oldest first:
 _OUTBOX = table_of(OutboxMessage)
-_NEXT_UNSENT_LOCKED = (
+_UNSENT = (
     select(_OUTBOX.c.id, _OUTBOX.c.message_id, _OUTBOX.c.message_type, _OUTBOX.c.payload, _OUTBOX.c.headers)
     .where(_OUTBOX.c.sent_at.is_(None))
     .order_by(_OUTBOX.c.id)
-    .limit(BATCH_ROWS)
-    .with_for_update(skip_locked=True)
 )
+# PostgreSQL's batch: the rows' locks are held until the transaction ends.
+_NEXT_UNSENT_LOCKED = _UNSENT.limit(BATCH_ROWS).with_for_update(skip_locked=True)
 _SENT = (
     update(_OUTBOX)
     # = ANY(array): one SQL text and three parameters whatever the batch's size.
     .where(_OUTBOX.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger))))
+    .values(sent_at=bindparam("now"), attempts=_OUTBOX.c.attempts + 1)
+)
+_SENT_ONE = (  # SQLite's one row at a time
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
     .values(sent_at=bindparam("now"), attempts=_OUTBOX.c.attempts + 1)
 )
 _FAILED = (

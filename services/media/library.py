@@ -344,7 +344,7 @@ class MediaLibrary:
             random.choice(reactions),
             random.choice(tracks),
             tuple(zip(random.choices(reactions, k=further), random.choices(tracks, k=further), strict=True)),
-            max(valid_seconds, 0.0) if further > 0 else 0.0,
+            valid_seconds if further > 0 else 0.0,
         )
 
     # The reaction-template pool
